@@ -1,0 +1,225 @@
+"""Connection settings: which server the client talks to, the token, retries.
+
+Resolution order when nothing was set at run time:
+
+1. ``MLTRACE_SERVER`` (a URL, e.g. ``http://10.0.0.5:8080``);
+2. ``DB_URI`` when it is an ``http://`` or ``https://`` URL (mltrace 0.17 used a
+   Postgres URI here; any other URI is ignored);
+3. ``DB_SERVER`` (a host name or address, mltrace 0.17 style; port 8080 unless
+   given as ``host:port``);
+4. ``http://127.0.0.1:8080``.
+
+``set_address`` / ``set_db_uri`` override the environment for the process.
+"""
+
+import logging
+import os
+import threading
+from typing import Optional
+from urllib.parse import urlsplit
+
+logger = logging.getLogger("mltrace")
+
+DEFAULT_PORT = 8080
+DEFAULT_SERVER = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+_lock = threading.Lock()
+_explicit_server: Optional[str] = None
+_explicit_token: Optional[str] = None
+_retries: Optional[int] = None
+_backoff: Optional[float] = None
+_timeout: Optional[float] = None
+
+
+def _is_http_url(value: str) -> bool:
+    v = value.strip().lower()
+    return v.startswith("http://") or v.startswith("https://")
+
+
+def _host_to_url(host: str, port: int = DEFAULT_PORT, scheme: str = "http") -> str:
+    """Turns ``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` into a URL."""
+    host = host.strip().rstrip("/")
+    if not host:
+        raise ValueError("the server address is empty")
+    if host.startswith("["):  # bracketed IPv6, maybe with a port
+        end = host.find("]")
+        if end < 0:
+            raise ValueError(f"invalid server address {host!r}")
+        rest = host[end + 1 :]
+        if rest.startswith(":") and rest[1:].isdigit():
+            return f"{scheme}://{host}"
+        return f"{scheme}://{host[: end + 1]}:{port}"
+    if host.count(":") == 1:
+        name, _, p = host.partition(":")
+        if p.isdigit():
+            return f"{scheme}://{name}:{p}"
+        raise ValueError(f"invalid server address {host!r}")
+    if host.count(":") > 1:  # bare IPv6
+        return f"{scheme}://[{host}]:{port}"
+    return f"{scheme}://{host}:{port}"
+
+
+def normalize_url(url: str) -> str:
+    """Validates an http(s) URL and strips a trailing slash."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"invalid mltrace server URL {url!r}: expected http(s)://host[:port]")
+    try:
+        parts.port
+    except ValueError as e:
+        raise ValueError(f"invalid mltrace server URL {url!r}: {e}") from None
+    return url.rstrip("/")
+
+
+def _from_environment() -> str:
+    env = os.environ
+    server = env.get("MLTRACE_SERVER", "").strip()
+    if server:
+        if _is_http_url(server):
+            return normalize_url(server)
+        return _host_to_url(server)
+    db_uri = env.get("DB_URI", "").strip()
+    if db_uri and _is_http_url(db_uri):
+        return normalize_url(db_uri)
+    db_server = env.get("DB_SERVER", "").strip()
+    if db_server:
+        if _is_http_url(db_server):
+            return normalize_url(db_server)
+        return _host_to_url(db_server)
+    return DEFAULT_SERVER
+
+
+def server_url() -> str:
+    """The base URL of the server that requests go to."""
+    with _lock:
+        if _explicit_server is not None:
+            return _explicit_server
+    return _from_environment()
+
+
+def set_server_url(url: Optional[str]) -> None:
+    """Sets (or with ``None`` clears) the server URL for this process."""
+    global _explicit_server
+    with _lock:
+        _explicit_server = normalize_url(url) if url is not None else None
+
+
+def set_address(address: str) -> str:
+    """mltrace 0.17's ``set_address``: ``address`` is a host (the current port is
+    kept, 8080 by default), ``host:port``, or a full ``http(s)://`` URL."""
+    if not isinstance(address, str):
+        raise TypeError("the address must be a string")
+    if _is_http_url(address):
+        url = normalize_url(address)
+    else:
+        current = urlsplit(server_url())
+        port = current.port or (443 if current.scheme == "https" else DEFAULT_PORT)
+        url = _host_to_url(address, port=port, scheme=current.scheme or "http")
+    set_server_url(url)
+    return url
+
+
+def set_db_uri(uri: str) -> str:
+    """mltrace 0.17's ``set_db_uri``. An ``http(s)`` URL is used as is; an old
+    database URI (``postgresql://user:pw@host:5432/db``) is mapped to the mltrace
+    server on that host, port 8080, with a warning."""
+    if not isinstance(uri, str):
+        raise TypeError("the URI must be a string")
+    if _is_http_url(uri):
+        url = normalize_url(uri)
+    else:
+        host = urlsplit(uri).hostname
+        if not host:
+            raise ValueError(
+                f"cannot use {uri!r} as the mltrace server: give an http(s):// URL"
+            )
+        url = _host_to_url(host if ":" not in host else f"[{host}]")
+        logger.warning(
+            "mltrace: %r is not an http(s) URL; using the mltrace server at %s", uri, url
+        )
+    set_server_url(url)
+    return url
+
+
+def token() -> Optional[str]:
+    """The bearer token (``MLTRACE_TOKEN`` unless set with ``set_token``)."""
+    with _lock:
+        if _explicit_token is not None:
+            return _explicit_token or None
+    return os.environ.get("MLTRACE_TOKEN") or None
+
+
+def set_token(value: Optional[str]) -> None:
+    """Sets the bearer token sent with every request (``None``: back to
+    ``MLTRACE_TOKEN``; ``""``: no token)."""
+    global _explicit_token
+    with _lock:
+        _explicit_token = value
+
+
+def _env_number(name: str, default: float, cast=float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        logger.warning("mltrace: ignoring %s=%r (not a number)", name, raw)
+        return default
+    return value if value >= 0 else default
+
+
+def retries() -> int:
+    """How many times a failed request is retried (``MLTRACE_RETRIES``, default 6)."""
+    if _retries is not None:
+        return _retries
+    return int(_env_number("MLTRACE_RETRIES", 6, int))
+
+
+def backoff() -> float:
+    """First retry delay in seconds, doubled each time up to 4 s
+    (``MLTRACE_RETRY_BACKOFF``, default 0.25)."""
+    if _backoff is not None:
+        return _backoff
+    return _env_number("MLTRACE_RETRY_BACKOFF", 0.25)
+
+
+def timeout() -> float:
+    """Socket timeout in seconds (``MLTRACE_TIMEOUT``, default 30)."""
+    if _timeout is not None:
+        return _timeout
+    return _env_number("MLTRACE_TIMEOUT", 30.0)
+
+
+def set_retries(
+    count: Optional[int] = None,
+    backoff_s: Optional[float] = None,
+    timeout_s: Optional[float] = None,
+) -> None:
+    """Overrides retry count, first backoff delay and socket timeout (``None``
+    leaves a setting as it is)."""
+    global _retries, _backoff, _timeout
+    if count is not None:
+        if count < 0:
+            raise ValueError("retries must be >= 0")
+        _retries = int(count)
+    if backoff_s is not None:
+        if backoff_s < 0:
+            raise ValueError("backoff must be >= 0")
+        _backoff = float(backoff_s)
+    if timeout_s is not None:
+        if timeout_s <= 0:
+            raise ValueError("timeout must be > 0")
+        _timeout = float(timeout_s)
+
+
+def reset() -> None:
+    """Forgets every run-time setting (back to the environment)."""
+    global _explicit_server, _explicit_token, _retries, _backoff, _timeout
+    with _lock:
+        _explicit_server = None
+        _explicit_token = None
+        _retries = None
+        _backoff = None
+        _timeout = None

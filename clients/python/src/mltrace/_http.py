@@ -1,0 +1,198 @@
+"""HTTP transport: one keep-alive connection per thread, JSON in and out,
+retries with exponential backoff.
+
+Every request the client makes is safe to repeat: reads are reads, writes are
+either idempotent by nature (set notes, register a component, flag) or carry an
+``idempotency_key`` (log a run), so a request whose answer was lost is simply
+sent again.
+"""
+
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from urllib.parse import quote, urlencode, urlsplit
+
+from . import _config
+from ._version import __version__
+from .errors import ConnectionError, NotFoundError, ServerError
+
+logger = logging.getLogger("mltrace")
+
+_RETRY_STATUSES = {429, 502, 503, 504}
+_MAX_DELAY = 4.0
+
+_local = threading.local()
+
+
+def _connection(base: str) -> Tuple[http.client.HTTPConnection, bool]:
+    """The thread's pooled connection to ``base``; ``True`` when it is reused."""
+    conn = getattr(_local, "conn", None)
+    if conn is not None and getattr(_local, "base", None) == base:
+        return conn, True
+    close()
+    parts = urlsplit(base)
+    port = parts.port
+    host = parts.hostname or "127.0.0.1"
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, port or 443, timeout=_config.timeout())
+    else:
+        conn = http.client.HTTPConnection(host, port or 80, timeout=_config.timeout())
+    _local.conn = conn
+    _local.base = base
+    return conn, False
+
+
+def close() -> None:
+    """Closes this thread's pooled connection (a new one opens on demand)."""
+    conn = getattr(_local, "conn", None)
+    _local.conn = None
+    _local.base = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # pragma: no cover - closing never matters
+            pass
+
+
+def quote_segment(name: str) -> str:
+    """Percent-encodes a component or tag name as one URL path segment."""
+    return quote(name, safe="")
+
+
+Params = Optional[Dict[str, Any]]
+
+
+def _query(params: Params) -> str:
+    if not params:
+        return ""
+    pairs = []
+    for k, v in params.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        pairs.append((k, str(v)))
+    return ("?" + urlencode(pairs)) if pairs else ""
+
+
+def _error_from(status: int, body: bytes, server: str, method: str, path: str) -> ServerError:
+    code, message, field = "", "", None
+    try:
+        data = json.loads(body.decode("utf-8"))
+        err = data.get("error", {}) if isinstance(data, dict) else {}
+        if isinstance(err, dict):
+            code = str(err.get("code") or "")
+            message = str(err.get("message") or "")
+            field = err.get("field")
+    except (ValueError, UnicodeDecodeError):
+        message = body.decode("utf-8", "replace").strip()[:500]
+    if not code:
+        code = {400: "invalid_argument", 401: "unauthorized", 403: "forbidden",
+                404: "not_found", 409: "conflict", 413: "payload_too_large",
+                415: "unsupported_media_type", 503: "unavailable"}.get(status, "error")
+    if not message:
+        message = http.client.responses.get(status, "error")
+    cls = NotFoundError if status == 404 else ServerError
+    return cls(status, code, message, server, method, path, field)
+
+
+def request(
+    method: str,
+    path: str,
+    params: Params = None,
+    body: Any = None,
+    retries: Optional[int] = None,
+) -> Any:
+    """Sends one request to the configured server and returns the decoded JSON
+    answer (``None`` for an empty body).
+
+    Connection failures, timeouts and answers 429/502/503/504 are retried
+    (``retries`` times, default from the settings) with exponential backoff; a
+    request that failed on a reused keep-alive connection is retried at once on
+    a fresh one. Raises :class:`mltrace.ConnectionError` naming the server when
+    it stays unreachable, :class:`mltrace.ServerError` for an error answer.
+    """
+    base = _config.server_url()
+    prefix = urlsplit(base).path.rstrip("/")
+    target = prefix + path + _query(params)
+    headers = {
+        "Accept": "application/json",
+        "User-Agent": f"mltrace-python/{__version__}",
+    }
+    payload: Optional[bytes] = None
+    if body is not None:
+        payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    tok = _config.token()
+    if tok:
+        headers["Authorization"] = f"Bearer {tok}"
+
+    max_retries = _config.retries() if retries is None else retries
+    delay = _config.backoff()
+    attempt = 0
+    last_error: Optional[BaseException] = None
+    while True:
+        conn, reused = _connection(base)
+        try:
+            conn.request(method, target, body=payload, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            status = resp.status
+            if resp.will_close:
+                close()
+        except (OSError, http.client.HTTPException) as e:
+            # ConnectionRefusedError, ConnectionResetError, BrokenPipeError,
+            # socket.timeout, socket.gaierror, RemoteDisconnected, IncompleteRead...
+            close()
+            last_error = e
+            if reused and attempt == 0 and not isinstance(e, socket.timeout):
+                # A kept-alive connection the server had closed: retry at once.
+                attempt += 1
+                continue
+            if attempt >= max_retries:
+                raise ConnectionError(
+                    f"cannot reach the mltrace server at {base} ({method} {path}): "
+                    f"{type(e).__name__}: {e}. Is `mltrace serve` running there? "
+                    "Set MLTRACE_SERVER (or DB_SERVER) or call mltrace.set_address().",
+                    base,
+                ) from e
+            logger.info("mltrace: %s %s failed (%s); retrying in %.2fs", method, path, e, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_DELAY) if delay > 0 else 0
+            attempt += 1
+            continue
+
+        if status in _RETRY_STATUSES and attempt < max_retries:
+            logger.info("mltrace: %s %s answered %d; retrying in %.2fs", method, path, status, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_DELAY) if delay > 0 else 0
+            attempt += 1
+            continue
+        if status >= 400:
+            raise _error_from(status, data, base, method, path)
+        if not data:
+            return None
+        try:
+            return json.loads(data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ServerError(status, "bad_response",
+                              f"the answer is not JSON: {data[:200]!r}", base, method, path) from e
+
+
+def get(path: str, params: Params = None) -> Any:
+    """``GET`` shortcut."""
+    return request("GET", path, params=params)
+
+
+def post(path: str, body: Any, params: Params = None) -> Any:
+    """``POST`` shortcut."""
+    return request("POST", path, params=params, body=body)
+
+
+def put(path: str, body: Any) -> Any:
+    """``PUT`` shortcut."""
+    return request("PUT", path, body=body)
