@@ -1,0 +1,226 @@
+//! The byte format of the log. This module alone knows how events become bytes; nothing outside it
+//! knows that payloads are bincode.
+//!
+//! A data directory holds segment files `log/NNNNNNNN.seg`, numbered from 1. Each starts with a
+//! header, followed by records. All integers are little-endian.
+//!
+//! **Segment header** (`HEADER_LEN` = 32 bytes)
+//!
+//! | offset | width | field                                                   |
+//! |-------:|------:|---------------------------------------------------------|
+//! |      0 |     8 | magic `MLTRLOG\0` ([`MAGIC`])                           |
+//! |      8 |     2 | format version, u16 ([`FORMAT_VERSION`])                |
+//! |     10 |     2 | reserved, zero                                          |
+//! |     12 |     4 | segment number, u32 (1, 2, ...; the file name says it too) |
+//! |     16 |     8 | seq of the first event the segment holds, u64           |
+//! |     24 |     4 | reserved, zero                                          |
+//! |     28 |     4 | crc32 (IEEE, crc32fast) of bytes 0..28                  |
+//!
+//! **Record** (`FRAME_LEN` = 12 bytes of frame, then the payload)
+//!
+//! | offset | width | field                                                   |
+//! |-------:|------:|---------------------------------------------------------|
+//! |      0 |     4 | crc32 of bytes 4..12+len (frame fields and payload)     |
+//! |      4 |     4 | payload length `len`, u32 (1 ..= [`MAX_PAYLOAD`])       |
+//! |      8 |     1 | flags: bit 0 = last record of its batch ([`FLAG_BATCH_END`]) |
+//! |      9 |     3 | reserved, zero                                          |
+//! |     12 |   len | payload: one [`Event`], bincode 2 standard configuration |
+//!
+//! A batch is the records written by one append; only a batch whose last record carries
+//! `FLAG_BATCH_END` counts, so a batch cut by a crash vanishes whole. A batch never spans segments.
+
+use crate::event::Event;
+
+/// Magic bytes at the start of every segment.
+pub const MAGIC: [u8; 8] = *b"MLTRLOG\0";
+/// The format version this build writes.
+pub const FORMAT_VERSION: u16 = 1;
+/// The range of format versions this build reads.
+pub const SUPPORTED_VERSIONS: std::ops::RangeInclusive<u16> = 1..=1;
+/// Length of the segment header.
+pub const HEADER_LEN: usize = 32;
+/// Length of a record's frame (before its payload).
+pub const FRAME_LEN: usize = 12;
+/// Flag bit: the record closes its batch.
+pub const FLAG_BATCH_END: u8 = 1;
+/// The largest payload a record may carry (a run with a huge code snapshot fits well below).
+pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
+
+const CONFIG: bincode::config::Configuration = bincode::config::standard();
+
+/// A decoded segment header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Format version found.
+    pub version: u16,
+    /// Segment number.
+    pub segment: u32,
+    /// First seq held.
+    pub first_seq: u64,
+}
+
+/// The header of a new segment.
+pub fn encode_header(segment: u32, first_seq: u64) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[0..8].copy_from_slice(&MAGIC);
+    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[12..16].copy_from_slice(&segment.to_le_bytes());
+    h[16..24].copy_from_slice(&first_seq.to_le_bytes());
+    let crc = crc32fast::hash(&h[0..28]);
+    h[28..32].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Reads a segment header, saying what is wrong with it if anything.
+pub fn decode_header(buf: &[u8]) -> Result<SegmentHeader, String> {
+    let h = buf
+        .get(0..HEADER_LEN)
+        .ok_or_else(|| format!("file is {} bytes, shorter than the {HEADER_LEN}-byte header", buf.len()))?;
+    if h[0..8] != MAGIC {
+        return Err("bad magic bytes: not an mltrace segment".into());
+    }
+    let stored = u32_at(h, 28);
+    if crc32fast::hash(&h[0..28]) != stored {
+        return Err("header checksum mismatch".into());
+    }
+    let version = u16::from_le_bytes([h[8], h[9]]);
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(format!(
+            "format version {version} is not supported by this build (reads {}..={})",
+            SUPPORTED_VERSIONS.start(),
+            SUPPORTED_VERSIONS.end()
+        ));
+    }
+    Ok(SegmentHeader {
+        version,
+        segment: u32_at(h, 12),
+        first_seq: u64_at(h, 16),
+    })
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Appends one framed record holding `event` to `out`; returns the record's length.
+pub fn encode_record(event: &Event, batch_end: bool, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_LEN]);
+    // Writing into a Vec cannot fail, and our types have no serializer that errors.
+    let _ = bincode::serde::encode_into_std_write(event, out, CONFIG);
+    let len = (out.len() - start - FRAME_LEN) as u32;
+    out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+    out[start + 8] = if batch_end { FLAG_BATCH_END } else { 0 };
+    let crc = crc32fast::hash(&out[start + 4..]);
+    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+    out.len() - start
+}
+
+/// One record found in a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The payload bytes.
+    pub payload: &'a [u8],
+    /// Whether the record closes its batch.
+    pub batch_end: bool,
+    /// Offset just past the record.
+    pub next: usize,
+}
+
+/// Why a record could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The buffer ends inside the record: a write that did not finish.
+    Incomplete,
+    /// The bytes are there but wrong.
+    Bad(String),
+}
+
+/// Reads the record at `offset` of `buf` (a whole segment).
+pub fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, FrameError> {
+    let frame = buf.get(offset..offset + FRAME_LEN).ok_or(FrameError::Incomplete)?;
+    let len = u32_at(frame, 4) as usize;
+    if len == 0 || len > MAX_PAYLOAD {
+        return Err(FrameError::Bad(format!("record length {len} is out of range")));
+    }
+    if frame[9..12] != [0, 0, 0] || frame[8] & !FLAG_BATCH_END != 0 {
+        return Err(FrameError::Bad("reserved frame bits are set".into()));
+    }
+    let end = offset + FRAME_LEN + len;
+    let body = buf.get(offset + 4..end).ok_or(FrameError::Incomplete)?;
+    if crc32fast::hash(body) != u32_at(frame, 0) {
+        return Err(FrameError::Bad("record checksum mismatch".into()));
+    }
+    Ok(Frame {
+        payload: &buf[offset + FRAME_LEN..end],
+        batch_end: frame[8] & FLAG_BATCH_END != 0,
+        next: end,
+    })
+}
+
+/// Decodes a payload whose checksum already matched.
+pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
+    match bincode::serde::decode_from_slice::<Event, _>(payload, CONFIG) {
+        Ok((event, used)) if used == payload.len() => Ok(event),
+        Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
+        Err(e) => Err(format!("payload does not decode: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+
+    fn ev(seq: u64) -> Event {
+        Event {
+            seq,
+            at: 1_700_000_000_000,
+            kind: EventKind::NotesSet { run: 7, notes: "héllo".into() },
+        }
+    }
+
+    #[test]
+    fn header_round_trips_and_rejects_damage() {
+        let h = encode_header(3, 1001);
+        let d = decode_header(&h).unwrap();
+        assert_eq!((d.version, d.segment, d.first_seq), (1, 3, 1001));
+        let mut bad = h;
+        bad[13] ^= 1;
+        assert!(decode_header(&bad).unwrap_err().contains("checksum"));
+        let mut future = h;
+        future[8] = 9;
+        let crc = crc32fast::hash(&future[0..28]);
+        future[28..32].copy_from_slice(&crc.to_le_bytes());
+        assert!(decode_header(&future).unwrap_err().contains("not supported"));
+        assert!(decode_header(b"MLTRLOG").is_err());
+    }
+
+    #[test]
+    fn records_round_trip_and_detect_torn_and_flipped_bytes() {
+        let mut buf = Vec::new();
+        encode_record(&ev(1), false, &mut buf);
+        let second = buf.len();
+        encode_record(&ev(2), true, &mut buf);
+        let f = read_frame(&buf, 0).unwrap();
+        assert!(!f.batch_end);
+        assert_eq!(decode_event(f.payload).unwrap(), ev(1));
+        let g = read_frame(&buf, f.next).unwrap();
+        assert!(g.batch_end);
+        assert_eq!(g.next, buf.len());
+        assert_eq!(read_frame(&buf[..buf.len() - 1], second), Err(FrameError::Incomplete));
+        for i in second..buf.len() {
+            let mut flipped = buf.clone();
+            flipped[i] ^= 0x10;
+            assert!(read_frame(&flipped, second).is_err(), "flip at {i} went unnoticed");
+        }
+    }
+}

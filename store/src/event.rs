@@ -1,0 +1,215 @@
+//! Events: the only truth. Every change to the store is one of these, appended to the log.
+//!
+//! An event carries everything that was computed when it was appended (a run's id, its resolved
+//! dependencies, its staleness messages, each I/O pointer's type), so replay applies, and never
+//! recomputes. These types are what the codec encodes; nothing else is written to disk.
+
+use serde::{Deserialize, Serialize};
+
+/// A run's id: positive, assigned in log order, never reused.
+pub type RunId = u32;
+/// A log position: 1, 2, 3 ...
+pub type Seq = u64;
+
+/// One immutable entry of the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log.
+    pub seq: Seq,
+    /// Append time, epoch milliseconds; never decreases along the log.
+    pub at: i64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What an event records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A component was registered (created or re-registered): description and owner replaced, tags added.
+    ComponentRegistered {
+        /// Component name.
+        name: String,
+        /// New description.
+        description: String,
+        /// New owner.
+        owner: String,
+        /// Tags added.
+        tags: Vec<String>,
+    },
+    /// Tags were added to a component.
+    ComponentTagged {
+        /// Component name.
+        name: String,
+        /// Tags added.
+        tags: Vec<String>,
+    },
+    /// A run was logged.
+    RunLogged(Box<RunRecord>),
+    /// A run's notes were replaced.
+    NotesSet {
+        /// The run.
+        run: RunId,
+        /// The new notes.
+        notes: String,
+    },
+    /// Outputs were flagged for review.
+    Flagged {
+        /// The flagged names.
+        outputs: Vec<String>,
+        /// Why.
+        reason: Option<String>,
+        /// Who.
+        by: Option<String>,
+    },
+    /// Outputs were unflagged.
+    Unflagged {
+        /// The names that were flagged and no longer are.
+        outputs: Vec<String>,
+        /// The request was "unflag all".
+        all: bool,
+    },
+}
+
+/// A run as stored in its event: complete and final.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id.
+    pub id: RunId,
+    /// Component name.
+    pub component: String,
+    /// Start, epoch milliseconds.
+    pub start: i64,
+    /// End, epoch milliseconds (>= start).
+    pub end: i64,
+    /// Inputs, duplicates dropped, order of first appearance kept.
+    pub inputs: Vec<IoRecord>,
+    /// Outputs, likewise.
+    pub outputs: Vec<IoRecord>,
+    /// Resolved dependencies, ascending by run id.
+    pub dependencies: Vec<Dependency>,
+    /// Staleness messages computed at append.
+    pub stale: Vec<String>,
+    /// Git commit of the code that ran.
+    pub git_hash: Option<String>,
+    /// Git tags of that commit.
+    pub git_tags: Vec<String>,
+    /// The code that ran.
+    pub code_snapshot: Option<String>,
+    /// Notes given at logging time (later replaced by `NotesSet` events).
+    pub notes: String,
+    /// Results of the client's before/after tests.
+    pub tests: Vec<TestResult>,
+    /// The client's retry key.
+    pub idempotency_key: Option<String>,
+}
+
+/// One input or output occurrence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IoRecord {
+    /// The pointer's name.
+    pub name: String,
+    /// Content hash given for this occurrence.
+    pub hash: Option<String>,
+    /// The pointer's type, as fixed when the name was first seen.
+    pub kind: IoType,
+    /// For an input: the run it was resolved to (rule 1), if any. Always `None` for an output.
+    pub producer: Option<RunId>,
+}
+
+/// A resolved dependency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// The run depended on.
+    pub run: RunId,
+    /// The input that linked it (the first such input), or `None` for an explicit upstream.
+    pub via: Option<String>,
+}
+
+/// The result of one client-side test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// Test name (`OutliersTest.testZScore`).
+    pub name: String,
+    /// `before` or `after`.
+    pub phase: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// The failure message, if any.
+    pub message: Option<String>,
+}
+
+/// What kind of thing an I/O pointer names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IoType {
+    /// A data set, table or file of records.
+    Data,
+    /// A trained model.
+    Model,
+    /// A serving endpoint.
+    Endpoint,
+    /// Anything else.
+    #[default]
+    Unknown,
+}
+
+impl IoType {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoType::Data => "data",
+            IoType::Model => "model",
+            IoType::Endpoint => "endpoint",
+            IoType::Unknown => "unknown",
+        }
+    }
+
+    /// Parses the contract's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "data" => Some(IoType::Data),
+            "model" => Some(IoType::Model),
+            "endpoint" => Some(IoType::Endpoint),
+            "unknown" => Some(IoType::Unknown),
+            _ => None,
+        }
+    }
+
+    /// Infers the type from the name alone, as the contract's rule says (checked in this order).
+    pub fn infer(name: &str) -> Self {
+        let lower = name.to_lowercase();
+        if lower.contains("data") {
+            return IoType::Data;
+        }
+        if lower.contains("model") {
+            return IoType::Model;
+        }
+        let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        match ext {
+            "csv" | "pq" | "parquet" | "txt" | "md" | "rtf" | "tsv" | "xml" | "pdf" | "json"
+            | "jsonl" | "mlt" => IoType::Data,
+            "h5" | "hdf5" | "joblib" | "pkl" | "pickle" | "ckpt" | "mlmodel" | "pt" | "onnx"
+            | "safetensors" => IoType::Model,
+            _ => IoType::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_type_is_inferred_from_the_name_alone() {
+        assert_eq!(IoType::infer("s3://bucket/MyDataSet"), IoType::Data);
+        assert_eq!(IoType::infer("champion-Model-v2"), IoType::Model);
+        assert_eq!(IoType::infer("features.parquet"), IoType::Data);
+        assert_eq!(IoType::infer("preds.JSONL"), IoType::Data);
+        assert_eq!(IoType::infer("clf.pkl"), IoType::Model);
+        assert_eq!(IoType::infer("weights.safetensors"), IoType::Model);
+        assert_eq!(IoType::infer("pred_17"), IoType::Unknown);
+        assert_eq!(IoType::infer("archive.tar.gz"), IoType::Unknown);
+        // "data" wins over a model extension: the rule is checked in order.
+        assert_eq!(IoType::infer("data.pkl"), IoType::Data);
+    }
+}

@@ -1,0 +1,360 @@
+//! What callers ask the store to record, and the checks a request must pass before anything is
+//! written. Parsing from JSON lives here too, so the API, the CLI's `import` and data-directory mode
+//! share one parser with one set of field-precise error messages.
+
+use crate::error::{Result, StoreError};
+use crate::event::{IoType, TestResult};
+use crate::names::{check_name, check_text};
+use crate::time::Timestamp;
+use serde_json::{Map, Value};
+
+/// Default staleness threshold: 30 days.
+pub const DEFAULT_STALENESS_S: u64 = 30 * 24 * 3600;
+/// Most inputs (or outputs) one run may list.
+pub const MAX_IO_PER_RUN: usize = 10_000;
+/// Largest code snapshot, in bytes.
+pub const MAX_CODE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest notes or description, in bytes.
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
+/// One input or output as a caller gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoSpec {
+    /// The pointer's name.
+    pub name: String,
+    /// Content hash of this occurrence.
+    pub hash: Option<String>,
+    /// Explicit type (used when the name is first seen).
+    pub kind: Option<IoType>,
+}
+
+impl From<&str> for IoSpec {
+    fn from(name: &str) -> Self {
+        IoSpec { name: name.to_string(), hash: None, kind: None }
+    }
+}
+
+/// A run to log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRun {
+    /// Component name (created on first use).
+    pub component: String,
+    /// Start time.
+    pub start: Timestamp,
+    /// End time (>= start).
+    pub end: Timestamp,
+    /// Inputs.
+    pub inputs: Vec<IoSpec>,
+    /// Outputs.
+    pub outputs: Vec<IoSpec>,
+    /// Explicit upstream components.
+    pub upstream: Vec<String>,
+    /// Resolve dependencies from inputs (rule 1).
+    pub dependencies_from_inputs: bool,
+    /// Staleness threshold in seconds.
+    pub staleness_threshold_s: u64,
+    /// Git commit.
+    pub git_hash: Option<String>,
+    /// Git tags.
+    pub git_tags: Vec<String>,
+    /// Code that ran.
+    pub code_snapshot: Option<String>,
+    /// Notes.
+    pub notes: String,
+    /// Test results.
+    pub tests: Vec<TestResult>,
+    /// Retry key.
+    pub idempotency_key: Option<String>,
+}
+
+impl NewRun {
+    /// A run with only the required fields.
+    pub fn new(component: &str, start: Timestamp, end: Timestamp) -> Self {
+        NewRun {
+            component: component.to_string(),
+            start,
+            end,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            upstream: Vec::new(),
+            dependencies_from_inputs: true,
+            staleness_threshold_s: DEFAULT_STALENESS_S,
+            git_hash: None,
+            git_tags: Vec::new(),
+            code_snapshot: None,
+            notes: String::new(),
+            tests: Vec::new(),
+            idempotency_key: None,
+        }
+    }
+
+    /// Adds inputs by name.
+    pub fn inputs<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.inputs.extend(names.into_iter().map(IoSpec::from));
+        self
+    }
+
+    /// Adds outputs by name.
+    pub fn outputs<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.outputs.extend(names.into_iter().map(IoSpec::from));
+        self
+    }
+
+    /// Checks everything that does not depend on the store's state. Field paths are relative to
+    /// the run (`end`, `inputs[2].name`).
+    pub fn check(&self) -> Result<()> {
+        check_name("component", "component", &self.component)?;
+        if self.end < self.start {
+            return Err(StoreError::invalid(
+                "end",
+                format!("end ({}) is before start ({})", self.end, self.start),
+            ));
+        }
+        for (field, list) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
+            if list.len() > MAX_IO_PER_RUN {
+                return Err(StoreError::invalid(
+                    field,
+                    format!("{field} lists {} names; at most {MAX_IO_PER_RUN} are allowed", list.len()),
+                ));
+            }
+            for (i, io) in list.iter().enumerate() {
+                check_name(&format!("{field}[{i}].name"), "I/O pointer", &io.name)?;
+                if let Some(h) = &io.hash {
+                    check_name(&format!("{field}[{i}].hash"), "hash", h)?;
+                }
+            }
+        }
+        for (i, up) in self.upstream.iter().enumerate() {
+            check_name(&format!("upstream[{i}]"), "component", up)?;
+        }
+        if let Some(h) = &self.git_hash {
+            check_name("git_hash", "git hash", h)?;
+        }
+        for (i, t) in self.git_tags.iter().enumerate() {
+            check_name(&format!("git_tags[{i}]"), "git tag", t)?;
+        }
+        if let Some(code) = &self.code_snapshot {
+            check_text("code_snapshot", code, MAX_CODE_BYTES)?;
+        }
+        check_text("notes", &self.notes, MAX_TEXT_BYTES)?;
+        for (i, t) in self.tests.iter().enumerate() {
+            check_name(&format!("tests[{i}].name"), "test", &t.name)?;
+            if t.phase != "before" && t.phase != "after" {
+                return Err(StoreError::invalid(
+                    format!("tests[{i}].phase"),
+                    format!("tests[{i}].phase is `{}`; it must be `before` or `after`", t.phase),
+                ));
+            }
+            if let Some(m) = &t.message {
+                check_text(&format!("tests[{i}].message"), m, MAX_TEXT_BYTES)?;
+            }
+        }
+        if let Some(k) = &self.idempotency_key {
+            check_name("idempotency_key", "idempotency key", k)?;
+        }
+        Ok(())
+    }
+
+    /// Parses a run object of the HTTP API (see `http-api.md`); errors name the field.
+    pub fn from_json(value: &Value) -> Result<NewRun> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| StoreError::invalid("", "a run must be a JSON object"))?;
+        const KNOWN: &[&str] = &[
+            "component", "start", "end", "inputs", "outputs", "upstream", "dependencies_from_inputs",
+            "staleness_threshold_s", "git_hash", "git_tags", "code_snapshot", "notes", "tests",
+            "idempotency_key",
+        ];
+        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(StoreError::invalid(
+                unknown.as_str(),
+                format!("{unknown} is not a field of a run (known: {})", KNOWN.join(", ")),
+            ));
+        }
+        let component = req_str(obj, "component")?;
+        let start = req_time(obj, "start")?;
+        let end = req_time(obj, "end")?;
+        let mut run = NewRun::new(&component, start, end);
+        run.inputs = io_list(obj, "inputs")?;
+        run.outputs = io_list(obj, "outputs")?;
+        run.upstream = str_list(obj, "upstream")?;
+        if let Some(v) = present(obj, "dependencies_from_inputs") {
+            run.dependencies_from_inputs = v
+                .as_bool()
+                .ok_or_else(|| wrong_type("dependencies_from_inputs", "true or false"))?;
+        }
+        if let Some(v) = present(obj, "staleness_threshold_s") {
+            run.staleness_threshold_s = v
+                .as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .ok_or_else(|| wrong_type("staleness_threshold_s", "a non-negative number of seconds"))?;
+        }
+        run.git_hash = opt_str(obj, "git_hash")?;
+        run.git_tags = str_list(obj, "git_tags")?;
+        run.code_snapshot = opt_str(obj, "code_snapshot")?;
+        run.notes = opt_str(obj, "notes")?.unwrap_or_default();
+        run.idempotency_key = opt_str(obj, "idempotency_key")?;
+        if let Some(v) = present(obj, "tests") {
+            let arr = v.as_array().ok_or_else(|| wrong_type("tests", "a list of test results"))?;
+            for (i, t) in arr.iter().enumerate() {
+                run.tests.push(test_result(t, i)?);
+            }
+        }
+        Ok(run)
+    }
+}
+
+fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+fn wrong_type(field: &str, expected: &str) -> StoreError {
+    StoreError::invalid(field, format!("{field} must be {expected}"))
+}
+
+fn req_str(obj: &Map<String, Value>, key: &str) -> Result<String> {
+    match present(obj, key) {
+        None => Err(StoreError::invalid(key, format!("{key} is required"))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(wrong_type(key, "a string")),
+    }
+}
+
+fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match present(obj, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(wrong_type(key, "a string")),
+    }
+}
+
+fn req_time(obj: &Map<String, Value>, key: &str) -> Result<Timestamp> {
+    match present(obj, key) {
+        None => Err(StoreError::invalid(key, format!("{key} is required"))),
+        Some(v) => parse_time(v).map_err(|why| StoreError::invalid(key, format!("{key}: {why}"))),
+    }
+}
+
+/// A time given as RFC 3339 text or integer epoch milliseconds.
+pub fn parse_time(v: &Value) -> std::result::Result<Timestamp, String> {
+    match v {
+        Value::String(s) => Timestamp::parse(s),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .map(Timestamp)
+            .ok_or_else(|| format!("{n} is not a time")),
+        _ => Err("must be an RFC 3339 time or epoch milliseconds".into()),
+    }
+}
+
+fn str_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
+    match present(obj, key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(wrong_type(&format!("{key}[{i}]"), "a string")),
+            })
+            .collect(),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(_) => Err(wrong_type(key, "a list of strings")),
+    }
+}
+
+fn io_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<IoSpec>> {
+    let items = match present(obj, key) {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(wrong_type(key, "a list of names or {name, hash, type} objects")),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let at = format!("{key}[{i}]");
+            match v {
+                Value::String(s) => Ok(IoSpec::from(s.as_str())),
+                Value::Object(o) => {
+                    if let Some(unknown) = o.keys().find(|k| !["name", "hash", "type"].contains(&k.as_str())) {
+                        return Err(StoreError::invalid(
+                            format!("{at}.{unknown}"),
+                            format!("{at}.{unknown} is not a field of an I/O pointer (name, hash, type)"),
+                        ));
+                    }
+                    let name = req_str(o, "name").map_err(|e| e.within(&at))?;
+                    let hash = opt_str(o, "hash").map_err(|e| e.within(&at))?;
+                    let kind = match opt_str(o, "type").map_err(|e| e.within(&at))? {
+                        None => None,
+                        Some(t) => Some(IoType::parse(&t).ok_or_else(|| {
+                            StoreError::invalid(
+                                format!("{at}.type"),
+                                format!("{at}.type is `{t}`; use data, model, endpoint or unknown"),
+                            )
+                        })?),
+                    };
+                    Ok(IoSpec { name, hash, kind })
+                }
+                _ => Err(wrong_type(&at, "a name or a {name, hash, type} object")),
+            }
+        })
+        .collect()
+}
+
+fn test_result(v: &Value, i: usize) -> Result<TestResult> {
+    let at = format!("tests[{i}]");
+    let o = v.as_object().ok_or_else(|| wrong_type(&at, "an object {name, phase, passed, message}"))?;
+    let within = |e: StoreError| e.within(&at);
+    let name = req_str(o, "name").map_err(within)?;
+    let phase = opt_str(o, "phase").map_err(within)?.unwrap_or_else(|| "after".into());
+    let passed = match present(o, "passed") {
+        Some(Value::Bool(b)) => *b,
+        None => return Err(StoreError::invalid(format!("{at}.passed"), format!("{at}.passed is required"))),
+        Some(_) => return Err(wrong_type(&format!("{at}.passed"), "true or false")),
+    };
+    let message = opt_str(o, "message").map_err(within)?;
+    Ok(TestResult { name, phase, passed, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_spec_example() {
+        let v = json!({
+          "component": "train", "start": "2026-11-26T03:00:00Z", "end": "2026-11-26T03:05:00Z",
+          "inputs": ["features.parquet", {"name": "s3://raw/day=1/x.csv", "hash": "sha256:ab12", "type": "data"}],
+          "outputs": ["model.pkl"], "upstream": ["featuregen"], "dependencies_from_inputs": true,
+          "staleness_threshold_s": 2592000, "git_hash": "9f2c", "git_tags": ["v1.2"],
+          "code_snapshot": "def train(df): ...", "notes": "",
+          "tests": [{"name": "OutliersTest.testZScore", "phase": "before", "passed": true, "message": null}],
+          "idempotency_key": "pipeline-42/train/attempt-1"
+        });
+        let r = NewRun::from_json(&v).unwrap();
+        assert_eq!(r.inputs[1].hash.as_deref(), Some("sha256:ab12"));
+        assert_eq!(r.inputs[1].kind, Some(IoType::Data));
+        assert_eq!(r.end.0 - r.start.0, 300_000);
+        assert!(r.check().is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let field = |v: Value| match NewRun::from_json(&v).and_then(|r| r.check()) {
+            Err(StoreError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid-argument error, got {other:?}"),
+        };
+        assert_eq!(field(json!({"start": 1, "end": 2})), "component");
+        assert_eq!(field(json!({"component": "a", "end": 2})), "start");
+        assert_eq!(field(json!({"component": "a", "start": 3, "end": 2})), "end");
+        assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "inputs": ["x", 3]})), "inputs[1]");
+        assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "outputs": [{"hash": "h"}]})), "outputs[0].name");
+        assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "outputs": ["a\u{0007}"]})), "outputs[0].name");
+        assert_eq!(field(json!({"component": "", "start": 1, "end": 2})), "component");
+        assert_eq!(field(json!({"component": "a", "start": "noon", "end": 2})), "start");
+        assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "colour": "red"})), "colour");
+    }
+}

@@ -1,0 +1,699 @@
+//! The segmented, append-only log: files, framing on disk, group commit, recovery.
+//!
+//! This module owns the files of a data directory and nothing else: it never looks inside an event
+//! beyond its `seq`. Appends write a whole batch with one `write`; durability is a separate step
+//! ([`Log::wait_durable`]) so that concurrent writers share one fsync (group commit).
+//!
+//! Recovery at open: sealed segments (all but the last) are read through a memory map and must be
+//! perfect, or the open stops with [`StoreError::Corrupt`] naming the file and offset. The last
+//! segment may end in a torn batch (a crash during a write): that tail is cut off and reported. A bad
+//! record followed by good ones is not a torn write but damage, and stops the open too, because
+//! cutting there would drop acknowledged events.
+
+use crate::codec::{self, FrameError, HEADER_LEN};
+use crate::error::{Result, StoreError};
+use crate::event::{Event, Seq};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// When appended events are made durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Acknowledge after fsync; concurrent writers share one.
+    Always,
+    /// Acknowledge after the write; fsync at most every this often in the background.
+    Interval(Duration),
+    /// Never fsync (the OS writes back when it likes).
+    Never,
+}
+
+impl FsyncPolicy {
+    /// Parses `always`, `never` or `interval:MS` (also `interval(MS)`).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let t = text.trim();
+        match t {
+            "always" => return Ok(FsyncPolicy::Always),
+            "never" => return Ok(FsyncPolicy::Never),
+            _ => {}
+        }
+        let ms = t
+            .strip_prefix("interval:")
+            .or_else(|| t.strip_prefix("interval(").and_then(|r| r.strip_suffix(')')))
+            .and_then(|n| n.trim_end_matches("ms").parse::<u64>().ok())
+            .filter(|&n| n > 0);
+        match ms {
+            Some(ms) => Ok(FsyncPolicy::Interval(Duration::from_millis(ms))),
+            None => Err(format!(
+                "`{t}` is not an fsync policy: use always, never or interval:MS (e.g. interval:100)"
+            )),
+        }
+    }
+}
+
+/// How to open a log.
+#[derive(Clone, Debug)]
+pub struct LogOptions {
+    /// Roll to a new segment once the current one would grow past this many bytes.
+    pub segment_bytes: u64,
+    /// Durability policy.
+    pub fsync: FsyncPolicy,
+    /// Open without the writer lock: no appends, no truncation, may run beside a writer.
+    pub read_only: bool,
+    /// What a second writer is told about us (pid, address).
+    pub holder: String,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            segment_bytes: 64 * 1024 * 1024,
+            fsync: FsyncPolicy::Always,
+            read_only: false,
+            holder: format!("pid {}", std::process::id()),
+        }
+    }
+}
+
+/// Where a record lives: segment number (high 24 bits) and byte offset (low 40 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc(u64);
+
+impl Loc {
+    /// A placeholder for an event applied to the state before its batch is written.
+    pub const PENDING: Loc = Loc(0);
+
+    pub(crate) fn new(segment: u32, offset: u64) -> Self {
+        Loc((u64::from(segment) << 40) | (offset & ((1 << 40) - 1)))
+    }
+    /// The segment number.
+    pub fn segment(self) -> u32 {
+        (self.0 >> 40) as u32
+    }
+    /// The byte offset in the segment.
+    pub fn offset(self) -> u64 {
+        self.0 & ((1 << 40) - 1)
+    }
+}
+
+/// What recovery found at open.
+#[derive(Clone, Debug, Default)]
+pub struct Recovery {
+    /// A torn tail that was cut off (or, read-only, ignored).
+    pub torn_tail: Option<TornTail>,
+    /// Segments read.
+    pub segments: usize,
+    /// Bytes of log read.
+    pub bytes: u64,
+}
+
+/// A torn tail found at open.
+#[derive(Clone, Debug)]
+pub struct TornTail {
+    /// The segment.
+    pub path: PathBuf,
+    /// Where the valid log ends.
+    pub offset: u64,
+    /// How many bytes followed it.
+    pub bytes_dropped: u64,
+    /// What the first bad record looked like.
+    pub reason: String,
+}
+
+struct Tail {
+    file: Arc<File>,
+    segment: u32,
+    len: u64,
+    next_seq: Seq,
+    buf: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Durability {
+    written: Seq,
+    durable: Seq,
+    syncing: bool,
+    failed: Option<String>,
+    file: Option<Arc<File>>,
+}
+
+struct Shared {
+    durability: Mutex<Durability>,
+    synced: Condvar,
+    fsync_nanos: std::sync::atomic::AtomicU64,
+    fsyncs: std::sync::atomic::AtomicU64,
+}
+
+/// The open log of one data directory.
+pub struct Log {
+    dir: PathBuf,
+    opts: LogOptions,
+    segments: RwLock<Vec<Arc<File>>>,
+    tail: Option<Mutex<Tail>>,
+    shared: Arc<Shared>,
+    flusher: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    _lock: Option<File>,
+}
+
+fn lock(m: &Mutex<Durability>) -> MutexGuard<'_, Durability> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn segment_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join("log").join(format!("{n:08}.seg"))
+}
+
+/// The lock file of a data directory; a writer holds an exclusive lock on it and writes who it is.
+pub fn lock_path(dir: &Path) -> PathBuf {
+    dir.join("LOCK")
+}
+
+/// Who holds the data directory for writing, if anyone.
+pub fn holder(dir: &Path) -> Option<String> {
+    let f = File::open(lock_path(dir)).ok()?;
+    match f.try_lock_shared() {
+        Ok(()) => None,
+        Err(_) => fs::read_to_string(lock_path(dir)).ok().map(|s| s.trim().to_string()),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(format!("fsync of directory {}", dir.display()), e))
+}
+
+fn list_segments(dir: &Path) -> Result<Vec<u32>> {
+    let log_dir = dir.join("log");
+    let mut found = Vec::new();
+    let entries = fs::read_dir(&log_dir).map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(n) = name.strip_suffix(".seg").and_then(|s| s.parse::<u32>().ok()) {
+            found.push(n);
+        }
+    }
+    found.sort_unstable();
+    for (i, &n) in found.iter().enumerate() {
+        if n != i as u32 + 1 {
+            return Err(StoreError::Corrupt {
+                path: segment_path(dir, i as u32 + 1),
+                offset: 0,
+                reason: "segment file is missing: the log has a gap".into(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Events of one segment, delivered a batch at a time.
+struct Scanner<'f, F: FnMut(Event, Loc) -> Result<()>> {
+    expected_seq: Seq,
+    on_event: &'f mut F,
+    pending: Vec<(Event, Loc)>,
+}
+
+enum ScanEnd {
+    Clean,
+    /// The segment ends with something that is not a complete batch, starting at `cut`.
+    Torn { cut: u64, at: u64, reason: String },
+}
+
+impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
+    fn scan(&mut self, path: &Path, segment: u32, buf: &[u8]) -> Result<ScanEnd> {
+        let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            offset: offset as u64,
+            reason,
+        };
+        let header = codec::decode_header(buf).map_err(|r| corrupt(0, r))?;
+        if header.segment != segment {
+            return Err(corrupt(0, format!("header says segment {}, file name says {segment}", header.segment)));
+        }
+        if header.first_seq != self.expected_seq {
+            return Err(corrupt(0, format!("segment starts at seq {}, expected {}", header.first_seq, self.expected_seq)));
+        }
+        let mut offset = HEADER_LEN;
+        let mut batch_start = offset;
+        self.pending.clear();
+        while offset < buf.len() {
+            let frame = match codec::read_frame(buf, offset) {
+                Ok(f) => f,
+                Err(e) => {
+                    let reason = match e {
+                        FrameError::Incomplete => "record cut short".to_string(),
+                        FrameError::Bad(r) => r,
+                    };
+                    if let Some(good) = find_frame_after(buf, offset + 1) {
+                        return Err(corrupt(offset, format!("{reason}, yet a valid record follows at offset {good}")));
+                    }
+                    return Ok(ScanEnd::Torn { cut: batch_start as u64, at: offset as u64, reason });
+                }
+            };
+            let event = codec::decode_event(frame.payload).map_err(|r| corrupt(offset, r))?;
+            if event.seq != self.expected_seq {
+                return Err(corrupt(offset, format!("record has seq {}, expected {}", event.seq, self.expected_seq)));
+            }
+            self.expected_seq += 1;
+            self.pending.push((event, Loc::new(segment, offset as u64)));
+            offset = frame.next;
+            if frame.batch_end {
+                for (event, loc) in self.pending.drain(..) {
+                    (self.on_event)(event, loc)?;
+                }
+                batch_start = offset;
+            }
+        }
+        if !self.pending.is_empty() {
+            self.expected_seq -= self.pending.len() as u64;
+            self.pending.clear();
+            return Ok(ScanEnd::Torn {
+                cut: batch_start as u64,
+                at: batch_start as u64,
+                reason: "the last batch has no end marker".into(),
+            });
+        }
+        Ok(ScanEnd::Clean)
+    }
+}
+
+/// Looks for any valid record starting after `from`: its presence means damage, not a torn write.
+fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
+    (from..buf.len().saturating_sub(codec::FRAME_LEN))
+        .find(|&at| codec::read_frame(buf, at).is_ok_and(|f| codec::decode_event(f.payload).is_ok()))
+}
+
+impl Log {
+    /// Opens (creating when needed) the log in `dir`, delivering every complete event in order.
+    pub fn open(dir: &Path, opts: LogOptions, mut on_event: impl FnMut(Event, Loc) -> Result<()>) -> Result<(Log, Recovery)> {
+        let log_dir = dir.join("log");
+        let lock_file = if opts.read_only {
+            if !log_dir.exists() {
+                return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
+            }
+            None
+        } else {
+            fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(format!("creating {}", log_dir.display()), e))?;
+            Some(Self::take_lock(dir, &opts.holder)?)
+        };
+        let numbers = list_segments(dir)?;
+        let mut recovery = Recovery { segments: numbers.len(), ..Recovery::default() };
+        let mut scanner = Scanner { expected_seq: 1, on_event: &mut on_event, pending: Vec::new() };
+        let mut files = Vec::with_capacity(numbers.len());
+        let mut tail_len = 0u64;
+        for &n in &numbers {
+            let path = segment_path(dir, n);
+            let file = File::open(&path).map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+            let is_last = n as usize == numbers.len();
+            if is_last {
+                // The tail is still written to (by us later, or by a writer beside a read-only open):
+                // it is read into memory, never mapped.
+                let buf = fs::read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+                recovery.bytes += buf.len() as u64;
+                if buf.len() < HEADER_LEN {
+                    // A crash while rolling left an empty new segment: it held nothing acknowledged.
+                    tail_len = u64::MAX;
+                } else {
+                    match scanner.scan(&path, n, &buf)? {
+                        ScanEnd::Clean => tail_len = buf.len() as u64,
+                        ScanEnd::Torn { cut, at, reason } => {
+                            recovery.torn_tail = Some(TornTail {
+                                path: path.clone(),
+                                offset: cut,
+                                bytes_dropped: buf.len() as u64 - cut,
+                                reason: format!("{reason} (at offset {at})"),
+                            });
+                            tail_len = cut;
+                        }
+                    }
+                }
+            } else {
+                let map = map_sealed(&file, &path)?;
+                recovery.bytes += map.len() as u64;
+                if let ScanEnd::Torn { at, reason, .. } = scanner.scan(&path, n, &map)? {
+                    return Err(StoreError::Corrupt { path, offset: at, reason: format!("{reason} in a sealed segment") });
+                }
+            }
+            files.push(Arc::new(file));
+        }
+        let next_seq = scanner.expected_seq;
+        let shared = Arc::new(Shared {
+            durability: Mutex::new(Durability { written: next_seq - 1, durable: next_seq - 1, ..Durability::default() }),
+            synced: Condvar::new(),
+            fsync_nanos: Default::default(),
+            fsyncs: Default::default(),
+        });
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            opts: opts.clone(),
+            segments: RwLock::new(files),
+            tail: None,
+            shared,
+            flusher: None,
+            _lock: lock_file,
+        };
+        if !opts.read_only {
+            log.prepare_tail(&numbers, tail_len, next_seq, &recovery)?;
+            if let FsyncPolicy::Interval(every) = opts.fsync {
+                log.flusher = Some(spawn_flusher(log.shared.clone(), every));
+            }
+        }
+        Ok((log, recovery))
+    }
+
+    fn take_lock(dir: &Path, holder: &str) -> Result<File> {
+        let path = lock_path(dir);
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+        if f.try_lock().is_err() {
+            let holder = fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+            return Err(StoreError::Locked { dir: dir.to_path_buf(), holder: if holder.is_empty() { "unknown process".into() } else { holder } });
+        }
+        f.set_len(0)
+            .and_then(|_| f.write_all(holder.as_bytes()))
+            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
+        Ok(f)
+    }
+
+    fn prepare_tail(&mut self, numbers: &[u32], tail_len: u64, next_seq: Seq, recovery: &Recovery) -> Result<()> {
+        let last = numbers.last().copied();
+        let reuse = last.filter(|_| tail_len != u64::MAX);
+        let tail = match reuse {
+            Some(n) => {
+                let path = segment_path(&self.dir, n);
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+                if recovery.torn_tail.is_some() {
+                    file.set_len(tail_len)
+                        .and_then(|_| file.sync_all())
+                        .map_err(|e| StoreError::io(format!("cutting the torn tail of {}", path.display()), e))?;
+                }
+                let file = Arc::new(file);
+                if let Some(slot) = self.segments_mut().last_mut() {
+                    *slot = file.clone();
+                }
+                Tail { file, segment: n, len: tail_len, next_seq, buf: Vec::new() }
+            }
+            None => {
+                let n = match last {
+                    Some(n) => {
+                        // An empty segment left by a crash while rolling: start it again.
+                        self.segments_mut().pop();
+                        n
+                    }
+                    None => 1,
+                };
+                let file = self.create_segment(n, next_seq)?;
+                Tail { file, segment: n, len: HEADER_LEN as u64, next_seq, buf: Vec::new() }
+            }
+        };
+        lock(&self.shared.durability).file = Some(tail.file.clone());
+        self.tail = Some(Mutex::new(tail));
+        Ok(())
+    }
+
+    fn segments_mut(&mut self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<File>>> {
+        self.segments.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn create_segment(&self, n: u32, first_seq: Seq) -> Result<Arc<File>> {
+        let path = segment_path(&self.dir, n);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+        file.write_all_at(&codec::encode_header(n, first_seq), 0)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| StoreError::io(format!("writing the header of {}", path.display()), e))?;
+        sync_dir(&self.dir.join("log"))?;
+        let file = Arc::new(file);
+        let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        segs.push(file.clone());
+        Ok(file)
+    }
+
+    /// The directory this log lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The seq the next appended event must carry.
+    pub fn next_seq(&self) -> Seq {
+        match &self.tail {
+            Some(t) => t.lock().unwrap_or_else(|p| p.into_inner()).next_seq,
+            None => lock(&self.shared.durability).written + 1,
+        }
+    }
+
+    /// Why writes are refused, if they are.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.shared.durability).failed.clone()
+    }
+
+    /// Writes one batch (events with consecutive seqs starting at [`Log::next_seq`]) with one write.
+    /// Durability is [`Log::wait_durable`]'s job. On a failed write the partial batch is cut off
+    /// again, so the log stays a sequence of whole batches.
+    pub fn append(&self, events: &[Event]) -> Result<Vec<Loc>> {
+        let tail = self.tail.as_ref().ok_or_else(|| StoreError::Unavailable("the store is open read-only".into()))?;
+        if let Some(why) = self.failure() {
+            return Err(StoreError::Unavailable(why));
+        }
+        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = std::mem::take(&mut t.buf);
+        buf.clear();
+        let mut offsets = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            debug_assert_eq!(e.seq, t.next_seq + i as u64);
+            offsets.push(buf.len() as u64);
+            codec::encode_record(e, i + 1 == events.len(), &mut buf);
+        }
+        if t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64 {
+            self.roll(&mut t)?;
+        }
+        let at = t.len;
+        if let Err(e) = t.file.write_all_at(&buf, at) {
+            let path = segment_path(&self.dir, t.segment);
+            if let Err(cut) = t.file.set_len(at) {
+                self.fail(format!("a write to {} failed ({e}) and the partial batch could not be cut off ({cut})", path.display()));
+            }
+            t.buf = buf;
+            return Err(StoreError::Unavailable(format!("write to {} failed: {e}", path.display())));
+        }
+        t.len += buf.len() as u64;
+        t.next_seq += events.len() as u64;
+        let segment = t.segment;
+        let last = t.next_seq - 1;
+        t.buf = buf;
+        lock(&self.shared.durability).written = last;
+        Ok(offsets.into_iter().map(|o| Loc::new(segment, at + o)).collect())
+    }
+
+    fn roll(&self, t: &mut Tail) -> Result<()> {
+        if let Err(e) = t.file.sync_all() {
+            let why = format!("fsync of segment {} failed: {e}", t.segment);
+            self.fail(why.clone());
+            return Err(StoreError::Unavailable(why));
+        }
+        {
+            let mut d = lock(&self.shared.durability);
+            d.durable = d.durable.max(d.written);
+        }
+        self.shared.synced.notify_all();
+        let file = self.create_segment(t.segment + 1, t.next_seq)?;
+        t.file = file.clone();
+        t.segment += 1;
+        t.len = HEADER_LEN as u64;
+        lock(&self.shared.durability).file = Some(file);
+        Ok(())
+    }
+
+    fn fail(&self, why: String) {
+        tracing::error!("{why}; the store refuses writes from now on");
+        let mut d = lock(&self.shared.durability);
+        d.failed.get_or_insert(why);
+        drop(d);
+        self.shared.synced.notify_all();
+    }
+
+    /// Blocks until `seq` is durable under the policy: shares one fsync among concurrent callers.
+    pub fn wait_durable(&self, seq: Seq) -> Result<()> {
+        if self.opts.fsync != FsyncPolicy::Always {
+            return Ok(());
+        }
+        sync_until(&self.shared, seq)
+    }
+
+    /// fsyncs everything written so far (shutdown, interval flush).
+    pub fn flush(&self) -> Result<()> {
+        let written = lock(&self.shared.durability).written;
+        sync_until(&self.shared, written)
+    }
+
+    /// Reads the event stored at `loc`.
+    pub fn read(&self, loc: Loc) -> Result<Event> {
+        let file = {
+            let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+            segs.get(loc.segment() as usize - 1).cloned()
+        };
+        let path = || segment_path(&self.dir, loc.segment());
+        let file = file.ok_or_else(|| StoreError::not_found("seq", format!("segment {} is not open", loc.segment())))?;
+        let mut buf = vec![0u8; 512];
+        let n = read_at_most(&file, &mut buf, loc.offset()).map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        buf.truncate(n);
+        let len = buf.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
+        if codec::FRAME_LEN + len > buf.len() {
+            buf.resize(codec::FRAME_LEN + len.min(codec::MAX_PAYLOAD), 0);
+            file.read_exact_at(&mut buf, loc.offset()).map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        }
+        let corrupt = |reason: String| StoreError::Corrupt { path: path(), offset: loc.offset(), reason };
+        let frame = codec::read_frame(&buf, 0).map_err(|e| corrupt(format!("{e:?}")))?;
+        codec::decode_event(frame.payload).map_err(corrupt)
+    }
+
+    /// Bytes in all segments, and the number of segments.
+    pub fn size(&self) -> (u64, usize) {
+        let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let bytes = segs.iter().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum();
+        (bytes, segs.len())
+    }
+
+    /// fsync count and total fsync time, for metrics.
+    pub fn fsync_stats(&self) -> (u64, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.shared.fsyncs.load(Relaxed), Duration::from_nanos(self.shared.fsync_nanos.load(Relaxed)))
+    }
+}
+
+fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The group commit: the first waiter becomes the leader and fsyncs for everyone written so far;
+/// later arrivals wait for the next round. An fsync error is final: after one, the page cache may
+/// have dropped dirty pages, so retrying could report success for data that is gone.
+fn sync_until(shared: &Shared, seq: Seq) -> Result<()> {
+    let mut d = lock(&shared.durability);
+    loop {
+        if let Some(why) = &d.failed {
+            return Err(StoreError::Unavailable(why.clone()));
+        }
+        if d.durable >= seq {
+            return Ok(());
+        }
+        if d.syncing {
+            d = shared.synced.wait(d).unwrap_or_else(|p| p.into_inner());
+            continue;
+        }
+        let (Some(file), upto) = (d.file.clone(), d.written) else {
+            return Ok(());
+        };
+        d.syncing = true;
+        drop(d);
+        let started = Instant::now();
+        let outcome = file.sync_data();
+        let took = started.elapsed();
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            shared.fsyncs.fetch_add(1, Relaxed);
+            shared.fsync_nanos.fetch_add(took.as_nanos() as u64, Relaxed);
+        }
+        d = lock(&shared.durability);
+        d.syncing = false;
+        match outcome {
+            Ok(()) => d.durable = d.durable.max(upto),
+            Err(e) => {
+                let why = format!("fsync failed: {e}");
+                tracing::error!("{why}; the store refuses writes from now on");
+                d.failed.get_or_insert(why);
+            }
+        }
+        shared.synced.notify_all();
+    }
+}
+
+fn spawn_flusher(shared: Arc<Shared>, every: Duration) -> (mpsc::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name("mltrace-fsync".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let written = lock(&shared.durability).written;
+                if sync_until(&shared, written).is_err() {
+                    break;
+                }
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the fsync thread: {e}"));
+    (stop, handle)
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.flusher.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
+        if self.tail.is_some() && self.opts.fsync != FsyncPolicy::Never {
+            let _ = self.flush();
+        }
+    }
+}
+
+/// Maps a sealed segment for reading.
+fn map_sealed(file: &File, path: &Path) -> Result<memmap2::Mmap> {
+    // SAFETY: a mapped file that changes underneath is undefined behaviour, so this is only done for
+    // sealed segments, which nothing ever writes again: the writer only appends to the last segment
+    // (and only one writer exists, held out by the directory lock), truncation only ever touches the
+    // last segment, and the map lives only for the scan at open. A process outside mltrace editing a
+    // sealed segment during that scan is outside what we can defend against, as for any database file.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(file) };
+    map.map_err(|e| StoreError::io(format!("mapping {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsync_policies_parse() {
+        assert_eq!(FsyncPolicy::parse("always").unwrap(), FsyncPolicy::Always);
+        assert_eq!(FsyncPolicy::parse("never").unwrap(), FsyncPolicy::Never);
+        assert_eq!(FsyncPolicy::parse("interval:50").unwrap(), FsyncPolicy::Interval(Duration::from_millis(50)));
+        assert_eq!(FsyncPolicy::parse("interval(50ms)").unwrap(), FsyncPolicy::Interval(Duration::from_millis(50)));
+        assert!(FsyncPolicy::parse("sometimes").is_err());
+        assert!(FsyncPolicy::parse("interval:0").is_err());
+    }
+
+    #[test]
+    fn locations_pack_segment_and_offset() {
+        let l = Loc::new(7, 123_456_789);
+        assert_eq!((l.segment(), l.offset()), (7, 123_456_789));
+    }
+}

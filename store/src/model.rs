@@ -1,0 +1,331 @@
+//! The answers: what queries return, shaped exactly as the HTTP API's JSON (`http-api.md`), so the
+//! API serializes them as they are, the CLI's `--json` prints the same bytes in either mode, and the
+//! Rust client deserializes them back.
+
+use crate::event::{IoType, RunId, Seq, TestResult};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A run in lists: everything but the code snapshot, with I/O as names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Run id.
+    pub id: RunId,
+    /// Seq of the event that logged it.
+    pub seq: Seq,
+    /// Component name.
+    pub component: String,
+    /// Start.
+    pub start: Timestamp,
+    /// End.
+    pub end: Timestamp,
+    /// End minus start.
+    pub duration_ms: i64,
+    /// Input names.
+    pub inputs: Vec<String>,
+    /// Output names.
+    pub outputs: Vec<String>,
+    /// Dependencies (run ids, ascending).
+    pub dependencies: Vec<RunId>,
+    /// Staleness messages.
+    pub stale: Vec<String>,
+    /// Git commit.
+    pub git_hash: Option<String>,
+    /// Git tags.
+    #[serde(default)]
+    pub git_tags: Vec<String>,
+    /// Notes (as of the query).
+    #[serde(default)]
+    pub notes: String,
+    /// Test results.
+    #[serde(default)]
+    pub tests: Vec<TestResult>,
+    /// The component's owner.
+    #[serde(default)]
+    pub owner: String,
+    /// The component's description.
+    #[serde(default)]
+    pub description: String,
+    /// The component's tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// One input of a full run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputView {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: IoType,
+    /// Hash of this occurrence.
+    pub hash: Option<String>,
+    /// Flagged (as of the query).
+    pub flagged: bool,
+    /// The run this input was resolved to, if any.
+    pub producer: Option<RunId>,
+}
+
+/// One output of a full run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputView {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: IoType,
+    /// Hash of this occurrence.
+    pub hash: Option<String>,
+    /// Flagged (as of the query).
+    pub flagged: bool,
+}
+
+/// A full run (`GET /api/v1/runs/{id}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    /// Run id.
+    pub id: RunId,
+    /// Seq of the event that logged it.
+    pub seq: Seq,
+    /// Component name.
+    pub component: String,
+    /// Start.
+    pub start: Timestamp,
+    /// End.
+    pub end: Timestamp,
+    /// End minus start.
+    pub duration_ms: i64,
+    /// Inputs.
+    pub inputs: Vec<InputView>,
+    /// Outputs.
+    pub outputs: Vec<OutputView>,
+    /// Dependencies.
+    pub dependencies: Vec<RunId>,
+    /// Staleness messages.
+    pub stale: Vec<String>,
+    /// Git commit.
+    pub git_hash: Option<String>,
+    /// Git tags.
+    pub git_tags: Vec<String>,
+    /// Code that ran.
+    pub code_snapshot: Option<String>,
+    /// Notes (as of the query).
+    pub notes: String,
+    /// Test results.
+    pub tests: Vec<TestResult>,
+    /// The component's owner.
+    pub owner: String,
+    /// The component's description.
+    pub description: String,
+    /// The component's tags.
+    pub tags: Vec<String>,
+}
+
+/// What logging one run answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logged {
+    /// The run's id.
+    pub id: RunId,
+    /// Its seq.
+    pub seq: Seq,
+    /// Resolved dependencies.
+    pub dependencies: Vec<RunId>,
+    /// Staleness messages.
+    pub stale: Vec<String>,
+}
+
+/// A component.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentView {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Owner.
+    pub owner: String,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+}
+
+/// A component with its runs (`GET /api/v1/components/{name}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentDetail {
+    /// The component.
+    #[serde(flatten)]
+    pub component: ComponentView,
+    /// Number of runs.
+    pub run_count: u64,
+    /// The latest run (highest id).
+    pub latest_run: Option<RunSummary>,
+    /// Whether a dependency of the latest run was superseded.
+    pub outdated: bool,
+}
+
+/// A tag and how many components carry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCount {
+    /// Tag.
+    pub name: String,
+    /// Components with it.
+    pub components: u64,
+}
+
+/// A lineage edge: `from` depends on `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeView {
+    /// The dependent run.
+    pub from: RunId,
+    /// The dependency.
+    pub to: RunId,
+    /// The input linking them; `None` for an explicit upstream.
+    pub via: Option<String>,
+}
+
+/// A run in a trace or downstream answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceNode {
+    /// Distance from the root.
+    pub depth: u32,
+    /// The run.
+    pub run: RunSummary,
+}
+
+/// `GET /api/v1/trace`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceView {
+    /// The traced output.
+    pub output: String,
+    /// Its latest producer, where the walk starts.
+    pub root: Option<RunId>,
+    /// The node limit cut the walk short.
+    pub truncated: bool,
+    /// Runs in pre-order.
+    pub nodes: Vec<TraceNode>,
+    /// Edges between listed runs.
+    pub edges: Vec<EdgeView>,
+}
+
+/// `GET /api/v1/downstream`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DownstreamView {
+    /// The output.
+    pub output: String,
+    /// Runs that produced it.
+    pub producers: Vec<RunId>,
+    /// Runs derived from it, by depth.
+    pub runs: Vec<TraceNode>,
+    /// Outputs those runs wrote.
+    pub outputs: Vec<String>,
+    /// Edges between listed runs (and from them to the producers).
+    pub edges: Vec<EdgeView>,
+    /// The node limit cut the walk short.
+    pub truncated: bool,
+}
+
+/// A flag on an output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagView {
+    /// Output name.
+    pub name: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who.
+    pub by: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The flag details in an I/O answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagInfo {
+    /// Why.
+    pub reason: Option<String>,
+    /// Who.
+    pub by: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// `GET /api/v1/io`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoView {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: IoType,
+    /// Flagged.
+    pub flagged: bool,
+    /// Flag details when flagged.
+    pub flag: Option<FlagInfo>,
+    /// Runs that wrote it, ascending.
+    pub producers: Vec<RunId>,
+    /// Runs that read it, ascending.
+    pub consumers: Vec<RunId>,
+}
+
+/// A run in a review, with how many flagged outputs it helped produce.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRun {
+    /// The run.
+    pub run: RunSummary,
+    /// Flagged outputs whose trace contains it.
+    pub count: u64,
+    /// `count` over the number of flagged outputs.
+    pub coverage: f64,
+}
+
+/// `GET /api/v1/review`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewView {
+    /// Flagged outputs.
+    pub flagged: Vec<FlagView>,
+    /// Flagged outputs that no run produced.
+    pub unresolved: Vec<String>,
+    /// Runs, most common first.
+    pub runs: Vec<ReviewRun>,
+}
+
+/// A component whose latest run used superseded inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutdatedComponent {
+    /// Component name.
+    pub name: String,
+    /// Its latest run.
+    pub latest_run: RunSummary,
+    /// One line per superseded dependency.
+    pub reasons: Vec<String>,
+}
+
+/// Counts and sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Seq of the last event (as of the query).
+    pub last_seq: Seq,
+    /// Events.
+    pub events: u64,
+    /// Runs.
+    pub runs: u64,
+    /// Components.
+    pub components: u64,
+    /// Distinct I/O names.
+    pub outputs: u64,
+    /// Flagged outputs.
+    pub flags: u64,
+    /// Bytes in the log.
+    pub log_bytes: u64,
+    /// Segment files.
+    pub segments: u64,
+}
+
+/// Completion candidates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Suggestions {
+    /// Component names.
+    pub components: Vec<String>,
+    /// I/O names.
+    pub outputs: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+}

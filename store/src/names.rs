@@ -1,0 +1,139 @@
+//! Name rules and the interner.
+//!
+//! Every name (component, I/O, tag, owner) is non-empty UTF-8 of at most 1024 bytes with no control
+//! characters. Names are interned once, so the indices hold 4-byte ids, and the bytes of all names of
+//! one kind live in one arena: at millions of outputs a `String` per name would cost more than the name.
+
+use crate::error::{Result, StoreError};
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// The longest name the contract allows, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Checks the contract's name rule; `field` names the offending field in the error.
+pub fn check_name(field: &str, what: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(StoreError::invalid(field, format!("{field} is empty: a {what} needs a name")));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(StoreError::invalid(
+            field,
+            format!("{field} is {} bytes long; a {what} name is at most {MAX_NAME_BYTES} bytes", name.len()),
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(StoreError::invalid(
+            field,
+            format!("{field} contains the control character U+{:04X}; names cannot contain control characters", c as u32),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks free text (descriptions, notes, code): any characters, bounded size.
+pub fn check_text(field: &str, text: &str, max_bytes: usize) -> Result<()> {
+    if text.len() > max_bytes {
+        return Err(StoreError::invalid(
+            field,
+            format!("{field} is {} bytes long; at most {max_bytes} bytes are allowed", text.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Interned names of one kind: id → bytes, bytes → id.
+#[derive(Default)]
+pub struct Interner {
+    arena: String,
+    /// `ends[i]` is where name `i` ends in `arena`; it starts where name `i - 1` ends.
+    ends: Vec<usize>,
+    table: HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl Interner {
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when no name was interned.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The name with this id.
+    pub fn name(&self, id: u32) -> &str {
+        let i = id as usize;
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        self.arena.get(start..end).unwrap_or("")
+    }
+
+    /// The id of a name, if interned.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(name);
+        self.table.find(hash, |&id| self.name(id) == name).copied()
+    }
+
+    /// The id of a name, interning it when new; the flag says whether it was new.
+    pub fn intern(&mut self, name: &str) -> (u32, bool) {
+        let hash = self.hasher.hash_one(name);
+        if let Some(&id) = self.table.find(hash, |&id| self.name(id) == name) {
+            return (id, false);
+        }
+        let id = self.ends.len() as u32;
+        self.arena.push_str(name);
+        self.ends.push(self.arena.len());
+        let Self { table, hasher, arena, ends } = self;
+        table.insert_unique(hash, id, |&other| {
+            let i = other as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            hasher.hash_one(&arena[start..ends[i]])
+        });
+        (id, true)
+    }
+
+    /// All names with their ids, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
+        (0..self.ends.len() as u32).map(|id| (id, self.name(id)))
+    }
+
+    /// Bytes held, for the memory report.
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 5
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_non_empty_bounded_and_free_of_control_characters() {
+        assert!(check_name("component", "component", "train").is_ok());
+        assert!(check_name("component", "component", "träin/模型").is_ok());
+        assert!(check_name("component", "component", "").is_err());
+        assert!(check_name("component", "component", &"x".repeat(1025)).is_err());
+        assert!(check_name("component", "component", &"x".repeat(1024)).is_ok());
+        assert!(check_name("component", "component", "a\nb").is_err());
+        assert!(check_name("component", "component", "a\u{7f}b").is_err());
+    }
+
+    #[test]
+    fn interner_round_trips() {
+        let mut i = Interner::default();
+        assert_eq!(i.intern("a"), (0, true));
+        assert_eq!(i.intern("bb"), (1, true));
+        assert_eq!(i.intern("a"), (0, false));
+        assert_eq!(i.name(1), "bb");
+        assert_eq!(i.get("bb"), Some(1));
+        assert_eq!(i.get("c"), None);
+        for n in 0..1000 {
+            i.intern(&format!("name-{n}"));
+        }
+        assert_eq!(i.get("name-999"), Some(1001));
+        assert_eq!(i.name(1001), "name-999");
+    }
+}

@@ -1,0 +1,678 @@
+//! The materialized state: every index, rebuilt from the log by [`State::apply`], and the structural
+//! queries over it, always through a [`View`] that fixes a point in the log's history.
+//!
+//! Layout, chosen for millions of runs: names are interned (4-byte ids); runs live in one compact
+//! table indexed by id (seq, start, component); lineage is a petgraph DAG whose node index is
+//! `run id - 1` and whose edges point from a run to its dependencies, labelled with the linking input;
+//! per-output producer and consumer lists; per-component runs ordered by start; flags as a roaring
+//! bitmap. Cold fields (code, git, tests, messages) stay in the log and are read on demand.
+//!
+//! This module never does I/O and never decides anything a replay could decide differently: what
+//! [`State::resolve`] computes goes into the event, and [`State::apply`] only records it.
+
+use crate::event::{Dependency, Event, EventKind, IoRecord, IoType, RunId, RunRecord, Seq};
+use crate::ingest::NewRun;
+use crate::log::Loc;
+use crate::names::Interner;
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use roaring::RoaringBitmap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// Edge label for an explicit upstream dependency (no linking input).
+pub(crate) const NO_VIA: u32 = u32::MAX;
+const DAY_MS: i64 = 86_400_000;
+
+type Lineage = petgraph::Graph<(), u32, petgraph::Directed, u32>;
+
+/// A list of run ids that is usually empty or one long: no allocation for those.
+#[derive(Default, Clone, Debug)]
+pub(crate) enum IdList {
+    #[default]
+    Empty,
+    One(RunId),
+    Many(Vec<RunId>),
+}
+
+impl IdList {
+    fn push(&mut self, id: RunId) {
+        *self = match std::mem::take(self) {
+            IdList::Empty => IdList::One(id),
+            IdList::One(a) => IdList::Many(vec![a, id]),
+            IdList::Many(mut v) => {
+                v.push(id);
+                IdList::Many(v)
+            }
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[RunId] {
+        match self {
+            IdList::Empty => &[],
+            IdList::One(a) => std::slice::from_ref(a),
+            IdList::Many(v) => v,
+        }
+    }
+}
+
+/// One run's hot fields.
+#[derive(Clone, Debug)]
+pub(crate) struct RunRow {
+    pub seq: Seq,
+    pub start: i64,
+    pub component: u32,
+}
+
+pub(crate) struct IoEntry {
+    pub kind: IoType,
+    pub first_seq: Seq,
+    pub producers: IdList,
+    pub consumers: IdList,
+}
+
+pub(crate) struct ComponentVersion {
+    pub seq: Seq,
+    pub description: String,
+    pub owner: String,
+    pub tags: Vec<u32>,
+}
+
+pub(crate) struct ComponentEntry {
+    pub created: Seq,
+    pub versions: Vec<ComponentVersion>,
+    /// (start, id), ascending.
+    pub by_start: Vec<(i64, RunId)>,
+    /// Ids, ascending.
+    pub ids: Vec<RunId>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct FlagEntry {
+    pub reason: Option<String>,
+    pub by: Option<String>,
+    pub at: i64,
+    pub seq: Seq,
+}
+
+pub(crate) struct FlagChange {
+    seq: Seq,
+    at: i64,
+    flag: bool,
+    ids: Vec<u32>,
+    reason: Option<String>,
+    by: Option<String>,
+}
+
+/// Everything the log materializes into.
+#[derive(Default)]
+pub(crate) struct State {
+    pub io_names: Interner,
+    pub io: Vec<IoEntry>,
+    pub comp_names: Interner,
+    pub comps: Vec<ComponentEntry>,
+    pub tag_names: Interner,
+    pub runs: Vec<RunRow>,
+    pub graph: Lineage,
+    /// Every run as (start, id), ascending: the order of `recent`.
+    pub by_start: Vec<(i64, RunId)>,
+    /// Latest producer of (output, hash).
+    hashed: HashMap<(u32, Box<str>), RunId>,
+    pub flagged: HashMap<u32, FlagEntry>,
+    pub flag_bits: RoaringBitmap,
+    flag_log: Vec<FlagChange>,
+    pub notes: HashMap<RunId, Vec<(Seq, String)>>,
+    /// Hash of an idempotency key → run; the run's event holds the key to confirm a hit.
+    idem: HashMap<u64, RunId>,
+    pub locs: Vec<Loc>,
+    /// (first seq, append time) for each run of events appended at the same millisecond.
+    times: Vec<(Seq, i64)>,
+    pub last_seq: Seq,
+}
+
+pub(crate) fn key_hash(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+fn insert_sorted(v: &mut Vec<(i64, RunId)>, item: (i64, RunId)) {
+    // Runs mostly arrive in start order, so this is an append in the common case.
+    let at = v.partition_point(|x| *x < item);
+    v.insert(at, item);
+}
+
+impl State {
+    /// Records one event. Called for replay and for live appends alike, so both build the same state.
+    pub fn apply(&mut self, event: &Event, loc: Loc) {
+        debug_assert_eq!(event.seq, self.last_seq + 1);
+        self.last_seq = event.seq;
+        self.locs.push(loc);
+        if self.times.last().is_none_or(|&(_, at)| at != event.at) {
+            self.times.push((event.seq, event.at));
+        }
+        match &event.kind {
+            EventKind::ComponentRegistered { name, description, owner, tags } => {
+                let c = self.component(name, event.seq);
+                let mut tag_ids = self.current_tags(c);
+                self.add_tags(&mut tag_ids, tags);
+                self.comps[c as usize].versions.push(ComponentVersion {
+                    seq: event.seq,
+                    description: description.clone(),
+                    owner: owner.clone(),
+                    tags: tag_ids,
+                });
+            }
+            EventKind::ComponentTagged { name, tags } => {
+                let c = self.component(name, event.seq);
+                let (description, owner) = match self.comps[c as usize].versions.last() {
+                    Some(v) => (v.description.clone(), v.owner.clone()),
+                    None => Default::default(),
+                };
+                let mut tag_ids = self.current_tags(c);
+                self.add_tags(&mut tag_ids, tags);
+                self.comps[c as usize].versions.push(ComponentVersion { seq: event.seq, description, owner, tags: tag_ids });
+            }
+            EventKind::RunLogged(run) => self.apply_run(run, event.seq),
+            EventKind::NotesSet { run, notes } => {
+                self.notes.entry(*run).or_default().push((event.seq, notes.clone()));
+            }
+            EventKind::Flagged { outputs, reason, by } => {
+                let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
+                for &id in &ids {
+                    self.flagged.insert(id, FlagEntry { reason: reason.clone(), by: by.clone(), at: event.at, seq: event.seq });
+                    self.flag_bits.insert(id);
+                }
+                self.flag_log.push(FlagChange { seq: event.seq, at: event.at, flag: true, ids, reason: reason.clone(), by: by.clone() });
+            }
+            EventKind::Unflagged { outputs, .. } => {
+                let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
+                for id in &ids {
+                    self.flagged.remove(id);
+                    self.flag_bits.remove(*id);
+                }
+                self.flag_log.push(FlagChange { seq: event.seq, at: event.at, flag: false, ids, reason: None, by: None });
+            }
+        }
+    }
+
+    /// Sets the location of an event applied before its batch was written.
+    pub fn set_loc(&mut self, seq: Seq, loc: Loc) {
+        if let Some(slot) = self.locs.get_mut(seq as usize - 1) {
+            *slot = loc;
+        }
+    }
+
+    fn component(&mut self, name: &str, seq: Seq) -> u32 {
+        let (c, new) = self.comp_names.intern(name);
+        if new {
+            self.comps.push(ComponentEntry { created: seq, versions: Vec::new(), by_start: Vec::new(), ids: Vec::new() });
+        }
+        c
+    }
+
+    fn current_tags(&self, c: u32) -> Vec<u32> {
+        self.comps[c as usize].versions.last().map(|v| v.tags.clone()).unwrap_or_default()
+    }
+
+    fn add_tags(&mut self, tag_ids: &mut Vec<u32>, tags: &[String]) {
+        for t in tags {
+            let (id, _) = self.tag_names.intern(t);
+            if !tag_ids.contains(&id) {
+                tag_ids.push(id);
+            }
+        }
+    }
+
+    fn io_id(&mut self, io: &IoRecord, seq: Seq) -> u32 {
+        let (id, new) = self.io_names.intern(&io.name);
+        if new {
+            self.io.push(IoEntry { kind: io.kind, first_seq: seq, producers: IdList::Empty, consumers: IdList::Empty });
+        }
+        id
+    }
+
+    fn apply_run(&mut self, run: &RunRecord, seq: Seq) {
+        debug_assert_eq!(run.id as usize, self.runs.len() + 1);
+        let c = self.component(&run.component, seq);
+        for input in &run.inputs {
+            let id = self.io_id(input, seq);
+            self.io[id as usize].consumers.push(run.id);
+        }
+        for output in &run.outputs {
+            let id = self.io_id(output, seq);
+            self.io[id as usize].producers.push(run.id);
+            if let Some(h) = &output.hash {
+                self.hashed.insert((id, h.as_str().into()), run.id);
+            }
+        }
+        let node = self.graph.add_node(());
+        debug_assert_eq!(node.index() + 1, run.id as usize);
+        for dep in &run.dependencies {
+            let via = dep.via.as_deref().and_then(|n| self.io_names.get(n)).unwrap_or(NO_VIA);
+            self.graph.add_edge(node, NodeIndex::new(dep.run as usize - 1), via);
+        }
+        self.runs.push(RunRow { seq, start: run.start, component: c });
+        insert_sorted(&mut self.by_start, (run.start, run.id));
+        let entry = &mut self.comps[c as usize];
+        insert_sorted(&mut entry.by_start, (run.start, run.id));
+        entry.ids.push(run.id);
+        if let Some(k) = &run.idempotency_key {
+            self.idem.insert(key_hash(k), run.id);
+        }
+    }
+
+    /// The run an idempotency key may belong to (the caller confirms against the run's event).
+    pub fn idempotent_candidate(&self, key: &str) -> Option<RunId> {
+        self.idem.get(&key_hash(key)).copied()
+    }
+
+    pub fn row(&self, id: RunId) -> Option<&RunRow> {
+        self.runs.get((id as usize).checked_sub(1)?)
+    }
+
+    /// The latest run of a component (any time), for rule 2.
+    fn latest_of(&self, c: u32) -> Option<RunId> {
+        self.comps.get(c as usize)?.ids.last().copied()
+    }
+
+    /// Turns a checked request into the run's final record: id, types, dependencies, staleness.
+    /// Runs against the newest state (including earlier runs of the same batch).
+    pub fn resolve(&self, new: &NewRun) -> RunRecord {
+        let id = self.runs.len() as RunId + 1;
+        let mut seen = HashSet::new();
+        let mut kinds: HashMap<String, IoType> = HashMap::new();
+        let mut record_io = |list: &[crate::ingest::IoSpec], seen: &mut HashSet<String>| -> Vec<IoRecord> {
+            seen.clear();
+            list.iter()
+                .filter(|io| seen.insert(io.name.clone()))
+                .map(|io| {
+                    let kind = match self.io_names.get(&io.name) {
+                        Some(known) => self.io[known as usize].kind,
+                        None => *kinds
+                            .entry(io.name.clone())
+                            .or_insert_with(|| io.kind.unwrap_or_else(|| IoType::infer(&io.name))),
+                    };
+                    IoRecord { name: io.name.clone(), hash: io.hash.clone(), kind, producer: None }
+                })
+                .collect()
+        };
+        let mut inputs = record_io(&new.inputs, &mut seen);
+        let outputs = record_io(&new.outputs, &mut seen);
+
+        let mut deps: Vec<Dependency> = Vec::new();
+        if new.dependencies_from_inputs {
+            for input in &mut inputs {
+                let Some(io) = self.io_names.get(&input.name) else { continue };
+                let hashed = input.hash.as_ref().and_then(|h| self.hashed.get(&(io, h.as_str().into())).copied());
+                let producer = hashed.or_else(|| self.io[io as usize].producers.as_slice().last().copied());
+                input.producer = producer;
+                if let Some(p) = producer
+                    && !deps.iter().any(|d| d.run == p)
+                {
+                    deps.push(Dependency { run: p, via: Some(input.name.clone()) });
+                }
+            }
+        }
+        for up in &new.upstream {
+            let latest = self.comp_names.get(up).and_then(|c| self.latest_of(c));
+            if let Some(p) = latest
+                && !deps.iter().any(|d| d.run == p)
+            {
+                deps.push(Dependency { run: p, via: None });
+            }
+        }
+        deps.sort_by_key(|d| d.run);
+        let stale = self.staleness(new.start.0, new.staleness_threshold_s, &deps);
+        RunRecord {
+            id,
+            component: new.component.clone(),
+            start: new.start.0,
+            end: new.end.0,
+            inputs,
+            outputs,
+            dependencies: deps,
+            stale,
+            git_hash: new.git_hash.clone(),
+            git_tags: new.git_tags.clone(),
+            code_snapshot: new.code_snapshot.clone(),
+            notes: new.notes.clone(),
+            tests: new.tests.clone(),
+            idempotency_key: new.idempotency_key.clone(),
+        }
+    }
+
+    /// The contract's staleness messages, in dependency id order.
+    fn staleness(&self, start: i64, threshold_s: u64, deps: &[Dependency]) -> Vec<String> {
+        let threshold_ms = i64::try_from(threshold_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        for d in deps {
+            let Some(row) = self.row(d.run) else { continue };
+            let name = self.comp_names.name(row.component);
+            let age = start - row.start;
+            if age > threshold_ms {
+                out.push(format!("{name} (ID {}) was run {} days ago.", d.run, age / DAY_MS));
+            }
+            if row.start <= start {
+                let runs = &self.comps[row.component as usize].by_start;
+                let lo = runs.partition_point(|&(s, _)| s < row.start);
+                let hi = runs.partition_point(|&(s, _)| s <= start);
+                let n = hi - lo - 1;
+                if n >= 1 {
+                    let noun = if n == 1 { "run" } else { "runs" };
+                    out.push(format!(
+                        "{name} (ID {}) has {n} fresher {noun} that began before this component run started.",
+                        d.run
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The last seq appended at or before `t` (0 if none).
+    pub fn seq_at_time(&self, t: i64) -> Seq {
+        let i = self.times.partition_point(|&(_, at)| at <= t);
+        if i == 0 {
+            0
+        } else if let Some(&(next_first, _)) = self.times.get(i) {
+            next_first - 1
+        } else {
+            self.last_seq
+        }
+    }
+
+    /// The time of the last event; appends never go back in time.
+    pub fn last_time(&self) -> i64 {
+        self.times.last().map(|&(_, at)| at).unwrap_or(i64::MIN)
+    }
+
+    /// A read view at `seq`.
+    pub fn view(&self, seq: Seq) -> View<'_> {
+        let seq = seq.min(self.last_seq);
+        let max_run = self.runs.partition_point(|r| r.seq <= seq) as RunId;
+        View { st: self, seq, max_run }
+    }
+}
+
+/// The state as it was right after event `seq`: every query goes through one.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub st: &'a State,
+    pub seq: Seq,
+    pub max_run: RunId,
+}
+
+/// A structural lineage answer: run ids with depths, and edges.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Walk {
+    pub nodes: Vec<(RunId, u32)>,
+    pub edges: Vec<(RunId, RunId, u32)>,
+    pub truncated: bool,
+}
+
+/// Flag state at a view.
+pub(crate) type FlagMap<'a> = Cow<'a, HashMap<u32, FlagEntry>>;
+
+impl<'a> View<'a> {
+    pub fn is_current(&self) -> bool {
+        self.seq >= self.st.last_seq
+    }
+
+    pub fn run(&self, id: RunId) -> Option<&'a RunRow> {
+        if id == 0 || id > self.max_run {
+            return None;
+        }
+        self.st.row(id)
+    }
+
+    pub fn io(&self, name: &str) -> Option<u32> {
+        let id = self.st.io_names.get(name)?;
+        (self.st.io[id as usize].first_seq <= self.seq).then_some(id)
+    }
+
+    pub fn component(&self, name: &str) -> Option<u32> {
+        let c = self.st.comp_names.get(name)?;
+        (self.st.comps[c as usize].created <= self.seq).then_some(c)
+    }
+
+    pub fn components(&self) -> impl Iterator<Item = u32> + 'a {
+        let seq = self.seq;
+        let st = self.st;
+        (0..st.comps.len() as u32).filter(move |&c| st.comps[c as usize].created <= seq)
+    }
+
+    /// (description, owner, tag ids) of a component at this view.
+    pub fn component_meta(&self, c: u32) -> (&'a str, &'a str, &'a [u32]) {
+        let versions = &self.st.comps[c as usize].versions;
+        let i = versions.partition_point(|v| v.seq <= self.seq);
+        match i.checked_sub(1).and_then(|i| versions.get(i)) {
+            Some(v) => (&v.description, &v.owner, &v.tags),
+            None => ("", "", &[]),
+        }
+    }
+
+    fn visible<'s>(&self, ids: &'s [RunId]) -> &'s [RunId] {
+        &ids[..ids.partition_point(|&id| id <= self.max_run)]
+    }
+
+    pub fn producers(&self, io: u32) -> &'a [RunId] {
+        self.visible(self.st.io[io as usize].producers.as_slice())
+    }
+
+    pub fn consumers(&self, io: u32) -> &'a [RunId] {
+        self.visible(self.st.io[io as usize].consumers.as_slice())
+    }
+
+    pub fn latest_producer(&self, io: u32) -> Option<RunId> {
+        self.producers(io).last().copied()
+    }
+
+    pub fn component_runs(&self, c: u32) -> &'a [RunId] {
+        self.visible(&self.st.comps[c as usize].ids)
+    }
+
+    /// Dependencies of a run, ascending by id, with the linking input.
+    pub fn deps(&self, id: RunId) -> Vec<(RunId, u32)> {
+        let node = NodeIndex::new(id as usize - 1);
+        let mut out: Vec<(RunId, u32)> = self
+            .st
+            .graph
+            .edges_directed(node, Direction::Outgoing)
+            .map(|e| (petgraph::visit::EdgeRef::target(&e).index() as RunId + 1, *e.weight()))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Runs that depend on `id` (visible at this view), ascending.
+    pub fn dependents(&self, id: RunId) -> Vec<(RunId, u32)> {
+        let node = NodeIndex::new(id as usize - 1);
+        let mut out: Vec<(RunId, u32)> = self
+            .st
+            .graph
+            .edges_directed(node, Direction::Incoming)
+            .map(|e| (petgraph::visit::EdgeRef::source(&e).index() as RunId + 1, *e.weight()))
+            .filter(|&(r, _)| r <= self.max_run)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Depth-first, pre-order walk of dependencies from `root`, each run once at its first visit.
+    pub fn trace(&self, root: RunId, max_depth: Option<u32>, limit: usize) -> Walk {
+        let mut walk = Walk::default();
+        let mut visited = RoaringBitmap::new();
+        let mut stack = vec![(root, 0u32)];
+        while let Some((id, depth)) = stack.pop() {
+            if visited.contains(id) {
+                continue;
+            }
+            if walk.nodes.len() >= limit {
+                walk.truncated = true;
+                break;
+            }
+            visited.insert(id);
+            walk.nodes.push((id, depth));
+            if max_depth.is_some_and(|m| depth >= m) {
+                continue;
+            }
+            let deps = self.deps(id);
+            for &(dep, _) in deps.iter().rev() {
+                if !visited.contains(dep) {
+                    stack.push((dep, depth + 1));
+                }
+            }
+            walk.edges.extend(deps.into_iter().map(|(dep, via)| (id, dep, via)));
+        }
+        if walk.truncated {
+            walk.edges.retain(|&(_, to, _)| visited.contains(to));
+        }
+        walk
+    }
+
+    /// Set of runs in the trace of `root` (the whole lineage, as review counts it).
+    pub fn trace_set(&self, root: RunId) -> RoaringBitmap {
+        let mut set = RoaringBitmap::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if set.insert(id) {
+                let node = NodeIndex::new(id as usize - 1);
+                for e in self.st.graph.edges_directed(node, Direction::Outgoing) {
+                    let dep = petgraph::visit::EdgeRef::target(&e).index() as RunId + 1;
+                    if !set.contains(dep) {
+                        stack.push(dep);
+                    }
+                }
+            }
+        }
+        set
+    }
+
+    /// Breadth-first walk of dependents, from the producers of `io` (or its consumers for a source).
+    pub fn downstream(&self, io: u32, max_depth: Option<u32>, limit: usize) -> (Vec<RunId>, Walk) {
+        let producers = self.producers(io).to_vec();
+        let mut seen: HashSet<RunId> = producers.iter().copied().collect();
+        let mut frontier: Vec<RunId> = if producers.is_empty() {
+            self.consumers(io).to_vec()
+        } else {
+            let mut f: Vec<RunId> = producers.iter().flat_map(|&p| self.dependents(p)).map(|(r, _)| r).collect();
+            f.sort_unstable();
+            f.dedup();
+            f
+        };
+        let mut walk = Walk::default();
+        let mut depth = 1;
+        'levels: while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for &id in &frontier {
+                if !seen.insert(id) {
+                    continue;
+                }
+                if walk.nodes.len() >= limit {
+                    walk.truncated = true;
+                    break 'levels;
+                }
+                walk.nodes.push((id, depth));
+                if max_depth.is_none_or(|m| depth < m) {
+                    next.extend(self.dependents(id).into_iter().map(|(r, _)| r));
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            frontier = next;
+            depth += 1;
+        }
+        let listed: HashSet<RunId> = walk.nodes.iter().map(|&(id, _)| id).collect();
+        for &(id, _) in &walk.nodes {
+            for (dep, via) in self.deps(id) {
+                if listed.contains(&dep) || producers.contains(&dep) {
+                    walk.edges.push((id, dep, via));
+                }
+            }
+        }
+        (producers, walk)
+    }
+
+    /// Flags as they stood at this view.
+    pub fn flags(&self) -> FlagMap<'a> {
+        if self.is_current() {
+            return Cow::Borrowed(&self.st.flagged);
+        }
+        let mut map = HashMap::new();
+        for change in self.st.flag_log.iter().take_while(|c| c.seq <= self.seq) {
+            for &id in &change.ids {
+                if change.flag {
+                    map.insert(id, FlagEntry { reason: change.reason.clone(), by: change.by.clone(), at: change.at, seq: change.seq });
+                } else {
+                    map.remove(&id);
+                }
+            }
+        }
+        Cow::Owned(map)
+    }
+
+    /// Notes set after logging, as of this view.
+    pub fn notes(&self, id: RunId) -> Option<&'a str> {
+        let list = self.st.notes.get(&id)?;
+        let i = list.partition_point(|(seq, _)| *seq <= self.seq);
+        i.checked_sub(1).and_then(|i| list.get(i)).map(|(_, n)| n.as_str())
+    }
+
+    /// Position in the newest-first order: start descending, then id descending.
+    fn newest_first<'s>(&self, sorted: &'s [(i64, RunId)], before: Option<(i64, RunId)>) -> impl Iterator<Item = RunId> + 's {
+        let end = match before {
+            Some(key) => sorted.partition_point(|x| *x < key),
+            None => sorted.len(),
+        };
+        let max = self.max_run;
+        sorted[..end].iter().rev().map(|&(_, id)| id).filter(move |&id| id <= max)
+    }
+
+    /// The cursor key of a run (any run, visible or not, may serve as a position).
+    pub fn cursor(&self, before: Option<RunId>) -> Option<Option<(i64, RunId)>> {
+        match before {
+            None => Some(None),
+            Some(id) => self.run(id).map(|r| Some((r.start, id))),
+        }
+    }
+
+    pub fn recent(&self, before: Option<(i64, RunId)>, limit: usize) -> Vec<RunId> {
+        self.newest_first(&self.st.by_start, before).take(limit).collect()
+    }
+
+    pub fn history(&self, c: u32, before: Option<(i64, RunId)>, since: Option<i64>, until: Option<i64>, limit: usize) -> Vec<RunId> {
+        let sorted = &self.st.comps[c as usize].by_start;
+        let lo = since.map(|s| sorted.partition_point(|&(start, _)| start < s)).unwrap_or(0);
+        let hi = until.map(|u| sorted.partition_point(|&(start, _)| start <= u)).unwrap_or(sorted.len());
+        let window = &sorted[lo..hi.max(lo)];
+        self.newest_first(window, before).take(limit).collect()
+    }
+
+    /// Superseded dependencies of a component's latest run: (dependency, the newer run).
+    pub fn superseded(&self, c: u32) -> Option<(RunId, Vec<(RunId, RunId)>)> {
+        let latest = *self.component_runs(c).last()?;
+        let mut out = Vec::new();
+        for (dep, _) in self.deps(latest) {
+            let Some(row) = self.run(dep) else { continue };
+            if row.component == c {
+                continue;
+            }
+            if let Some(&newest) = self.component_runs(row.component).last()
+                && newest != dep
+            {
+                out.push((dep, newest));
+            }
+        }
+        Some((latest, out))
+    }
+
+    pub fn events(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn io_count(&self) -> u64 {
+        self.st.io.partition_point(|e| e.first_seq <= self.seq) as u64
+    }
+}

@@ -1,0 +1,424 @@
+//! The store: one log, one materialized state, one writer at a time, any number of readers.
+//!
+//! A write validates the whole request against the state, resolves and applies its events (so a
+//! later run of a batch sees an earlier one), writes the batch to the log with one `write`, and then
+//! waits for durability outside the writer lock, where concurrent writers share an fsync. Readers
+//! never wait for an fsync: they read the state at the last *visible* seq, which only moves forward
+//! once the events up to it are durable under the policy, so nothing unacknowledged is ever shown.
+
+use crate::error::{Result, StoreError};
+use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
+use crate::ingest::{MAX_TEXT_BYTES, NewRun};
+use crate::log::{Log, LogOptions, Loc, Recovery};
+use crate::model::{ComponentView, Logged};
+use crate::names::{check_name, check_text};
+use crate::query::Reader;
+use crate::state::State;
+use crate::time::{AsOf, Timestamp};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// An open data directory.
+pub struct Store {
+    pub(crate) log: Log,
+    state: RwLock<State>,
+    writer: Mutex<()>,
+    visible: AtomicU64,
+}
+
+/// Events being prepared by one write; each is applied to the state as it is added.
+pub(crate) struct Batch {
+    events: Vec<Event>,
+    at: i64,
+}
+
+impl Batch {
+    fn push(&mut self, st: &mut State, kind: EventKind) -> Seq {
+        let event = Event { seq: st.last_seq + 1, at: self.at, kind };
+        st.apply(&event, Loc::PENDING);
+        let seq = event.seq;
+        self.events.push(event);
+        seq
+    }
+}
+
+impl Store {
+    /// Opens (creating when needed) a data directory for writing; replays the log.
+    pub fn open(dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
+        let mut state = State::default();
+        let (log, recovery) = Log::open(dir, opts, |event, loc| {
+            state.apply(&event, loc);
+            Ok(())
+        })?;
+        if let Some(t) = &recovery.torn_tail {
+            tracing::warn!(
+                path = %t.path.display(), offset = t.offset, bytes_dropped = t.bytes_dropped,
+                "cut off a torn tail left by a crash: {}", t.reason
+            );
+        }
+        let visible = AtomicU64::new(state.last_seq);
+        Ok((Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible }, recovery))
+    }
+
+    /// Opens a data directory for reading only, beside a writer if there is one: a snapshot of what
+    /// was complete on disk at open.
+    pub fn open_read_only(dir: &Path) -> Result<Store> {
+        let opts = LogOptions { read_only: true, ..LogOptions::default() };
+        Store::open(dir, opts).map(|(s, _)| s)
+    }
+
+    fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn state_mut(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The seq of the last acknowledged event: what readers see.
+    pub fn last_seq(&self) -> Seq {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    /// Why writes are refused, if they are.
+    pub fn failure(&self) -> Option<String> {
+        self.log.failure()
+    }
+
+    /// fsyncs everything written (for shutdown).
+    pub fn flush(&self) -> Result<()> {
+        self.log.flush()
+    }
+
+    /// Log size in bytes and segments.
+    pub fn log_size(&self) -> (u64, usize) {
+        self.log.size()
+    }
+
+    /// fsync count and total time.
+    pub fn fsync_stats(&self) -> (u64, std::time::Duration) {
+        self.log.fsync_stats()
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        self.log.dir()
+    }
+
+    /// A reader at `as_of` (the latest acknowledged state when `None`).
+    pub fn reader(&self, as_of: Option<AsOf>) -> Reader<'_> {
+        let st = self.state();
+        let visible = self.last_seq();
+        let seq = match as_of {
+            None => visible,
+            Some(AsOf::Seq(s)) => s.min(visible),
+            Some(AsOf::Time(t)) => st.seq_at_time(t.0).min(visible),
+        };
+        Reader::new(self, st, seq)
+    }
+
+    /// Runs one write: `build` checks the request against the state, then adds events; the batch is
+    /// written, made durable, and becomes visible. `build` must fail before adding any event.
+    fn write<T>(&self, build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>) -> Result<T> {
+        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = self.log.failure() {
+            return Err(StoreError::Unavailable(why));
+        }
+        let mut st = self.state_mut();
+        let before = st.last_seq;
+        let mut batch = Batch { events: Vec::new(), at: Timestamp::now().0.max(st.last_time()) };
+        let (answer, wait_for) = build(&mut st, &mut batch)?;
+        drop(st);
+        if !batch.events.is_empty() {
+            match self.log.append(&batch.events) {
+                Ok(locs) => {
+                    let mut st = self.state_mut();
+                    for (e, loc) in batch.events.iter().zip(locs) {
+                        st.set_loc(e.seq, loc);
+                    }
+                }
+                Err(e) => {
+                    self.rebuild(before)?;
+                    return Err(e);
+                }
+            }
+        }
+        drop(guard);
+        let last = batch.events.last().map(|e| e.seq).unwrap_or(0).max(wait_for);
+        if last > 0 {
+            self.log.wait_durable(last)?;
+            self.visible.fetch_max(last, Ordering::AcqRel);
+        }
+        Ok(answer)
+    }
+
+    /// After a failed write (say, a full disk) the state holds events the log does not: rebuild it
+    /// from the log, so that the store goes on exactly as if the write had never been tried.
+    fn rebuild(&self, upto: Seq) -> Result<()> {
+        let mut st = self.state_mut();
+        let mut fresh = State::default();
+        for seq in 1..=upto {
+            let loc = st.locs[seq as usize - 1];
+            let event = self.log.read(loc)?;
+            fresh.apply(&event, loc);
+        }
+        *st = fresh;
+        Ok(())
+    }
+
+    /// Logs one run.
+    pub fn log_run(&self, run: &NewRun) -> Result<Logged> {
+        let mut out = self.log_runs(std::slice::from_ref(run)).map_err(|e| strip_batch_prefix(e, "runs[0]"))?;
+        out.pop().ok_or_else(|| StoreError::Unavailable("the run was not logged".into()))
+    }
+
+    /// Logs a batch of runs, all or nothing, in order. Errors name the field as `runs[i].field`.
+    pub fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
+        for (i, r) in runs.iter().enumerate() {
+            r.check().map_err(|e| e.within(&format!("runs[{i}]")))?;
+        }
+        self.write(|st, batch| {
+            // Everything that depends on the state is checked before the first event is added.
+            let mut known_components: HashSet<&str> = HashSet::new();
+            for (i, r) in runs.iter().enumerate() {
+                for (j, up) in r.upstream.iter().enumerate() {
+                    if st.comp_names.get(up).is_none() && !known_components.contains(up.as_str()) {
+                        return Err(StoreError::not_found(
+                            format!("runs[{i}].upstream[{j}]"),
+                            format!("runs[{i}].upstream[{j}] names the unknown component `{up}`"),
+                        ));
+                    }
+                }
+                known_components.insert(&r.component);
+            }
+            let mut hits: Vec<Option<Logged>> = Vec::with_capacity(runs.len());
+            let mut wait_for = 0;
+            for r in runs {
+                let hit = match &r.idempotency_key {
+                    Some(k) => self.idempotent_hit(st, k)?,
+                    None => None,
+                };
+                if let Some(h) = &hit {
+                    wait_for = wait_for.max(h.seq);
+                }
+                hits.push(hit);
+            }
+            let mut in_batch: HashMap<&str, usize> = HashMap::new();
+            let mut out: Vec<Logged> = Vec::with_capacity(runs.len());
+            for (i, r) in runs.iter().enumerate() {
+                if let Some(hit) = hits[i].take() {
+                    out.push(hit);
+                    continue;
+                }
+                if let Some(k) = &r.idempotency_key {
+                    if let Some(&first) = in_batch.get(k.as_str()) {
+                        let again = out[first].clone();
+                        out.push(again);
+                        continue;
+                    }
+                    in_batch.insert(k, i);
+                }
+                let record = st.resolve(r);
+                let logged = Logged {
+                    id: record.id,
+                    seq: st.last_seq + 1,
+                    dependencies: record.dependencies.iter().map(|d| d.run).collect(),
+                    stale: record.stale.clone(),
+                };
+                batch.push(st, EventKind::RunLogged(Box::new(record)));
+                out.push(logged);
+            }
+            Ok((out, wait_for))
+        })
+    }
+
+    fn idempotent_hit(&self, st: &State, key: &str) -> Result<Option<Logged>> {
+        let Some(id) = st.idempotent_candidate(key) else { return Ok(None) };
+        let Some(row) = st.row(id) else { return Ok(None) };
+        let loc = st.locs[row.seq as usize - 1];
+        if loc == Loc::PENDING {
+            return Ok(None);
+        }
+        let record = self.run_record_at(loc)?;
+        if record.idempotency_key.as_deref() != Some(key) {
+            return Ok(None);
+        }
+        Ok(Some(Logged {
+            id,
+            seq: row.seq,
+            dependencies: record.dependencies.iter().map(|d| d.run).collect(),
+            stale: record.stale,
+        }))
+    }
+
+    pub(crate) fn run_record_at(&self, loc: Loc) -> Result<RunRecord> {
+        match self.log.read(loc)?.kind {
+            EventKind::RunLogged(r) => Ok(*r),
+            _ => Err(StoreError::Corrupt {
+                path: self.log.dir().to_path_buf(),
+                offset: loc.offset(),
+                reason: "expected a run event".into(),
+            }),
+        }
+    }
+
+    /// Registers (or re-registers) a component: description and owner replaced, tags added.
+    pub fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
+        check_name("name", "component", name)?;
+        check_text("description", description, MAX_TEXT_BYTES)?;
+        if !owner.is_empty() {
+            check_name("owner", "owner", owner)?;
+        }
+        check_tags(tags)?;
+        self.write(|st, batch| {
+            batch.push(
+                st,
+                EventKind::ComponentRegistered {
+                    name: name.into(),
+                    description: description.into(),
+                    owner: owner.into(),
+                    tags: tags.to_vec(),
+                },
+            );
+            Ok(((), 0))
+        })?;
+        self.component_view(name)
+    }
+
+    /// Adds tags to a component (creating it when new).
+    pub fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
+        check_name("name", "component", name)?;
+        check_tags(tags)?;
+        self.write(|st, batch| {
+            batch.push(st, EventKind::ComponentTagged { name: name.into(), tags: tags.to_vec() });
+            Ok(((), 0))
+        })?;
+        self.component_view(name)
+    }
+
+    fn component_view(&self, name: &str) -> Result<ComponentView> {
+        self.reader(None).component(name).map(|d| d.component)
+    }
+
+    /// Replaces a run's notes.
+    pub fn set_notes(&self, run: RunId, notes: &str) -> Result<()> {
+        check_text("notes", notes, MAX_TEXT_BYTES)?;
+        self.write(|st, batch| {
+            if st.row(run).is_none() {
+                return Err(StoreError::not_found("id", format!("run {run} does not exist")));
+            }
+            batch.push(st, EventKind::NotesSet { run, notes: notes.into() });
+            Ok(((), 0))
+        })
+    }
+
+    /// Flags outputs; every name must be known, or nothing is flagged.
+    pub fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
+        if outputs.is_empty() {
+            return Err(StoreError::invalid("outputs", "outputs is empty: name at least one output to flag"));
+        }
+        for (i, o) in outputs.iter().enumerate() {
+            check_name(&format!("outputs[{i}]"), "output", o)?;
+        }
+        if let Some(r) = reason {
+            check_text("reason", r, MAX_TEXT_BYTES)?;
+        }
+        if let Some(b) = by {
+            check_name("by", "user", b)?;
+        }
+        let names = dedup(outputs);
+        self.write(|st, batch| {
+            check_known(st, &names)?;
+            batch.push(
+                st,
+                EventKind::Flagged { outputs: names.clone(), reason: reason.map(Into::into), by: by.map(Into::into) },
+            );
+            Ok((names.clone(), 0))
+        })
+    }
+
+    /// Unflags the named outputs; answers those that were flagged.
+    pub fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
+        if outputs.is_empty() {
+            return Err(StoreError::invalid("outputs", "outputs is empty: name outputs to unflag, or unflag all"));
+        }
+        for (i, o) in outputs.iter().enumerate() {
+            check_name(&format!("outputs[{i}]"), "output", o)?;
+        }
+        let names = dedup(outputs);
+        self.write(|st, batch| {
+            check_known(st, &names)?;
+            let was: Vec<String> = names
+                .iter()
+                .filter(|n| st.io_names.get(n).is_some_and(|id| st.flagged.contains_key(&id)))
+                .cloned()
+                .collect();
+            if !was.is_empty() {
+                batch.push(st, EventKind::Unflagged { outputs: was.clone(), all: false });
+            }
+            Ok((was, 0))
+        })
+    }
+
+    /// Unflags everything; answers what was flagged.
+    pub fn unflag_all(&self) -> Result<Vec<String>> {
+        self.write(|st, batch| {
+            let mut was: Vec<(u64, String)> =
+                st.flagged.iter().map(|(&id, f)| (f.seq, st.io_names.name(id).to_string())).collect();
+            was.sort();
+            let was: Vec<String> = was.into_iter().map(|(_, n)| n).collect();
+            if !was.is_empty() {
+                batch.push(st, EventKind::Unflagged { outputs: was.clone(), all: true });
+            }
+            Ok((was, 0))
+        })
+    }
+
+    /// Up to `limit` events after `after`, in seq order (acknowledged events only).
+    pub fn events_after(&self, after: Seq, limit: usize) -> Result<Vec<Event>> {
+        let last = self.last_seq();
+        let locs: Vec<Loc> = {
+            let st = self.state();
+            let from = (after as usize).min(last as usize);
+            let to = (last as usize).min(from.saturating_add(limit));
+            st.locs[from..to].to_vec()
+        };
+        locs.into_iter().map(|loc| self.log.read(loc)).collect()
+    }
+}
+
+fn check_tags(tags: &[String]) -> Result<()> {
+    for (i, t) in tags.iter().enumerate() {
+        check_name(&format!("tags[{i}]"), "tag", t)?;
+    }
+    Ok(())
+}
+
+fn dedup(names: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names.iter().filter(|n| seen.insert(n.as_str())).cloned().collect()
+}
+
+fn check_known(st: &State, names: &[String]) -> Result<()> {
+    for (i, n) in names.iter().enumerate() {
+        if st.io_names.get(n).is_none() {
+            return Err(StoreError::not_found(format!("outputs[{i}]"), format!("no run ever read or wrote `{n}`")));
+        }
+    }
+    Ok(())
+}
+
+fn strip_batch_prefix(e: StoreError, prefix: &str) -> StoreError {
+    let strip = |s: String| {
+        s.strip_prefix(prefix)
+            .map(|rest| rest.trim_start_matches('.').trim_start_matches(": ").to_string())
+            .unwrap_or(s)
+    };
+    match e {
+        StoreError::Invalid { field, message } => StoreError::Invalid { field: strip(field), message: strip(message) },
+        StoreError::NotFound { field, message } => StoreError::NotFound { field: strip(field), message: strip(message) },
+        other => other,
+    }
+}
