@@ -1,0 +1,93 @@
+// The entry point of the mltrace UI: wires the header (command bar, live indicator, theme
+// toggle), the global keyboard shortcuts, live updates and the router.
+//
+// Layout of ui/ (see README.md): lib/ holds what every view shares (API client, router, command
+// language, live event stream, graph layout), views/ holds one module per view, each exporting
+// `render(ctx)`.
+
+import { initCommandBar } from './lib/commandbar.js';
+import { h, icon, mount } from './lib/dom.js';
+import { onEvent, onStatus, startLive } from './lib/live.js';
+import { syncFlags } from './lib/widgets.js';
+import { ioName } from './lib/dom.js';
+import { navigate, onRendered, startRouter } from './lib/router.js';
+import { initTheme, onThemeChange, toggleTheme } from './lib/theme.js';
+import { initRowKeys } from './lib/rows.js';
+
+function initThemeToggle() {
+  const button = document.getElementById('theme-toggle');
+  initTheme();
+  onThemeChange((theme) => {
+    const next = theme === 'dark' ? 'light' : 'dark';
+    mount(button, icon(theme === 'dark' ? 'sun' : 'moon'));
+    button.setAttribute('aria-label', `Switch to ${next} theme`);
+    button.title = `Switch to ${next} theme (t)`;
+    button.setAttribute('aria-pressed', theme === 'dark' ? 'true' : 'false');
+  });
+  button.addEventListener('click', () => toggleTheme());
+}
+
+function initLiveIndicator() {
+  const el = document.getElementById('live');
+  const words = { live: 'live', connecting: 'connecting', offline: 'offline' };
+  onStatus((status) => {
+    el.dataset.status = status;
+    el.title = status === 'live' ? 'Updates appear as runs are logged' : status === 'offline' ? 'Lost the server; retrying' : 'Connecting to the event stream';
+    mount(el, h('span', { class: 'dot', 'aria-hidden': 'true' }), words[status] || status);
+  });
+}
+
+function isTyping(target) {
+  return target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+}
+
+function initShortcuts(input) {
+  document.addEventListener('keydown', (e) => {
+    if ((e.key === 'k' && (e.ctrlKey || e.metaKey)) || (e.key === '/' && !isTyping(e.target) && !e.ctrlKey && !e.metaKey)) {
+      e.preventDefault();
+      input.focus();
+      input.select();
+      return;
+    }
+    if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === '?') { e.preventDefault(); navigate('/help'); }
+    else if (e.key === 't') { toggleTheme(); }
+    else if (e.key === 'g') { pendingGo = Date.now(); return; }
+    else if (pendingGo && Date.now() - pendingGo < 1200) {
+      const target = { r: '/', v: '/review', o: '/outdated', h: '/help' }[e.key];
+      if (target) { e.preventDefault(); navigate(target); }
+    }
+    pendingGo = 0;
+  });
+}
+let pendingGo = 0;
+
+function boot() {
+  initThemeToggle();
+  initLiveIndicator();
+  const input = document.getElementById('cmd');
+  initCommandBar({
+    form: document.getElementById('cmd-form'),
+    input,
+    list: document.getElementById('cmd-list'),
+    message: document.getElementById('cmd-msg'),
+  });
+  initShortcuts(input);
+  initRowKeys();
+  document.documentElement.dataset.ready = 'true';
+  // Flag toggles on any view follow flags set elsewhere (another tab, the CLI, a colleague).
+  onEvent((event) => {
+    if (event.type === 'flagged') syncFlags((event.outputs || []).map(ioName), true);
+    if (event.type === 'unflagged') syncFlags(event.all ? null : (event.outputs || []).map(ioName), false);
+  });
+  startLive();
+  onRendered((found) => {
+    for (const a of document.querySelectorAll('.nav a')) {
+      if (a.dataset.nav === found.view) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  });
+  startRouter(document.getElementById('main'));
+}
+
+boot();

@@ -1,0 +1,157 @@
+// Client-side routing: every view has its own URL, so a link can be shared and Back and Forward
+// work. Owns: the route table, link interception, and the life of the current view (its abort
+// signal and its live-event listeners end when the user leaves it).
+// Never: renders anything itself beyond the not-found page.
+
+import { h, mount } from './dom.js';
+import { onEvent } from './live.js';
+
+const ROUTES = [
+  { re: /^\/(?:recent\/?)?$/, view: 'recent' },
+  { re: /^\/run\/([^/]+)\/?$/, view: 'run', keys: ['id'] },
+  { re: /^\/trace\/(.+)$/, view: 'lineage', keys: ['output'], extra: { mode: 'trace' } },
+  { re: /^\/downstream\/(.+)$/, view: 'lineage', keys: ['output'], extra: { mode: 'downstream' } },
+  { re: /^\/output\/(.+)$/, view: 'output', keys: ['name'] },
+  { re: /^\/history\/(.+?)\/?$/, view: 'history', keys: ['component'] },
+  { re: /^\/tag\/(.+?)\/?$/, view: 'tag', keys: ['tag'] },
+  { re: /^\/review\/?$/, view: 'review' },
+  { re: /^\/outdated\/?$/, view: 'outdated' },
+  { re: /^\/help\/?$/, view: 'help' },
+];
+
+const VIEWS = {
+  recent: () => import('../views/recent.js'),
+  run: () => import('../views/run.js'),
+  lineage: () => import('../views/lineage.js'),
+  output: () => import('../views/output.js'),
+  history: () => import('../views/history.js'),
+  tag: () => import('../views/tag.js'),
+  review: () => import('../views/review.js'),
+  outdated: () => import('../views/outdated.js'),
+  help: () => import('../views/help.js'),
+};
+
+let root = null;
+let current = null; // { controller, cleanups }
+let renderCount = 0;
+const afterRender = new Set();
+
+/** Finds the view for a path; names in the path are percent-decoded. */
+export function match(pathname) {
+  for (const route of ROUTES) {
+    const m = route.re.exec(pathname);
+    if (!m) continue;
+    const params = { ...(route.extra || {}) };
+    try {
+      (route.keys || []).forEach((key, i) => { params[key] = decodeURIComponent(m[i + 1]); });
+    } catch {
+      return null; // a malformed escape: not a page of ours
+    }
+    return { view: route.view, params };
+  }
+  return null;
+}
+
+/** Opens a path inside the app (pushes history unless replace is set). */
+export function navigate(path, { replace = false, state = null } = {}) {
+  const url = new URL(path, location.origin);
+  const same = url.pathname + url.search === location.pathname + location.search;
+  if (replace || same) history.replaceState(state, '', url.pathname + url.search + url.hash);
+  else history.pushState(state, '', url.pathname + url.search + url.hash);
+  return render();
+}
+
+/** Changes the query of the current URL without re-rendering (view state such as a selection). */
+export function setQuery(updates) {
+  const url = new URL(location.href);
+  for (const [key, value] of Object.entries(updates)) {
+    if (value === null || value === undefined || value === '') url.searchParams.delete(key);
+    else url.searchParams.set(key, String(value));
+  }
+  history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+}
+
+export function onRendered(fn) {
+  afterRender.add(fn);
+  return () => afterRender.delete(fn);
+}
+
+function leaveCurrent() {
+  if (!current) return;
+  current.controller.abort();
+  for (const fn of current.cleanups) {
+    try { fn(); } catch (e) { console.error(e); }
+  }
+  current = null;
+}
+
+function notFound(container) {
+  document.title = 'Not found · mltrace';
+  mount(container, h('section', { class: 'view' },
+    h('h1', {}, 'No such page'),
+    h('p', {}, 'Nothing lives at ', h('code', {}, location.pathname), '. ',
+      h('a', { href: '/help' }, 'See the commands'), ' or go to ', h('a', { href: '/' }, 'recent runs'), '.')));
+}
+
+/** Renders the view of the current URL into the main element. */
+export async function render() {
+  leaveCurrent();
+  const seq = ++renderCount;
+  const controller = new AbortController();
+  const cleanups = [];
+  current = { controller, cleanups };
+  const found = match(location.pathname);
+  const container = h('div', { class: 'view-root' });
+  mount(root, container);
+  root.setAttribute('aria-busy', 'true');
+  if (!found) {
+    notFound(container);
+    root.removeAttribute('aria-busy');
+    return;
+  }
+  const ctx = {
+    params: found.params,
+    query: new URLSearchParams(location.search),
+    signal: controller.signal,
+    root: container,
+    title: (text) => { document.title = text ? `${text} · mltrace` : 'mltrace'; },
+    onEvent: (fn) => cleanups.push(onEvent(fn)),
+    onCleanup: (fn) => cleanups.push(fn),
+    isCurrent: () => seq === renderCount,
+  };
+  try {
+    const mod = await VIEWS[found.view]();
+    if (seq !== renderCount) return;
+    await mod.render(ctx);
+  } catch (e) {
+    if (e && e.name === 'AbortError') return;
+    console.error(e);
+    if (seq === renderCount) mount(container, h('div', { class: 'error-box', role: 'alert' }, h('div', { class: 'error-title' }, 'This view failed'), h('p', {}, String(e && e.message || e))));
+  } finally {
+    if (seq === renderCount) {
+      root.removeAttribute('aria-busy');
+      for (const fn of afterRender) fn(found);
+    }
+  }
+}
+
+function isPlainLeftClick(e) {
+  return e.button === 0 && !e.metaKey && !e.ctrlKey && !e.shiftKey && !e.altKey && !e.defaultPrevented;
+}
+
+/** Starts routing: link clicks inside the app become history entries. */
+export function startRouter(mainEl) {
+  root = mainEl;
+  document.addEventListener('click', (e) => {
+    if (!isPlainLeftClick(e)) return;
+    const a = e.target.closest && e.target.closest('a[href]');
+    if (!a || a.target || a.hasAttribute('download')) return;
+    const url = new URL(a.href, location.href);
+    if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+    e.preventDefault();
+    navigate(url.pathname + url.search + url.hash);
+    window.scrollTo(0, 0);
+  });
+  window.addEventListener('popstate', () => render());
+  return render();
+}
