@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -92,7 +93,8 @@ class Server:
             cmd = [binary(), "serve", "--addr", f"127.0.0.1:{self.port}",
                    "--data-dir", self.data_dir] + self.extra_args
             kwargs = {}
-            if sys.platform.startswith("linux"):
+            if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+                # (the death signal follows the forking *thread*: main thread only)
                 kwargs["preexec_fn"] = _set_pdeathsig
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, **kwargs)
