@@ -1,1 +1,91 @@
-pub fn _x() {}
+//! The HTTP face of mltrace: an axum router over the store (`http-api.md`), the embedded web UI, and
+//! the typed Rust client.
+//!
+//! # Layout
+//!
+//! | module        | owns                                                                 |
+//! |---------------|----------------------------------------------------------------------|
+//! | [`routes`]    | one module per resource: parse, ask the store, answer                 |
+//! | [`error`]     | [`ApiError`]: the contract's JSON error body and status codes         |
+//! | [`params`]    | query parameters with errors that name them                           |
+//! | [`auth`]      | write and read-only bearer tokens                                     |
+//! | [`metrics`]   | Prometheus text at `/metrics`                                        |
+//! | [`ui`]        | the `ui/` folder, embedded, with the SPA fallback                     |
+//! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
+//! | [`client`]    | the typed HTTP client used by the CLI and Rust pipelines             |
+//!
+//! [`app`] builds the whole router from an [`AppState`] without a socket, so handlers are tested with
+//! `tower::ServiceExt::oneshot`; [`server::run`] puts it on a port.
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod client;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod params;
+pub mod routes;
+pub mod server;
+pub mod ui;
+
+pub use error::{ApiError, ApiResult};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use mltrace_store::Store;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Default request body limit: 64 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Most runs one batch may hold.
+pub const MAX_BATCH_RUNS: usize = 10_000;
+
+/// Everything a handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// Bumped to the last visible seq after every write, for `events?follow=true`.
+    pub appended: watch::Sender<u64>,
+    /// Tokens.
+    pub auth: auth::Tokens,
+    /// Request counters and histograms.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Request body limit in bytes.
+    pub body_limit: usize,
+}
+
+impl AppState {
+    /// State over an open store, without tokens.
+    pub fn new(store: Arc<Store>) -> Self {
+        let (appended, _) = watch::channel(store.last_seq());
+        AppState {
+            store,
+            appended,
+            auth: auth::Tokens::default(),
+            metrics: Arc::new(metrics::Metrics::default()),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Tells followers of the event stream that the store moved on.
+    pub fn notify_appended(&self) {
+        self.appended.send_replace(self.store.last_seq());
+    }
+}
+
+/// The whole application: API, metrics and UI.
+pub fn app(state: AppState) -> Router {
+    let limit = state.body_limit;
+    Router::new()
+        .nest("/api/v1", routes::router())
+        .route("/api/{*rest}", axum::routing::any(routes::unknown_api))
+        .route("/metrics", axum::routing::get(metrics::render))
+        .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

@@ -146,7 +146,12 @@ struct Shared {
     synced: Condvar,
     fsync_nanos: std::sync::atomic::AtomicU64,
     fsyncs: std::sync::atomic::AtomicU64,
+    /// fsync latencies, bucketed by [`FSYNC_BUCKETS_S`] plus one overflow bucket.
+    fsync_hist: [std::sync::atomic::AtomicU64; FSYNC_BUCKETS_S.len() + 1],
 }
+
+/// Upper bounds (seconds) of the fsync latency histogram's buckets.
+pub const FSYNC_BUCKETS_S: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0];
 
 /// The open log of one data directory.
 pub struct Log {
@@ -348,6 +353,7 @@ impl Log {
             synced: Condvar::new(),
             fsync_nanos: Default::default(),
             fsyncs: Default::default(),
+            fsync_hist: Default::default(),
         });
         let mut log = Log {
             dir: dir.to_path_buf(),
@@ -574,6 +580,17 @@ impl Log {
         (bytes, segs.len())
     }
 
+    /// fsync latencies: (bucket upper bound in seconds, count in that bucket); the last bound is infinite.
+    pub fn fsync_histogram(&self) -> Vec<(f64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        FSYNC_BUCKETS_S
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(self.shared.fsync_hist.iter().map(|c| c.load(Relaxed)))
+            .collect()
+    }
+
     /// fsync count and total fsync time, for metrics.
     pub fn fsync_stats(&self) -> (u64, Duration) {
         use std::sync::atomic::Ordering::Relaxed;
@@ -622,6 +639,9 @@ fn sync_until(shared: &Shared, seq: Seq) -> Result<()> {
             use std::sync::atomic::Ordering::Relaxed;
             shared.fsyncs.fetch_add(1, Relaxed);
             shared.fsync_nanos.fetch_add(took.as_nanos() as u64, Relaxed);
+            let secs = took.as_secs_f64();
+            let bucket = FSYNC_BUCKETS_S.iter().position(|&le| secs <= le).unwrap_or(FSYNC_BUCKETS_S.len());
+            shared.fsync_hist[bucket].fetch_add(1, Relaxed);
         }
         d = lock(&shared.durability);
         d.syncing = false;

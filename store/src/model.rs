@@ -329,3 +329,54 @@ pub struct Suggestions {
     /// Tags.
     pub tags: Vec<String>,
 }
+
+/// An event as one line of `GET /api/v1/events` and `mltrace export` (see `docs/decisions.md`).
+pub fn event_json(e: &crate::event::Event) -> serde_json::Value {
+    use crate::event::EventKind;
+    use serde_json::json;
+    let at = Timestamp(e.at);
+    match &e.kind {
+        EventKind::ComponentRegistered { name, description, owner, tags } => json!({
+            "seq": e.seq, "at": at, "type": "component_registered",
+            "component": {"name": name, "description": description, "owner": owner, "tags": tags},
+        }),
+        EventKind::ComponentTagged { name, tags } => json!({
+            "seq": e.seq, "at": at, "type": "component_tagged", "component": name, "tags": tags,
+        }),
+        EventKind::RunLogged(r) => {
+            let io = |list: &[crate::event::IoRecord], inputs: bool| -> Vec<serde_json::Value> {
+                list.iter()
+                    .map(|i| {
+                        let mut v = json!({"name": i.name, "type": i.kind, "hash": i.hash});
+                        if inputs {
+                            v["producer"] = json!(i.producer);
+                        }
+                        v
+                    })
+                    .collect()
+            };
+            json!({
+                "seq": e.seq, "at": at, "type": "run_logged",
+                "run": {
+                    "id": r.id, "seq": e.seq, "component": r.component,
+                    "start": Timestamp(r.start), "end": Timestamp(r.end), "duration_ms": r.end - r.start,
+                    "inputs": io(&r.inputs, true), "outputs": io(&r.outputs, false),
+                    "dependencies": r.dependencies.iter().map(|d| d.run).collect::<Vec<_>>(),
+                    "edges": r.dependencies.iter().map(|d| json!({"to": d.run, "via": d.via})).collect::<Vec<_>>(),
+                    "stale": r.stale, "git_hash": r.git_hash, "git_tags": r.git_tags,
+                    "code_snapshot": r.code_snapshot, "notes": r.notes, "tests": r.tests,
+                    "idempotency_key": r.idempotency_key,
+                },
+            })
+        }
+        EventKind::NotesSet { run, notes } => json!({
+            "seq": e.seq, "at": at, "type": "notes_set", "run": run, "notes": notes,
+        }),
+        EventKind::Flagged { outputs, reason, by } => json!({
+            "seq": e.seq, "at": at, "type": "flagged", "outputs": outputs, "reason": reason, "by": by,
+        }),
+        EventKind::Unflagged { outputs, all } => json!({
+            "seq": e.seq, "at": at, "type": "unflagged", "outputs": outputs, "all": all,
+        }),
+    }
+}

@@ -102,6 +102,11 @@ impl Store {
         self.log.fsync_stats()
     }
 
+    /// fsync latency histogram: (upper bound in seconds, count); the last bound is infinite.
+    pub fn fsync_histogram(&self) -> Vec<(f64, u64)> {
+        self.log.fsync_histogram()
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         self.log.dir()
@@ -185,7 +190,7 @@ impl Store {
             for (i, r) in runs.iter().enumerate() {
                 for (j, up) in r.upstream.iter().enumerate() {
                     if st.comp_names.get(up).is_none() && !known_components.contains(up.as_str()) {
-                        return Err(StoreError::not_found(
+                        return Err(StoreError::invalid(
                             format!("runs[{i}].upstream[{j}]"),
                             format!("runs[{i}].upstream[{j}] names the unknown component `{up}`"),
                         ));

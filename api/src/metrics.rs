@@ -1,0 +1,136 @@
+//! `GET /metrics`: Prometheus text. A handful of series, kept by hand (a registry crate would be more
+//! code than the series): requests by route and status, request latency, ingested events, fsync
+//! latency, log size and run count.
+
+use crate::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+const BUCKETS_S: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+
+/// The server's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Events appended through the API.
+    pub ingested_events: AtomicU64,
+    /// Runs logged through the API.
+    pub ingested_runs: AtomicU64,
+}
+
+#[derive(Default, Clone)]
+struct Histogram {
+    buckets: [u64; BUCKETS_S.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (b, &le) in self.buckets.iter_mut().zip(BUCKETS_S.iter()) {
+            if secs <= le {
+                *b += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+}
+
+impl Metrics {
+    fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
+        let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *r.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+        drop(r);
+        let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        l.entry(route.to_string()).or_default().observe(secs);
+    }
+
+    /// Counts runs and events ingested.
+    pub fn ingested(&self, runs: u64, events: u64) {
+        self.ingested_runs.fetch_add(runs, Ordering::Relaxed);
+        self.ingested_events.fetch_add(events, Ordering::Relaxed);
+    }
+}
+
+/// Middleware: counts every request by matched route and status.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| if req.uri().path().starts_with("/api/") { "/api/unknown".into() } else { "/ui".into() });
+    tracing::debug!(%method, path = %req.uri().path(), "request");
+    let response = next.run(req).await;
+    state.metrics.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP mltrace_http_requests_total HTTP requests by method, route and status.");
+    let _ = writeln!(out, "# TYPE mltrace_http_requests_total counter");
+    for ((method, route, status), n) in m.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(
+            out,
+            "mltrace_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+            escape(route)
+        );
+    }
+    let _ = writeln!(out, "# HELP mltrace_http_request_duration_seconds Request latency by route.");
+    let _ = writeln!(out, "# TYPE mltrace_http_request_duration_seconds histogram");
+    for (route, h) in m.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let route = escape(route);
+        for (le, n) in BUCKETS_S.iter().zip(h.buckets.iter()) {
+            let _ = writeln!(out, "mltrace_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out, "mltrace_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "mltrace_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+        let _ = writeln!(out, "mltrace_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+    }
+    let store = &state.store;
+    let (log_bytes, segments) = store.log_size();
+    let (fsyncs, fsync_time) = store.fsync_stats();
+    let hist = store.fsync_histogram();
+    let stats = store.reader(None).stats();
+    let mut gauge = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    gauge("mltrace_ingested_runs_total", "counter", "Runs logged through the API since start.", m.ingested_runs.load(Ordering::Relaxed).to_string());
+    gauge("mltrace_ingested_events_total", "counter", "Events appended through the API since start.", m.ingested_events.load(Ordering::Relaxed).to_string());
+    gauge("mltrace_log_bytes", "gauge", "Bytes in the log's segments.", log_bytes.to_string());
+    gauge("mltrace_log_segments", "gauge", "Segment files.", segments.to_string());
+    gauge("mltrace_runs", "gauge", "Runs in the store.", stats.runs.to_string());
+    gauge("mltrace_last_seq", "gauge", "Seq of the last acknowledged event.", stats.last_seq.to_string());
+    let _ = writeln!(out, "# HELP mltrace_fsync_duration_seconds fsync latency of the log.");
+    let _ = writeln!(out, "# TYPE mltrace_fsync_duration_seconds histogram");
+    let mut cumulative = 0;
+    for (le, n) in hist {
+        cumulative += n;
+        if le.is_finite() {
+            let _ = writeln!(out, "mltrace_fsync_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+    }
+    let _ = writeln!(out, "mltrace_fsync_duration_seconds_bucket{{le=\"+Inf\"}} {fsyncs}");
+    let _ = writeln!(out, "mltrace_fsync_duration_seconds_sum {}", fsync_time.as_secs_f64());
+    let _ = writeln!(out, "mltrace_fsync_duration_seconds_count {fsyncs}");
+    if let Some(why) = store.failure() {
+        let _ = writeln!(out, "# HELP mltrace_writes_failed 1 when the store refuses writes.\n# TYPE mltrace_writes_failed gauge\nmltrace_writes_failed{{reason=\"{}\"}} 1", escape(&why));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+}

@@ -1,0 +1,162 @@
+//! The API's routes, one module per resource. Each handler does the same three steps: parse the
+//! request (errors name the field), ask the store on the blocking pool (reads touch the log's files,
+//! writes wait for an fsync), answer JSON.
+
+mod components;
+mod events;
+mod flags;
+mod lineage;
+mod meta;
+mod runs;
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::{AppState, error};
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+use axum::routing::{get, post, put};
+use mltrace_store::{Reader, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Every route of the API: (method, path). The OpenAPI test checks the document against this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/stats"),
+    ("get", "/api/v1/components"),
+    ("get", "/api/v1/components/{name}"),
+    ("put", "/api/v1/components/{name}"),
+    ("post", "/api/v1/components/{name}/tags"),
+    ("get", "/api/v1/components/{name}/runs"),
+    ("get", "/api/v1/tags"),
+    ("get", "/api/v1/runs"),
+    ("post", "/api/v1/runs"),
+    ("get", "/api/v1/runs/{id}"),
+    ("put", "/api/v1/runs/{id}/notes"),
+    ("get", "/api/v1/io"),
+    ("get", "/api/v1/trace"),
+    ("get", "/api/v1/downstream"),
+    ("post", "/api/v1/flag"),
+    ("post", "/api/v1/unflag"),
+    ("get", "/api/v1/flags"),
+    ("get", "/api/v1/review"),
+    ("get", "/api/v1/suggest"),
+    ("get", "/api/v1/outdated"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+/// The `/api/v1` router.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(meta::health))
+        .route("/stats", get(meta::stats))
+        .route("/openapi.json", get(meta::openapi))
+        .route("/components", get(components::list))
+        .route("/components/{name}", get(components::show).put(components::register))
+        .route("/components/{name}/tags", post(components::tag))
+        .route("/components/{name}/runs", get(components::history))
+        .route("/tags", get(components::tags))
+        .route("/runs", get(runs::recent).post(runs::log))
+        .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/notes", put(runs::notes))
+        .route("/io", get(lineage::io))
+        .route("/trace", get(lineage::trace))
+        .route("/downstream", get(lineage::downstream))
+        .route("/flag", post(flags::flag))
+        .route("/unflag", post(flags::unflag))
+        .route("/flags", get(flags::list))
+        .route("/review", get(flags::review))
+        .route("/suggest", get(meta::suggest))
+        .route("/outdated", get(lineage::outdated))
+        .route("/events", get(events::stream))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+}
+
+/// Any other path under `/api/`.
+pub async fn unknown_api(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(None, format!("there is no API endpoint at {}; see /api/v1/openapi.json", uri.path()))
+}
+
+/// Query parameters, with a JSON error when the query string itself is malformed.
+pub(crate) fn params(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
+    q.map(|Query(m)| Params(m)).map_err(|e| ApiError::invalid("query", format!("the query string is malformed: {e}")))
+}
+
+/// Runs a read on the blocking pool at the request's `as_of`.
+pub(crate) async fn read<T: Send + 'static>(
+    state: &AppState,
+    as_of: Option<mltrace_store::AsOf>,
+    f: impl FnOnce(&Reader<'_>) -> mltrace_store::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let store = state.store.clone();
+    blocking(move || f(&store.reader(as_of))).await
+}
+
+/// Runs a write on the blocking pool and wakes event followers after it.
+pub(crate) async fn write<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> mltrace_store::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let store: Arc<Store> = state.store.clone();
+    let out = blocking(move || f(&store)).await;
+    state.notify_appended();
+    out
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> mltrace_store::Result<T> + Send + 'static) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(error::ApiError::from),
+        Err(e) => Err(ApiError::internal(format!("the request's task failed: {e}"))),
+    }
+}
+
+/// Parses a JSON body with an error that says where it is malformed.
+pub(crate) fn json_body(body: &[u8]) -> ApiResult<serde_json::Value> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("the body is not valid JSON: {e}")))
+}
+
+/// The body bytes, or 413 when over the limit.
+pub(crate) fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    state: &AppState,
+) -> ApiResult<axum::body::Bytes> {
+    body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(None, format!("the body is larger than the server's limit of {} bytes", state.body_limit))
+        } else {
+            ApiError::invalid("body", format!("the body could not be read: {e}"))
+        }
+    })
+}
+
+/// Reads an optional list of strings from a JSON object.
+pub(crate) fn string_list(v: &serde_json::Value, key: &str) -> ApiResult<Vec<String>> {
+    match v.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_str().map(str::to_string).ok_or_else(|| ApiError::invalid(&format!("{key}[{i}]"), format!("{key}[{i}] must be a string")))
+            })
+            .collect(),
+        Some(_) => Err(ApiError::invalid(key, format!("{key} must be a list of strings"))),
+    }
+}
+
+/// Reads an optional string from a JSON object.
+pub(crate) fn opt_string(v: &serde_json::Value, key: &str) -> ApiResult<Option<String>> {
+    match v.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(key, format!("{key} must be a string"))),
+    }
+}
+
+/// The body must be a JSON object.
+pub(crate) fn object_body(body: &[u8]) -> ApiResult<serde_json::Value> {
+    let v = json_body(body)?;
+    if v.is_object() { Ok(v) } else { Err(ApiError::invalid("body", "the body must be a JSON object")) }
+}

@@ -1,0 +1,142 @@
+//! Runs: log (one, a batch, or NDJSON), recent, show, notes.
+
+use super::{object_body, params, read, write};
+use crate::error::{ApiError, ApiResult};
+use crate::params::MAX_LIMIT;
+use crate::{AppState, MAX_BATCH_RUNS};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use mltrace_store::model::RunDetail;
+use mltrace_store::{NewRun, StoreError};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn run_id(raw: &str) -> ApiResult<u32> {
+    raw.parse::<u32>()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| ApiError::invalid("id", format!("`{raw}` is not a run id (a positive integer)")))
+}
+
+/// How the body of `POST /runs` is laid out.
+enum Shape {
+    One,
+    Batch,
+    Ndjson,
+}
+
+fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>)> {
+    let ctype = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ctype.as_str() {
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("body", "the body is not UTF-8"))?;
+            let mut runs = Vec::new();
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let at = format!("line {}", i + 1);
+                let v: Value = serde_json::from_str(line)
+                    .map_err(|e| ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")))?;
+                runs.push(NewRun::from_json(&v).map_err(|e| ApiError::from(e.within(&format!("runs[{}]", runs.len()))))?);
+            }
+            if runs.is_empty() {
+                return Err(ApiError::invalid("body", "the NDJSON body holds no runs"));
+            }
+            Ok((Shape::Ndjson, runs))
+        }
+        "application/json" | "" | "text/json" => {
+            let v = object_body(body)?;
+            match v.get("runs") {
+                Some(Value::Array(items)) => {
+                    if items.len() > MAX_BATCH_RUNS {
+                        return Err(ApiError::too_large(
+                            Some("runs"),
+                            format!("the batch holds {} runs; at most {MAX_BATCH_RUNS} are allowed (split it, or send NDJSON)", items.len()),
+                        ));
+                    }
+                    if items.is_empty() {
+                        return Err(ApiError::invalid("runs", "runs is empty: a batch needs at least one run"));
+                    }
+                    let runs = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| NewRun::from_json(r).map_err(|e| ApiError::from(e.within(&format!("runs[{i}]")))))
+                        .collect::<ApiResult<Vec<_>>>()?;
+                    Ok((Shape::Batch, runs))
+                }
+                Some(_) => Err(ApiError::invalid("runs", "runs must be a list of run objects")),
+                None => Ok((Shape::One, vec![NewRun::from_json(&v)?])),
+            }
+        }
+        other => Err(ApiError::media_type(format!(
+            "Content-Type `{other}` is not accepted: send application/json (one run or {{\"runs\": [...]}}) or application/x-ndjson"
+        ))),
+    }
+}
+
+/// `POST /runs`.
+pub async fn log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body = super::body_bytes(body, &state)?;
+    let (shape, runs) = parse_runs(&headers, &body)?;
+    let n = runs.len() as u64;
+    let logged = write(&state, move |s| match shape {
+        Shape::One => s.log_run(&runs[0]).map(|l| vec![l]),
+        Shape::Batch | Shape::Ndjson => s.log_runs(&runs),
+    })
+    .await?;
+    state.metrics.ingested(n, n);
+    Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
+}
+
+/// `GET /runs`: recent runs.
+pub async fn recent(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
+    let p = params(q)?;
+    let limit = p.limit(20, MAX_LIMIT)?;
+    let before = p.run_id("before")?;
+    let runs = read(&state, p.as_of()?, move |r| r.recent(limit, before)).await?;
+    Ok(Json(json!({ "runs": runs })))
+}
+
+/// `GET /runs/{id}`.
+pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, q: Q) -> ApiResult<Json<RunDetail>> {
+    let id = run_id(&raw)?;
+    let p = params(q)?;
+    read(&state, p.as_of()?, move |r| r.run(id)).await.map(Json)
+}
+
+/// `PUT /runs/{id}/notes`.
+pub async fn notes(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<RunDetail>> {
+    let id = run_id(&raw)?;
+    let body = super::body_bytes(body, &state)?;
+    let v = object_body(&body)?;
+    let notes = match v.get("notes") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => return Err(ApiError::invalid("notes", "notes is required (a string; \"\" clears them)")),
+        Some(_) => return Err(ApiError::invalid("notes", "notes must be a string")),
+    };
+    write(&state, move |s| s.set_notes(id, &notes)).await?;
+    state.metrics.ingested(0, 1);
+    read(&state, None, move |r| r.run(id)).await.map(Json).map_err(|e| match e.code {
+        "not_found" => ApiError::from(StoreError::Unavailable("the notes were saved but the run could not be read back".into())),
+        _ => e,
+    })
+}
