@@ -93,10 +93,6 @@ async function completions(text, signal) {
     }
   }
 
-  for (const line of history) {
-    if (items.length >= SUGGEST_LIMIT) break;
-    if (line.toLowerCase().startsWith(trimmed) && line.toLowerCase() !== trimmed) items.push({ value: line, label: line, kind: 'history', run: true });
-  }
 
   let kinds = null;
   let prefix = '';
@@ -122,6 +118,16 @@ async function completions(text, signal) {
         const label = prefix ? name : line;
         items.push({ value: line, label, kind: kind.replace(/s$/, ''), run: command ? command.name !== 'flag' && command.name !== 'history' : true });
       }
+    }
+  }
+
+  // What you ran before comes after what the store knows, so fresh names are not hidden.
+  let fromHistory = 0;
+  for (const line of history) {
+    if (fromHistory >= SUGGEST_LIMIT / 2) break;
+    if (line.toLowerCase().startsWith(trimmed) && line.toLowerCase() !== trimmed) {
+      items.push({ value: line, label: line, kind: 'history', run: true });
+      fromHistory += 1;
     }
   }
 
@@ -208,8 +214,10 @@ export function initCommandBar({ form, input, list, message }) {
   };
 
   input.addEventListener('input', () => { say(''); historyIndex = -1; refresh(); });
-  input.addEventListener('focus', () => refresh());
-  input.addEventListener('blur', () => setTimeout(close, 100));
+  // Closing on blur waits a moment (a click on an option blurs first); focus cancels it.
+  let blurTimer = null;
+  input.addEventListener('focus', () => { clearTimeout(blurTimer); refresh(); });
+  input.addEventListener('blur', () => { clearTimeout(blurTimer); blurTimer = setTimeout(close, 100); });
 
   input.addEventListener('keydown', (e) => {
     const open = !list.hidden && items.length > 0;
