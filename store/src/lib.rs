@@ -51,7 +51,7 @@ pub mod time;
 pub use error::{Result, StoreError};
 pub use event::{Event, EventKind, IoType, RunId, RunRecord, Seq, TestResult};
 pub use ingest::{IoSpec, NewRun};
-pub use log::{FsyncPolicy, LogOptions, Recovery};
+pub use log::{FsyncPolicy, LogOptions, Recovery, VerifyReport, verify};
 pub use query::{DEFAULT_TRACE_LIMIT, Lineage, Reader};
 pub use store::Store;
 pub use time::{AsOf, Timestamp};
