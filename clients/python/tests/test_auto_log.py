@@ -146,13 +146,17 @@ class AutoLogTest(MltraceTestCase):
         a, b = self.uniq("saver"), self.uniq("loader")
         target = os.path.join(self.tmp, "explicit", "weights.pkl")
 
-        @Component(a).run
+        _comp = Component(a)
+
+        @_comp.run
         def train():
             p1 = mltrace.save({"w": [0.5, 0.25]})
             p2 = mltrace.save({"w": [1.0]}, target)
             return p1, p2
 
-        @Component(b).run
+        _comp = Component(b)
+
+        @_comp.run
         def infer(path):
             weights = mltrace.load(path)
             return weights["w"][0]
@@ -185,12 +189,16 @@ class AutoLogTest(MltraceTestCase):
     def test_dataframes_are_logged(self):
         a, b = self.uniq("pd-clean"), self.uniq("pd-feat")
 
-        @Component(a).run(auto_log=True)
+        _comp = Component(a)
+
+        @_comp.run(auto_log=True)
         def clean(df):
             clean_df = df[df.fare > 5].reset_index(drop=True)
             return clean_df
 
-        @Component(b).run(auto_log=True)
+        _comp = Component(b)
+
+        @_comp.run(auto_log=True)
         def features(frame, tip_fraction=0.1):
             feats = frame.assign(high=frame.tip / frame.fare > tip_fraction)
             return feats

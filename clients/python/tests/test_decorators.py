@@ -214,7 +214,9 @@ class DecoratorTest(MltraceTestCase):
                     afterTests=afterTests,
                 )
 
-        @Featuregen().run(outputs=["feat.pq"])
+        _comp = Featuregen()
+
+        @_comp.run(outputs=["feat.pq"])
         def gen():
             return 1
 

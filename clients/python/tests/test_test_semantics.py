@@ -54,7 +54,9 @@ class TestSemantics(MltraceTestCase):
         name = self.uniq("before-fail")
         ran = []
 
-        @Component(name, beforeTests=[PositiveTest]).run(outputs=["o"])
+        _comp = Component(name, beforeTests=[PositiveTest])
+
+        @_comp.run(outputs=["o"])
         def f(x):
             ran.append(x)
             return x
@@ -70,7 +72,9 @@ class TestSemantics(MltraceTestCase):
     def test_before_binds_arguments_and_defaults(self):
         name = self.uniq("before-ok")
 
-        @Component(name, beforeTests=[PositiveTest]).run
+        _comp = Component(name, beforeTests=[PositiveTest])
+
+        @_comp.run
         def f(a, x=7, **kw):
             return a
 
@@ -88,7 +92,9 @@ class TestSemantics(MltraceTestCase):
     def test_after_failure_is_logged_then_raised(self):
         name = self.uniq("after-fail")
 
-        @Component(name, afterTests=[ResultTest]).run(input_vars=["n"], outputs=["after-out"])
+        _comp = Component(name, afterTests=[ResultTest])
+
+        @_comp.run(input_vars=["n"], outputs=["after-out"])
         def f(n):
             result = n * 10
             return result
@@ -111,7 +117,9 @@ class TestSemantics(MltraceTestCase):
     def test_after_pass_returns_value(self):
         name = self.uniq("after-ok")
 
-        @Component(name, afterTests=[ResultTest()]).run  # an instance works too
+        _comp = Component(name, afterTests=[ResultTest()])
+
+        @_comp.run  # an instance works too
         def f(n):
             result = n
             return result + 100
@@ -122,7 +130,9 @@ class TestSemantics(MltraceTestCase):
     def test_renamed_parameters(self):
         name = self.uniq("rename")
 
-        @Component(name, beforeTests=[ModelTest], afterTests=[ModelTest]).run(clf="my_model")
+        _comp = Component(name, beforeTests=[ModelTest], afterTests=[ModelTest])
+
+        @_comp.run(clf="my_model")
         def train(my_model, threshold=0.9):
             my_model = my_model + "-trained"
             return my_model
@@ -133,7 +143,9 @@ class TestSemantics(MltraceTestCase):
     def test_missing_test_argument_is_a_failure(self):
         name = self.uniq("missing-arg")
 
-        @Component(name, afterTests=[ModelTest]).run
+        _comp = Component(name, afterTests=[ModelTest])
+
+        @_comp.run
         def f():
             other = 1
             return other
@@ -147,7 +159,9 @@ class TestSemantics(MltraceTestCase):
     def test_skip_before_and_after(self):
         name = self.uniq("skip")
 
-        @Component(name, beforeTests=[PositiveTest], afterTests=[ResultTest]).run(
+        _comp = Component(name, beforeTests=[PositiveTest], afterTests=[ResultTest])
+
+        @_comp.run(
             skip_before=True, skip_after=True)
         def f(x):
             result = 1000
@@ -173,7 +187,9 @@ class TestSemantics(MltraceTestCase):
                 events.append(("after", sorted(local_vars)))
                 raise RuntimeError("trigger failed")
 
-        @Hooked().run
+        _comp = Hooked()
+
+        @_comp.run
         def f(a):
             b = a + 1
             return b

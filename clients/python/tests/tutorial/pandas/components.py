@@ -1,0 +1,78 @@
+"""components.py: the pipeline's components and their metadata (tutorial style)."""
+
+from mltrace import Component
+from tests import *
+
+
+class Cleaning(Component):
+    def __init__(self, beforeTests=[], afterTests=[]):
+        super().__init__(
+            name="cleaning",
+            owner="plumber",
+            description="Cleans raw NYC taxicab data",
+            tags=["nyc-taxicab"],
+            beforeTests=beforeTests,
+            afterTests=afterTests,
+        )
+
+
+class Featuregen(Component):
+    def __init__(self, beforeTests=[], afterTests=[OutliersTest]):
+        super().__init__(
+            name="featuregen",
+            owner="spark-gymnast",
+            description="Generates features for high tip prediction problem",
+            tags=["nyc-taxicab"],
+            beforeTests=beforeTests,
+            afterTests=afterTests,
+        )
+
+
+class TrainTestSplit(Component):
+    def __init__(self, beforeTests=[], afterTests=[TrainingAssumptionsTest]):
+        super().__init__(
+            name="splitting",
+            owner="fission",
+            description="Splits data into training and test sets",
+            tags=["nyc-taxicab"],
+            beforeTests=beforeTests,
+            afterTests=afterTests,
+        )
+
+
+class Training(Component):
+    def __init__(self, beforeTests=[], afterTests=[ModelIntegrityTest]):
+        super().__init__(
+            name="training",
+            owner="personal-trainer",
+            description="Trains model for high tip prediction problem",
+            tags=["nyc-taxicab"],
+            beforeTests=beforeTests,
+            afterTests=afterTests,
+        )
+
+
+class Inference(Component):
+    def __init__(self, beforeTests=[], afterTests=[]):
+        super().__init__(
+            name="inference",
+            owner="sherlock-holmes",
+            description="Predicts high tip probability",
+            tags=["nyc-taxicab"],
+            beforeTests=beforeTests,
+            afterTests=afterTests,
+        )
+
+
+class ThresholdModel:
+    """Predicts a high tip when the fare per mile is above a learned threshold."""
+
+    def __init__(self, threshold=0.0):
+        self.threshold = threshold
+
+    def fit(self, X, y):
+        self.threshold = float(X["fare_per_mile"][y].median())
+        return self
+
+    def predict(self, X):
+        return (X["fare_per_mile"] >= self.threshold).to_numpy()
