@@ -139,7 +139,8 @@ export const RAW = 's3://bucket/raw/day=1/trips.csv';
 /**
  * A small taxi-tip pipeline. Ids in log order:
  * 1 ingest, 2 clean, 3 featuregen, 4 train, 5-7 predict (pred_1..3), 8 featuregen again
- * (so train's latest run is outdated), 9 ingest of labels (a second source).
+ * (so train's latest run is outdated), 9 ingest of labels (a second source), 10 report of
+ * pred_1, stale because predict ran twice more after run 5 and before it.
  */
 export async function seedPipeline(url) {
   await call(url, 'PUT', '/components/ingest', { description: 'Pulls raw NYC taxi trips', owner: 'alice', tags: ['etl', 'nyc-taxicab'] });
@@ -169,6 +170,7 @@ export async function seedPipeline(url) {
     { component: 'predict', start: t(7), end: t(7.01), inputs: ['model.pkl', 'features.parquet'], outputs: ['pred_3'] },
     { component: 'featuregen', start: t(8), end: t(8.5), inputs: ['clean.csv'], outputs: ['features.parquet'] },
     { component: 'ingest', start: t(9), end: t(9.1), outputs: ['labels.csv'] },
+    { component: 'report', start: t(10), end: t(10.2), inputs: ['pred_1'], outputs: ['report.html'] },
   ]);
   return ids.map((r) => r.id);
 }

@@ -18,11 +18,12 @@ describe('command bar', () => {
 
   test('recent is the home page: runs newest first', async () => {
     const ids = await page.locator('table.runs tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
-    assert.deepEqual(ids, [9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    assert.deepEqual(ids, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    assert.match(await page.locator('table.runs tbody tr[data-id="10"]').innerText(), /stale/);
     await runCommand(page, 'recent');
     await waitForView(page, `${env.url}/`);
     await page.waitForSelector('table.runs tbody tr');
-    assert.match(await page.locator('table.runs tbody tr').first().innerText(), /ingest/);
+    assert.match(await page.locator('table.runs tbody tr').first().innerText(), /report/);
     assert.match(await page.title(), /Recent runs/);
     await screenshot(page, 'recent');
   });

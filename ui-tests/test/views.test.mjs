@@ -58,6 +58,23 @@ describe('views and deep links', () => {
     await page.waitForSelector('.graph .node');
   });
 
+  test('stale and flagged marks in the graph; flags follow the stream', async () => {
+    await page.goto(`${env.url}/trace/report.html`);
+    await page.waitForSelector('.graph .node');
+    await page.waitForSelector('#live[data-status="live"]');
+    assert.equal(await page.locator('.graph .node.stale[data-id="10"]').count(), 1, 'report#10 is stale');
+    assert.match(await page.locator('.side-card .stale-box').innerText(), /predict \(ID 5\) has 2 fresher runs/);
+    assert.equal(await page.locator('.graph .node.flagged').count(), 0);
+    await call(env.url, 'POST', '/flag', { outputs: ['pred_1'] });
+    await page.waitForSelector('.graph .node.flagged[data-id="5"]');
+    await page.waitForSelector('.head-flag .flag-toggle[aria-checked="false"]');
+    await call(env.url, 'POST', '/unflag', { outputs: ['pred_1'] });
+    await page.waitForFunction(() => document.querySelectorAll('.graph .node.flagged').length === 0);
+    await page.goto(`${env.url}/run/10`);
+    await page.waitForSelector('.stale-box');
+    assert.match(await page.locator('.stale-box').innerText(), /predict \(ID 5\) has 2 fresher runs that began before this component run started\./);
+  });
+
   test('a run that does not exist: the API error in words', async () => {
     await page.goto(`${env.url}/run/999`);
     await page.waitForSelector('.error-box');

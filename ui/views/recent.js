@@ -22,7 +22,10 @@ export async function render(ctx) {
     viewHead('Recent runs', count, h('span', { class: 'muted head-note' }, 'newest first, by start time')),
     body, status, sentinel));
 
-  const showCount = () => { count.textContent = table.size ? `${table.size}${complete ? '' : '+'} shown` : ''; };
+  const showCount = () => {
+    count.textContent = table.size ? `${table.size}${complete ? '' : '+'} shown` : '';
+    if (complete && table.size && !failed) mount(status, h('p', { class: 'muted end' }, `That is all: ${plural(table.size, 'run')}.`));
+  };
 
   const showTable = () => {
     if (table.el.parentNode !== body) mount(body, h('div', { class: 'table-wrap' }, table.el));
@@ -42,7 +45,7 @@ export async function render(ctx) {
         mount(status);
       } else {
         showTable();
-        mount(status, complete ? h('p', { class: 'muted end' }, `That is all: ${plural(table.size, 'run')}.`) : null);
+        mount(status);
       }
       showCount();
     } catch (e) {
@@ -70,7 +73,7 @@ export async function render(ctx) {
     const run = summaryFromEvent(event.run);
     const wasEmpty = table.size === 0;
     if (table.insert(run, { complete })) {
-      if (wasEmpty) { showTable(); mount(status, complete ? h('p', { class: 'muted end' }, `That is all: ${plural(table.size, 'run')}.`) : null); }
+      if (wasEmpty) showTable();
       showCount();
     }
   });

@@ -29,7 +29,10 @@ export async function render(ctx) {
   mount(ctx.root, card);
 
   ctx.onEvent((event) => {
-    if (event.type === 'notes_set' && event.run && event.run.id === run.id) card.updateNotes(event.run.notes);
+    if (event.type !== 'notes_set') return;
+    // {"run": 12, "notes": "..."}; also accepts {"run": {"id": 12, "notes": "..."}}.
+    const target = event.run && typeof event.run === 'object' ? event.run : { id: event.run, notes: event.notes };
+    if (Number(target.id) === run.id) card.updateNotes(target.notes ?? event.notes ?? '');
   });
 }
 
