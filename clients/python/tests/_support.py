@@ -96,8 +96,10 @@ class Server:
             if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
                 # (the death signal follows the forking *thread*: main thread only)
                 kwargs["preexec_fn"] = _set_pdeathsig
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("MLTRACE_TOKEN", "MLTRACE_READ_TOKEN", "MLTRACE_ADDR", "MLTRACE_DATA_DIR")}
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, **kwargs)
+                                         stdin=subprocess.DEVNULL, env=env, **kwargs)
             log.close()
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:

@@ -116,10 +116,14 @@ def create_component(name: str, description: str = "", owner: str = "",
 
 
 def tag_component(component_name: str, tags: Union[str, Sequence[str]]) -> Component:
-    """Adds tags to an existing component (unknown component: ``NotFoundError``,
-    a ``RuntimeError``)."""
+    """Adds tags to an existing component. As in mltrace 0.17, an unknown
+    component is an error (``NotFoundError``, a ``RuntimeError``) rather than
+    being created by the tagging."""
     if isinstance(tags, str):
         tags = [tags]
+    current = Component.from_api(_get_component_json(component_name))  # 404 if unknown
+    if not tags:
+        return current
     answer = _http.post(_component_path(component_name) + "/tags", {"tags": [str(t) for t in tags]})
     return Component.from_api(answer)
 
