@@ -14,11 +14,13 @@ import { h, s, icon, ellipsize } from './dom.js';
 export const NODE_W = 184;
 export const NODE_H = 48;
 const ROW_GAP = 18;
-const COL_GAP = 150;
+const COL_GAP = 170;
+const LABEL_CHARS = 22; // about what fits between two columns at 10.5px monospace
 const SUB_GAP = 36;
 const MAX_PER_COLUMN = 28;
 const SWEEPS = 8;
 const MARGIN = 40;
+const READABLE = 0.8; // the smallest scale at which names and labels read well
 
 /**
  * Positions nodes. nodes: [{id, layer}] in a stable order; edges: [{up, down}].
@@ -81,7 +83,12 @@ export function layout(nodes, edges) {
   return { pos, width: x - COL_GAP + MARGIN, height: tallest + 2 * MARGIN };
 }
 
-function edgePath(a, b) {
+/**
+ * The cubic from the right side of a (upstream) to the left side of b (downstream), and the
+ * point where its label sits: at t along the curve (1/2 unless a fan moves it toward the side
+ * where the edges spread apart, so labels of a fan do not pile up).
+ */
+function edgePath(a, b, t = 0.5) {
   const x1 = a.x + NODE_W;
   const y1 = a.y + NODE_H / 2;
   const x2 = b.x;
@@ -89,9 +96,9 @@ function edgePath(a, b) {
   const bend = Math.max(60, Math.abs(x2 - x1) / 2);
   const c1x = x1 + bend;
   const c2x = x2 - bend;
-  // The point at t = 1/2 of the cubic, where the label sits.
-  const mx = (x1 + 3 * c1x + 3 * c2x + x2) / 8;
-  const my = (y1 + 3 * y1 + 3 * y2 + y2) / 8;
+  const u = 1 - t;
+  const mx = u * u * u * x1 + 3 * u * u * t * c1x + 3 * u * t * t * c2x + t * t * t * x2;
+  const my = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
   return { d: `M${x1},${y1} C${c1x},${y1} ${c2x},${y2} ${x2 - 2},${y2}`, mx, my };
 }
 
@@ -102,7 +109,7 @@ let graphCount = 0;
  * nodes: [{id, layer, title, subtitle, stale, flagged, root, label}], edges: [{up, down, via}].
  * Returns {select(id, {reveal}), setFlagged(ids), fit(), zoomBy(f), destroy()}.
  */
-export function createGraph(container, { nodes, edges, onSelect }) {
+export function createGraph(container, { nodes, edges, onSelect, anchor = 'left', focus = null }) {
   graphCount += 1;
   const markerId = `arrow-${graphCount}`;
   const { pos, width, height } = layout(nodes, edges);
@@ -119,13 +126,30 @@ export function createGraph(container, { nodes, edges, onSelect }) {
   const edgeEls = new Map(); // node id -> [path elements]
   const edgeGroup = s('g', { class: 'edges' });
   const labelGroup = s('g', { class: 'edge-labels' });
+  const outDegree = new Map();
+  const inDegree = new Map();
   for (const pair of pairs.values()) {
-    const { d, mx, my } = edgePath(pos.get(pair.up), pos.get(pair.down));
+    outDegree.set(pair.up, (outDegree.get(pair.up) || 0) + 1);
+    inDegree.set(pair.down, (inDegree.get(pair.down) || 0) + 1);
+  }
+  for (const pair of pairs.values()) {
+    const fanOut = outDegree.get(pair.up) > 2;
+    const fanIn = inDegree.get(pair.down) > 2;
+    const a = pos.get(pair.up);
+    const b = pos.get(pair.down);
+    const { d, mx, my } = edgePath(a, b);
+    // In a fan, labels sit at the end where the edges spread apart: just before each target
+    // (fan-out) or just after each source (fan-in), so they never pile up in the middle.
+    let lx = mx;
+    let ly = my - 4;
+    let align = 'middle';
+    if (fanOut && !fanIn && b.x > a.x + NODE_W) { lx = b.x - 10; ly = b.y + NODE_H / 2 - 5; align = 'end'; }
+    else if (fanIn && !fanOut && b.x > a.x + NODE_W) { lx = a.x + NODE_W + 8; ly = a.y + NODE_H / 2 - 5; align = 'start'; }
     const label = pair.vias.length === 0 ? 'upstream' : pair.vias.length === 1 ? pair.vias[0] : `${pair.vias[0]} +${pair.vias.length - 1}`;
     const path = s('path', { class: ['edge', pair.vias.length === 0 && 'explicit'], d, 'marker-end': `url(#${markerId})`, dataset: { up: pair.up, down: pair.down } },
       s('title', {}, `${pair.vias.join('\n') || 'explicit upstream dependency'}`));
-    const text = s('text', { class: 'edge-label', x: mx, y: my - 4, 'text-anchor': 'middle', dataset: { up: pair.up, down: pair.down } },
-      s('title', {}, pair.vias.join('\n') || 'explicit upstream dependency'), ellipsize(label, 26));
+    const text = s('text', { class: 'edge-label', x: lx, y: ly, 'text-anchor': align, dataset: { up: pair.up, down: pair.down } },
+      s('title', {}, pair.vias.join('\n') || 'explicit upstream dependency'), ellipsize(label, LABEL_CHARS));
     edgeGroup.appendChild(path);
     labelGroup.appendChild(text);
     for (const id of [pair.up, pair.down]) {
@@ -205,6 +229,22 @@ export function createGraph(container, { nodes, edges, onSelect }) {
     const ch = r.height || 500;
     const k = clampK(Math.min(cw / width, ch / height, 1.1));
     view = { k, x: (cw - width * k) / 2, y: (ch - height * k) / 2 };
+    schedule();
+  }
+
+  /**
+   * The first view: everything when it fits at a readable size; otherwise a readable zoom with
+   * the anchor side (the traced output's producer) in view, for graphs small enough to read.
+   */
+  function initialView() {
+    fit();
+    if (view.k >= READABLE || nodes.length > 150) return;
+    const r = frame.getBoundingClientRect();
+    const k = READABLE;
+    const x = anchor === 'right' ? r.width - width * k : 0;
+    const p = pos.get(focus) || pos.get(nodes[0].id);
+    const y = Math.min(0, Math.max(r.height - height * k, r.height / 2 - (p.y + NODE_H / 2) * k));
+    view = { k, x, y: height * k <= r.height ? (r.height - height * k) / 2 : y };
     schedule();
   }
 
@@ -289,13 +329,14 @@ export function createGraph(container, { nodes, edges, onSelect }) {
     if (g) reveal(Number(g.dataset.id));
   });
 
-  fit();
+  initialView();
   apply();
-  const resize = new ResizeObserver(() => { if (!interacted()) fit(); });
+  const resize = new ResizeObserver(() => { if (!interacted()) initialView(); });
   let touched = false;
   const interacted = () => touched;
   svg.addEventListener('pointerdown', () => { touched = true; }, { once: true });
   svg.addEventListener('wheel', () => { touched = true; }, { once: true });
+  frame.addEventListener('keydown', () => { touched = true; }, { once: true });
   resize.observe(frame);
 
   return {

@@ -252,6 +252,8 @@ export async function render(ctx) {
           label: `${n.run.component} run ${n.id}, depth ${n.depth}${(n.run.stale || []).length ? ', stale' : ''}${flaggedIds.has(n.id) ? ', flagged' : ''}`,
         })),
         edges: data.edges,
+        anchor: mode === 'trace' ? 'right' : 'left',
+        focus: selected,
         onSelect: (id) => selectRun(id, { fromUser: true }),
       });
     } else {
