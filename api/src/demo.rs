@@ -26,7 +26,12 @@ pub fn load_if_empty(store: &Store) -> Result<usize, StoreError> {
     let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     store.register_component("ingest", "Pulls raw events from the lake", "data-eng", &tags(&["etl"]))?;
     store.register_component("clean", "Drops malformed events, dedups", "data-eng", &tags(&["etl"]))?;
-    store.register_component("featuregen", "Builds churn features per customer", "data-eng", &tags(&["etl", "features"]))?;
+    store.register_component(
+        "featuregen",
+        "Builds churn features per customer",
+        "data-eng",
+        &tags(&["etl", "features"]),
+    )?;
     store.register_component("train", "Trains the churn model", "ml-team", &tags(&["ml"]))?;
     store.register_component("infer", "Scores customers in batches", "ml-team", &tags(&["ml", "serving"]))?;
 
@@ -44,8 +49,18 @@ pub fn load_if_empty(store: &Store) -> Result<usize, StoreError> {
         if day == 0 {
             let mut t = run("train", d + 3 * HOUR, 42, &[&feats], &["s3://acme-models/churn/model-v1.pkl"]);
             t.tests = vec![
-                TestResult { name: "FeatureTest.test_no_nulls".into(), phase: "before".into(), passed: true, message: None },
-                TestResult { name: "ModelTest.test_auc_above_0_8".into(), phase: "after".into(), passed: true, message: None },
+                TestResult {
+                    name: "FeatureTest.test_no_nulls".into(),
+                    phase: "before".into(),
+                    passed: true,
+                    message: None,
+                },
+                TestResult {
+                    name: "ModelTest.test_auc_above_0_8".into(),
+                    phase: "after".into(),
+                    passed: true,
+                    message: None,
+                },
             ];
             t.notes = "Baseline model; AUC 0.84 on the holdout.".into();
             runs.push(t);

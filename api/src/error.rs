@@ -72,8 +72,12 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid { field, message } => ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message, Some(field)),
-            StoreError::NotFound { field, message } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message, Some(field)),
+            StoreError::Invalid { field, message } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message, Some(field))
+            }
+            StoreError::NotFound { field, message } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message, Some(field))
+            }
             StoreError::Unavailable(why) => ApiError::unavailable(format!("writes are unavailable: {why}")),
             StoreError::Locked { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string(), None),
             other => {

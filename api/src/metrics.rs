@@ -64,11 +64,10 @@ impl Metrics {
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| if req.uri().path().starts_with("/api/") { "/api/unknown".into() } else { "/ui".into() });
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| {
+            if req.uri().path().starts_with("/api/") { "/api/unknown".into() } else { "/ui".into() }
+        });
     tracing::debug!(%method, path = %req.uri().path(), "request");
     let response = next.run(req).await;
     state.metrics.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
@@ -99,7 +98,8 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
         for (le, n) in BUCKETS_S.iter().zip(h.buckets.iter()) {
             let _ = writeln!(out, "mltrace_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");
         }
-        let _ = writeln!(out, "mltrace_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+        let _ =
+            writeln!(out, "mltrace_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
         let _ = writeln!(out, "mltrace_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
         let _ = writeln!(out, "mltrace_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
     }
@@ -111,8 +111,18 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let mut gauge = |name: &str, kind: &str, help: &str, value: String| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     };
-    gauge("mltrace_ingested_runs_total", "counter", "Runs logged through the API since start.", m.ingested_runs.load(Ordering::Relaxed).to_string());
-    gauge("mltrace_ingested_events_total", "counter", "Events appended through the API since start.", m.ingested_events.load(Ordering::Relaxed).to_string());
+    gauge(
+        "mltrace_ingested_runs_total",
+        "counter",
+        "Runs logged through the API since start.",
+        m.ingested_runs.load(Ordering::Relaxed).to_string(),
+    );
+    gauge(
+        "mltrace_ingested_events_total",
+        "counter",
+        "Events appended through the API since start.",
+        m.ingested_events.load(Ordering::Relaxed).to_string(),
+    );
     gauge("mltrace_log_bytes", "gauge", "Bytes in the log's segments.", log_bytes.to_string());
     gauge("mltrace_log_segments", "gauge", "Segment files.", segments.to_string());
     gauge("mltrace_runs", "gauge", "Runs in the store.", stats.runs.to_string());
@@ -130,7 +140,11 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(out, "mltrace_fsync_duration_seconds_sum {}", fsync_time.as_secs_f64());
     let _ = writeln!(out, "mltrace_fsync_duration_seconds_count {fsyncs}");
     if let Some(why) = store.failure() {
-        let _ = writeln!(out, "# HELP mltrace_writes_failed 1 when the store refuses writes.\n# TYPE mltrace_writes_failed gauge\nmltrace_writes_failed{{reason=\"{}\"}} 1", escape(&why));
+        let _ = writeln!(
+            out,
+            "# HELP mltrace_writes_failed 1 when the store refuses writes.\n# TYPE mltrace_writes_failed gauge\nmltrace_writes_failed{{reason=\"{}\"}} 1",
+            escape(&why)
+        );
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

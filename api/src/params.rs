@@ -43,9 +43,7 @@ impl Params {
 
     /// `as_of`: a sequence number or a time.
     pub fn as_of(&self) -> ApiResult<Option<AsOf>> {
-        self.get("as_of")
-            .map(|v| AsOf::parse(v).map_err(|why| ApiError::invalid("as_of", why)))
-            .transpose()
+        self.get("as_of").map(|v| AsOf::parse(v).map_err(|why| ApiError::invalid("as_of", why))).transpose()
     }
 
     /// A time parameter (RFC 3339 or epoch milliseconds).
@@ -59,10 +57,9 @@ impl Params {
     pub fn run_id(&self, key: &str) -> ApiResult<Option<u32>> {
         self.get(key)
             .map(|v| {
-                v.parse::<u32>()
-                    .ok()
-                    .filter(|&id| id > 0)
-                    .ok_or_else(|| ApiError::invalid(key, format!("`{key}` must be a run id (a positive integer), not `{v}`")))
+                v.parse::<u32>().ok().filter(|&id| id > 0).ok_or_else(|| {
+                    ApiError::invalid(key, format!("`{key}` must be a run id (a positive integer), not `{v}`"))
+                })
             })
             .transpose()
     }

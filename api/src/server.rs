@@ -64,7 +64,9 @@ pub enum ServeError {
     #[error("cannot use the address `{0}`: {1}")]
     Address(String, String),
     /// Refused: public address without a token.
-    #[error("refusing to listen on {0} without a token: anyone who can reach it could change the log. Pass --token (and optionally --read-token), or --allow-unauthenticated if the network is trusted")]
+    #[error(
+        "refusing to listen on {0} without a token: anyone who can reach it could change the log. Pass --token (and optionally --read-token), or --allow-unauthenticated if the network is trusted"
+    )]
     Unauthenticated(SocketAddr),
     /// The store could not be opened.
     #[error(transparent)]
@@ -96,9 +98,8 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     if !addr.ip().is_loopback() && !cfg.tokens.enabled() && !cfg.allow_unauthenticated {
         return Err(ServeError::Unauthenticated(addr));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| ServeError::Io(format!("listening on {addr}"), e))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Io(format!("listening on {addr}"), e))?;
     let local = listener.local_addr().map_err(|e| ServeError::Io("reading the bound address".into(), e))?;
     let url = format!("http://{local}");
     std::fs::create_dir_all(&cfg.data_dir)
@@ -139,7 +140,12 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         cfg.fsync
     );
     if let Some(t) = &recovery.torn_tail {
-        tracing::warn!("recovered from a crash: dropped {} bytes of an unfinished write at {}:{}", t.bytes_dropped, t.path.display(), t.offset);
+        tracing::warn!(
+            "recovered from a crash: dropped {} bytes of an unfinished write at {}:{}",
+            t.bytes_dropped,
+            t.path.display(),
+            t.offset
+        );
     }
 
     let mut builder = Builder::new(TokioExecutor::new());

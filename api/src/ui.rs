@@ -17,11 +17,17 @@ struct Assets;
 
 fn file(path: &str, headers: &HeaderMap) -> Option<Response> {
     let asset = Assets::get(path)?;
-    let etag = format!("\"{}\"", asset.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>().get(..32).unwrap_or(""));
+    let etag = format!(
+        "\"{}\"",
+        asset.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>().get(..32).unwrap_or("")
+    );
     let is_index = path == "index.html";
     let cache = if is_index { "no-cache" } else { "public, max-age=3600" };
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return Some((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.to_string())]).into_response());
+        return Some(
+            (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.to_string())])
+                .into_response(),
+        );
     }
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let mut resp = (StatusCode::OK, asset.data.into_owned()).into_response();
@@ -46,8 +52,13 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     }
     // A missing asset (with an extension under a known asset folder) is a real 404, not the SPA.
     let looks_like_asset = path.rsplit('/').next().is_some_and(|last| {
-        last.ends_with(".js") || last.ends_with(".css") || last.ends_with(".svg") || last.ends_with(".png") || last.ends_with(".ico")
-    }) && !path.contains("trace/") && !path.contains("downstream/");
+        last.ends_with(".js")
+            || last.ends_with(".css")
+            || last.ends_with(".svg")
+            || last.ends_with(".png")
+            || last.ends_with(".ico")
+    }) && !path.contains("trace/")
+        && !path.contains("downstream/");
     if looks_like_asset {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }

@@ -58,21 +58,29 @@ fn run(component: &str, start: i64, inputs: &[&str], outputs: &[&str]) -> Value 
 async fn a_pipeline_logged_over_http_traces_back_to_its_source() {
     let api = Api::new();
     let (s, v) = api
-        .send("POST", "/api/v1/runs", json!({"runs": [
-            run("ingest", 1_000, &[], &["raw.csv"]),
-            run("clean", 2_000, &["raw.csv"], &["clean.csv"]),
-            run("train", 3_000, &["clean.csv"], &["model.pkl"]),
-        ]}))
+        .send(
+            "POST",
+            "/api/v1/runs",
+            json!({"runs": [
+                run("ingest", 1_000, &[], &["raw.csv"]),
+                run("clean", 2_000, &["raw.csv"], &["clean.csv"]),
+                run("train", 3_000, &["clean.csv"], &["model.pkl"]),
+            ]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["runs"][2], json!({"id": 3, "seq": 3, "dependencies": [2], "stale": []}));
     let (s, t) = api.get("/api/v1/trace?output=model.pkl").await;
     assert_eq!(s, StatusCode::OK);
-    let ids: Vec<u64> = t["nodes"].as_array().expect("nodes").iter().map(|n| n["run"]["id"].as_u64().unwrap_or(0)).collect();
+    let ids: Vec<u64> =
+        t["nodes"].as_array().expect("nodes").iter().map(|n| n["run"]["id"].as_u64().unwrap_or(0)).collect();
     assert_eq!(ids, vec![3, 2, 1]);
     assert_eq!(t["edges"][0], json!({"from": 3, "to": 2, "via": "clean.csv"}));
     let (_, r) = api.get("/api/v1/runs/3").await;
-    assert_eq!(r["inputs"][0], json!({"name": "clean.csv", "type": "data", "hash": null, "flagged": false, "producer": 2}));
+    assert_eq!(
+        r["inputs"][0],
+        json!({"name": "clean.csv", "type": "data", "hash": null, "flagged": false, "producer": 2})
+    );
     assert_eq!(r["outputs"][0]["type"], "model");
 }
 
@@ -93,10 +101,14 @@ async fn a_batch_with_one_bad_run_writes_nothing_and_names_the_field() {
 #[tokio::test]
 async fn malformed_requests_get_json_errors() {
     let api = Api::new();
-    let req = Request::post("/api/v1/runs").header(header::CONTENT_TYPE, "application/json").body(Body::from("{nope")).expect("req");
+    let req = Request::post("/api/v1/runs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{nope"))
+        .expect("req");
     let (s, v) = api.call(req).await;
     assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
-    let req = Request::post("/api/v1/runs").header(header::CONTENT_TYPE, "text/plain").body(Body::from("{}")).expect("req");
+    let req =
+        Request::post("/api/v1/runs").header(header::CONTENT_TYPE, "text/plain").body(Body::from("{}")).expect("req");
     assert_eq!(api.call(req).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (s, v) = api.send("POST", "/api/v1/runs", json!({"component": "a", "start": 1})).await;
     assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("end")));
@@ -121,11 +133,16 @@ async fn oversize_batches_and_bodies_are_413() {
     let api = Api::with(|s| s.body_limit = 4096);
     let runs: Vec<Value> = (0..10_001).map(|i| run("a", i, &[], &[])).collect();
     let body = json!({"runs": runs}).to_string();
-    let req = Request::post("/api/v1/runs").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).expect("req");
+    let req = Request::post("/api/v1/runs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("req");
     let (s, v) = api.call(req).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     let big = Api::new();
-    let (s, v) = big.send("POST", "/api/v1/runs", json!({"runs": (0..10_001).map(|i| run("a", i, &[], &[])).collect::<Vec<_>>()})).await;
+    let (s, v) = big
+        .send("POST", "/api/v1/runs", json!({"runs": (0..10_001).map(|i| run("a", i, &[], &[])).collect::<Vec<_>>()}))
+        .await;
     assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("runs")));
 }
 
@@ -134,7 +151,8 @@ async fn tokens_separate_writers_from_readers() {
     let api = Api::with(|s| s.auth = Tokens { write: Some("w".into()), read: Some("r".into()) });
     let (s, _) = api.get("/api/v1/health").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let with = |token: &str, req: axum::http::request::Builder| req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let with =
+        |token: &str, req: axum::http::request::Builder| req.header(header::AUTHORIZATION, format!("Bearer {token}"));
     let (s, _) = api.call(with("r", Request::get("/api/v1/health")).body(Body::empty()).expect("req")).await;
     assert_eq!(s, StatusCode::OK);
     let post = |token: &str| {
@@ -152,12 +170,18 @@ async fn tokens_separate_writers_from_readers() {
 async fn ndjson_bodies_are_one_batch() {
     let api = Api::new();
     let lines = format!("{}\n{}\n", run("a", 1, &[], &["x"]), run("b", 2, &["x"], &[]));
-    let req = Request::post("/api/v1/runs").header(header::CONTENT_TYPE, "application/x-ndjson").body(Body::from(lines)).expect("req");
+    let req = Request::post("/api/v1/runs")
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from(lines))
+        .expect("req");
     let (s, v) = api.call(req).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["runs"][1]["dependencies"], json!([1]));
     let bad = format!("{}\nnot json\n", run("a", 1, &[], &[]));
-    let req = Request::post("/api/v1/runs").header(header::CONTENT_TYPE, "application/x-ndjson").body(Body::from(bad)).expect("req");
+    let req = Request::post("/api/v1/runs")
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from(bad))
+        .expect("req");
     let (s, v) = api.call(req).await;
     assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("line 2")));
     assert_eq!(api.get("/api/v1/health").await.1["runs"], 2);
@@ -169,10 +193,14 @@ async fn events_stream_as_ndjson_in_seq_order() {
     api.send("PUT", "/api/v1/components/train", json!({"owner": "alice", "tags": ["ml"]})).await;
     api.send("POST", "/api/v1/runs", run("train", 1, &[], &["m.pkl"])).await;
     api.send("POST", "/api/v1/flag", json!({"outputs": ["m.pkl"], "reason": "bad", "by": "bob"})).await;
-    let resp = app(api.state.clone()).oneshot(Request::get("/api/v1/events?after=1").body(Body::empty()).expect("req")).await.expect("resp");
+    let resp = app(api.state.clone())
+        .oneshot(Request::get("/api/v1/events?after=1").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/x-ndjson");
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let lines: Vec<Value> = std::str::from_utf8(&bytes).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let lines: Vec<Value> =
+        std::str::from_utf8(&bytes).expect("utf8").lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["type"], "run_logged");
     assert_eq!(lines[0]["run"]["id"], 1);
@@ -212,10 +240,14 @@ async fn the_openapi_document_lists_exactly_the_routes() {
 #[tokio::test]
 async fn deep_links_get_the_ui() {
     let api = Api::new();
-    let resp = app(api.state.clone()).oneshot(Request::get("/trace/s3%3A%2F%2Fb%2Fm.pkl").body(Body::empty()).expect("req")).await.expect("resp");
+    let resp = app(api.state.clone())
+        .oneshot(Request::get("/trace/s3%3A%2F%2Fb%2Fm.pkl").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/html"));
-    let resp = app(api.state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
+    let resp =
+        app(api.state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("mltrace_fsync_duration_seconds_count"));
 }

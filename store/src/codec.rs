@@ -91,11 +91,7 @@ pub fn decode_header(buf: &[u8]) -> Result<SegmentHeader, String> {
             SUPPORTED_VERSIONS.end()
         ));
     }
-    Ok(SegmentHeader {
-        version,
-        segment: u32_at(h, 12),
-        first_seq: u64_at(h, 16),
-    })
+    Ok(SegmentHeader { version, segment: u32_at(h, 12), first_seq: u64_at(h, 16) })
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -159,11 +155,7 @@ pub fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, FrameError> {
     if crc32fast::hash(body) != u32_at(frame, 0) {
         return Err(FrameError::Bad("record checksum mismatch".into()));
     }
-    Ok(Frame {
-        payload: &buf[offset + FRAME_LEN..end],
-        batch_end: frame[8] & FLAG_BATCH_END != 0,
-        next: end,
-    })
+    Ok(Frame { payload: &buf[offset + FRAME_LEN..end], batch_end: frame[8] & FLAG_BATCH_END != 0, next: end })
 }
 
 /// Decodes a payload whose checksum already matched.
@@ -181,11 +173,7 @@ mod tests {
     use crate::event::EventKind;
 
     fn ev(seq: u64) -> Event {
-        Event {
-            seq,
-            at: 1_700_000_000_000,
-            kind: EventKind::NotesSet { run: 7, notes: "héllo".into() },
-        }
+        Event { seq, at: 1_700_000_000_000, kind: EventKind::NotesSet { run: 7, notes: "héllo".into() } }
     }
 
     #[test]

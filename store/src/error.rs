@@ -56,24 +56,15 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        StoreError::Invalid { field: field.into(), message: message.into() }
     }
 
     pub(crate) fn not_found(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::NotFound {
-            field: field.into(),
-            message: message.into(),
-        }
+        StoreError::NotFound { field: field.into(), message: message.into() }
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        StoreError::Io {
-            context: context.into(),
-            source,
-        }
+        StoreError::Io { context: context.into(), source }
     }
 
     /// Prefixes the field path, so that a batch can say `runs[3].end`.

@@ -186,10 +186,12 @@ impl IoType {
         }
         let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         match ext {
-            "csv" | "pq" | "parquet" | "txt" | "md" | "rtf" | "tsv" | "xml" | "pdf" | "json"
-            | "jsonl" | "mlt" => IoType::Data,
-            "h5" | "hdf5" | "joblib" | "pkl" | "pickle" | "ckpt" | "mlmodel" | "pt" | "onnx"
-            | "safetensors" => IoType::Model,
+            "csv" | "pq" | "parquet" | "txt" | "md" | "rtf" | "tsv" | "xml" | "pdf" | "json" | "jsonl" | "mlt" => {
+                IoType::Data
+            }
+            "h5" | "hdf5" | "joblib" | "pkl" | "pickle" | "ckpt" | "mlmodel" | "pt" | "onnx" | "safetensors" => {
+                IoType::Model
+            }
             _ => IoType::Unknown,
         }
     }

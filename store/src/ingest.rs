@@ -105,10 +105,7 @@ impl NewRun {
     pub fn check(&self) -> Result<()> {
         check_name("component", "component", &self.component)?;
         if self.end < self.start {
-            return Err(StoreError::invalid(
-                "end",
-                format!("end ({}) is before start ({})", self.end, self.start),
-            ));
+            return Err(StoreError::invalid("end", format!("end ({}) is before start ({})", self.end, self.start)));
         }
         for (field, list) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
             if list.len() > MAX_IO_PER_RUN {
@@ -157,12 +154,21 @@ impl NewRun {
 
     /// Parses a run object of the HTTP API (see `http-api.md`); errors name the field.
     pub fn from_json(value: &Value) -> Result<NewRun> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| StoreError::invalid("", "a run must be a JSON object"))?;
+        let obj = value.as_object().ok_or_else(|| StoreError::invalid("", "a run must be a JSON object"))?;
         const KNOWN: &[&str] = &[
-            "component", "start", "end", "inputs", "outputs", "upstream", "dependencies_from_inputs",
-            "staleness_threshold_s", "git_hash", "git_tags", "code_snapshot", "notes", "tests",
+            "component",
+            "start",
+            "end",
+            "inputs",
+            "outputs",
+            "upstream",
+            "dependencies_from_inputs",
+            "staleness_threshold_s",
+            "git_hash",
+            "git_tags",
+            "code_snapshot",
+            "notes",
+            "tests",
             "idempotency_key",
         ];
         if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -179,9 +185,8 @@ impl NewRun {
         run.outputs = io_list(obj, "outputs")?;
         run.upstream = str_list(obj, "upstream")?;
         if let Some(v) = present(obj, "dependencies_from_inputs") {
-            run.dependencies_from_inputs = v
-                .as_bool()
-                .ok_or_else(|| wrong_type("dependencies_from_inputs", "true or false"))?;
+            run.dependencies_from_inputs =
+                v.as_bool().ok_or_else(|| wrong_type("dependencies_from_inputs", "true or false"))?;
         }
         if let Some(v) = present(obj, "staleness_threshold_s") {
             run.staleness_threshold_s = v
@@ -351,7 +356,10 @@ mod tests {
         assert_eq!(field(json!({"component": "a", "end": 2})), "start");
         assert_eq!(field(json!({"component": "a", "start": 3, "end": 2})), "end");
         assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "inputs": ["x", 3]})), "inputs[1]");
-        assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "outputs": [{"hash": "h"}]})), "outputs[0].name");
+        assert_eq!(
+            field(json!({"component": "a", "start": 1, "end": 2, "outputs": [{"hash": "h"}]})),
+            "outputs[0].name"
+        );
         assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "outputs": ["a\u{0007}"]})), "outputs[0].name");
         assert_eq!(field(json!({"component": "", "start": 1, "end": 2})), "component");
         assert_eq!(field(json!({"component": "a", "start": "noon", "end": 2})), "start");

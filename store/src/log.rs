@@ -48,9 +48,7 @@ impl FsyncPolicy {
             .filter(|&n| n > 0);
         match ms {
             Some(ms) => Ok(FsyncPolicy::Interval(Duration::from_millis(ms))),
-            None => Err(format!(
-                "`{t}` is not an fsync policy: use always, never or interval:MS (e.g. interval:100)"
-            )),
+            None => Err(format!("`{t}` is not an fsync policy: use always, never or interval:MS (e.g. interval:100)")),
         }
     }
 }
@@ -227,7 +225,11 @@ struct Scanner<'f, F: FnMut(Event, Loc) -> Result<()>> {
 enum ScanEnd {
     Clean,
     /// The segment ends with something that is not a complete batch, starting at `cut`.
-    Torn { cut: u64, at: u64, reason: String },
+    Torn {
+        cut: u64,
+        at: u64,
+        reason: String,
+    },
 }
 
 impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
@@ -242,7 +244,10 @@ impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
             return Err(corrupt(0, format!("header says segment {}, file name says {segment}", header.segment)));
         }
         if header.first_seq != self.expected_seq {
-            return Err(corrupt(0, format!("segment starts at seq {}, expected {}", header.first_seq, self.expected_seq)));
+            return Err(corrupt(
+                0,
+                format!("segment starts at seq {}, expected {}", header.first_seq, self.expected_seq),
+            ));
         }
         let mut offset = HEADER_LEN;
         let mut batch_start = offset;
@@ -296,7 +301,11 @@ fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
 
 impl Log {
     /// Opens (creating when needed) the log in `dir`, delivering every complete event in order.
-    pub fn open(dir: &Path, opts: LogOptions, mut on_event: impl FnMut(Event, Loc) -> Result<()>) -> Result<(Log, Recovery)> {
+    pub fn open(
+        dir: &Path,
+        opts: LogOptions,
+        mut on_event: impl FnMut(Event, Loc) -> Result<()>,
+    ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
         let lock_file = if opts.read_only {
             if !log_dir.exists() {
@@ -342,14 +351,22 @@ impl Log {
                 let map = map_sealed(&file, &path)?;
                 recovery.bytes += map.len() as u64;
                 if let ScanEnd::Torn { at, reason, .. } = scanner.scan(&path, n, &map)? {
-                    return Err(StoreError::Corrupt { path, offset: at, reason: format!("{reason} in a sealed segment") });
+                    return Err(StoreError::Corrupt {
+                        path,
+                        offset: at,
+                        reason: format!("{reason} in a sealed segment"),
+                    });
                 }
             }
             files.push(Arc::new(file));
         }
         let next_seq = scanner.expected_seq;
         let shared = Arc::new(Shared {
-            durability: Mutex::new(Durability { written: next_seq - 1, durable: next_seq - 1, ..Durability::default() }),
+            durability: Mutex::new(Durability {
+                written: next_seq - 1,
+                durable: next_seq - 1,
+                ..Durability::default()
+            }),
             synced: Condvar::new(),
             fsync_nanos: Default::default(),
             fsyncs: Default::default(),
@@ -384,7 +401,10 @@ impl Log {
             .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
         if f.try_lock().is_err() {
             let holder = fs::read_to_string(&path).unwrap_or_default().trim().to_string();
-            return Err(StoreError::Locked { dir: dir.to_path_buf(), holder: if holder.is_empty() { "unknown process".into() } else { holder } });
+            return Err(StoreError::Locked {
+                dir: dir.to_path_buf(),
+                holder: if holder.is_empty() { "unknown process".into() } else { holder },
+            });
         }
         f.set_len(0)
             .and_then(|_| f.write_all(holder.as_bytes()))
@@ -497,7 +517,10 @@ impl Log {
         if let Err(e) = t.file.write_all_at(&buf, at) {
             let path = segment_path(&self.dir, t.segment);
             if let Err(cut) = t.file.set_len(at) {
-                self.fail(format!("a write to {} failed ({e}) and the partial batch could not be cut off ({cut})", path.display()));
+                self.fail(format!(
+                    "a write to {} failed ({e}) and the partial batch could not be cut off ({cut})",
+                    path.display()
+                ));
             }
             t.buf = buf;
             return Err(StoreError::Unavailable(format!("write to {} failed: {e}", path.display())));
@@ -559,14 +582,17 @@ impl Log {
             segs.get(loc.segment() as usize - 1).cloned()
         };
         let path = || segment_path(&self.dir, loc.segment());
-        let file = file.ok_or_else(|| StoreError::not_found("seq", format!("segment {} is not open", loc.segment())))?;
+        let file =
+            file.ok_or_else(|| StoreError::not_found("seq", format!("segment {} is not open", loc.segment())))?;
         let mut buf = vec![0u8; 512];
-        let n = read_at_most(&file, &mut buf, loc.offset()).map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        let n = read_at_most(&file, &mut buf, loc.offset())
+            .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         buf.truncate(n);
         let len = buf.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
         if codec::FRAME_LEN + len > buf.len() {
             buf.resize(codec::FRAME_LEN + len.min(codec::MAX_PAYLOAD), 0);
-            file.read_exact_at(&mut buf, loc.offset()).map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+            file.read_exact_at(&mut buf, loc.offset())
+                .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         }
         let corrupt = |reason: String| StoreError::Corrupt { path: path(), offset: loc.offset(), reason };
         let frame = codec::read_frame(&buf, 0).map_err(|e| corrupt(format!("{e:?}")))?;
@@ -622,10 +648,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
         return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
     }
     let numbers = list_segments(dir)?;
-    let total: u64 = numbers
-        .iter()
-        .map(|&n| fs::metadata(segment_path(dir, n)).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let total: u64 = numbers.iter().map(|&n| fs::metadata(segment_path(dir, n)).map(|m| m.len()).unwrap_or(0)).sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let mut records = 0u64;
     let mut count = |_: Event, _: Loc| {

@@ -25,7 +25,10 @@ pub fn check_name(field: &str, what: &str, name: &str) -> Result<()> {
     if let Some(c) = name.chars().find(|c| c.is_control()) {
         return Err(StoreError::invalid(
             field,
-            format!("{field} contains the control character U+{:04X}; names cannot contain control characters", c as u32),
+            format!(
+                "{field} contains the control character U+{:04X}; names cannot contain control characters",
+                c as u32
+            ),
         ));
     }
     Ok(())

@@ -119,7 +119,13 @@ impl<'s> Reader<'s> {
             inputs: r
                 .inputs
                 .into_iter()
-                .map(|i| InputView { flagged: flagged(&i.name), kind: i.kind, producer: i.producer, hash: i.hash, name: i.name })
+                .map(|i| InputView {
+                    flagged: flagged(&i.name),
+                    kind: i.kind,
+                    producer: i.producer,
+                    hash: i.hash,
+                    name: i.name,
+                })
                 .collect(),
             outputs: r
                 .outputs
@@ -173,8 +179,7 @@ impl<'s> Reader<'s> {
             .components()
             .filter(|&c| {
                 let (_, o, tags) = v.component_meta(c);
-                owner.is_none_or(|want| o == want)
-                    && tag_id.is_none_or(|t| t.is_some_and(|t| tags.contains(&t)))
+                owner.is_none_or(|want| o == want) && tag_id.is_none_or(|t| t.is_some_and(|t| tags.contains(&t)))
             })
             .map(|c| self.component_view(c))
             .collect();

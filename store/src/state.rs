@@ -172,7 +172,12 @@ impl State {
                 };
                 let mut tag_ids = self.current_tags(c);
                 self.add_tags(&mut tag_ids, tags);
-                self.comps[c as usize].versions.push(ComponentVersion { seq: event.seq, description, owner, tags: tag_ids });
+                self.comps[c as usize].versions.push(ComponentVersion {
+                    seq: event.seq,
+                    description,
+                    owner,
+                    tags: tag_ids,
+                });
             }
             EventKind::RunLogged(run) => self.apply_run(run, event.seq),
             EventKind::NotesSet { run, notes } => {
@@ -181,10 +186,18 @@ impl State {
             EventKind::Flagged { outputs, reason, by } => {
                 let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
                 for &id in &ids {
-                    self.flagged.insert(id, FlagEntry { reason: reason.clone(), by: by.clone(), at: event.at, seq: event.seq });
+                    self.flagged
+                        .insert(id, FlagEntry { reason: reason.clone(), by: by.clone(), at: event.at, seq: event.seq });
                     self.flag_bits.insert(id);
                 }
-                self.flag_log.push(FlagChange { seq: event.seq, at: event.at, flag: true, ids, reason: reason.clone(), by: by.clone() });
+                self.flag_log.push(FlagChange {
+                    seq: event.seq,
+                    at: event.at,
+                    flag: true,
+                    ids,
+                    reason: reason.clone(),
+                    by: by.clone(),
+                });
             }
             EventKind::Unflagged { outputs, .. } => {
                 let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
@@ -192,7 +205,14 @@ impl State {
                     self.flagged.remove(id);
                     self.flag_bits.remove(*id);
                 }
-                self.flag_log.push(FlagChange { seq: event.seq, at: event.at, flag: false, ids, reason: None, by: None });
+                self.flag_log.push(FlagChange {
+                    seq: event.seq,
+                    at: event.at,
+                    flag: false,
+                    ids,
+                    reason: None,
+                    by: None,
+                });
             }
         }
     }
@@ -207,7 +227,12 @@ impl State {
     fn component(&mut self, name: &str, seq: Seq) -> u32 {
         let (c, new) = self.comp_names.intern(name);
         if new {
-            self.comps.push(ComponentEntry { created: seq, versions: Vec::new(), by_start: Vec::new(), ids: Vec::new() });
+            self.comps.push(ComponentEntry {
+                created: seq,
+                versions: Vec::new(),
+                by_start: Vec::new(),
+                ids: Vec::new(),
+            });
         }
         c
     }
@@ -604,7 +629,15 @@ impl<'a> View<'a> {
         for change in self.st.flag_log.iter().take_while(|c| c.seq <= self.seq) {
             for &id in &change.ids {
                 if change.flag {
-                    map.insert(id, FlagEntry { reason: change.reason.clone(), by: change.by.clone(), at: change.at, seq: change.seq });
+                    map.insert(
+                        id,
+                        FlagEntry {
+                            reason: change.reason.clone(),
+                            by: change.by.clone(),
+                            at: change.at,
+                            seq: change.seq,
+                        },
+                    );
                 } else {
                     map.remove(&id);
                 }
@@ -621,7 +654,11 @@ impl<'a> View<'a> {
     }
 
     /// Position in the newest-first order: start descending, then id descending.
-    fn newest_first<'s>(&self, sorted: &'s [(i64, RunId)], before: Option<(i64, RunId)>) -> impl Iterator<Item = RunId> + 's {
+    fn newest_first<'s>(
+        &self,
+        sorted: &'s [(i64, RunId)],
+        before: Option<(i64, RunId)>,
+    ) -> impl Iterator<Item = RunId> + 's {
         let end = match before {
             Some(key) => sorted.partition_point(|x| *x < key),
             None => sorted.len(),
@@ -642,7 +679,14 @@ impl<'a> View<'a> {
         self.newest_first(&self.st.by_start, before).take(limit).collect()
     }
 
-    pub fn history(&self, c: u32, before: Option<(i64, RunId)>, since: Option<i64>, until: Option<i64>, limit: usize) -> Vec<RunId> {
+    pub fn history(
+        &self,
+        c: u32,
+        before: Option<(i64, RunId)>,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: usize,
+    ) -> Vec<RunId> {
         let sorted = &self.st.comps[c as usize].by_start;
         let lo = since.map(|s| sorted.partition_point(|&(start, _)| start < s)).unwrap_or(0);
         let hi = until.map(|u| sorted.partition_point(|&(start, _)| start <= u)).unwrap_or(sorted.len());

@@ -9,7 +9,7 @@
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
 use crate::ingest::{MAX_TEXT_BYTES, NewRun};
-use crate::log::{Log, LogOptions, Loc, Recovery};
+use crate::log::{Loc, Log, LogOptions, Recovery};
 use crate::model::{ComponentView, Logged};
 use crate::names::{check_name, check_text};
 use crate::query::Reader;
@@ -270,7 +270,13 @@ impl Store {
     }
 
     /// Registers (or re-registers) a component: description and owner replaced, tags added.
-    pub fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
+    pub fn register_component(
+        &self,
+        name: &str,
+        description: &str,
+        owner: &str,
+        tags: &[String],
+    ) -> Result<ComponentView> {
         check_name("name", "component", name)?;
         check_text("description", description, MAX_TEXT_BYTES)?;
         if !owner.is_empty() {
@@ -423,7 +429,9 @@ fn strip_batch_prefix(e: StoreError, prefix: &str) -> StoreError {
     };
     match e {
         StoreError::Invalid { field, message } => StoreError::Invalid { field: strip(field), message: strip(message) },
-        StoreError::NotFound { field, message } => StoreError::NotFound { field: strip(field), message: strip(message) },
+        StoreError::NotFound { field, message } => {
+            StoreError::NotFound { field: strip(field), message: strip(message) }
+        }
         other => other,
     }
 }

@@ -100,11 +100,7 @@ impl AsOf {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if let Ok(n) = text.parse::<u64>() {
-            return Ok(if n < SEQ_TIME_BOUNDARY {
-                AsOf::Seq(n)
-            } else {
-                AsOf::Time(Timestamp(n as i64))
-            });
+            return Ok(if n < SEQ_TIME_BOUNDARY { AsOf::Seq(n) } else { AsOf::Time(Timestamp(n as i64)) });
         }
         Timestamp::parse(text)
             .map(AsOf::Time)
@@ -133,10 +129,7 @@ mod tests {
     #[test]
     fn as_of_tells_seq_from_time() {
         assert_eq!(AsOf::parse("42").unwrap(), AsOf::Seq(42));
-        assert_eq!(
-            AsOf::parse("1764127869123").unwrap(),
-            AsOf::Time(Timestamp(1_764_127_869_123))
-        );
+        assert_eq!(AsOf::parse("1764127869123").unwrap(), AsOf::Time(Timestamp(1_764_127_869_123)));
         assert!(matches!(AsOf::parse("2026-01-01T00:00:00Z").unwrap(), AsOf::Time(_)));
         assert!(AsOf::parse("soon").is_err());
     }

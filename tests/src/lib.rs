@@ -45,7 +45,9 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with cargo build --workspace)", binary().display()));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {}: {e} (build it with cargo build --workspace)", binary().display())
+            });
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
         let mut server = Server { child, url, dir: dir.to_path_buf(), agent };
         server.wait_ready();

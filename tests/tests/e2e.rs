@@ -13,7 +13,8 @@ fn run(component: &str, start: &str, inputs: Value, outputs: Value) -> Value {
 
 /// A small pipeline with a re-run, a fresher dependency, flags and notes.
 fn log_pipeline(s: &Server) {
-    let (st, _) = s.send("PUT", "/api/v1/components/train", &json!({"description": "trains", "owner": "alice", "tags": ["ml"]}));
+    let (st, _) =
+        s.send("PUT", "/api/v1/components/train", &json!({"description": "trains", "owner": "alice", "tags": ["ml"]}));
     assert_eq!(st, 200);
     let batch = json!({"runs": [
         run("ingest", "2026-11-20T00:00:00Z", json!([]), json!(["s3://lake/raw/day=1.csv"])),
@@ -26,8 +27,12 @@ fn log_pipeline(s: &Server) {
     ]});
     let (st, v) = s.send("POST", "/api/v1/runs", &batch);
     assert_eq!(st, 201, "{v}");
-    assert_eq!(v["runs"][4]["stale"], json!(["featuregen (ID 3) has 1 fresher run that began before this component run started."]));
-    let (st, _) = s.send("POST", "/api/v1/flag", &json!({"outputs": ["pred_1", "pred_2"], "reason": "wrong label", "by": "bob"}));
+    assert_eq!(
+        v["runs"][4]["stale"],
+        json!(["featuregen (ID 3) has 1 fresher run that began before this component run started."])
+    );
+    let (st, _) =
+        s.send("POST", "/api/v1/flag", &json!({"outputs": ["pred_1", "pred_2"], "reason": "wrong label", "by": "bob"}));
     assert_eq!(st, 200);
     let (st, _) = s.send("PUT", "/api/v1/runs/5/notes", &json!({"notes": "retrain with v2 features"}));
     assert_eq!(st, 200);
@@ -83,7 +88,8 @@ fn a_pipeline_over_http_answers_every_endpoint_and_the_same_after_a_restart() {
     let before = snapshot(&s);
 
     let trace = &before["/api/v1/trace?output=pred_1"];
-    let ids: Vec<i64> = trace["nodes"].as_array().expect("nodes").iter().map(|n| n["run"]["id"].as_i64().unwrap_or(0)).collect();
+    let ids: Vec<i64> =
+        trace["nodes"].as_array().expect("nodes").iter().map(|n| n["run"]["id"].as_i64().unwrap_or(0)).collect();
     assert_eq!(ids, vec![6, 3, 2, 1, 5]);
     let review = &before["/api/v1/review"];
     assert_eq!(review["runs"][0]["count"], 2);
@@ -214,9 +220,12 @@ fn tokens_guard_the_api_of_a_real_server() {
     let s = Server::start(dir.path(), &["--token", "test-write-token", "--read-token", "reader"]);
     let (st, v) = s.get("/api/v1/runs");
     assert_eq!((st, v["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let r = ureq::post(&format!("{}/api/v1/runs", s.url))
-        .set("Authorization", "Bearer reader")
-        .send_json(run("a", "2026-11-20T00:00:00Z", json!([]), json!([])));
+    let r = ureq::post(&format!("{}/api/v1/runs", s.url)).set("Authorization", "Bearer reader").send_json(run(
+        "a",
+        "2026-11-20T00:00:00Z",
+        json!([]),
+        json!([]),
+    ));
     assert!(matches!(r, Err(ureq::Error::Status(403, _))));
     let r = ureq::post(&format!("{}/api/v1/runs", s.url))
         .set("Authorization", "Bearer test-write-token")

@@ -73,10 +73,7 @@ pub async fn stream(State(state): State<AppState>, q: Q) -> ApiResult<Response> 
     let cursor = Cursor { state, after, remaining: limit, follow, changes };
     let body = Body::from_stream(futures_util::stream::unfold(cursor, next_page));
     Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "application/x-ndjson"),
-            (axum::http::header::CACHE_CONTROL, "no-cache"),
-        ],
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson"), (axum::http::header::CACHE_CONTROL, "no-cache")],
         body,
     )
         .into_response())

@@ -38,11 +38,8 @@ pub async fn unflag(State(state): State<AppState>, body: Result<Bytes, BytesReje
     if all && !outputs.is_empty() {
         return Err(ApiError::invalid("all", "give either outputs or all, not both"));
     }
-    let unflagged = if all {
-        write(&state, |s| s.unflag_all()).await?
-    } else {
-        write(&state, move |s| s.unflag(&outputs)).await?
-    };
+    let unflagged =
+        if all { write(&state, |s| s.unflag_all()).await? } else { write(&state, move |s| s.unflag(&outputs)).await? };
     Ok(Json(json!({ "unflagged": unflagged })))
 }
 

@@ -13,8 +13,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::{AppState, error};
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::routing::{get, post, put};
 use mltrace_store::{Reader, Store};
 use std::collections::HashMap;
@@ -124,7 +124,10 @@ pub(crate) fn body_bytes(
 ) -> ApiResult<axum::body::Bytes> {
     body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(None, format!("the body is larger than the server's limit of {} bytes", state.body_limit))
+            ApiError::too_large(
+                None,
+                format!("the body is larger than the server's limit of {} bytes", state.body_limit),
+            )
         } else {
             ApiError::invalid("body", format!("the body could not be read: {e}"))
         }
@@ -139,7 +142,9 @@ pub(crate) fn string_list(v: &serde_json::Value, key: &str) -> ApiResult<Vec<Str
             .iter()
             .enumerate()
             .map(|(i, x)| {
-                x.as_str().map(str::to_string).ok_or_else(|| ApiError::invalid(&format!("{key}[{i}]"), format!("{key}[{i}] must be a string")))
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::invalid(&format!("{key}[{i}]"), format!("{key}[{i}] must be a string")))
             })
             .collect(),
         Some(_) => Err(ApiError::invalid(key, format!("{key} must be a list of strings"))),

@@ -48,7 +48,9 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
                 let at = format!("line {}", i + 1);
                 let v: Value = serde_json::from_str(line)
                     .map_err(|e| ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")))?;
-                runs.push(NewRun::from_json(&v).map_err(|e| ApiError::from(e.within(&format!("runs[{}]", runs.len()))))?);
+                runs.push(
+                    NewRun::from_json(&v).map_err(|e| ApiError::from(e.within(&format!("runs[{}]", runs.len()))))?,
+                );
             }
             if runs.is_empty() {
                 return Err(ApiError::invalid("body", "the NDJSON body holds no runs"));
@@ -62,7 +64,10 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
                     if items.len() > MAX_BATCH_RUNS {
                         return Err(ApiError::too_large(
                             Some("runs"),
-                            format!("the batch holds {} runs; at most {MAX_BATCH_RUNS} are allowed (split it, or send NDJSON)", items.len()),
+                            format!(
+                                "the batch holds {} runs; at most {MAX_BATCH_RUNS} are allowed (split it, or send NDJSON)",
+                                items.len()
+                            ),
                         ));
                     }
                     if items.is_empty() {
@@ -130,13 +135,17 @@ pub async fn notes(
     let v = object_body(&body)?;
     let notes = match v.get("notes") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => return Err(ApiError::invalid("notes", "notes is required (a string; \"\" clears them)")),
+        Some(Value::Null) | None => {
+            return Err(ApiError::invalid("notes", "notes is required (a string; \"\" clears them)"));
+        }
         Some(_) => return Err(ApiError::invalid("notes", "notes must be a string")),
     };
     write(&state, move |s| s.set_notes(id, &notes)).await?;
     state.metrics.ingested(0, 1);
     read(&state, None, move |r| r.run(id)).await.map(Json).map_err(|e| match e.code {
-        "not_found" => ApiError::from(StoreError::Unavailable("the notes were saved but the run could not be read back".into())),
+        "not_found" => {
+            ApiError::from(StoreError::Unavailable("the notes were saved but the run could not be read back".into()))
+        }
         _ => e,
     })
 }
