@@ -1,8 +1,10 @@
 """The decorators: Component.run and register, argument binding, I/O options,
 captured code, git and times."""
 
+import json
 import os
 import shutil
+import urllib.request
 import subprocess
 import unittest
 from datetime import timedelta, timezone
@@ -11,6 +13,7 @@ from _support import MltraceTestCase, chdir
 
 import mltrace
 from mltrace import Component, PointerTypeEnum, register
+from mltrace import component as _component
 
 
 def last_run(component):
@@ -222,11 +225,19 @@ class DecoratorTest(MltraceTestCase):
 
         gen()
         gen()
+        _component.clear_registration_cache()  # as a new process would start
+        gen()
         info = mltrace.get_component_information(name)
         self.assertEqual(info.owner, "spark-gymnast")
         self.assertEqual(info.description, "Generates features")
         self.assertEqual(sorted(info.tags), ["etl", "nyc-taxicab"])
-        self.assertEqual(info.run_count, 2)
+        self.assertEqual(info.run_count, 3)
+        # registered once: repeated runs (even from a new process) add no registration events
+        with urllib.request.urlopen(self.srv.url + "/api/v1/events?after=0", timeout=10) as r:
+            events = [json.loads(line) for line in r.read().decode("utf-8").splitlines() if line.strip()]
+        registered = [e for e in events if e["type"] == "component_registered"
+                      and e["component"]["name"] == name]
+        self.assertEqual(len(registered), 1)
         self.assertIn(name, [c.name for c in mltrace.get_components(tag="nyc-taxicab")])
 
     def test_contract_positional_order(self):

@@ -23,6 +23,13 @@ _registered: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
 _registered_lock = threading.Lock()
 
 
+def clear_registration_cache() -> None:
+    """Forgets which components this process has registered (they are checked
+    against the server again on their next run)."""
+    with _registered_lock:
+        _registered.clear()
+
+
 def _is_str_list(x: Any) -> bool:
     return isinstance(x, (list, tuple, set)) and any(isinstance(i, str) for i in x)
 

@@ -665,3 +665,17 @@ class Test:
         """Runs every test method; raises the first failure (mltrace 0.17)."""
         for method in self.getTestMethods():
             method(**self._bind(method, kwargs))
+
+
+def __getattr__(name: str) -> Any:
+    """``from mltrace.entities import Component, components, tests`` (mltrace 0.17
+    exported these here) without a circular import."""
+    if name == "Component":
+        from .component import Component
+
+        return Component
+    if name in ("components", "tests"):
+        import importlib
+
+        return importlib.import_module(f"mltrace.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
