@@ -244,3 +244,60 @@ fn the_demo_gives_a_newcomer_something_to_look_at() {
     let page = ureq::get(&format!("{}/", s.url)).call().expect("ui").into_string().expect("html");
     assert!(page.to_lowercase().contains("<!doctype html"));
 }
+
+/// A full disk: writes answer 503 and change nothing, reads keep working, and once space is freed
+/// writes work again; everything acknowledged survives a restart. Needs root (it mounts a tiny
+/// tmpfs); elsewhere it says so and passes without checking.
+#[test]
+fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_returns() {
+    let mount = tempfile::tempdir().expect("tempdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping: cannot mount a tmpfs here (not root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.path().to_path_buf());
+    let filler = mount.path().join("filler");
+    std::fs::write(&filler, vec![0u8; 128 * 1024]).expect("filler");
+    let data = mount.path().join("data");
+    let s = Server::start(&data, &[]);
+    let code = "x".repeat(20_000);
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..200 {
+        let mut r = run("big", "2026-11-20T00:00:00Z", json!([]), json!([format!("o{i}")]));
+        r["code_snapshot"] = json!(code);
+        let (st, v) = s.send("POST", "/api/v1/runs", &r);
+        if st == 201 {
+            acked.push(v["runs"][0]["id"].as_u64().expect("id"));
+        } else {
+            refused = Some((st, v));
+            break;
+        }
+    }
+    let (st, v) = refused.expect("the disk filled up");
+    assert_eq!((st, v["error"]["code"].as_str()), (503, Some("unavailable")), "{v}");
+    let (st, recent) = s.get("/api/v1/runs?limit=1000");
+    assert_eq!(st, 200, "reads keep working on a full disk");
+    assert_eq!(recent["runs"].as_array().map(Vec::len), Some(acked.len()), "the refused run left nothing behind");
+    std::fs::remove_file(&filler).expect("free space");
+    let (st, v) = s.send("POST", "/api/v1/runs", &run("small", "2026-11-20T00:00:01Z", json!(["o0"]), json!(["after"])));
+    assert_eq!(st, 201, "writes work again once there is space: {v}");
+    assert_eq!(v["runs"][0]["id"].as_u64(), Some(acked.len() as u64 + 1), "ids stay dense");
+    assert_eq!(v["runs"][0]["dependencies"], json!([1]));
+    drop(s);
+    let s = Server::start(&data, &[]);
+    for id in &acked {
+        assert_eq!(s.get(&format!("/api/v1/runs/{id}")).0, 200);
+    }
+}
