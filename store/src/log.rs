@@ -263,6 +263,11 @@ impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
                     if let Some(good) = find_frame_after(buf, offset + 1) {
                         return Err(corrupt(offset, format!("{reason}, yet a valid record follows at offset {good}")));
                     }
+                    // The unfinished batch is dropped whole, so give back the seqs its complete
+                    // records took: otherwise the log's next seq runs ahead of the state's, and the
+                    // next segment header names a first seq the open after it rejects as corrupt.
+                    self.expected_seq -= self.pending.len() as u64;
+                    self.pending.clear();
                     return Ok(ScanEnd::Torn { cut: batch_start as u64, at: offset as u64, reason });
                 }
             };
