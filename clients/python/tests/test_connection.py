@@ -1,7 +1,6 @@
 """Connection settings, errors that name the server, auth token."""
 
 import os
-import socket
 import time
 import unittest
 
@@ -52,6 +51,7 @@ class SettingsTest(unittest.TestCase):
         mltrace.set_db_uri("http://127.0.0.1:9123")
         self.assertEqual(mltrace.set_address("localhost"), "http://localhost:9123")
         self.assertEqual(mltrace.get_db_uri(), "http://localhost:9123")
+        self.assertEqual(mltrace.get_address(), "http://localhost:9123")
         mltrace.set_address("10.0.0.5:8181")
         self.assertEqual(mltrace.get_db_uri(), "http://10.0.0.5:8181")
         mltrace.set_address("https://secure.example:443/")

@@ -31,7 +31,7 @@ def call_capturing_locals(
             holder.append(frame)
             sys.settrace(previous)
         if previous is not None:
-            return previous(frame, event, arg)
+            return previous(frame, event, arg)  # type: ignore[arg-type]
         return None
 
     sys.settrace(tracer)

@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
 
 from . import _config
@@ -134,7 +134,6 @@ def request(
     max_retries = _config.retries() if retries is None else retries
     delay = _config.backoff()
     attempt = 0
-    last_error: Optional[BaseException] = None
     while True:
         conn, reused = _connection(base)
         try:
@@ -148,7 +147,6 @@ def request(
             # ConnectionRefusedError, ConnectionResetError, BrokenPipeError,
             # socket.timeout, socket.gaierror, RemoteDisconnected, IncompleteRead...
             close()
-            last_error = e
             if reused and attempt == 0 and not isinstance(e, socket.timeout):
                 # A kept-alive connection the server had closed: retry at once.
                 attempt += 1

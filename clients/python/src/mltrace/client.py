@@ -1,7 +1,6 @@
 """The functions of the ``mltrace`` module: settings, logging, queries."""
 
 import logging
-import typing
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union

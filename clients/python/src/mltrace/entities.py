@@ -11,7 +11,6 @@ import inspect
 import json
 import logging
 import traceback
-import typing
 from datetime import datetime
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -648,7 +647,7 @@ class Test:
     def run_all(self, phase: str = "", **kwargs: Any) -> List[Tuple[TestResult, Optional[BaseException]]]:
         """Runs every test method and returns ``(result, exception)`` pairs
         (exception ``None`` when the test passed). Never raises for a failing test."""
-        out = []
+        out: List[Tuple[TestResult, Optional[BaseException]]] = []
         for method in self.getTestMethods():
             name = f"{type(self).__name__}.{method.__name__}"
             try:
