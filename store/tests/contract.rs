@@ -11,27 +11,19 @@ use common::*;
 use mltrace_store::event::Dependency;
 use mltrace_store::model::{EdgeView, RunSummary, Stats};
 use mltrace_store::{
-    AsOf, EventKind, FsyncPolicy, IoSpec, IoType, LogOptions, NewRun, Store, StoreError,
-    TestResult, Timestamp,
+    AsOf, EventKind, FsyncPolicy, IoSpec, IoType, LogOptions, NewRun, Store, StoreError, TestResult, Timestamp,
 };
 use std::time::Duration;
 
 const LIMIT: usize = mltrace_store::DEFAULT_TRACE_LIMIT;
 
 fn trace_nodes(store: &Store, output: &str) -> Vec<(u32, u32)> {
-    let trace = store
-        .reader(None)
-        .trace(output, None, LIMIT)
-        .expect("trace");
+    let trace = store.reader(None).trace(output, None, LIMIT).expect("trace");
     trace.nodes.iter().map(|n| (n.run.id, n.depth)).collect()
 }
 
 fn edge(from: u32, to: u32, via: Option<&str>) -> EdgeView {
-    EdgeView {
-        from,
-        to,
-        via: via.map(str::to_string),
-    }
+    EdgeView { from, to, via: via.map(str::to_string) }
 }
 
 fn deps(store: &Store, id: u32) -> Vec<u32> {
@@ -78,30 +70,20 @@ fn component_is_created_on_first_use_with_empty_metadata() {
     assert!(c.component.tags.is_empty());
     assert_eq!(c.run_count, 1);
     assert_eq!(c.latest_run.map(|r| r.id), Some(1));
-    assert!(matches!(
-        store.reader(None).component("nobody"),
-        Err(StoreError::NotFound { .. })
-    ));
+    assert!(matches!(store.reader(None).component("nobody"), Err(StoreError::NotFound { .. })));
 }
 
 #[test]
 fn registering_again_replaces_description_and_owner_and_adds_tags() {
     let dir = tempdir();
     let store = open(dir.path());
-    let first = store
-        .register_component("train", "trains", "alice", &names(&["ml", "gpu"]))
-        .expect("register");
+    let first = store.register_component("train", "trains", "alice", &names(&["ml", "gpu"])).expect("register");
     assert_eq!(first.tags, names(&["gpu", "ml"]));
-    let second = store
-        .register_component("train", "trains the model", "bob", &names(&["nightly"]))
-        .expect("register again");
+    let second =
+        store.register_component("train", "trains the model", "bob", &names(&["nightly"])).expect("register again");
     assert_eq!(second.description, "trains the model");
     assert_eq!(second.owner, "bob");
-    assert_eq!(
-        second.tags,
-        names(&["gpu", "ml", "nightly"]),
-        "tags are added, never removed"
-    );
+    assert_eq!(second.tags, names(&["gpu", "ml", "nightly"]), "tags are added, never removed");
     // A run does not touch the metadata.
     log(&store, &run("train", at(0, 0), [], ["model.pkl"]));
     let c = store.reader(None).component("train").expect("component");
@@ -112,23 +94,15 @@ fn registering_again_replaces_description_and_owner_and_adds_tags() {
 fn tagging_adds_tags_and_creates_the_component_on_first_use() {
     let dir = tempdir();
     let store = open(dir.path());
-    let c = store
-        .tag_component("featuregen", &names(&["etl"]))
-        .expect("tag");
+    let c = store.tag_component("featuregen", &names(&["etl"])).expect("tag");
     assert_eq!((c.description.as_str(), c.owner.as_str()), ("", ""));
-    store
-        .register_component("featuregen", "features", "carol", &[])
-        .expect("register");
-    let c = store
-        .tag_component("featuregen", &names(&["daily", "etl"]))
-        .expect("tag again");
+    store.register_component("featuregen", "features", "carol", &[]).expect("register");
+    let c = store.tag_component("featuregen", &names(&["daily", "etl"])).expect("tag again");
     assert_eq!(c.tags, names(&["daily", "etl"]));
     assert_eq!(c.owner, "carol", "tagging keeps description and owner");
     let tags = store.reader(None).tags();
     assert_eq!(
-        tags.iter()
-            .map(|t| (t.name.as_str(), t.components))
-            .collect::<Vec<_>>(),
+        tags.iter().map(|t| (t.name.as_str(), t.components)).collect::<Vec<_>>(),
         vec![("daily", 1), ("etl", 1)]
     );
 }
@@ -137,21 +111,12 @@ fn tagging_adds_tags_and_creates_the_component_on_first_use() {
 fn components_filter_by_owner_and_tag_combined() {
     let dir = tempdir();
     let store = open(dir.path());
-    store
-        .register_component("a", "", "alice", &names(&["etl"]))
-        .expect("a");
-    store
-        .register_component("b", "", "alice", &names(&["ml"]))
-        .expect("b");
-    store
-        .register_component("c", "", "bob", &names(&["etl"]))
-        .expect("c");
+    store.register_component("a", "", "alice", &names(&["etl"])).expect("a");
+    store.register_component("b", "", "alice", &names(&["ml"])).expect("b");
+    store.register_component("c", "", "bob", &names(&["etl"])).expect("c");
     let list = |owner: Option<&str>, tag: Option<&str>| -> Vec<String> {
         let r = store.reader(None);
-        r.components(owner, tag)
-            .into_iter()
-            .map(|c| c.name)
-            .collect()
+        r.components(owner, tag).into_iter().map(|c| c.name).collect()
     };
     assert_eq!(list(None, None), names(&["a", "b", "c"]));
     assert_eq!(list(Some("alice"), None), names(&["a", "b"]));
@@ -165,15 +130,9 @@ fn run_ids_start_at_one_follow_log_order_and_are_never_reused() {
     let dir = tempdir();
     {
         let store = open(dir.path());
-        store
-            .register_component("ingest", "", "", &[])
-            .expect("register");
-        let a = store
-            .log_run(&run("ingest", at(0, 0), [], ["a.csv"]))
-            .expect("a");
-        let b = store
-            .log_run(&run("ingest", at(0, 1), [], ["b.csv"]))
-            .expect("b");
+        store.register_component("ingest", "", "", &[]).expect("register");
+        let a = store.log_run(&run("ingest", at(0, 0), [], ["a.csv"])).expect("a");
+        let b = store.log_run(&run("ingest", at(0, 1), [], ["b.csv"])).expect("b");
         assert_eq!((a.id, a.seq), (1, 2));
         assert_eq!((b.id, b.seq), (2, 3));
         assert_eq!(store.reader(None).run(2).expect("run 2").seq, 3);
@@ -182,18 +141,10 @@ fn run_ids_start_at_one_follow_log_order_and_are_never_reused() {
         assert!(store.log_run(&bad).is_err());
     }
     let store = open(dir.path());
-    let c = store
-        .log_run(&run("ingest", at(0, 3), [], ["c.csv"]))
-        .expect("c");
+    let c = store.log_run(&run("ingest", at(0, 3), [], ["c.csv"])).expect("c");
     assert_eq!(c.id, 3, "ids continue after a reopen");
-    assert!(matches!(
-        store.reader(None).run(0),
-        Err(StoreError::NotFound { .. })
-    ));
-    assert!(matches!(
-        store.reader(None).run(4),
-        Err(StoreError::NotFound { .. })
-    ));
+    assert!(matches!(store.reader(None).run(0), Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.reader(None).run(4), Err(StoreError::NotFound { .. })));
 }
 
 #[test]
@@ -215,20 +166,14 @@ fn a_run_keeps_every_field_it_was_logged_with() {
     log(&store, &r);
     let d = store.reader(None).run(1).expect("run");
     assert_eq!(d.component, "train");
-    assert_eq!(
-        (d.start, d.end, d.duration_ms),
-        (at(0, 0), at(0, 2), 2 * HOUR_MS)
-    );
+    assert_eq!((d.start, d.end, d.duration_ms), (at(0, 0), at(0, 2), 2 * HOUR_MS));
     assert_eq!(d.git_hash.as_deref(), Some("9f2c"));
     assert_eq!(d.git_tags, names(&["v1.2"]));
     assert_eq!(d.code_snapshot.as_deref(), Some("def train(df): ..."));
     assert_eq!(d.notes, "first try");
     assert_eq!(d.tests, r.tests);
     let s = store.reader(None).summary(1).expect("summary");
-    assert_eq!(
-        (s.inputs, s.outputs),
-        (names(&["features.parquet"]), names(&["model.pkl"]))
-    );
+    assert_eq!((s.inputs, s.outputs), (names(&["features.parquet"]), names(&["model.pkl"])));
 }
 
 #[test]
@@ -251,10 +196,7 @@ fn end_must_not_be_before_start() {
 fn inputs_and_outputs_keep_the_order_of_first_appearance_and_drop_duplicates() {
     let dir = tempdir();
     let store = open(dir.path());
-    log(
-        &store,
-        &run("mix", at(0, 0), ["b", "a", "b", "c", "a"], ["z", "y", "z"]),
-    );
+    log(&store, &run("mix", at(0, 0), ["b", "a", "b", "c", "a"], ["z", "y", "z"]));
     let d = store.reader(None).run(1).expect("run");
     let inputs: Vec<&str> = d.inputs.iter().map(|i| i.name.as_str()).collect();
     let outputs: Vec<&str> = d.outputs.iter().map(|o| o.name.as_str()).collect();
@@ -273,10 +215,7 @@ fn notes_are_replaceable() {
     assert_eq!(store.reader(None).run(1).expect("run").notes, "replaced");
     store.set_notes(1, "").expect("cleared");
     assert_eq!(store.reader(None).summary(1).expect("summary").notes, "");
-    assert!(matches!(
-        store.set_notes(2, "no such run"),
-        Err(StoreError::NotFound { .. })
-    ));
+    assert!(matches!(store.set_notes(2, "no such run"), Err(StoreError::NotFound { .. })));
 }
 
 #[test]
@@ -317,38 +256,19 @@ fn io_type_is_given_explicitly_or_inferred_once_when_the_name_is_first_seen() {
     let outputs: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
     log(&store, &run("many", at(0, 0), [], outputs));
     for (name, kind) in cases {
-        assert_eq!(
-            store.reader(None).io(name).expect("io").kind,
-            kind,
-            "{name}"
-        );
+        assert_eq!(store.reader(None).io(name).expect("io").kind, kind, "{name}");
     }
     // Explicit types win when the name is new...
     let mut explicit = NewRun::new("serve", at(0, 1), at(0, 1));
     explicit.outputs = vec![
-        IoSpec {
-            name: "https://api/predict".into(),
-            hash: None,
-            kind: Some(IoType::Endpoint),
-        },
-        IoSpec {
-            name: "weights.pkl".into(),
-            hash: None,
-            kind: Some(IoType::Data),
-        },
+        IoSpec { name: "https://api/predict".into(), hash: None, kind: Some(IoType::Endpoint) },
+        IoSpec { name: "weights.pkl".into(), hash: None, kind: Some(IoType::Data) },
     ];
     // ...and are ignored once it is known: the type is fixed when first seen.
-    explicit.inputs = vec![IoSpec {
-        name: "clf.pkl".into(),
-        hash: None,
-        kind: Some(IoType::Endpoint),
-    }];
+    explicit.inputs = vec![IoSpec { name: "clf.pkl".into(), hash: None, kind: Some(IoType::Endpoint) }];
     log(&store, &explicit);
     let r = store.reader(None);
-    assert_eq!(
-        r.io("https://api/predict").expect("io").kind,
-        IoType::Endpoint
-    );
+    assert_eq!(r.io("https://api/predict").expect("io").kind, IoType::Endpoint);
     assert_eq!(r.io("weights.pkl").expect("io").kind, IoType::Data);
     assert_eq!(r.io("clf.pkl").expect("io").kind, IoType::Model);
     let d = r.run(2).expect("run");
@@ -381,67 +301,30 @@ fn names_are_non_empty_utf8_of_at_most_1024_bytes_without_control_characters() {
     let wide_too_long = "é".repeat(513);
     for good in [longest.as_str(), wide_ok.as_str(), "träin/模型 v2"] {
         log(&store, &run(good, at(0, 0), [good], [good]));
-        store
-            .register_component(good, "", good, &[good.to_string()])
-            .expect("a valid name is accepted everywhere");
+        store.register_component(good, "", good, &[good.to_string()]).expect("a valid name is accepted everywhere");
     }
-    let bad_names = [
-        "",
-        too_long.as_str(),
-        wide_too_long.as_str(),
-        "line\nbreak",
-        "tab\there",
-        "nul\0",
-        "del\u{7f}",
-        "c1\u{85}",
-    ];
+    let bad_names =
+        ["", too_long.as_str(), wide_too_long.as_str(), "line\nbreak", "tab\there", "nul\0", "del\u{7f}", "c1\u{85}"];
     let before = snapshot(&store);
     for bad in bad_names {
         let t = at(0, 1);
-        assert_eq!(
-            invalid_field(store.log_run(&run(bad, t, [], []))),
-            "component"
-        );
-        assert_eq!(
-            invalid_field(store.log_run(&run("c", t, [bad], []))),
-            "inputs[0].name"
-        );
-        assert_eq!(
-            invalid_field(store.log_run(&run("c", t, ["ok", bad], []))),
-            "inputs[1].name"
-        );
-        assert_eq!(
-            invalid_field(store.log_run(&run("c", t, [], [bad]))),
-            "outputs[0].name"
-        );
+        assert_eq!(invalid_field(store.log_run(&run(bad, t, [], []))), "component");
+        assert_eq!(invalid_field(store.log_run(&run("c", t, [bad], []))), "inputs[0].name");
+        assert_eq!(invalid_field(store.log_run(&run("c", t, ["ok", bad], []))), "inputs[1].name");
+        assert_eq!(invalid_field(store.log_run(&run("c", t, [], [bad]))), "outputs[0].name");
         let mut up = run("c", t, [], []);
         up.upstream = vec![bad.to_string()];
         assert_eq!(invalid_field(store.log_run(&up)), "upstream[0]");
-        assert_eq!(
-            invalid_field(store.register_component(bad, "", "", &[])),
-            "name"
-        );
+        assert_eq!(invalid_field(store.register_component(bad, "", "", &[])), "name");
         // An empty owner is no owner (components start with empty metadata); any other bad
         // owner is rejected.
         if !bad.is_empty() {
-            assert_eq!(
-                invalid_field(store.register_component("c", "", bad, &[])),
-                "owner"
-            );
+            assert_eq!(invalid_field(store.register_component("c", "", bad, &[])), "owner");
         }
-        assert_eq!(
-            invalid_field(store.register_component("c", "", "", &["ok".into(), bad.into()])),
-            "tags[1]"
-        );
-        assert_eq!(
-            invalid_field(store.tag_component("c", &[bad.into()])),
-            "tags[0]"
-        );
+        assert_eq!(invalid_field(store.register_component("c", "", "", &["ok".into(), bad.into()])), "tags[1]");
+        assert_eq!(invalid_field(store.tag_component("c", &[bad.into()])), "tags[0]");
         assert_eq!(invalid_field(store.tag_component(bad, &[])), "name");
-        assert_eq!(
-            invalid_field(store.flag(&[bad.into()], None, None)),
-            "outputs[0]"
-        );
+        assert_eq!(invalid_field(store.flag(&[bad.into()], None, None)), "outputs[0]");
     }
     assert_eq!(snapshot(&store), before, "rejected names change nothing");
 }
@@ -454,27 +337,18 @@ fn names_are_non_empty_utf8_of_at_most_1024_bytes_without_control_characters() {
 fn every_change_is_one_event_with_a_sequence_number_and_an_append_time() {
     let dir = tempdir();
     let store = open(dir.path());
-    store
-        .register_component("ingest", "reads", "alice", &names(&["etl"]))
-        .expect("register");
-    store
-        .tag_component("ingest", &names(&["daily"]))
-        .expect("tag");
+    store.register_component("ingest", "reads", "alice", &names(&["etl"])).expect("register");
+    store.tag_component("ingest", &names(&["daily"])).expect("tag");
     log(&store, &run("ingest", at(0, 0), [], ["raw.csv"]));
     store.set_notes(1, "ok").expect("notes");
-    store
-        .flag(&names(&["raw.csv"]), Some("bad rows"), Some("bob"))
-        .expect("flag");
+    store.flag(&names(&["raw.csv"]), Some("bad rows"), Some("bob")).expect("flag");
     store.unflag(&names(&["raw.csv"])).expect("unflag");
     store.flag(&names(&["raw.csv"]), None, None).expect("flag");
     store.unflag_all().expect("unflag all");
     let events = store.events_after(0, usize::MAX).expect("events");
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
-    assert!(
-        events.windows(2).all(|w| w[0].at <= w[1].at),
-        "append times never decrease"
-    );
+    assert!(events.windows(2).all(|w| w[0].at <= w[1].at), "append times never decrease");
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| match &e.kind {
@@ -487,19 +361,7 @@ fn every_change_is_one_event_with_a_sequence_number_and_an_append_time() {
             EventKind::Unflagged { all: true, .. } => "unflagged all",
         })
         .collect();
-    assert_eq!(
-        kinds,
-        [
-            "registered",
-            "tagged",
-            "run",
-            "notes",
-            "flagged",
-            "unflagged",
-            "flagged",
-            "unflagged all"
-        ]
-    );
+    assert_eq!(kinds, ["registered", "tagged", "run", "notes", "flagged", "unflagged", "flagged", "unflagged all"]);
     assert_eq!(store.last_seq(), 8);
     let tail = store.events_after(6, 10).expect("tail");
     assert_eq!(tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [7, 8]);
@@ -512,21 +374,13 @@ fn what_is_computed_at_append_is_stored_in_the_event() {
     let store = open(dir.path());
     log(&store, &run("ingest", at(0, 0), [], ["raw.csv"]));
     log(&store, &run("ingest", at(1, 0), [], ["other.csv"]));
-    let logged = store
-        .log_run(&run("clean", at(40, 0), ["raw.csv"], ["clean.csv"]))
-        .expect("clean");
+    let logged = store.log_run(&run("clean", at(40, 0), ["raw.csv"], ["clean.csv"])).expect("clean");
     let events = store.events_after(logged.seq - 1, 1).expect("event");
     let EventKind::RunLogged(record) = &events[0].kind else {
         panic!("expected a run event, got {:?}", events[0].kind);
     };
     assert_eq!(record.id, logged.id);
-    assert_eq!(
-        record.dependencies,
-        vec![Dependency {
-            run: 1,
-            via: Some("raw.csv".into())
-        }]
-    );
+    assert_eq!(record.dependencies, vec![Dependency { run: 1, via: Some("raw.csv".into()) }]);
     assert_eq!(record.stale, logged.stale);
     assert_eq!(record.stale.len(), 2);
     assert_eq!(record.inputs[0].producer, Some(1));
@@ -545,36 +399,21 @@ fn replaying_the_log_gives_exactly_the_state_the_live_store_had() {
             r.outdated().expect("outdated"),
             r.components(None, None),
             r.flags(),
-            (1..=5)
-                .map(|id| r.run(id).expect("run"))
-                .collect::<Vec<_>>(),
+            (1..=5).map(|id| r.run(id).expect("run")).collect::<Vec<_>>(),
             r.io("raw.csv").expect("io"),
             r.stats(),
         )
     };
     let live = {
         let store = open(dir.path());
-        store
-            .register_component("ingest", "reads", "alice", &names(&["etl"]))
-            .expect("register");
+        store.register_component("ingest", "reads", "alice", &names(&["etl"])).expect("register");
         log(&store, &run("ingest", at(0, 0), [], ["raw.csv"]));
-        log(
-            &store,
-            &run("featuregen", at(0, 1), ["raw.csv"], ["f.parquet"]),
-        );
+        log(&store, &run("featuregen", at(0, 1), ["raw.csv"], ["f.parquet"]));
         log(&store, &run("ingest", at(1, 0), [], ["raw.csv"]));
-        log(
-            &store,
-            &run("train", at(45, 0), ["f.parquet"], ["model.pkl"]),
-        );
-        log(
-            &store,
-            &run("featuregen", at(46, 0), ["raw.csv"], ["f.parquet"]),
-        );
+        log(&store, &run("train", at(45, 0), ["f.parquet"], ["model.pkl"]));
+        log(&store, &run("featuregen", at(46, 0), ["raw.csv"], ["f.parquet"]));
         store.set_notes(4, "good").expect("notes");
-        store
-            .flag(&names(&["model.pkl"]), Some("drift"), Some("bob"))
-            .expect("flag");
+        store.flag(&names(&["model.pkl"]), Some("drift"), Some("bob")).expect("flag");
         answers(&store)
     };
     let store = open(dir.path());
@@ -595,16 +434,10 @@ fn rule1_two_producers_of_each_input_the_latest_wins() {
     log(&store, &run("b", at(0, 1), [], ["y.csv"]));
     log(&store, &run("a", at(0, 2), [], ["x.csv"]));
     log(&store, &run("b", at(0, 3), [], ["y.csv"]));
-    let c = store
-        .log_run(&run("c", at(0, 4), ["y.csv", "x.csv"], ["z.csv"]))
-        .expect("c");
+    let c = store.log_run(&run("c", at(0, 4), ["y.csv", "x.csv"], ["z.csv"])).expect("c");
     assert_eq!(c.dependencies, [3, 4]);
     let d = store.reader(None).run(5).expect("run");
-    let producers: Vec<_> = d
-        .inputs
-        .iter()
-        .map(|i| (i.name.as_str(), i.producer))
-        .collect();
+    let producers: Vec<_> = d.inputs.iter().map(|i| (i.name.as_str(), i.producer)).collect();
     assert_eq!(producers, [("y.csv", Some(4)), ("x.csv", Some(3))]);
 }
 
@@ -615,9 +448,7 @@ fn rule1_the_latest_producer_is_by_id_not_by_start_time() {
     log(&store, &run("a", at(5, 0), [], ["x.csv"]));
     // Logged later, but started earlier: still the latest producer.
     log(&store, &run("a", at(1, 0), [], ["x.csv"]));
-    let c = store
-        .log_run(&run("c", at(6, 0), ["x.csv"], []))
-        .expect("c");
+    let c = store.log_run(&run("c", at(6, 0), ["x.csv"], [])).expect("c");
     assert_eq!(c.dependencies, [2]);
 }
 
@@ -625,9 +456,7 @@ fn rule1_the_latest_producer_is_by_id_not_by_start_time() {
 fn rule1_an_input_no_run_produced_is_a_source_and_adds_no_dependency() {
     let dir = tempdir();
     let store = open(dir.path());
-    let a = store
-        .log_run(&run("a", at(0, 0), ["s3://raw/day=1/x.csv"], ["out.csv"]))
-        .expect("a");
+    let a = store.log_run(&run("a", at(0, 0), ["s3://raw/day=1/x.csv"], ["out.csv"])).expect("a");
     assert!(a.dependencies.is_empty());
     assert!(a.stale.is_empty());
     let d = store.reader(None).run(1).expect("run");
@@ -642,11 +471,8 @@ fn rule1_an_input_no_run_produced_is_a_source_and_adds_no_dependency() {
 fn rule1_hash_matched_input_depends_on_the_latest_run_that_wrote_that_hash() {
     let dir = tempdir();
     let store = open(dir.path());
-    let hashed = |name: &str, hash: Option<&str>| IoSpec {
-        name: name.into(),
-        hash: hash.map(str::to_string),
-        kind: None,
-    };
+    let hashed =
+        |name: &str, hash: Option<&str>| IoSpec { name: name.into(), hash: hash.map(str::to_string), kind: None };
     let producer = |start, hash| {
         let mut r = NewRun::new("ingest", start, start);
         r.outputs = vec![hashed("x.csv", Some(hash))];
@@ -662,40 +488,16 @@ fn rule1_hash_matched_input_depends_on_the_latest_run_that_wrote_that_hash() {
         r
     };
     // The latest run that wrote that hash, not the latest producer.
-    assert_eq!(
-        store
-            .log_run(&consumer(Some("sha256:aa")))
-            .expect("aa")
-            .dependencies,
-        [3]
-    );
-    assert_eq!(
-        store
-            .log_run(&consumer(Some("sha256:bb")))
-            .expect("bb")
-            .dependencies,
-        [2]
-    );
+    assert_eq!(store.log_run(&consumer(Some("sha256:aa"))).expect("aa").dependencies, [3]);
+    assert_eq!(store.log_run(&consumer(Some("sha256:bb"))).expect("bb").dependencies, [2]);
     // An unknown hash, or no hash, falls back to the latest producer.
-    assert_eq!(
-        store
-            .log_run(&consumer(Some("sha256:zz")))
-            .expect("zz")
-            .dependencies,
-        [4]
-    );
-    assert_eq!(
-        store.log_run(&consumer(None)).expect("none").dependencies,
-        [4]
-    );
+    assert_eq!(store.log_run(&consumer(Some("sha256:zz"))).expect("zz").dependencies, [4]);
+    assert_eq!(store.log_run(&consumer(None)).expect("none").dependencies, [4]);
     let d = store.reader(None).run(5).expect("run");
     assert_eq!(d.inputs[0].hash.as_deref(), Some("sha256:aa"));
     assert_eq!(d.inputs[0].producer, Some(3));
     // The trace follows the versioned edge.
-    let trace = store
-        .reader(None)
-        .trace("x.csv", None, LIMIT)
-        .expect("trace");
+    let trace = store.reader(None).trace("x.csv", None, LIMIT).expect("trace");
     assert_eq!(trace.root, Some(4));
 }
 
@@ -710,19 +512,10 @@ fn rule2_upstream_adds_the_latest_run_of_the_component() {
     train.upstream = names(&["featuregen"]);
     let logged = store.log_run(&train).expect("train");
     assert_eq!(logged.dependencies, [2]);
-    let trace = store
-        .reader(None)
-        .trace("model.pkl", None, LIMIT)
-        .expect("trace");
-    assert_eq!(
-        trace.edges,
-        [edge(4, 2, None)],
-        "an explicit upstream edge has no input"
-    );
+    let trace = store.reader(None).trace("model.pkl", None, LIMIT).expect("trace");
+    assert_eq!(trace.edges, [edge(4, 2, None)], "an explicit upstream edge has no input");
     // A component that exists but never ran adds nothing (and is not an error).
-    store
-        .register_component("planned", "", "", &[])
-        .expect("register");
+    store.register_component("planned", "", "", &[]).expect("register");
     let mut r = run("train", at(0, 4), [], []);
     r.upstream = names(&["planned"]);
     assert!(store.log_run(&r).expect("planned").dependencies.is_empty());
@@ -745,10 +538,7 @@ fn rule2_an_unknown_upstream_component_is_an_error_and_nothing_is_logged() {
         other => panic!("expected an invalid upstream, got {other:?}"),
     }
     assert_eq!(snapshot(&store), before);
-    assert!(
-        store.reader(None).component("train").is_err(),
-        "not even the component was created"
-    );
+    assert!(store.reader(None).component("train").is_err(), "not even the component was created");
 }
 
 #[test]
@@ -763,14 +553,7 @@ fn rule3_dependencies_are_the_union_sorted_by_id_without_duplicates() {
     assert_eq!(store.log_run(&r).expect("d").dependencies, [1, 2, 3]);
     let trace = store.reader(None).trace("out", None, LIMIT).expect("trace");
     // Linked by an input where one links them (the input wins over the upstream), else none.
-    assert_eq!(
-        trace.edges,
-        [
-            edge(4, 1, Some("x")),
-            edge(4, 2, None),
-            edge(4, 3, Some("z"))
-        ]
-    );
+    assert_eq!(trace.edges, [edge(4, 1, Some("x")), edge(4, 2, None), edge(4, 3, Some("z"))]);
 }
 
 #[test]
@@ -789,13 +572,7 @@ fn rule3_dependencies_from_inputs_false_skips_rule1() {
     assert_eq!(store.reader(None).io("x").expect("io").consumers, [3]);
     let mut alone = run("c", at(0, 3), ["x", "y"], []);
     alone.dependencies_from_inputs = false;
-    assert!(
-        store
-            .log_run(&alone)
-            .expect("alone")
-            .dependencies
-            .is_empty()
-    );
+    assert!(store.log_run(&alone).expect("alone").dependencies.is_empty());
 }
 
 #[test]
@@ -803,17 +580,11 @@ fn rule4_a_run_listing_the_same_name_as_input_and_output_depends_on_the_earlier_
     let dir = tempdir();
     let store = open(dir.path());
     // The first run of an in-place update has no earlier producer: no dependency, not itself.
-    let first = store
-        .log_run(&run("append", at(0, 0), ["table"], ["table"]))
-        .expect("first");
+    let first = store.log_run(&run("append", at(0, 0), ["table"], ["table"])).expect("first");
     assert!(first.dependencies.is_empty());
-    let second = store
-        .log_run(&run("append", at(0, 1), ["table"], ["table"]))
-        .expect("second");
+    let second = store.log_run(&run("append", at(0, 1), ["table"], ["table"])).expect("second");
     assert_eq!(second.dependencies, [1]);
-    let third = store
-        .log_run(&run("append", at(0, 2), ["table"], ["table"]))
-        .expect("third");
+    let third = store.log_run(&run("append", at(0, 2), ["table"], ["table"])).expect("third");
     assert_eq!(third.dependencies, [2]);
     assert_eq!(trace_nodes(&store, "table"), [(3, 0), (2, 1), (1, 2)]);
 }
@@ -833,10 +604,7 @@ fn rule4_two_runs_that_swap_input_and_output_make_no_cycle() {
     assert_eq!(trace_nodes(&store, "x"), [(4, 0), (3, 1), (2, 2), (1, 3)]);
     assert_eq!(trace_nodes(&store, "y"), [(3, 0), (2, 1), (1, 2)]);
     for id in 1..=4 {
-        assert!(
-            deps(&store, id).iter().all(|&d| d < id),
-            "dependencies point to smaller ids"
-        );
+        assert!(deps(&store, id).iter().all(|&d| d < id), "dependencies point to smaller ids");
     }
 }
 
@@ -862,45 +630,21 @@ fn dependencies_are_resolved_when_logged_and_never_change_afterwards() {
 fn staleness_a_fresher_run_of_the_dependency_component() {
     let dir = tempdir();
     let store = open(dir.path());
-    log(
-        &store,
-        &run("featuregen", at(0, 0), [], ["features.parquet"]),
-    ); // 1
-    log(
-        &store,
-        &run("featuregen", at(1, 0), [], ["features_v2.parquet"]),
-    ); // 2
-    let train = store
-        .log_run(&run("train", at(2, 0), ["features.parquet"], ["model.pkl"]))
-        .expect("train");
+    log(&store, &run("featuregen", at(0, 0), [], ["features.parquet"])); // 1
+    log(&store, &run("featuregen", at(1, 0), [], ["features_v2.parquet"])); // 2
+    let train = store.log_run(&run("train", at(2, 0), ["features.parquet"], ["model.pkl"])).expect("train");
     assert_eq!(train.dependencies, [1]);
-    assert_eq!(
-        train.stale,
-        ["featuregen (ID 1) has 1 fresher run that began before this component run started."]
-    );
+    assert_eq!(train.stale, ["featuregen (ID 1) has 1 fresher run that began before this component run started."]);
     assert_eq!(stale(&store, 3), train.stale);
     // Two fresher runs: the plural. The interval is inclusive at both ends.
-    log(
-        &store,
-        &run("featuregen", at(2, 0), [], ["features_v3.parquet"]),
-    ); // 4, starts with train
-    log(
-        &store,
-        &run("featuregen", at(9, 0), [], ["features_v4.parquet"]),
-    ); // 5, starts after
-    let again = store
-        .log_run(&run("train", at(2, 0), ["features.parquet"], ["model.pkl"]))
-        .expect("again");
-    assert_eq!(
-        again.stale,
-        ["featuregen (ID 1) has 2 fresher runs that began before this component run started."]
-    );
+    log(&store, &run("featuregen", at(2, 0), [], ["features_v3.parquet"])); // 4, starts with train
+    log(&store, &run("featuregen", at(9, 0), [], ["features_v4.parquet"])); // 5, starts after
+    let again = store.log_run(&run("train", at(2, 0), ["features.parquet"], ["model.pkl"])).expect("again");
+    assert_eq!(again.stale, ["featuregen (ID 1) has 2 fresher runs that began before this component run started."]);
     // A run of the dependency's component that started before the dependency does not count.
     log(&store, &run("ingest", at(5, 0), [], ["raw.csv"])); // 7
     log(&store, &run("ingest", at(4, 0), [], ["raw_old.csv"])); // 8
-    let clean = store
-        .log_run(&run("clean", at(6, 0), ["raw.csv"], ["clean.csv"]))
-        .expect("clean");
+    let clean = store.log_run(&run("clean", at(6, 0), ["raw.csv"], ["clean.csv"])).expect("clean");
     assert!(clean.stale.is_empty(), "{:?}", clean.stale);
 }
 
@@ -910,29 +654,19 @@ fn staleness_a_dependency_older_than_the_threshold() {
     let store = open(dir.path());
     log(&store, &run("ingest", at(0, 0), [], ["raw.csv"]));
     // 45 days and 20 hours: whole days are counted.
-    let clean = store
-        .log_run(&run("clean", at(45, 20), ["raw.csv"], ["clean.csv"]))
-        .expect("clean");
+    let clean = store.log_run(&run("clean", at(45, 20), ["raw.csv"], ["clean.csv"])).expect("clean");
     assert_eq!(clean.stale, ["ingest (ID 1) was run 45 days ago."]);
     // Exactly the threshold is not older than it.
-    let on_the_day = store
-        .log_run(&run("clean", at(30, 0), ["raw.csv"], ["clean.csv"]))
-        .expect("30 days");
+    let on_the_day = store.log_run(&run("clean", at(30, 0), ["raw.csv"], ["clean.csv"])).expect("30 days");
     assert!(on_the_day.stale.is_empty(), "{:?}", on_the_day.stale);
     let mut just_past = run("clean", at(30, 0), ["raw.csv"], ["clean.csv"]);
     just_past.start = Timestamp(just_past.start.0 + 1);
     just_past.end = just_past.start;
-    assert_eq!(
-        store.log_run(&just_past).expect("past").stale,
-        ["ingest (ID 1) was run 30 days ago."]
-    );
+    assert_eq!(store.log_run(&just_past).expect("past").stale, ["ingest (ID 1) was run 30 days ago."]);
     // The threshold is per run.
     let mut strict = run("clean", at(2, 5), ["raw.csv"], ["clean.csv"]);
     strict.staleness_threshold_s = 24 * 3600;
-    assert_eq!(
-        store.log_run(&strict).expect("strict").stale,
-        ["ingest (ID 1) was run 2 days ago."]
-    );
+    assert_eq!(store.log_run(&strict).expect("strict").stale, ["ingest (ID 1) was run 2 days ago."]);
     let mut lenient = run("clean", at(45, 0), ["raw.csv"], ["clean.csv"]);
     lenient.staleness_threshold_s = 60 * 24 * 3600;
     assert!(store.log_run(&lenient).expect("lenient").stale.is_empty());
@@ -947,14 +681,7 @@ fn staleness_messages_follow_dependency_id_order() {
     log(&store, &run("labels", at(2, 0), [], ["labels.csv"])); // 3
     log(&store, &run("labels", at(3, 0), [], ["labels_b.csv"])); // 4
     log(&store, &run("labels", at(4, 0), [], ["labels_c.csv"])); // 5
-    let train = store
-        .log_run(&run(
-            "train",
-            at(50, 0),
-            ["labels.csv", "raw.csv"],
-            ["model.pkl"],
-        ))
-        .expect("train");
+    let train = store.log_run(&run("train", at(50, 0), ["labels.csv", "raw.csv"], ["model.pkl"])).expect("train");
     assert_eq!(train.dependencies, [1, 3]);
     assert_eq!(
         train.stale,
@@ -980,10 +707,7 @@ fn staleness_is_computed_when_logged_and_never_recomputed() {
         assert!(stale(&store, 2).is_empty());
     }
     let store = open(dir.path());
-    assert!(
-        stale(&store, 2).is_empty(),
-        "replay does not recompute staleness"
-    );
+    assert!(stale(&store, 2).is_empty(), "replay does not recompute staleness");
 }
 
 #[test]
@@ -991,34 +715,16 @@ fn outdated_when_a_dependency_of_the_latest_run_is_no_longer_the_latest_of_its_c
     let dir = tempdir();
     let store = open(dir.path());
     log(&store, &run("featuregen", at(0, 0), [], ["f.parquet"])); // 1
-    log(
-        &store,
-        &run("train", at(0, 1), ["f.parquet"], ["model.pkl"]),
-    ); // 2
+    log(&store, &run("train", at(0, 1), ["f.parquet"], ["model.pkl"])); // 2
     assert!(store.reader(None).outdated().expect("outdated").is_empty());
-    assert!(
-        !store
-            .reader(None)
-            .component("train")
-            .expect("train")
-            .outdated
-    );
+    assert!(!store.reader(None).component("train").expect("train").outdated);
     log(&store, &run("featuregen", at(0, 2), [], ["g.parquet"])); // 3
     let outdated = store.reader(None).outdated().expect("outdated");
     assert_eq!(outdated.len(), 1);
     assert_eq!(outdated[0].name, "train");
     assert_eq!(outdated[0].latest_run.id, 2);
-    assert_eq!(
-        outdated[0].reasons,
-        ["featuregen (ID 1) has been superseded by ID 3."]
-    );
-    assert!(
-        store
-            .reader(None)
-            .component("train")
-            .expect("train")
-            .outdated
-    );
+    assert_eq!(outdated[0].reasons, ["featuregen (ID 1) has been superseded by ID 3."]);
+    assert!(store.reader(None).component("train").expect("train").outdated);
     // Running train again on the newest features clears it.
     let mut again = run("train", at(0, 3), [], ["model.pkl"]);
     again.upstream = names(&["featuregen"]);
@@ -1038,46 +744,18 @@ fn trace_a_chain_of_ten_components_back_to_the_first() {
     let store = open(dir.path());
     let outputs: Vec<String> = (0..10).map(|i| format!("stage{i}.csv")).collect();
     for i in 0..10 {
-        let inputs: Vec<&str> = if i == 0 {
-            vec![]
-        } else {
-            vec![outputs[i - 1].as_str()]
-        };
-        log(
-            &store,
-            &run(
-                &format!("c{i}"),
-                at(0, i as i64),
-                inputs,
-                [outputs[i].as_str()],
-            ),
-        );
+        let inputs: Vec<&str> = if i == 0 { vec![] } else { vec![outputs[i - 1].as_str()] };
+        log(&store, &run(&format!("c{i}"), at(0, i as i64), inputs, [outputs[i].as_str()]));
     }
-    let trace = store
-        .reader(None)
-        .trace("stage9.csv", None, LIMIT)
-        .expect("trace");
+    let trace = store.reader(None).trace("stage9.csv", None, LIMIT).expect("trace");
     assert_eq!(trace.root, Some(10));
     assert!(!trace.truncated);
-    let nodes: Vec<(u32, u32, &str)> = trace
-        .nodes
-        .iter()
-        .map(|n| (n.run.id, n.depth, n.run.component.as_str()))
-        .collect();
-    let expected: Vec<(u32, u32, String)> = (0..10u32)
-        .map(|d| (10 - d, d, format!("c{}", 9 - d)))
-        .collect();
-    assert_eq!(
-        nodes,
-        expected
-            .iter()
-            .map(|(i, d, c)| (*i, *d, c.as_str()))
-            .collect::<Vec<_>>()
-    );
-    let edges: Vec<EdgeView> = (2..=10u32)
-        .rev()
-        .map(|id| edge(id, id - 1, Some(&format!("stage{}.csv", id - 2))))
-        .collect();
+    let nodes: Vec<(u32, u32, &str)> =
+        trace.nodes.iter().map(|n| (n.run.id, n.depth, n.run.component.as_str())).collect();
+    let expected: Vec<(u32, u32, String)> = (0..10u32).map(|d| (10 - d, d, format!("c{}", 9 - d))).collect();
+    assert_eq!(nodes, expected.iter().map(|(i, d, c)| (*i, *d, c.as_str())).collect::<Vec<_>>());
+    let edges: Vec<EdgeView> =
+        (2..=10u32).rev().map(|id| edge(id, id - 1, Some(&format!("stage{}.csv", id - 2)))).collect();
     assert_eq!(trace.edges, edges);
     // The first component's output traces to itself alone.
     assert_eq!(trace_nodes(&store, "stage0.csv"), [(1, 0)]);
@@ -1089,10 +767,7 @@ fn trace_the_same_component_run_ten_times_shows_only_the_latest() {
     let store = open(dir.path());
     log(&store, &run("ingest", at(0, 0), [], ["data.csv"]));
     for i in 0..10 {
-        log(
-            &store,
-            &run("train", at(0, 1 + i), ["data.csv"], ["model.pkl"]),
-        );
+        log(&store, &run("train", at(0, 1 + i), ["data.csv"], ["model.pkl"]));
     }
     assert_eq!(trace_nodes(&store, "model.pkl"), [(11, 0), (1, 1)]);
     let io = store.reader(None).io("model.pkl").expect("io");
@@ -1112,10 +787,7 @@ fn trace_a_tree_is_depth_first_pre_order_dependencies_ascending_each_run_once() 
     log(&store, &run("root", at(0, 2), ["m3", "m2", "m1"], ["out"])); // 7
     let trace = store.reader(None).trace("out", None, LIMIT).expect("trace");
     let nodes: Vec<(u32, u32)> = trace.nodes.iter().map(|n| (n.run.id, n.depth)).collect();
-    assert_eq!(
-        nodes,
-        [(7, 0), (4, 1), (1, 2), (2, 2), (5, 1), (3, 2), (6, 1)]
-    );
+    assert_eq!(nodes, [(7, 0), (4, 1), (1, 2), (2, 2), (5, 1), (3, 2), (6, 1)]);
     let mut edges = trace.edges.clone();
     edges.sort_by_key(|e| (e.from, e.to));
     assert_eq!(
@@ -1144,46 +816,20 @@ fn trace_max_depth_and_node_limit() {
     for i in 0..6 {
         let input = format!("o{}", i.max(1) - 1);
         let inputs: Vec<&str> = if i == 0 { vec![] } else { vec![input.as_str()] };
-        log(
-            &store,
-            &run(
-                &format!("c{i}"),
-                at(0, i),
-                inputs,
-                [format!("o{i}").as_str()],
-            ),
-        );
+        log(&store, &run(&format!("c{i}"), at(0, i), inputs, [format!("o{i}").as_str()]));
     }
     let r = store.reader(None);
     let t = r.trace("o5", Some(2), LIMIT).expect("max depth");
-    assert_eq!(
-        t.nodes
-            .iter()
-            .map(|n| (n.run.id, n.depth))
-            .collect::<Vec<_>>(),
-        [(6, 0), (5, 1), (4, 2)]
-    );
+    assert_eq!(t.nodes.iter().map(|n| (n.run.id, n.depth)).collect::<Vec<_>>(), [(6, 0), (5, 1), (4, 2)]);
     assert!(!t.truncated, "max_depth is not truncation");
-    assert!(
-        t.edges.iter().all(|e| e.to >= 4),
-        "no edge leaves the listed runs"
-    );
+    assert!(t.edges.iter().all(|e| e.to >= 4), "no edge leaves the listed runs");
     let t = r.trace("o5", None, 3).expect("limit");
-    assert_eq!(
-        t.nodes.iter().map(|n| n.run.id).collect::<Vec<_>>(),
-        [6, 5, 4]
-    );
+    assert_eq!(t.nodes.iter().map(|n| n.run.id).collect::<Vec<_>>(), [6, 5, 4]);
     assert!(t.truncated);
-    assert!(
-        t.edges.iter().all(|e| e.to >= 4),
-        "no edge leaves the listed runs"
-    );
+    assert!(t.edges.iter().all(|e| e.to >= 4), "no edge leaves the listed runs");
     let t = r.trace("o5", None, 6).expect("exact limit");
     assert_eq!(t.nodes.len(), 6);
-    assert!(
-        !t.truncated,
-        "a limit that fits every run does not truncate"
-    );
+    assert!(!t.truncated, "a limit that fits every run does not truncate");
     let l = r.lineage("o5", None, LIMIT).expect("lineage");
     assert_eq!(l.root, Some(6));
     assert_eq!(l.nodes.len(), 6);
@@ -1212,31 +858,14 @@ fn downstream_is_every_run_that_transitively_depended_on_the_producers() {
     log(&store, &run("ingest", at(0, 0), ["s3://raw"], ["raw.csv"])); // 1
     log(&store, &run("ingest", at(0, 1), ["s3://raw"], ["raw.csv"])); // 2
     log(&store, &run("clean", at(0, 2), ["raw.csv"], ["clean.csv"])); // 3 -> 2
-    log(
-        &store,
-        &run(
-            "features",
-            at(0, 3),
-            ["clean.csv"],
-            ["f.parquet", "g.parquet"],
-        ),
-    ); // 4 -> 3
-    log(
-        &store,
-        &run("train", at(0, 4), ["f.parquet", "clean.csv"], ["model.pkl"]),
-    ); // 5 -> 3, 4
+    log(&store, &run("features", at(0, 3), ["clean.csv"], ["f.parquet", "g.parquet"])); // 4 -> 3
+    log(&store, &run("train", at(0, 4), ["f.parquet", "clean.csv"], ["model.pkl"])); // 5 -> 3, 4
     log(&store, &run("unrelated", at(0, 5), [], ["u"])); // 6
-    let d = store
-        .reader(None)
-        .downstream("raw.csv", None, LIMIT)
-        .expect("downstream");
+    let d = store.reader(None).downstream("raw.csv", None, LIMIT).expect("downstream");
     assert_eq!(d.producers, [1, 2]);
     let runs: Vec<(u32, u32)> = d.runs.iter().map(|n| (n.run.id, n.depth)).collect();
     assert_eq!(runs, [(3, 1), (4, 2), (5, 2)]);
-    assert_eq!(
-        d.outputs,
-        names(&["clean.csv", "f.parquet", "g.parquet", "model.pkl"])
-    );
+    assert_eq!(d.outputs, names(&["clean.csv", "f.parquet", "g.parquet", "model.pkl"]));
     let mut edges = d.edges.clone();
     edges.sort_by_key(|e| (e.from, e.to));
     assert_eq!(
@@ -1250,32 +879,17 @@ fn downstream_is_every_run_that_transitively_depended_on_the_producers() {
     );
     assert!(!d.truncated);
     // max_depth and limit as for trace.
-    let shallow = store
-        .reader(None)
-        .downstream("raw.csv", Some(1), LIMIT)
-        .expect("depth 1");
-    assert_eq!(
-        shallow.runs.iter().map(|n| n.run.id).collect::<Vec<_>>(),
-        [3]
-    );
-    let cut = store
-        .reader(None)
-        .downstream("raw.csv", None, 2)
-        .expect("limit 2");
+    let shallow = store.reader(None).downstream("raw.csv", Some(1), LIMIT).expect("depth 1");
+    assert_eq!(shallow.runs.iter().map(|n| n.run.id).collect::<Vec<_>>(), [3]);
+    let cut = store.reader(None).downstream("raw.csv", None, 2).expect("limit 2");
     assert_eq!(cut.runs.len(), 2);
     assert!(cut.truncated);
     // decisions.md: for a source, the direct consumers are depth 1.
-    let src = store
-        .reader(None)
-        .downstream("s3://raw", None, LIMIT)
-        .expect("source");
+    let src = store.reader(None).downstream("s3://raw", None, LIMIT).expect("source");
     assert!(src.producers.is_empty());
     let runs: Vec<(u32, u32)> = src.runs.iter().map(|n| (n.run.id, n.depth)).collect();
     assert_eq!(runs, [(1, 1), (2, 1), (3, 2), (4, 3), (5, 3)]);
-    assert!(matches!(
-        store.reader(None).downstream("nothing", None, LIMIT),
-        Err(StoreError::NotFound { .. })
-    ));
+    assert!(matches!(store.reader(None).downstream("nothing", None, LIMIT), Err(StoreError::NotFound { .. })));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1286,35 +900,14 @@ fn downstream_is_every_run_that_transitively_depended_on_the_producers() {
 fn flag_and_unflag_are_events_with_optional_reason_and_by() {
     let dir = tempdir();
     let store = open(dir.path());
-    log(
-        &store,
-        &run(
-            "pred",
-            at(0, 0),
-            ["raw.csv"],
-            ["pred_17", "pred_18", "pred_19"],
-        ),
-    );
-    let flagged = store
-        .flag(
-            &names(&["pred_17", "pred_18", "pred_17"]),
-            Some("label mismatch"),
-            Some("bob"),
-        )
-        .expect("flag");
-    assert_eq!(
-        flagged,
-        names(&["pred_17", "pred_18"]),
-        "duplicates dropped"
-    );
-    store
-        .flag(&names(&["raw.csv"]), None, None)
-        .expect("a source can be flagged");
+    log(&store, &run("pred", at(0, 0), ["raw.csv"], ["pred_17", "pred_18", "pred_19"]));
+    let flagged =
+        store.flag(&names(&["pred_17", "pred_18", "pred_17"]), Some("label mismatch"), Some("bob")).expect("flag");
+    assert_eq!(flagged, names(&["pred_17", "pred_18"]), "duplicates dropped");
+    store.flag(&names(&["raw.csv"]), None, None).expect("a source can be flagged");
     let flags = store.reader(None).flags();
-    let shown: Vec<(&str, Option<&str>, Option<&str>)> = flags
-        .iter()
-        .map(|f| (f.name.as_str(), f.reason.as_deref(), f.by.as_deref()))
-        .collect();
+    let shown: Vec<(&str, Option<&str>, Option<&str>)> =
+        flags.iter().map(|f| (f.name.as_str(), f.reason.as_deref(), f.by.as_deref())).collect();
     assert_eq!(
         shown,
         [
@@ -1332,24 +925,12 @@ fn flag_and_unflag_are_events_with_optional_reason_and_by() {
     assert!(!r.run(1).expect("run").outputs[2].flagged);
     drop(r);
     // Unflag answers what was flagged; names not flagged are no change.
-    let was = store
-        .unflag(&names(&["pred_18", "pred_19"]))
-        .expect("unflag");
+    let was = store.unflag(&names(&["pred_18", "pred_19"])).expect("unflag");
     assert_eq!(was, names(&["pred_18"]));
     let seq = store.last_seq();
-    assert!(
-        store
-            .unflag(&names(&["pred_19"]))
-            .expect("no-op")
-            .is_empty()
-    );
+    assert!(store.unflag(&names(&["pred_19"])).expect("no-op").is_empty());
     assert_eq!(store.last_seq(), seq, "unflagging nothing appends nothing");
-    let names_now: Vec<String> = store
-        .reader(None)
-        .flags()
-        .into_iter()
-        .map(|f| f.name)
-        .collect();
+    let names_now: Vec<String> = store.reader(None).flags().into_iter().map(|f| f.name).collect();
     assert_eq!(names_now, names(&["pred_17", "raw.csv"]));
 }
 
@@ -1380,9 +961,7 @@ fn unflag_all_clears_every_flag_in_one_event() {
     let store = open(dir.path());
     log(&store, &run("pred", at(0, 0), [], ["a", "b", "c"]));
     store.flag(&names(&["b"]), None, None).expect("flag b");
-    store
-        .flag(&names(&["a", "c"]), None, None)
-        .expect("flag a c");
+    store.flag(&names(&["a", "c"]), None, None).expect("flag a c");
     let seq = store.last_seq();
     let was = store.unflag_all().expect("unflag all");
     assert_eq!(was.len(), 3);
@@ -1390,21 +969,13 @@ fn unflag_all_clears_every_flag_in_one_event() {
     assert_eq!(store.last_seq(), seq + 1);
     assert!(store.reader(None).flags().is_empty());
     assert!(store.unflag_all().expect("again").is_empty());
-    assert_eq!(
-        store.last_seq(),
-        seq + 1,
-        "nothing to unflag appends nothing"
-    );
+    assert_eq!(store.last_seq(), seq + 1, "nothing to unflag appends nothing");
     assert_eq!(store.reader(None).stats().flags, 0);
 }
 
 fn review_rows(store: &Store) -> Vec<(u32, u64, f64)> {
     let review = store.reader(None).review(100).expect("review");
-    review
-        .runs
-        .iter()
-        .map(|r| (r.run.id, r.count, r.coverage))
-        .collect()
+    review.runs.iter().map(|r| (r.run.id, r.count, r.coverage)).collect()
 }
 
 #[test]
@@ -1417,42 +988,19 @@ fn review_counts_runs_by_flagged_traces_count_descending_then_id_descending() {
     log(&store, &run("pred1", at(0, 3), ["fa"], ["p1"])); // 4
     log(&store, &run("pred2", at(0, 4), ["fb"], ["p2"])); // 5
     log(&store, &run("other", at(0, 5), [], ["o"])); // 6
-    assert!(
-        review_rows(&store).is_empty(),
-        "no flags, nothing to review"
-    );
-    store
-        .flag(&names(&["p1", "p2"]), Some("bad"), None)
-        .expect("flag");
+    assert!(review_rows(&store).is_empty(), "no flags, nothing to review");
+    store.flag(&names(&["p1", "p2"]), Some("bad"), None).expect("flag");
     // Ties (count 1) are broken by id, highest first.
-    assert_eq!(
-        review_rows(&store),
-        [
-            (1, 2, 1.0),
-            (5, 1, 0.5),
-            (4, 1, 0.5),
-            (3, 1, 0.5),
-            (2, 1, 0.5)
-        ]
-    );
+    assert_eq!(review_rows(&store), [(1, 2, 1.0), (5, 1, 0.5), (4, 1, 0.5), (3, 1, 0.5), (2, 1, 0.5)]);
     let review = store.reader(None).review(2).expect("limit");
     assert_eq!(review.runs.len(), 2);
     assert_eq!(review.flagged.len(), 2);
     assert!(review.unresolved.is_empty());
     // Four flagged outputs: p1 -> {4, 2, 1}, p2 -> {5, 3, 1}, fa -> {2, 1}, o -> {6}.
-    store
-        .flag(&names(&["fa", "o"]), None, None)
-        .expect("flag more");
+    store.flag(&names(&["fa", "o"]), None, None).expect("flag more");
     assert_eq!(
         review_rows(&store),
-        [
-            (1, 3, 0.75),
-            (2, 2, 0.5),
-            (6, 1, 0.25),
-            (5, 1, 0.25),
-            (4, 1, 0.25),
-            (3, 1, 0.25)
-        ]
+        [(1, 3, 0.75), (2, 2, 0.5), (6, 1, 0.25), (5, 1, 0.25), (4, 1, 0.25), (3, 1, 0.25)]
     );
 }
 
@@ -1461,17 +1009,11 @@ fn review_reports_a_flagged_output_with_no_producer_as_unresolved() {
     let dir = tempdir();
     let store = open(dir.path());
     log(&store, &run("train", at(0, 0), ["raw.csv"], ["model.pkl"]));
-    store
-        .flag(&names(&["raw.csv", "model.pkl"]), None, None)
-        .expect("flag");
+    store.flag(&names(&["raw.csv", "model.pkl"]), None, None).expect("flag");
     let review = store.reader(None).review(100).expect("review");
     assert_eq!(review.unresolved, names(&["raw.csv"]));
     assert_eq!(review.flagged.len(), 2);
-    let rows: Vec<(u32, u64, f64)> = review
-        .runs
-        .iter()
-        .map(|r| (r.run.id, r.count, r.coverage))
-        .collect();
+    let rows: Vec<(u32, u64, f64)> = review.runs.iter().map(|r| (r.run.id, r.count, r.coverage)).collect();
     // Coverage is over every flagged output, resolved or not.
     assert_eq!(rows, [(1, 1, 0.5)]);
 }
@@ -1484,33 +1026,14 @@ fn review_reports_a_flagged_output_with_no_producer_as_unresolved() {
 fn reads(store: &Store, as_of: Option<AsOf>) -> Vec<String> {
     let r = store.reader(as_of);
     let mut out = vec![
-        format!(
-            "{:?}",
-            r.trace("model.pkl", None, LIMIT)
-                .map_err(|e| error_kind(&e))
-        ),
-        format!(
-            "{:?}",
-            r.trace("f.parquet", None, LIMIT)
-                .map_err(|e| error_kind(&e))
-        ),
-        format!(
-            "{:?}",
-            r.downstream("raw.csv", None, LIMIT)
-                .map_err(|e| error_kind(&e))
-        ),
+        format!("{:?}", r.trace("model.pkl", None, LIMIT).map_err(|e| error_kind(&e))),
+        format!("{:?}", r.trace("f.parquet", None, LIMIT).map_err(|e| error_kind(&e))),
+        format!("{:?}", r.downstream("raw.csv", None, LIMIT).map_err(|e| error_kind(&e))),
         format!("{:?}", r.review(100).map_err(|e| error_kind(&e))),
-        format!(
-            "{:?}",
-            r.history("train", 100, None, None, None)
-                .map_err(|e| error_kind(&e))
-        ),
+        format!("{:?}", r.history("train", 100, None, None, None).map_err(|e| error_kind(&e))),
         format!("{:?}", r.recent(100, None).map_err(|e| error_kind(&e))),
         format!("{:?}", r.component("train").map_err(|e| error_kind(&e))),
-        format!(
-            "{:?}",
-            r.component("featuregen").map_err(|e| error_kind(&e))
-        ),
+        format!("{:?}", r.component("featuregen").map_err(|e| error_kind(&e))),
         format!("{:?}", r.components(None, None)),
         format!("{:?}", r.tags()),
         format!("{:?}", r.flags()),
@@ -1522,10 +1045,7 @@ fn reads(store: &Store, as_of: Option<AsOf>) -> Vec<String> {
         out.push(format!("{:?}", r.run(id).map_err(|e| error_kind(&e))));
     }
     let s = r.stats();
-    out.push(format!(
-        "{} {} {} {} {} {}",
-        s.last_seq, s.events, s.runs, s.components, s.outputs, s.flags
-    ));
+    out.push(format!("{} {} {} {} {} {}", s.last_seq, s.events, s.runs, s.components, s.outputs, s.flags));
     out
 }
 
@@ -1539,18 +1059,13 @@ fn eventful_history(store: &Store) -> Vec<Vec<String>> {
         seen.push(reads(store, None));
     };
     step(&|| {
-        store
-            .register_component("featuregen", "features", "alice", &names(&["etl"]))
-            .expect("register");
+        store.register_component("featuregen", "features", "alice", &names(&["etl"])).expect("register");
     });
     step(&|| {
         log(store, &run("ingest", at(0, 0), [], ["raw.csv"]));
     });
     step(&|| {
-        log(
-            store,
-            &run("featuregen", at(0, 1), ["raw.csv"], ["f.parquet"]),
-        );
+        log(store, &run("featuregen", at(0, 1), ["raw.csv"], ["f.parquet"]));
     });
     step(&|| {
         log(store, &run("train", at(0, 2), ["f.parquet"], ["model.pkl"]));
@@ -1561,15 +1076,10 @@ fn eventful_history(store: &Store) -> Vec<Vec<String>> {
         store.flag(&flag, Some("drift"), Some("bob")).expect("flag");
     });
     step(&|| {
-        store
-            .register_component("featuregen", "features v2", "carol", &names(&["daily"]))
-            .expect("register again");
+        store.register_component("featuregen", "features v2", "carol", &names(&["daily"])).expect("register again");
     });
     step(&|| {
-        log(
-            store,
-            &run("featuregen", at(1, 0), ["raw.csv"], ["f.parquet"]),
-        );
+        log(store, &run("featuregen", at(1, 0), ["raw.csv"], ["f.parquet"]));
     });
     step(&|| store.set_notes(3, "superseded").expect("notes"));
     step(&|| {
@@ -1595,11 +1105,7 @@ fn as_of_a_sequence_number_answers_as_the_store_did_when_that_event_was_the_last
         let store = open(dir.path());
         let seen = eventful_history(&store);
         for (seq, then) in seen.iter().enumerate() {
-            assert_eq!(
-                &reads(&store, Some(AsOf::Seq(seq as u64))),
-                then,
-                "live, as of seq {seq}"
-            );
+            assert_eq!(&reads(&store, Some(AsOf::Seq(seq as u64))), then, "live, as of seq {seq}");
         }
         // Past the end is the latest state.
         assert_eq!(reads(&store, Some(AsOf::Seq(1_000))), reads(&store, None));
@@ -1607,23 +1113,13 @@ fn as_of_a_sequence_number_answers_as_the_store_did_when_that_event_was_the_last
     };
     let store = open(dir.path());
     for (seq, then) in seen.iter().enumerate() {
-        assert_eq!(
-            &reads(&store, Some(AsOf::Seq(seq as u64))),
-            then,
-            "after reopen, as of seq {seq}"
-        );
+        assert_eq!(&reads(&store, Some(AsOf::Seq(seq as u64))), then, "after reopen, as of seq {seq}");
     }
     // A run that did not exist yet is not found, and history before a component existed neither.
     let r = store.reader(Some(AsOf::Seq(2)));
     assert!(matches!(r.run(2), Err(StoreError::NotFound { .. })));
-    assert!(matches!(
-        r.history("train", 10, None, None, None),
-        Err(StoreError::NotFound { .. })
-    ));
-    assert!(matches!(
-        r.trace("model.pkl", None, LIMIT),
-        Err(StoreError::NotFound { .. })
-    ));
+    assert!(matches!(r.history("train", 10, None, None, None), Err(StoreError::NotFound { .. })));
+    assert!(matches!(r.trace("model.pkl", None, LIMIT), Err(StoreError::NotFound { .. })));
 }
 
 #[test]
@@ -1637,23 +1133,11 @@ fn as_of_a_time_answers_as_of_the_last_event_appended_at_or_before_it() {
         // Events may share a millisecond: the answer is as of the last of them.
         let last_at_that_time = events.iter().filter(|o| o.at <= e.at).map(|o| o.seq).max();
         let seq = last_at_that_time.unwrap_or(0) as usize;
-        assert_eq!(
-            &reads(&store, Some(AsOf::Time(exact))),
-            &seen[seq],
-            "as of the time of seq {}",
-            e.seq
-        );
+        assert_eq!(&reads(&store, Some(AsOf::Time(exact))), &seen[seq], "as of the time of seq {}", e.seq);
     }
     let first = events.first().map(|e| e.at).unwrap_or(0);
-    assert_eq!(
-        &reads(&store, Some(AsOf::Time(Timestamp(first - 1)))),
-        &seen[0],
-        "before the first event"
-    );
-    assert_eq!(
-        reads(&store, Some(AsOf::Time(Timestamp::now()))),
-        reads(&store, None)
-    );
+    assert_eq!(&reads(&store, Some(AsOf::Time(Timestamp(first - 1)))), &seen[0], "before the first event");
+    assert_eq!(reads(&store, Some(AsOf::Time(Timestamp::now()))), reads(&store, None));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1662,24 +1146,13 @@ fn as_of_a_time_answers_as_of_the_last_event_appended_at_or_before_it() {
 
 #[test]
 fn fsync_policies_always_interval_and_never_are_durable_across_a_clean_reopen() {
-    for policy in [
-        FsyncPolicy::Always,
-        FsyncPolicy::Interval(Duration::from_millis(5)),
-        FsyncPolicy::Never,
-    ] {
+    for policy in [FsyncPolicy::Always, FsyncPolicy::Interval(Duration::from_millis(5)), FsyncPolicy::Never] {
         let dir = tempdir();
-        let opts = LogOptions {
-            fsync: policy,
-            segment_bytes: 2048,
-            ..LogOptions::default()
-        };
+        let opts = LogOptions { fsync: policy, segment_bytes: 2048, ..LogOptions::default() };
         {
             let store = open_with(dir.path(), opts.clone());
             for i in 0..30 {
-                log(
-                    &store,
-                    &run("ingest", at(0, i), [], [format!("out{i}.csv").as_str()]),
-                );
+                log(&store, &run("ingest", at(0, i), [], [format!("out{i}.csv").as_str()]));
             }
             store.flag(&names(&["out3.csv"]), None, None).expect("flag");
             if policy == FsyncPolicy::Always {
@@ -1690,16 +1163,9 @@ fn fsync_policies_always_interval_and_never_are_durable_across_a_clean_reopen() 
         assert!(recovery.torn_tail.is_none(), "{policy:?}");
         assert!(recovery.segments > 1, "several segments");
         let stats = store.reader(None).stats();
-        assert_eq!(
-            (stats.runs, stats.events, stats.flags),
-            (30, 31, 1),
-            "{policy:?}"
-        );
+        assert_eq!((stats.runs, stats.events, stats.flags), (30, 31, 1), "{policy:?}");
         assert_eq!(stats.segments, recovery.segments as u64);
-        assert_eq!(
-            store.reader(None).run(30).expect("run").outputs[0].name,
-            "out29.csv"
-        );
+        assert_eq!(store.reader(None).run(30).expect("run").outputs[0].name, "out29.csv");
     }
 }
 
@@ -1709,10 +1175,7 @@ fn two_processes_never_write_the_same_data_directory() {
     let (first, _) = Store::open(dir.path(), fast()).expect("first writer");
     log(&first, &run("ingest", at(0, 0), [], ["raw.csv"]));
     match Store::open(dir.path(), fast()) {
-        Err(StoreError::Locked {
-            dir: locked,
-            holder,
-        }) => {
+        Err(StoreError::Locked { dir: locked, holder }) => {
             assert_eq!(locked, dir.path());
             assert!(holder.contains(&std::process::id().to_string()), "{holder}");
         }
@@ -1722,20 +1185,14 @@ fn two_processes_never_write_the_same_data_directory() {
     // A reader beside the writer sees what was written before it opened.
     let reader = Store::open_read_only(dir.path()).expect("read-only beside a writer");
     assert_eq!(reader.reader(None).stats().runs, 1);
-    assert!(matches!(
-        reader.log_run(&run("x", at(0, 1), [], [])),
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(reader.log_run(&run("x", at(0, 1), [], [])), Err(StoreError::Unavailable(_))));
     log(&first, &run("ingest", at(0, 1), [], ["raw.csv"]));
     drop(first);
     let (again, _) = Store::open(dir.path(), fast()).expect("the lock is released on close");
     assert_eq!(again.reader(None).stats().runs, 2);
     drop(again);
     let missing = dir.path().join("nothing-here");
-    assert!(
-        Store::open_read_only(&missing).is_err(),
-        "read-only does not create a store"
-    );
+    assert!(Store::open_read_only(&missing).is_err(), "read-only does not create a store");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1755,10 +1212,7 @@ fn a_batch_is_applied_in_order_and_a_later_run_sees_an_earlier_one() {
             train,
         ])
         .expect("batch");
-    let got: Vec<(u32, u64, Vec<u32>)> = logged
-        .iter()
-        .map(|l| (l.id, l.seq, l.dependencies.clone()))
-        .collect();
+    let got: Vec<(u32, u64, Vec<u32>)> = logged.iter().map(|l| (l.id, l.seq, l.dependencies.clone())).collect();
     assert_eq!(got, [(1, 1, vec![]), (2, 2, vec![1]), (3, 3, vec![1, 2])]);
     assert_eq!(trace_nodes(&store, "model.pkl"), [(3, 0), (1, 1), (2, 1)]);
     assert!(store.log_runs(&[]).expect("empty batch").is_empty());
@@ -1777,25 +1231,11 @@ fn a_rejected_batch_names_the_field_and_changes_nothing() {
     let mut ghost = good();
     ghost.upstream = names(&["ingest", "ghost"]);
     let mut bad_phase = good();
-    bad_phase.tests = vec![TestResult {
-        name: "t".into(),
-        phase: "during".into(),
-        passed: true,
-        message: None,
-    }];
+    bad_phase.tests = vec![TestResult { name: "t".into(), phase: "during".into(), passed: true, message: None }];
     let cases: Vec<(Vec<NewRun>, &str)> = vec![
-        (
-            vec![good(), backwards.clone(), good()],
-            "invalid runs[1].end",
-        ),
-        (
-            vec![good(), good(), run("", at(0, 1), [], [])],
-            "invalid runs[2].component",
-        ),
-        (
-            vec![good(), run("c", at(0, 1), [], ["ok", "bad\n"])],
-            "invalid runs[1].outputs[1].name",
-        ),
+        (vec![good(), backwards.clone(), good()], "invalid runs[1].end"),
+        (vec![good(), good(), run("", at(0, 1), [], [])], "invalid runs[2].component"),
+        (vec![good(), run("c", at(0, 1), [], ["ok", "bad\n"])], "invalid runs[1].outputs[1].name"),
         (vec![good(), ghost.clone()], "invalid runs[1].upstream[1]"),
         (vec![bad_phase], "invalid runs[0].tests[0].phase"),
     ];
@@ -1805,10 +1245,7 @@ fn a_rejected_batch_names_the_field_and_changes_nothing() {
                 assert_eq!(error_kind(&e), expected);
                 let message = e.to_string();
                 let field = expected.rsplit(' ').next().unwrap_or_default();
-                assert!(
-                    message.contains(field),
-                    "the message names the field: {message}"
-                );
+                assert!(message.contains(field), "the message names the field: {message}");
             }
             Ok(l) => panic!("batch accepted: {l:?}"),
         }
@@ -1834,13 +1271,8 @@ fn idempotency_key_returns_the_original_run_and_appends_nothing() {
     };
     let original = {
         let store = open(dir.path());
-        log(
-            &store,
-            &run("featuregen", at(0, 0), [], ["features.parquet"]),
-        );
-        let original = store
-            .log_run(&keyed("attempt-1", at(0, 1)))
-            .expect("original");
+        log(&store, &run("featuregen", at(0, 0), [], ["features.parquet"]));
+        let original = store.log_run(&keyed("attempt-1", at(0, 1))).expect("original");
         let seq = store.last_seq();
         // A retry, even one that differs, answers the original and appends nothing.
         let retry = store.log_run(&keyed("attempt-1", at(5, 0))).expect("retry");
@@ -1850,13 +1282,7 @@ fn idempotency_key_returns_the_original_run_and_appends_nothing() {
         original
     };
     let store = open(dir.path());
-    assert_eq!(
-        store
-            .log_run(&keyed("attempt-1", at(0, 1)))
-            .expect("after reopen"),
-        original,
-        "keys survive a reopen"
-    );
+    assert_eq!(store.log_run(&keyed("attempt-1", at(0, 1))).expect("after reopen"), original, "keys survive a reopen");
     // In a batch: a key already used, a new key, and the new key again within the batch.
     let seq = store.last_seq();
     let logged = store
@@ -1869,17 +1295,12 @@ fn idempotency_key_returns_the_original_run_and_appends_nothing() {
         .expect("batch");
     assert_eq!(logged[0], original);
     assert_eq!(logged[1].id, 3);
-    assert_eq!(
-        logged[2], logged[1],
-        "the same key twice in one batch is one run"
-    );
+    assert_eq!(logged[2], logged[1], "the same key twice in one batch is one run");
     assert_eq!(logged[3].id, 4);
     assert_eq!(logged[3].dependencies, [3]);
     assert_eq!(store.last_seq(), seq + 2);
     assert_eq!(store.reader(None).stats().runs, 4);
-    let all_hits = store
-        .log_runs(&[keyed("attempt-2", at(9, 0)), keyed("attempt-1", at(9, 0))])
-        .expect("all hits");
+    let all_hits = store.log_runs(&[keyed("attempt-2", at(9, 0)), keyed("attempt-1", at(9, 0))]).expect("all hits");
     assert_eq!((all_hits[0].id, all_hits[1].id), (3, 2));
     assert_eq!(store.last_seq(), seq + 2);
 }
@@ -1894,54 +1315,31 @@ fn history_is_newest_first_within_an_inclusive_start_range_with_a_before_cursor(
     let store = open(dir.path());
     // Ids 1..=6 with starts on days 3, 1, 2, 2, 5, 4; another component in between.
     for (i, day) in [3, 1, 2, 2, 5, 4].into_iter().enumerate() {
-        log(
-            &store,
-            &run("train", at(day, 0), [], [format!("m{i}").as_str()]),
-        );
+        log(&store, &run("train", at(day, 0), [], [format!("m{i}").as_str()]));
     }
     log(&store, &run("other", at(2, 0), [], ["o"]));
     let history = |limit, before, since: Option<Timestamp>, until: Option<Timestamp>| -> Vec<u32> {
         let r = store.reader(None);
-        ids(&r
-            .history("train", limit, before, since, until)
-            .expect("history"))
+        ids(&r.history("train", limit, before, since, until).expect("history"))
     };
     assert_eq!(history(100, None, None, None), [5, 6, 1, 4, 3, 2]);
     assert_eq!(history(2, None, None, None), [5, 6]);
     assert_eq!(history(2, Some(6), None, None), [1, 4]);
     assert_eq!(history(100, Some(4), None, None), [3, 2]);
-    assert_eq!(
-        history(100, None, Some(at(2, 0)), Some(at(4, 0))),
-        [6, 1, 4, 3],
-        "inclusive at both ends"
-    );
+    assert_eq!(history(100, None, Some(at(2, 0)), Some(at(4, 0))), [6, 1, 4, 3], "inclusive at both ends");
     assert_eq!(history(100, Some(1), Some(at(2, 0)), None), [4, 3]);
     assert_eq!(history(100, None, None, Some(at(1, 23))), [2]);
     assert!(history(100, None, Some(at(6, 0)), None).is_empty());
-    assert!(matches!(
-        store.reader(None).history("nobody", 10, None, None, None),
-        Err(StoreError::NotFound { .. })
-    ));
-    assert!(matches!(
-        store
-            .reader(None)
-            .history("train", 10, Some(99), None, None),
-        Err(StoreError::NotFound { .. })
-    ));
+    assert!(matches!(store.reader(None).history("nobody", 10, None, None, None), Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.reader(None).history("train", 10, Some(99), None, None), Err(StoreError::NotFound { .. })));
 }
 
 #[test]
 fn recent_is_start_descending_then_id_descending_with_a_before_cursor() {
     let dir = tempdir();
     let store = open(dir.path());
-    for (i, (component, day)) in [("a", 1), ("b", 3), ("a", 2), ("c", 3), ("b", 0), ("c", 2)]
-        .into_iter()
-        .enumerate()
-    {
-        log(
-            &store,
-            &run(component, at(day, 0), [], [format!("o{i}").as_str()]),
-        );
+    for (i, (component, day)) in [("a", 1), ("b", 3), ("a", 2), ("c", 3), ("b", 0), ("c", 2)].into_iter().enumerate() {
+        log(&store, &run(component, at(day, 0), [], [format!("o{i}").as_str()]));
     }
     let recent = |limit, before| ids(&store.reader(None).recent(limit, before).expect("recent"));
     assert_eq!(recent(100, None), [4, 2, 6, 3, 1, 5]);
@@ -1965,52 +1363,26 @@ fn recent_is_start_descending_then_id_descending_with_a_before_cursor() {
 fn suggest_puts_prefix_matches_before_substring_matches_then_alphabetical() {
     let dir = tempdir();
     let store = open(dir.path());
-    store
-        .register_component("train", "", "", &names(&["training", "etl"]))
-        .expect("register");
-    log(
-        &store,
-        &run("pretrain", at(0, 0), ["raw_train.csv"], ["train.csv"]),
-    );
+    store.register_component("train", "", "", &names(&["training", "etl"])).expect("register");
+    log(&store, &run("pretrain", at(0, 0), ["raw_train.csv"], ["train.csv"]));
     log(&store, &run("eval", at(0, 0), [], ["Training-report.md"]));
     let s = store.reader(None).suggest("train", 10);
     assert_eq!(s.components, names(&["train", "pretrain"]));
-    assert_eq!(
-        s.outputs,
-        names(&["Training-report.md", "train.csv", "raw_train.csv"])
-    );
+    assert_eq!(s.outputs, names(&["Training-report.md", "train.csv", "raw_train.csv"]));
     assert_eq!(s.tags, names(&["training"]));
-    assert_eq!(
-        store.reader(None).suggest("train", 1).components,
-        names(&["train"])
-    );
+    assert_eq!(store.reader(None).suggest("train", 1).components, names(&["train"]));
 }
 
 #[test]
 fn stats_count_events_runs_components_outputs_flags_and_the_log() {
     let dir = tempdir();
     let store = open(dir.path());
-    store
-        .register_component("planned", "", "", &[])
-        .expect("register");
+    store.register_component("planned", "", "", &[]).expect("register");
     log(&store, &run("a", at(0, 0), ["in"], ["out", "out2"]));
     log(&store, &run("b", at(0, 1), ["out"], ["final"]));
-    store
-        .flag(&names(&["final", "in"]), None, None)
-        .expect("flag");
+    store.flag(&names(&["final", "in"]), None, None).expect("flag");
     let s = store.reader(None).stats();
-    assert_eq!(
-        (
-            s.last_seq,
-            s.events,
-            s.runs,
-            s.components,
-            s.outputs,
-            s.flags,
-            s.segments
-        ),
-        (4, 4, 2, 3, 4, 2, 1)
-    );
+    assert_eq!((s.last_seq, s.events, s.runs, s.components, s.outputs, s.flags, s.segments), (4, 4, 2, 3, 4, 2, 1));
     assert!(s.log_bytes > 0);
     assert_eq!(store.log_size(), (s.log_bytes, 1));
 }

@@ -21,10 +21,7 @@ pub fn at(days: i64, hours: i64) -> Timestamp {
 
 /// Log options for tests that are not about durability: no fsync, so the suite stays fast.
 pub fn fast() -> LogOptions {
-    LogOptions {
-        fsync: FsyncPolicy::Never,
-        ..LogOptions::default()
-    }
+    LogOptions { fsync: FsyncPolicy::Never, ..LogOptions::default() }
 }
 
 /// Opens a store for writing; panics with the error otherwise.
@@ -55,9 +52,7 @@ pub fn run<'a>(
     inputs: impl IntoIterator<Item = &'a str>,
     outputs: impl IntoIterator<Item = &'a str>,
 ) -> NewRun {
-    NewRun::new(component, start, Timestamp(start.0 + 60_000))
-        .inputs(inputs)
-        .outputs(outputs)
+    NewRun::new(component, start, Timestamp(start.0 + 60_000)).inputs(inputs).outputs(outputs)
 }
 
 /// Logs a run and answers its id; panics with the error otherwise.
