@@ -175,6 +175,8 @@ class AutoLogTest(MltraceTestCase):
         p = mltrace.save([1, 2, 3])
         self.assertTrue(os.path.exists(p))
         self.assertEqual(mltrace.load(p), [1, 2, 3])
+        kw = mltrace.save("keyword", path=os.path.join(self.tmp, "kw.pkl"))
+        self.assertEqual(mltrace.load(path=kw), "keyword")
         other = os.path.join(self.tmp, "plain.pkl")
         with open(other, "wb") as f:
             pickle.dump({"a": 1}, f)

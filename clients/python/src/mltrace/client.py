@@ -74,10 +74,13 @@ def clean_db() -> None:
 # ------------------------------------------------------------ save / load
 
 
-def save(obj: Any, pathname: Optional[str] = None) -> str:
+def save(obj: Any, pathname: Optional[str] = None, *, path: Optional[str] = None) -> str:
     """Saves ``obj`` (joblib when installed, else pickle) and returns the path.
-    Without ``pathname`` it goes under ``SAVE_DIR``. Inside a decorated
-    function, the path is logged as an output of the run, with a content hash."""
+    Without ``pathname`` (or ``path=``) it goes under ``SAVE_DIR``. Inside a
+    decorated function, the path is logged as an output of the run, with a
+    content hash."""
+    if pathname is None:
+        pathname = path
     ctx = _artifacts.current_context()
     path, h = _artifacts.save_value(obj, path=pathname, var_name="",
                                     component=ctx.component if ctx else None)
@@ -86,9 +89,13 @@ def save(obj: Any, pathname: Optional[str] = None) -> str:
     return path
 
 
-def load(pathname: str) -> Any:
+def load(pathname: Optional[str] = None, *, path: Optional[str] = None) -> Any:
     """Loads an object saved with :func:`save` (or joblib/pickle). Inside a
     decorated function, the path is logged as an input of the run."""
+    if pathname is None:
+        pathname = path
+    if pathname is None:
+        raise TypeError("load() needs the path of the file to load")
     obj, h = _artifacts.load_value(pathname)
     ctx = _artifacts.current_context()
     if ctx is not None:
