@@ -14,6 +14,7 @@ UI. Works on Python 3.8+ with the standard library only.
 import argparse
 import os
 import sys
+import urllib.parse
 
 import mltrace
 from mltrace import Component, Test
@@ -199,7 +200,7 @@ def main(argv=None) -> int:
     print(f"\nlogged to {server}. The model: {model_path}")
     for path in predictions:
         print(f"  mltrace trace {path}")
-    print(f"  or open {server}/trace/{predictions[-1]}")
+    print(f"  or open {server}/trace/{urllib.parse.quote(predictions[-1], safe='')}")
     return 0
 
 
