@@ -307,6 +307,35 @@ class DecoratorTest(MltraceTestCase):
             self.assertIsNone(mltrace.get_git_hash())
             self.assertEqual(mltrace.get_git_tags(), [])
 
+    def test_threads_log_independently(self):
+        import threading
+        name = self.uniq("threaded")
+
+        @register(name, input_vars=["i"], output_vars=["out"])
+        def work(i):
+            out = f"{name}-out-{i}"
+            return out
+
+        errors = []
+
+        def many(base):
+            try:
+                for k in range(5):
+                    self.assertEqual(work(base + k), f"{name}-out-{base + k}")
+            except BaseException as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=many, args=(b * 100,)) for b in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        runs = mltrace.get_history(name, limit=100)
+        self.assertEqual(len(runs), 20)
+        self.assertEqual(sorted(r.inputs[0].name for r in runs),
+                         sorted(str(b * 100 + k) for b in range(4) for k in range(5)))
+
     def test_times_bracket_the_call(self):
         import time as _t
         name = self.uniq("timed")
