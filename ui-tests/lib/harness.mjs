@@ -37,14 +37,14 @@ export function freePort() {
 }
 
 /** Starts `mltrace serve` on a fresh data dir; resolves once /api/v1/health answers. */
-export async function startServer() {
+export async function startServer({ args = [] } = {}) {
   if (!fs.existsSync(BIN)) throw new Error(`mltrace binary not found at ${BIN}: build it with cargo build --workspace, or set MLTRACE_BIN`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrace-ui-test-'));
   let lastError = null;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
@@ -57,7 +57,8 @@ export async function startServer() {
     while (Date.now() < deadline && !exited) {
       try {
         const res = await fetch(`${url}/api/v1/health`);
-        if (res.ok) {
+        // 401 counts as up: a server started with --token answers it until given the token.
+        if (res.ok || res.status === 401) {
           return {
             url,
             dataDir,
@@ -188,8 +189,8 @@ export async function eventually(fn, { timeout = 5000, interval = 100 } = {}) {
 }
 
 /** Starts a server and a browser for a test file; returns them and a cleanup. */
-export async function setup({ seed = true } = {}) {
-  const [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+export async function setup({ seed = true, args = [] } = {}) {
+  const [server, browser] = await Promise.all([startServer({ args }), launchBrowser()]);
   const ids = seed ? await seedPipeline(server.url) : [];
   return {
     server, browser, ids, url: server.url,

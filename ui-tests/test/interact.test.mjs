@@ -187,3 +187,30 @@ describe('themes', () => {
     await page.context().close();
   });
 });
+
+describe('a server with a token', () => {
+  let env;
+  before(async () => { env = await setup({ seed: false, args: ['--token', 'sesame'] }); });
+  after(async () => { await env.close(); });
+
+  test('asks for the token, in words, and works once it is given', async () => {
+    const page = await openPage(env.browser);
+    await page.goto(env.url);
+    await page.waitForSelector('.error-box');
+    const text = await page.locator('.error-box').innerText();
+    assert.match(text, /token is needed/i);
+    assert.match(text, /401/);
+    await page.locator('.token-form input').fill('sesame');
+    await page.locator('.token-form button').click();
+    await page.waitForSelector('.empty-state');
+    await page.waitForSelector('#live[data-status="live"]');
+    const res = await fetch(`${env.url}/api/v1/runs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer sesame' },
+      body: JSON.stringify({ component: 'ingest', start: hoursAgo(1), end: hoursAgo(0.9), outputs: ['raw.csv'] }),
+    });
+    assert.equal(res.status, 201);
+    await page.waitForSelector('table.runs tbody tr[data-id="1"]');
+    await page.context().close();
+  });
+});

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RAW, call, hoursAgo, logRuns, openPage, screenshot, setup, waitForView } from '../lib/harness.mjs';
+import { RAW, call, hoursAgo, logRuns, openPage, runCommand, screenshot, setup, waitForView } from '../lib/harness.mjs';
 
 describe('views and deep links', () => {
   let env;
@@ -73,6 +73,22 @@ describe('views and deep links', () => {
     await page.goto(`${env.url}/run/10`);
     await page.waitForSelector('.stale-box');
     assert.match(await page.locator('.stale-box').innerText(), /predict \(ID 5\) has 2 fresher runs that began before this component run started\./);
+  });
+
+  test('names that look like static files still deep-link (plots/loss.png)', async () => {
+    await logRuns(env.url, [{ component: 'plot', start: hoursAgo(3), end: hoursAgo(2.9), inputs: ['model.pkl'], outputs: ['plots/loss.png'] }]);
+    await page.goto(`${env.url}/help`);
+    await page.waitForSelector('table.help-table');
+    await runCommand(page, 'output plots/loss.png');
+    await waitForView(page, /\/output\/plots%2Floss%2Epng$/);
+    await page.waitForSelector('.view-output');
+    await page.reload();
+    await page.waitForSelector('.view-output');
+    assert.match(await page.locator('.view-head h1').innerText(), /plots\/loss\.png/);
+    await page.locator('.view-output a', { hasText: 'Trace' }).click();
+    await page.waitForSelector('.graph .node');
+    await page.reload();
+    await page.waitForSelector('.graph .node');
   });
 
   test('a run that does not exist: the API error in words', async () => {

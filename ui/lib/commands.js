@@ -2,15 +2,24 @@
 // parser that turns a line into an action (a route to open, or a write such as flag).
 // Never: performs the action; the command bar does.
 
+/**
+ * A name as one path segment. A final ".png", ".js", ".css", ".svg" or ".ico" gets its dot
+ * escaped too: the server answers such paths as missing static files (404) instead of the UI's
+ * index, so /output/plots%2Floss%2Epng is the deep link that works. Decoding gives the name back.
+ */
+export function segment(name) {
+  return encodeURIComponent(name).replace(/\.(js|css|svg|png|ico)$/i, '%2E$1');
+}
+
 /** Paths of the views. Names travel percent-encoded in one path segment. */
 export const paths = {
   recent: () => '/',
   run: (id) => `/run/${id}`,
-  trace: (output) => `/trace/${encodeURIComponent(output)}`,
-  downstream: (output) => `/downstream/${encodeURIComponent(output)}`,
-  output: (name) => `/output/${encodeURIComponent(name)}`,
-  history: (component, n) => `/history/${encodeURIComponent(component)}${n ? `?n=${n}` : ''}`,
-  tag: (tag) => `/tag/${encodeURIComponent(tag)}`,
+  trace: (output) => `/trace/${segment(output)}`,
+  downstream: (output) => `/downstream/${segment(output)}`,
+  output: (name) => `/output/${segment(name)}`,
+  history: (component, n) => `/history/${segment(component)}${n ? `?n=${n}` : ''}`,
+  tag: (tag) => `/tag/${segment(tag)}`,
   review: () => '/review',
   outdated: () => '/outdated',
   help: () => '/help',

@@ -269,7 +269,9 @@ export function createGraph(container, { nodes, edges, onSelect, anchor = 'left'
     selected = nodeEls.has(id) ? id : null;
     if (selected === null) return;
     nodeEls.get(id).classList.add('selected');
-    for (const el of edgeEls.get(id) || []) el.classList.add('hl');
+    // A hub with hundreds of edges would turn into a solid block: highlight only modest fans.
+    const incident = edgeEls.get(id) || [];
+    if (incident.length <= 2 * 60) for (const el of incident) el.classList.add('hl');
     if (revealIt) reveal(id);
     if (notify && onSelect) onSelect(id);
   }

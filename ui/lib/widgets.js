@@ -34,6 +34,15 @@ export function tagChip(tag) {
   return h('a', { class: 'chip mono', href: paths.tag(tag) }, tag);
 }
 
+/** Stale messages as a list; past `max`, the rest fold away (a fan-in can have hundreds). */
+export function staleList(stale, max = 5) {
+  const list = stale || [];
+  return [
+    h('ul', {}, list.slice(0, max).map((msg) => h('li', {}, msg))),
+    list.length > max ? h('details', {}, h('summary', {}, `${list.length - max} more`), h('ul', {}, list.slice(max).map((msg) => h('li', {}, msg)))) : null,
+  ];
+}
+
 export function staleMark(stale) {
   if (!stale || stale.length === 0) return null;
   return h('span', { class: 'mark stale', title: stale.join('\n'), 'aria-label': `stale: ${stale.join(' ')}` }, icon('warn'), 'stale');
@@ -162,7 +171,12 @@ export function firstRunHelp({ title = 'No runs logged yet', intro = true } = {}
   const origin = location.origin;
   const now = new Date();
   const start = new Date(now.getTime() - 60000).toISOString();
-  const curl = `curl -X POST ${origin}/api/v1/runs \\\n  -H 'Content-Type: application/json' \\\n  -d '{"component": "ingest", "start": "${start}", "end": "${now.toISOString()}", "outputs": ["raw.csv"]}'`;
+  const curl = [
+    `curl -X POST ${origin}/api/v1/runs \\`,
+    "  -H 'Content-Type: application/json' \\",
+    `  -d '{"component": "ingest", "outputs": ["raw.csv"],`,
+    `       "start": "${start}", "end": "${now.toISOString()}"}'`,
+  ].join('\n');
   return h('section', { class: 'empty-state' },
     title ? h('h2', {}, title) : null,
     intro ? h('p', {}, 'mltrace records each run of each pipeline component: what it read, what it wrote, when, and from which code. Log a first run and it appears here at once.') : null,

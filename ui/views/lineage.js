@@ -7,7 +7,7 @@ import { h, icon, mount, timeEl, fmtDuration, fmtDurationShort, runDuration, plu
 import { paths } from '../lib/commands.js';
 import { createGraph } from '../lib/graph.js';
 import { setQuery } from '../lib/router.js';
-import { componentLink, flagToggle, loading, runLink, staleMark, summaryFromEvent } from '../lib/widgets.js';
+import { componentLink, flagToggle, loading, runLink, staleList, staleMark, summaryFromEvent } from '../lib/widgets.js';
 
 const DEFAULT_LIMIT = 1000;
 const NARROW = window.matchMedia('(max-width: 760px)');
@@ -130,7 +130,7 @@ async function sideCard(aside, id, signal) {
         h('div', { class: 'field' }, h('dt', {}, 'Duration'), h('dd', {}, fmtDuration(runDuration(run)))),
         h('div', { class: 'field' }, h('dt', {}, 'Owner'), h('dd', {}, run.owner || h('span', { class: 'muted' }, '—'))),
         run.git_hash ? h('div', { class: 'field' }, h('dt', {}, 'Git'), h('dd', { class: 'mono' }, run.git_hash.slice(0, 12))) : null),
-      (run.stale || []).length ? h('div', { class: 'stale-box small' }, h('strong', {}, 'Stale'), h('ul', {}, run.stale.map((m) => h('li', {}, m)))) : null,
+      (run.stale || []).length ? h('div', { class: 'stale-box small' }, h('strong', {}, 'Stale'), staleList(run.stale, 5)) : null,
       h('h3', {}, 'Inputs'),
       ioMini(run.inputs),
       h('h3', {}, 'Outputs'),

@@ -4,7 +4,7 @@
 import { api, errorBox, errorText } from '../lib/api.js';
 import { h, icon, mount, timeEl, fmtDuration, runDuration, plural } from '../lib/dom.js';
 import { paths } from '../lib/commands.js';
-import { componentLink, copyBlock, flagToggle, loading, runLink, tagChip, viewHead } from '../lib/widgets.js';
+import { componentLink, copyBlock, flagToggle, loading, runLink, staleList, tagChip, viewHead } from '../lib/widgets.js';
 import { toast } from '../lib/toast.js';
 
 export async function render(ctx) {
@@ -154,7 +154,7 @@ function runCard(run, ctx) {
     run.description ? h('p', { class: 'lede' }, run.description) : null,
     (run.stale || []).length ? h('div', { class: 'stale-box', role: 'note' },
       h('strong', {}, 'This run may need to be rerun'),
-      h('ul', {}, run.stale.map((msg) => h('li', {}, msg)))) : null,
+      staleList(run.stale, 20)) : null,
     h('dl', { class: 'fields' },
       field('Owner', run.owner ? h('span', { class: 'mono' }, run.owner) : h('span', { class: 'muted' }, '—')),
       field('Tags', (run.tags || []).length ? run.tags.map(tagChip) : h('span', { class: 'muted' }, '—')),
