@@ -221,4 +221,26 @@ describe('command bar', () => {
     await page.keyboard.press('Escape');
     assert.deepEqual(page.errors, []);
   });
+
+  test('keyboard: j and k walk rows, Enter opens, ? and g r jump', async () => {
+    await page.goto(env.url);
+    await page.waitForSelector('table.runs tbody tr');
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), '9');
+    await page.keyboard.press('k');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), '10');
+    await page.keyboard.press('Enter');
+    await waitForView(page, `${env.url}/run/10`);
+    await page.waitForSelector('.run-card');
+    await page.keyboard.press('?');
+    await waitForView(page, `${env.url}/help`);
+    await page.keyboard.press('g');
+    await page.keyboard.press('r');
+    await waitForView(page, `${env.url}/`);
+    await page.keyboard.press('Control+k');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'cmd');
+    await page.keyboard.press('Escape');
+  });
 });

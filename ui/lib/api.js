@@ -90,7 +90,8 @@ const TITLES = {
 /** A sentence for an error, for inline messages next to a control. */
 export function errorText(err) {
   if (err instanceof ApiError) {
-    const field = err.field ? ` (field ${err.field})` : '';
+    // The field helps with a rejected request; for a missing thing the message says it all.
+    const field = err.field && err.code === 'invalid_argument' ? ` (field ${err.field})` : '';
     return `${err.message}${field}`;
   }
   return String((err && err.message) || err);

@@ -59,9 +59,20 @@ export async function render(ctx) {
     h('div', { class: 'toolbar' }, h('h2', {}, 'Runs'), filter),
     list, more));
 
-  api(`/components/${encodeURIComponent(component)}`, { signal: ctx.signal })
-    .then((c) => mount(card, componentCard(c)))
-    .catch((e) => { if (e.name !== 'AbortError') mount(card, errorBox(e, `Loading component ${component}`)); });
+  const cardLoaded = api(`/components/${encodeURIComponent(component)}`, { signal: ctx.signal })
+    .then((c) => { mount(card, componentCard(c)); return true; })
+    .catch((e) => {
+      if (e.name === 'AbortError') return false;
+      mount(card, errorBox(e, `Loading component ${component}`));
+      if (e.status === 404) {
+        // One error is enough: no table, but the names that come close.
+        table.el.remove();
+        mount(list);
+        mount(more, didYouMean(component, ctx.signal));
+        ctx.root.querySelector('.view-history > .toolbar').remove();
+      }
+      return false;
+    });
 
   let complete = false;
   const query = { since: dayBound(since, false), until: dayBound(until, true) };
@@ -95,5 +106,15 @@ export async function render(ctx) {
     if (table.insert(run, { complete }) && wasEmpty) mount(list, h('div', { class: 'table-wrap' }, table.el));
   });
 
-  await page(n);
+  const found = await cardLoaded;
+  if (found) await page(n);
+}
+
+function didYouMean(component, signal) {
+  const box = h('p', { class: 'muted' });
+  api('/suggest', { query: { q: component.slice(0, 3), limit: 8 }, signal }).then((answer) => {
+    const names = (answer.components || []).filter((c) => c !== component);
+    if (names.length) mount(box, 'Components with a similar name: ', names.map((c, i) => [i ? ', ' : '', h('a', { class: 'mono', href: paths.history(c) }, c)]), '.');
+  }).catch(() => {});
+  return box;
 }
