@@ -39,6 +39,8 @@ pub struct ServeConfig {
     pub segment_bytes: u64,
     /// Header read and keep-alive idle timeout.
     pub header_timeout: Duration,
+    /// Write a checkpoint after this many new events (0: only at shutdown).
+    pub checkpoint_every: u64,
 }
 
 impl Default for ServeConfig {
@@ -53,6 +55,7 @@ impl Default for ServeConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             segment_bytes: LogOptions::default().segment_bytes,
             header_timeout: Duration::from_secs(30),
+            checkpoint_every: 1_000_000,
         }
     }
 }
@@ -148,6 +151,7 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         );
     }
 
+    let checkpoints = tokio::spawn(checkpoint_loop(store.clone(), cfg.checkpoint_every));
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(cfg.header_timeout).keep_alive(true);
     let graceful = GracefulShutdown::new();
@@ -183,15 +187,42 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("some connections did not finish within 10 s"),
     }
+    checkpoints.abort();
     let s = store.clone();
-    let flushed = tokio::task::spawn_blocking(move || s.flush()).await;
-    if let Ok(Err(e)) = flushed {
-        tracing::error!("final flush failed: {e}");
+    let flushed = tokio::task::spawn_blocking(move || s.flush().and_then(|_| s.checkpoint())).await;
+    match flushed {
+        Ok(Ok(seq)) => tracing::info!("flushed; checkpoint at seq {seq}"),
+        Ok(Err(e)) => tracing::error!("final flush or checkpoint failed: {e}"),
+        Err(e) => tracing::error!("final flush failed: {e}"),
     }
     drop(state);
     drop(router);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes a checkpoint whenever `every` events have been appended since the last one, so that a
+/// restart after a crash replays at most that many events.
+async fn checkpoint_loop(store: Arc<Store>, every: u64) {
+    if every == 0 {
+        return;
+    }
+    let mut last = store.last_seq();
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        if store.last_seq().saturating_sub(last) < every {
+            continue;
+        }
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.checkpoint()).await {
+            Ok(Ok(seq)) => {
+                tracing::info!("checkpoint at seq {seq}");
+                last = seq;
+            }
+            Ok(Err(e)) => tracing::warn!("checkpoint failed: {e}"),
+            Err(e) => tracing::warn!("checkpoint task failed: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

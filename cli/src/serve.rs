@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 /// Start the server: HTTP API and web UI on one port.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  mltrace serve                         # http://127.0.0.1:8080, data in ./mltrace-data\n  mltrace serve --demo                  # with an example pipeline to look at\n  mltrace serve --addr 0.0.0.0:8080 --token \"$(openssl rand -hex 16)\"")]
+#[command(
+    after_help = "Examples:\n  mltrace serve                         # http://127.0.0.1:8080, data in ./mltrace-data\n  mltrace serve --demo                  # with an example pipeline to look at\n  mltrace serve --addr 0.0.0.0:8080 --token \"$(openssl rand -hex 16)\""
+)]
 pub struct ServeArgs {
     /// Address to listen on. Anything but loopback needs --token (or --allow-unauthenticated).
     #[arg(long, default_value = "127.0.0.1:8080", env = "MLTRACE_ADDR")]
@@ -31,6 +33,10 @@ pub struct ServeArgs {
     /// Load a small example pipeline into an empty data directory.
     #[arg(long)]
     pub demo: bool,
+    /// Write a checkpoint of the state after this many new events (0: only at shutdown), so that
+    /// a restart replays only the log's tail.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub checkpoint_every: u64,
     /// Largest request body, in MiB.
     #[arg(long, default_value_t = 64)]
     pub body_limit_mib: usize,
@@ -46,6 +52,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allow_unauthenticated: args.allow_unauthenticated,
         demo: args.demo,
         body_limit: args.body_limit_mib * 1024 * 1024,
+        checkpoint_every: args.checkpoint_every,
         ..ServeConfig::default()
     };
     run(cfg)?;

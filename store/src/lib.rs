@@ -13,6 +13,7 @@
 //! | [`event`]  | the event types: what is written, including everything computed at append |
 //! | [`codec`]  | the byte format (segment header, record frame, bincode payload)           |
 //! | [`log`]    | segment files, group commit, fsync policies, recovery, the writer lock     |
+//! | [`checkpoint`] | a snapshot of the state, so an open replays only the log's tail        |
 //! | `state`    | the materialized indices and the structural queries, at any past seq      |
 //! | [`ingest`] | requests ([`NewRun`]), their validation and their JSON parsing            |
 //! | [`store`]  | [`Store`]: writes (validate, resolve, apply, append, sync) and readers     |
@@ -36,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod codec;
 pub mod error;
 pub mod event;

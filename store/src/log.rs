@@ -78,7 +78,7 @@ impl Default for LogOptions {
 }
 
 /// Where a record lives: segment number (high 24 bits) and byte offset (low 40 bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Loc(u64);
 
 impl Loc {
@@ -233,7 +233,8 @@ enum ScanEnd {
 }
 
 impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
-    fn scan(&mut self, path: &Path, segment: u32, buf: &[u8]) -> Result<ScanEnd> {
+    /// Scans a whole segment, or (`from`) the records after a checkpoint's last one.
+    fn scan(&mut self, path: &Path, segment: u32, buf: &[u8], from: Option<usize>) -> Result<ScanEnd> {
         let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
             path: path.to_path_buf(),
             offset: offset as u64,
@@ -243,13 +244,13 @@ impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
         if header.segment != segment {
             return Err(corrupt(0, format!("header says segment {}, file name says {segment}", header.segment)));
         }
-        if header.first_seq != self.expected_seq {
+        if from.is_none() && header.first_seq != self.expected_seq {
             return Err(corrupt(
                 0,
                 format!("segment starts at seq {}, expected {}", header.first_seq, self.expected_seq),
             ));
         }
-        let mut offset = HEADER_LEN;
+        let mut offset = from.unwrap_or(HEADER_LEN);
         let mut batch_start = offset;
         self.pending.clear();
         while offset < buf.len() {
@@ -306,9 +307,11 @@ fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
 
 impl Log {
     /// Opens (creating when needed) the log in `dir`, delivering every complete event in order.
+    /// With `resume` (a checkpoint's last event and its seq), only the events after it are read.
     pub fn open(
         dir: &Path,
         opts: LogOptions,
+        resume: Option<(Loc, Seq)>,
         mut on_event: impl FnMut(Event, Loc) -> Result<()>,
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
@@ -322,14 +325,52 @@ impl Log {
             Some(Self::take_lock(dir, &opts.holder)?)
         };
         let numbers = list_segments(dir)?;
+        if let Some((loc, seq)) = resume
+            && loc.segment() as usize > numbers.len()
+        {
+            return Err(StoreError::Corrupt {
+                path: segment_path(dir, loc.segment()),
+                offset: loc.offset(),
+                reason: format!("the checkpoint's last event (seq {seq}) is in a segment that does not exist"),
+            });
+        }
         let mut recovery = Recovery { segments: numbers.len(), ..Recovery::default() };
-        let mut scanner = Scanner { expected_seq: 1, on_event: &mut on_event, pending: Vec::new() };
+        let mut scanner = Scanner {
+            expected_seq: resume.map_or(1, |(_, seq)| seq + 1),
+            on_event: &mut on_event,
+            pending: Vec::new(),
+        };
+        // Where the scan of segment `n` starts: nowhere before the checkpoint's segment, right after
+        // its last record in that segment, at the header after it.
+        let from = |n: u32, buf: &[u8]| -> Result<Option<usize>> {
+            let Some((loc, seq)) = resume else { return Ok(None) };
+            if n != loc.segment() {
+                return Ok(None);
+            }
+            let at = loc.offset() as usize;
+            let frame = codec::read_frame(buf, at).ok();
+            let event = frame.as_ref().and_then(|f| codec::decode_event(f.payload).ok());
+            match (frame, event) {
+                (Some(f), Some(e)) if e.seq == seq => Ok(Some(f.next)),
+                _ => Err(StoreError::Corrupt {
+                    path: segment_path(dir, n),
+                    offset: at as u64,
+                    reason: format!("the checkpoint's last event (seq {seq}) is not there"),
+                }),
+            }
+        };
         let mut files = Vec::with_capacity(numbers.len());
         let mut tail_len = 0u64;
         for &n in &numbers {
             let path = segment_path(dir, n);
             let file = File::open(&path).map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
             let is_last = n as usize == numbers.len();
+            if resume.is_some_and(|(loc, _)| n < loc.segment()) {
+                // Covered by the checkpoint: left to reads (which check every record's checksum)
+                // and to `verify`.
+                files.push(Arc::new(file));
+                continue;
+            }
             if is_last {
                 // The tail is still written to (by us later, or by a writer beside a read-only open):
                 // it is read into memory, never mapped.
@@ -339,7 +380,7 @@ impl Log {
                     // A crash while rolling left an empty new segment: it held nothing acknowledged.
                     tail_len = u64::MAX;
                 } else {
-                    match scanner.scan(&path, n, &buf)? {
+                    match scanner.scan(&path, n, &buf, from(n, &buf)?)? {
                         ScanEnd::Clean => tail_len = buf.len() as u64,
                         ScanEnd::Torn { cut, at, reason } => {
                             recovery.torn_tail = Some(TornTail {
@@ -355,7 +396,7 @@ impl Log {
             } else {
                 let map = map_sealed(&file, &path)?;
                 recovery.bytes += map.len() as u64;
-                if let ScanEnd::Torn { at, reason, .. } = scanner.scan(&path, n, &map)? {
+                if let ScanEnd::Torn { at, reason, .. } = scanner.scan(&path, n, &map, from(n, &map)?)? {
                     return Err(StoreError::Corrupt {
                         path,
                         offset: at,
@@ -670,7 +711,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
             progress(report.bytes, total);
             continue;
         }
-        match scanner.scan(&path, n, &buf)? {
+        match scanner.scan(&path, n, &buf, None)? {
             ScanEnd::Clean => {}
             ScanEnd::Torn { cut, at, reason } if is_last => {
                 report.torn_tail = Some(TornTail {

@@ -17,6 +17,7 @@ use crate::names::Interner;
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -28,7 +29,7 @@ const DAY_MS: i64 = 86_400_000;
 type Lineage = petgraph::Graph<(), u32, petgraph::Directed, u32>;
 
 /// A list of run ids that is usually empty or one long: no allocation for those.
-#[derive(Default, Clone, Debug)]
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
 pub(crate) enum IdList {
     #[default]
     Empty,
@@ -58,13 +59,14 @@ impl IdList {
 }
 
 /// One run's hot fields.
-#[derive(Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub(crate) struct RunRow {
     pub seq: Seq,
     pub start: i64,
     pub component: u32,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct IoEntry {
     pub kind: IoType,
     pub first_seq: Seq,
@@ -72,6 +74,7 @@ pub(crate) struct IoEntry {
     pub consumers: IdList,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct ComponentVersion {
     pub seq: Seq,
     pub description: String,
@@ -79,6 +82,7 @@ pub(crate) struct ComponentVersion {
     pub tags: Vec<u32>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct ComponentEntry {
     pub created: Seq,
     pub versions: Vec<ComponentVersion>,
@@ -88,7 +92,7 @@ pub(crate) struct ComponentEntry {
     pub ids: Vec<RunId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub(crate) struct FlagEntry {
     pub reason: Option<String>,
     pub by: Option<String>,
@@ -96,6 +100,7 @@ pub(crate) struct FlagEntry {
     pub seq: Seq,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct FlagChange {
     seq: Seq,
     at: i64,
@@ -106,7 +111,7 @@ pub(crate) struct FlagChange {
 }
 
 /// Everything the log materializes into.
-#[derive(Default)]
+#[derive(Serialize, Deserialize, Default)]
 pub(crate) struct State {
     pub io_names: Interner,
     pub io: Vec<IoEntry>,
@@ -406,6 +411,15 @@ impl State {
         } else {
             self.last_seq
         }
+    }
+
+    /// Returns spare capacity after a bulk load (replay grows vectors by doubling).
+    pub fn shrink(&mut self) {
+        self.runs.shrink_to_fit();
+        self.io.shrink_to_fit();
+        self.by_start.shrink_to_fit();
+        self.locs.shrink_to_fit();
+        self.times.shrink_to_fit();
     }
 
     /// The time of the last event; appends never go back in time.

@@ -47,11 +47,28 @@ impl Batch {
 impl Store {
     /// Opens (creating when needed) a data directory for writing; replays the log.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
-        let mut state = State::default();
-        let (log, recovery) = Log::open(dir, opts, |event, loc| {
-            state.apply(&event, loc);
-            Ok(())
-        })?;
+        let (mut state, log, recovery) = match crate::checkpoint::read(dir) {
+            Ok(Some(mut state)) => {
+                let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
+                match Log::open(dir, opts.clone(), resume, |event, loc| {
+                    state.apply(&event, loc);
+                    Ok(())
+                }) {
+                    Ok((log, recovery)) => (state, log, recovery),
+                    Err(e @ StoreError::Locked { .. }) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!("the checkpoint does not fit the log ({e}); replaying the whole log");
+                        Self::replay(dir, opts)?
+                    }
+                }
+            }
+            Ok(None) => Self::replay(dir, opts)?,
+            Err(why) => {
+                tracing::warn!("ignoring the checkpoint: {why}; replaying the whole log");
+                Self::replay(dir, opts)?
+            }
+        };
+        state.shrink();
         if let Some(t) = &recovery.torn_tail {
             tracing::warn!(
                 path = %t.path.display(), offset = t.offset, bytes_dropped = t.bytes_dropped,
@@ -60,6 +77,25 @@ impl Store {
         }
         let visible = AtomicU64::new(state.last_seq);
         Ok((Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible }, recovery))
+    }
+
+    fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
+        let mut state = State::default();
+        let (log, recovery) = Log::open(dir, opts, None, |event, loc| {
+            state.apply(&event, loc);
+            Ok(())
+        })?;
+        Ok((state, log, recovery))
+    }
+
+    /// Writes a checkpoint of the state (everything acknowledged so far), so that the next open
+    /// loads it and replays only what came after. Writers wait while it is written.
+    pub fn checkpoint(&self) -> Result<Seq> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.log.flush()?;
+        let st = self.state();
+        crate::checkpoint::write(self.log.dir(), &st)?;
+        Ok(st.last_seq)
     }
 
     /// Opens a data directory for reading only, beside a writer if there is one: a snapshot of what
@@ -341,7 +377,9 @@ impl Store {
         }
         let names = dedup(outputs);
         self.write(|st, batch| {
-            check_known(st, &names)?;
+            // Checked on the request as given, not deduplicated, so that the error names the
+            // caller's own index (`outputs[2]` in [a, a, unknown]).
+            check_known(st, outputs)?;
             batch.push(
                 st,
                 EventKind::Flagged { outputs: names.clone(), reason: reason.map(Into::into), by: by.map(Into::into) },
@@ -360,7 +398,9 @@ impl Store {
         }
         let names = dedup(outputs);
         self.write(|st, batch| {
-            check_known(st, &names)?;
+            // Checked on the request as given, not deduplicated, so that the error names the
+            // caller's own index (`outputs[2]` in [a, a, unknown]).
+            check_known(st, outputs)?;
             let was: Vec<String> = names
                 .iter()
                 .filter(|n| st.io_names.get(n).is_some_and(|id| st.flagged.contains_key(&id)))

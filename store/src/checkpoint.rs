@@ -1,0 +1,127 @@
+//! Checkpoints: the materialized state written to one file, so that an open is a load plus a replay
+//! of the events after it instead of a replay of the whole log.
+//!
+//! A checkpoint is a cache, never a source of truth: it is written to a temporary file, fsynced and
+//! renamed over the old one (then the directory is fsynced), and a missing, damaged, foreign or
+//! outdated one is ignored (with a warning) in favour of a full replay.
+//!
+//! **File** `DATA_DIR/checkpoint` (little-endian)
+//!
+//! | offset | width | field                                              |
+//! |-------:|------:|----------------------------------------------------|
+//! |      0 |     8 | magic `MLTRCKP\0`                                  |
+//! |      8 |     2 | format version, u16 ([`VERSION`])                  |
+//! |     10 |     2 | reserved, zero                                     |
+//! |     12 |     4 | crc32 of the payload                               |
+//! |     16 |     8 | payload length, u64                                |
+//! |     24 |     8 | seq of the last event the state includes, u64      |
+//! |     32 |   len | payload: the state, bincode 2 standard configuration |
+
+use crate::error::{Result, StoreError};
+use crate::event::Seq;
+use crate::state::State;
+use std::fs::{self, File};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: [u8; 8] = *b"MLTRCKP\0";
+/// Format version of checkpoints this build writes and reads.
+pub const VERSION: u16 = 1;
+const HEADER_LEN: usize = 32;
+const CONFIG: bincode::config::Configuration = bincode::config::standard();
+
+/// Where a data directory's checkpoint lives.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join("checkpoint")
+}
+
+/// A writer that checksums and counts what passes through it.
+struct Summing<W: Write> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Summing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `state` as the directory's checkpoint, atomically.
+pub(crate) fn write(dir: &Path, state: &State) -> Result<()> {
+    let tmp = dir.join("checkpoint.tmp");
+    let io = |what: &str| {
+        let tmp = tmp.clone();
+        let what = what.to_string();
+        move |e: std::io::Error| StoreError::io(format!("{what} {}", tmp.display()), e)
+    };
+    let mut file = File::create(&tmp).map_err(io("creating"))?;
+    file.write_all(&[0u8; HEADER_LEN]).map_err(io("writing"))?;
+    let writer = file.try_clone().map_err(io("writing"))?;
+    let mut out = Summing { inner: BufWriter::with_capacity(1 << 20, writer), crc: crc32fast::Hasher::new(), len: 0 };
+    bincode::serde::encode_into_std_write(state, &mut out, CONFIG)
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), std::io::Error::other(e.to_string())))?;
+    out.flush().map_err(io("writing"))?;
+    let Summing { crc, len, .. } = out;
+    let crc = crc.finalize();
+    let mut header = [0u8; HEADER_LEN];
+    header[0..8].copy_from_slice(&MAGIC);
+    header[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&crc.to_le_bytes());
+    header[16..24].copy_from_slice(&len.to_le_bytes());
+    header[24..32].copy_from_slice(&state.last_seq.to_le_bytes());
+    file.seek(SeekFrom::Start(0)).map_err(io("writing"))?;
+    file.write_all(&header).map_err(io("writing"))?;
+    file.sync_all().map_err(io("fsyncing"))?;
+    drop(file);
+    fs::rename(&tmp, path(dir)).map_err(io("renaming"))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(format!("fsync of {}", dir.display()), e))
+}
+
+/// Loads the checkpoint, or says why it cannot be used.
+pub(crate) fn read(dir: &Path) -> std::result::Result<Option<State>, String> {
+    let p = path(dir);
+    let file = match File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open {}: {e}", p.display())),
+    };
+    // SAFETY: a checkpoint is never modified in place: a new one is written to `checkpoint.tmp`
+    // and renamed over this name, which leaves the inode we mapped untouched; the map lives only
+    // for this load. (Mapping rather than reading keeps the load from holding the file twice.)
+    #[allow(unsafe_code)]
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot map {}: {e}", p.display()))?;
+    let header = bytes.get(..HEADER_LEN).ok_or("the file is shorter than its header")?;
+    if header[0..8] != MAGIC {
+        return Err("bad magic bytes".into());
+    }
+    let version = u16::from_le_bytes([header[8], header[9]]);
+    if version != VERSION {
+        return Err(format!("format version {version}, this build reads {VERSION}"));
+    }
+    let word = |at: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&header[at..at + 8]);
+        u64::from_le_bytes(a)
+    };
+    let crc = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+    let len = word(16) as usize;
+    let seq: Seq = word(24);
+    let payload = bytes.get(HEADER_LEN..HEADER_LEN + len).ok_or("the payload is cut short")?;
+    if crc32fast::hash(payload) != crc {
+        return Err("checksum mismatch".into());
+    }
+    let (state, _): (State, usize) =
+        bincode::serde::decode_from_slice(payload, CONFIG).map_err(|e| format!("the state does not decode: {e}"))?;
+    if state.last_seq != seq || state.locs.len() as u64 != seq {
+        return Err("the state disagrees with its header".into());
+    }
+    Ok(Some(state))
+}

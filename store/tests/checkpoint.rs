@@ -1,0 +1,97 @@
+//! Checkpoints are a cache: an open from a checkpoint answers exactly what a full replay answers,
+//! and a bad or foreign checkpoint falls back to the full replay.
+
+use mltrace_store::{LogOptions, NewRun, Store, Timestamp};
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn opts() -> LogOptions {
+    LogOptions { segment_bytes: 4096, ..LogOptions::default() }
+}
+
+fn log_some(store: &Store, from: i64, n: i64) {
+    for i in from..from + n {
+        let t = Timestamp(1_700_000_000_000 + i * 1000);
+        let mut r = NewRun::new(&format!("c{}", i % 3), t, t).outputs([format!("out-{i}").as_str()]);
+        if i > 0 {
+            r = r.inputs([format!("out-{}", i - 1).as_str()]);
+        }
+        store.log_run(&r).expect("log");
+    }
+    store.flag(&[format!("out-{}", from + n - 1)], Some("bad"), None).expect("flag");
+}
+
+fn answers(store: &Store) -> Value {
+    let r = store.reader(None);
+    let last = format!("out-{}", r.stats().runs - 1);
+    let mut stats = serde_json::to_value(r.stats()).expect("json");
+    stats["log_bytes"] = json!(0);
+    json!({
+        "stats": stats,
+        "recent": r.recent(50, None).expect("recent"),
+        "trace": r.trace(&last, None, 10_000).expect("trace"),
+        "review": r.review(100).expect("review"),
+        "as_of": store.reader(Some(mltrace_store::AsOf::Seq(7))).recent(5, None).expect("recent"),
+        "components": r.components(None, None),
+    })
+}
+
+fn reopen(dir: &Path) -> Value {
+    let (store, _) = Store::open(dir, opts()).expect("open");
+    answers(&store)
+}
+
+#[test]
+fn an_open_from_a_checkpoint_answers_as_a_full_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = {
+        let (store, _) = Store::open(dir.path(), opts()).expect("open");
+        log_some(&store, 0, 60);
+        assert_eq!(store.checkpoint().expect("checkpoint"), 61);
+        log_some(&store, 60, 40);
+        answers(&store)
+    };
+    assert!(mltrace_store::checkpoint::path(dir.path()).exists());
+    assert_eq!(reopen(dir.path()), expected, "checkpoint + tail");
+    std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm");
+    assert_eq!(reopen(dir.path()), expected, "full replay");
+    // And a store opened from a checkpoint goes on appending correctly.
+    let (store, _) = Store::open(dir.path(), opts()).expect("open");
+    store.checkpoint().expect("checkpoint");
+    drop(store);
+    let (store, _) = Store::open(dir.path(), opts()).expect("open");
+    log_some(&store, 100, 5);
+    let after = answers(&store);
+    drop(store);
+    std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm");
+    assert_eq!(reopen(dir.path()), after);
+}
+
+#[test]
+fn a_damaged_or_foreign_checkpoint_falls_back_to_a_full_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = tempfile::tempdir().expect("tempdir");
+    let expected = {
+        let (store, _) = Store::open(dir.path(), opts()).expect("open");
+        log_some(&store, 0, 30);
+        store.checkpoint().expect("checkpoint");
+        answers(&store)
+    };
+    let cp = mltrace_store::checkpoint::path(dir.path());
+    let good = std::fs::read(&cp).expect("read");
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    std::fs::write(&cp, &flipped).expect("write");
+    assert_eq!(reopen(dir.path()), expected, "bit flip");
+    std::fs::write(&cp, &good[..good.len() / 3]).expect("write");
+    assert_eq!(reopen(dir.path()), expected, "cut short");
+    {
+        // A checkpoint of a longer, different history: its last event is not in this log.
+        let (store, _) = Store::open(other.path(), opts()).expect("open");
+        log_some(&store, 0, 80);
+        store.checkpoint().expect("checkpoint");
+    }
+    std::fs::copy(mltrace_store::checkpoint::path(other.path()), &cp).expect("copy");
+    assert_eq!(reopen(dir.path()), expected, "foreign checkpoint");
+}
