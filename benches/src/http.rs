@@ -30,16 +30,9 @@ impl Conn {
     /// A connection to `addr` (opened on first use); only loopback is allowed.
     pub fn new(addr: SocketAddr) -> io::Result<Self> {
         if !addr.ip().is_loopback() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{addr} is not a loopback address"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{addr} is not a loopback address")));
         }
-        Ok(Conn {
-            addr,
-            stream: None,
-            request: Vec::with_capacity(4096),
-        })
+        Ok(Conn { addr, stream: None, request: Vec::with_capacity(4096) })
     }
 
     fn connect(&mut self) -> io::Result<&mut (TcpStream, BufReader<TcpStream>)> {
@@ -50,9 +43,7 @@ impl Conn {
             let r = BufReader::with_capacity(64 * 1024, s.try_clone()?);
             self.stream = Some((s, r));
         }
-        self.stream
-            .as_mut()
-            .ok_or_else(|| io::Error::other("no connection"))
+        self.stream.as_mut().ok_or_else(|| io::Error::other("no connection"))
     }
 
     /// GET `path` (already percent-encoded).
@@ -84,17 +75,9 @@ impl Conn {
     fn try_send(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<Answer> {
         let mut req = std::mem::take(&mut self.request);
         req.clear();
-        write!(
-            req,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n",
-            self.addr
-        )?;
+        write!(req, "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n", self.addr)?;
         if let Some(b) = body {
-            write!(
-                req,
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                b.len()
-            )?;
+            write!(req, "Content-Type: application/json\r\nContent-Length: {}\r\n", b.len())?;
         }
         req.extend_from_slice(b"\r\n");
         if let Some(b) = body {
@@ -129,10 +112,7 @@ fn bad(msg: impl Into<String>) -> io::Error {
 fn read_answer(r: &mut BufReader<TcpStream>) -> io::Result<(Answer, bool)> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        ));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
     }
     let status = line
         .split_whitespace()
@@ -201,9 +181,7 @@ pub fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3 / 2);
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -235,7 +213,8 @@ mod tests {
             let mut r = BufReader::new(s.try_clone().unwrap());
             for answer in [
                 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string(),
-                "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".to_string(),
+                "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                    .to_string(),
             ] {
                 let mut len = 0;
                 loop {

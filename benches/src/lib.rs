@@ -24,18 +24,9 @@ use std::path::Path;
 
 /// Builds a store in `dir` by logging `runs` runs of one pipeline in batches of 1,000, without
 /// fsync (fixtures for the query benchmarks); answers the pipeline, to name its outputs.
-pub fn build_store(
-    dir: &Path,
-    project: &str,
-    shape: workload::Shape,
-    runs: u64,
-) -> (Store, workload::Pipeline) {
-    let opts = LogOptions {
-        fsync: mltrace_store::FsyncPolicy::Never,
-        ..LogOptions::default()
-    };
-    let (store, _) = Store::open(dir, opts)
-        .unwrap_or_else(|e| panic!("cannot open a store in {}: {e}", dir.display()));
+pub fn build_store(dir: &Path, project: &str, shape: workload::Shape, runs: u64) -> (Store, workload::Pipeline) {
+    let opts = LogOptions { fsync: mltrace_store::FsyncPolicy::Never, ..LogOptions::default() };
+    let (store, _) = Store::open(dir, opts).unwrap_or_else(|e| panic!("cannot open a store in {}: {e}", dir.display()));
     let mut pipeline = workload::Pipeline::new(project, shape, 42);
     let mut logged = 0;
     while logged < runs {
@@ -48,9 +39,7 @@ pub fn build_store(
                 workload::Step::Flag(f) => flags.push(f),
             }
         }
-        store
-            .log_runs(&batch)
-            .unwrap_or_else(|e| panic!("logging the fixture failed: {e}"));
+        store.log_runs(&batch).unwrap_or_else(|e| panic!("logging the fixture failed: {e}"));
         if !flags.is_empty() {
             store
                 .flag(&flags, Some("bad predictions"), Some("loadgen"))

@@ -29,11 +29,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(
-    name = "loadgen",
-    version,
-    about = "Load generator and benchmark driver for mltrace"
-)]
+#[command(name = "loadgen", version, about = "Load generator and benchmark driver for mltrace")]
 struct Cli {
     #[command(subcommand)]
     mode: Mode,
@@ -141,17 +137,8 @@ fn main() -> Result<()> {
 }
 
 fn shape(w: &Workload) -> Shape {
-    let flag_every = if w.flagged == 0 {
-        0
-    } else {
-        (w.runs / w.flagged).max(1)
-    };
-    Shape {
-        partitions: w.partitions,
-        warm_start_chain: w.warm_start_chain,
-        flag_every,
-        ..Shape::default()
-    }
+    let flag_every = w.runs.checked_div(w.flagged).map_or(0, |n| n.max(1));
+    Shape { partitions: w.partitions, warm_start_chain: w.warm_start_chain, flag_every, ..Shape::default() }
 }
 
 fn workload_json(w: &Workload, concurrency: usize) -> Value {
@@ -189,11 +176,7 @@ struct Logged {
     projects: Vec<(String, u64)>,
 }
 
-fn ingest<W: Writer>(
-    w: &Workload,
-    concurrency: usize,
-    make: impl Fn(usize) -> Result<W> + Sync,
-) -> Result<Logged> {
+fn ingest<W: Writer>(w: &Workload, concurrency: usize, make: impl Fn(usize) -> Result<W> + Sync) -> Result<Logged> {
     let projects = project_names(concurrency);
     let per_thread = w.runs / concurrency as u64;
     let barrier = Barrier::new(concurrency);
@@ -206,8 +189,7 @@ fn ingest<W: Writer>(
             .iter()
             .enumerate()
             .map(|(i, project)| {
-                let (barrier, stop, failure, wall, make) =
-                    (&barrier, &stop, &failure, &wall, &make);
+                let (barrier, stop, failure, wall, make) = (&barrier, &stop, &failure, &wall, &make);
                 s.spawn(move || {
                     let mut pipeline = Pipeline::new(project, shape(w), w.seed);
                     let mut writer = make(i).map_err(|e| fail(failure, stop, e)).ok();
@@ -224,7 +206,7 @@ fn ingest<W: Writer>(
                         if !stop.load(Ordering::Acquire)
                             && let Some(wr) = writer.as_mut()
                         {
-                            for (item, n, flags) in &items {
+                            for (item, n, _) in &items {
                                 let t = Instant::now();
                                 if let Err(e) = wr.submit(item) {
                                     fail(failure, stop, e);
@@ -233,14 +215,6 @@ fn ingest<W: Writer>(
                                 lat.push(t.elapsed());
                                 sent += n;
                                 requests += 1;
-                                if !flags.is_empty() {
-                                    let t = Instant::now();
-                                    if let Err(e) = wr.flag(flags) {
-                                        fail(failure, stop, e);
-                                        break;
-                                    }
-                                    flag_lat.push(t.elapsed());
-                                }
                             }
                         }
                         if barrier.wait().is_leader() {
@@ -248,6 +222,18 @@ fn ingest<W: Writer>(
                             *total += started.elapsed();
                             if *total >= deadline {
                                 stop.store(true, Ordering::Release);
+                            }
+                        }
+                        // Flags are not runs: they are sent between the timed stretches, and their
+                        // latency is reported on its own.
+                        if let Some(wr) = writer.as_mut() {
+                            for (_, _, flags) in items.iter().filter(|(_, _, f)| !f.is_empty()) {
+                                let t = Instant::now();
+                                if let Err(e) = wr.flag(flags) {
+                                    fail(failure, stop, e);
+                                    break;
+                                }
+                                flag_lat.push(t.elapsed());
                             }
                         }
                         barrier.wait();
@@ -259,18 +245,12 @@ fn ingest<W: Writer>(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     if let Some(why) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         bail!("ingest failed: {why}");
     }
-    let seconds = wall
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_secs_f64();
+    let seconds = wall.into_inner().unwrap_or_else(|p| p.into_inner()).as_secs_f64();
     let (mut lat, mut flag_lat) = (Samples::default(), Samples::default());
     let (mut runs, mut requests) = (0, 0);
     let mut done = Vec::new();
@@ -290,27 +270,16 @@ fn ingest<W: Writer>(
         request_latency: lat.summary(),
         flag_latency: flag_lat.summary(),
     };
-    Ok(Logged {
-        report,
-        projects: done,
-    })
+    Ok(Logged { report, projects: done })
 }
 
 fn fail(failure: &Mutex<Option<String>>, stop: &AtomicBool, e: anyhow::Error) {
-    failure
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert(format!("{e:#}"));
+    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("{e:#}"));
     stop.store(true, Ordering::Release);
 }
 
 /// Generates `todo` runs as requests of `batch` runs, each with the flags that follow it.
-fn prepare_chunk<W: Writer>(
-    p: &mut Pipeline,
-    w: &mut W,
-    todo: u64,
-    batch: usize,
-) -> Vec<(W::Item, u64, Vec<String>)> {
+fn prepare_chunk<W: Writer>(p: &mut Pipeline, w: &mut W, todo: u64, batch: usize) -> Vec<(W::Item, u64, Vec<String>)> {
     let mut items = Vec::new();
     let mut left = todo;
     let mut runs = Vec::with_capacity(batch);
@@ -349,11 +318,7 @@ impl Targets {
             .filter(|(_, cycles)| *cycles > 0)
             .map(|(name, cycles)| (Pipeline::new(name, shape(w), w.seed), *cycles))
             .collect();
-        Targets {
-            projects,
-            partitions: w.partitions,
-            rng: SplitMix::new(w.seed ^ 0x5eed),
-        }
+        Targets { projects, partitions: w.partitions, rng: SplitMix::new(w.seed ^ 0x5eed) }
     }
 
     /// A random logged file of `stage` (`preds`, `clean`, ...), among the first `fraction` of cycles.
@@ -368,18 +333,12 @@ impl Targets {
 
     fn component(&mut self, stage: usize) -> Option<String> {
         let i = self.rng.below(self.projects.len() as u64) as usize;
-        self.projects
-            .get(i)
-            .and_then(|(p, _)| p.components().get(stage).cloned())
+        self.projects.get(i).and_then(|(p, _)| p.components().get(stage).cloned())
     }
 }
 
 /// Runs `op` up to `count` times or `seconds`, whichever comes first.
-fn measure_op(
-    count: u64,
-    seconds: f64,
-    mut op: impl FnMut() -> Result<Option<u64>>,
-) -> Result<Value> {
+fn measure_op(count: u64, seconds: f64, mut op: impl FnMut() -> Result<Option<u64>>) -> Result<Value> {
     let mut samples = Samples::default();
     let mut sizes = 0u64;
     let mut sized = 0u64;
@@ -400,10 +359,7 @@ fn measure_op(
     if sized > 0
         && let Some(o) = v.as_object_mut()
     {
-        o.insert(
-            "mean_nodes".into(),
-            json!((sizes as f64 / sized as f64 * 10.0).round() / 10.0),
-        );
+        o.insert("mean_nodes".into(), json!((sizes as f64 / sized as f64 * 10.0).round() / 10.0));
     }
     Ok(v)
 }
@@ -414,65 +370,44 @@ fn inproc_queries(store: &Store, logged: &Logged, w: &Workload) -> Result<BTreeM
     let few = (n / 10).max(1);
     let mut ops = BTreeMap::new();
     let half = store.last_seq() / 2;
-    let pick =
-        |t: &mut Targets, stage: &str, f: f64| t.pick(stage, f).context("nothing was logged");
+    let pick = |t: &mut Targets, stage: &str, f: f64| t.pick(stage, f).context("nothing was logged");
     ops.insert(
         "lineage_d10".into(),
         measure_op(n, secs, || {
             let o = pick(&mut t, "preds", 1.0)?;
-            Ok(Some(
-                store
-                    .reader(None)
-                    .lineage(&o, Some(10), 10_000)?
-                    .nodes
-                    .len() as u64,
-            ))
+            Ok(Some(store.reader(None).lineage(&o, Some(10), 10_000)?.nodes.len() as u64))
         })?,
     );
     ops.insert(
         "lineage_full".into(),
         measure_op(n, secs, || {
             let o = pick(&mut t, "preds", 1.0)?;
-            Ok(Some(
-                store.reader(None).lineage(&o, None, 10_000)?.nodes.len() as u64,
-            ))
+            Ok(Some(store.reader(None).lineage(&o, None, 10_000)?.nodes.len() as u64))
         })?,
     );
     ops.insert(
         "lineage_d10_as_of".into(),
         measure_op(n, secs, || {
             let o = pick(&mut t, "preds", 0.4)?;
-            Ok(Some(
-                store
-                    .reader(Some(AsOf::Seq(half)))
-                    .lineage(&o, Some(10), 10_000)?
-                    .nodes
-                    .len() as u64,
-            ))
+            Ok(Some(store.reader(Some(AsOf::Seq(half))).lineage(&o, Some(10), 10_000)?.nodes.len() as u64))
         })?,
     );
     ops.insert(
         "trace_d10".into(),
         measure_op(few, secs, || {
             let o = pick(&mut t, "preds", 1.0)?;
-            Ok(Some(
-                store.reader(None).trace(&o, Some(10), 10_000)?.nodes.len() as u64,
-            ))
+            Ok(Some(store.reader(None).trace(&o, Some(10), 10_000)?.nodes.len() as u64))
         })?,
     );
     ops.insert(
         "downstream".into(),
         measure_op(few, secs, || {
             let o = pick(&mut t, "clean", 1.0)?;
-            Ok(Some(
-                store.reader(None).downstream(&o, None, 10_000)?.runs.len() as u64,
-            ))
+            Ok(Some(store.reader(None).downstream(&o, None, 10_000)?.runs.len() as u64))
         })?,
     );
     let flagged = store.reader(None).flags().len();
-    let mut review = measure_op((n / 100).max(5), secs, || {
-        Ok(Some(store.reader(None).review(20)?.runs.len() as u64))
-    })?;
+    let mut review = measure_op((n / 100).max(5), secs, || Ok(Some(store.reader(None).review(20)?.runs.len() as u64)))?;
     if let Some(o) = review.as_object_mut() {
         o.insert("flagged".into(), json!(flagged));
     }
@@ -481,17 +416,10 @@ fn inproc_queries(store: &Store, logged: &Logged, w: &Workload) -> Result<BTreeM
         "history".into(),
         measure_op(few, secs, || {
             let c = t.component(3).context("no component")?;
-            Ok(Some(
-                store.reader(None).history(&c, 10, None, None, None)?.len() as u64,
-            ))
+            Ok(Some(store.reader(None).history(&c, 10, None, None, None)?.len() as u64))
         })?,
     );
-    ops.insert(
-        "recent".into(),
-        measure_op(few, secs, || {
-            Ok(Some(store.reader(None).recent(20, None)?.len() as u64))
-        })?,
-    );
+    ops.insert("recent".into(), measure_op(few, secs, || Ok(Some(store.reader(None).recent(20, None)?.len() as u64)))?);
     Ok(ops)
 }
 
@@ -521,8 +449,7 @@ impl Writer for StoreWriter<'_> {
     }
 
     fn flag(&mut self, outputs: &[String]) -> Result<()> {
-        self.store
-            .flag(outputs, Some("bad predictions"), Some("loadgen"))?;
+        self.store.flag(outputs, Some("bad predictions"), Some("loadgen"))?;
         Ok(())
     }
 }
@@ -542,34 +469,15 @@ fn inproc(a: InprocArgs) -> Result<Value> {
         (None, None) => bail!("no data directory"),
     };
     let before = measure::memory(None);
-    let (store, _) = Store::open(
-        &dir,
-        LogOptions {
-            fsync,
-            ..LogOptions::default()
-        },
-    )?;
-    let logged = ingest(w, concurrency, |_| {
-        Ok(StoreWriter {
-            store: &store,
-            single: w.batch <= 1,
-        })
-    })?;
+    let (store, _) = Store::open(&dir, LogOptions { fsync, ..LogOptions::default() })?;
+    let logged = ingest(w, concurrency, |_| Ok(StoreWriter { store: &store, single: w.batch <= 1 }))?;
     let after_ingest = measure::memory(None);
-    let queries = if w.no_queries {
-        BTreeMap::new()
-    } else {
-        inproc_queries(&store, &logged, w)?
-    };
+    let queries = if w.no_queries { BTreeMap::new() } else { inproc_queries(&store, &logged, w)? };
     let (log_bytes, segments) = store.log_size();
     let (fsyncs, fsync_time) = store.fsync_stats();
     let events = store.last_seq();
     drop(store);
-    let open = if a.no_open {
-        Value::Null
-    } else {
-        open_in_child(&dir)?
-    };
+    let open = if a.no_open { Value::Null } else { open_in_child(&dir)? };
     let runs = logged.report.runs.max(1);
     Ok(json!({
         "mode": "inproc",
@@ -589,11 +497,7 @@ fn inproc(a: InprocArgs) -> Result<Value> {
 /// Spawns this binary's `open` mode on `dir`: a fresh process, so its memory is the store's alone.
 fn open_in_child(dir: &Path) -> Result<Value> {
     let exe = std::env::current_exe()?;
-    let out = Command::new(exe)
-        .arg("open")
-        .arg(dir)
-        .stderr(Stdio::inherit())
-        .output()?;
+    let out = Command::new(exe).arg("open").arg(dir).stderr(Stdio::inherit()).output()?;
     if !out.status.success() {
         bail!("measuring open failed ({})", out.status);
     }
@@ -636,9 +540,7 @@ impl Writer for HttpWriter {
 
     fn prepare(&mut self, runs: &[RunSpec]) -> Vec<Vec<u8>> {
         if self.single {
-            runs.iter()
-                .map(|r| serde_json::to_vec(r).unwrap_or_default())
-                .collect()
+            runs.iter().map(|r| serde_json::to_vec(r).unwrap_or_default()).collect()
         } else {
             vec![serde_json::to_vec(&json!({ "runs": runs })).unwrap_or_default()]
         }
@@ -653,9 +555,7 @@ impl Writer for HttpWriter {
     }
 
     fn flag(&mut self, outputs: &[String]) -> Result<()> {
-        let body = serde_json::to_vec(
-            &json!({"outputs": outputs, "reason": "bad predictions", "by": "loadgen"}),
-        )?;
+        let body = serde_json::to_vec(&json!({"outputs": outputs, "reason": "bad predictions", "by": "loadgen"}))?;
         let a = self.conn.post_json("/api/v1/flag", &body)?;
         check(&a, "POST /api/v1/flag")
     }
@@ -663,11 +563,7 @@ impl Writer for HttpWriter {
 
 fn check(a: &mltrace_benches::http::Answer, what: &str) -> Result<()> {
     if !(200..300).contains(&a.status) {
-        bail!(
-            "{what} answered {}: {}",
-            a.status,
-            String::from_utf8_lossy(&a.body[..a.body.len().min(500)])
-        );
+        bail!("{what} answered {}: {}", a.status, String::from_utf8_lossy(&a.body[..a.body.len().min(500)]));
     }
     Ok(())
 }
@@ -680,9 +576,7 @@ struct Server {
 
 impl Server {
     fn start(bin: &Path, dir: &Path, fsync: &str) -> Result<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let child = Command::new(bin)
             .arg("serve")
@@ -756,20 +650,10 @@ fn http(a: HttpArgs) -> Result<Value> {
         }
         (None, None) => bail!("give --addr of a running server or --server BIN to start one"),
     };
-    let logged = ingest(w, concurrency, |_| {
-        Ok(HttpWriter {
-            conn: Conn::new(addr)?,
-            single: w.batch <= 1,
-        })
-    })?;
-    let queries = if w.no_queries {
-        BTreeMap::new()
-    } else {
-        http_queries(addr, &logged, w)?
-    };
+    let logged = ingest(w, concurrency, |_| Ok(HttpWriter { conn: Conn::new(addr)?, single: w.batch <= 1 }))?;
+    let queries = if w.no_queries { BTreeMap::new() } else { http_queries(addr, &logged, w)? };
     let mut conn = Conn::new(addr)?;
-    let stats: Value =
-        serde_json::from_slice(&conn.get("/api/v1/stats")?.body).unwrap_or(Value::Null);
+    let stats: Value = serde_json::from_slice(&conn.get("/api/v1/stats")?.body).unwrap_or(Value::Null);
     let runs = logged.report.runs.max(1);
     let log_bytes = stats.get("log_bytes").and_then(Value::as_u64).unwrap_or(0);
     let mut report = json!({
@@ -802,11 +686,7 @@ fn http(a: HttpArgs) -> Result<Value> {
     Ok(report)
 }
 
-fn http_queries(
-    addr: SocketAddr,
-    logged: &Logged,
-    w: &Workload,
-) -> Result<BTreeMap<String, Value>> {
+fn http_queries(addr: SocketAddr, logged: &Logged, w: &Workload) -> Result<BTreeMap<String, Value>> {
     let mut conn = Conn::new(addr)?;
     let mut t = Targets::new(&logged.projects, w);
     let (n, secs) = (w.queries, w.query_seconds);
@@ -819,15 +699,9 @@ fn http_queries(
     };
     let trace = |t: &mut Targets, extra: &str| -> Result<String> {
         let o = t.pick("preds", 1.0).context("nothing was logged")?;
-        Ok(format!(
-            "/api/v1/trace?output={}&max_depth=10{extra}",
-            encode_query(&o)
-        ))
+        Ok(format!("/api/v1/trace?output={}&max_depth=10{extra}", encode_query(&o)))
     };
-    ops.insert(
-        "trace_d10".into(),
-        measure_op(n, secs, || get(trace(&mut t, "")?))?,
-    );
+    ops.insert("trace_d10".into(), measure_op(n, secs, || get(trace(&mut t, "")?))?);
     ops.insert(
         "downstream".into(),
         measure_op(few, secs, || {
@@ -835,25 +709,14 @@ fn http_queries(
             get(format!("/api/v1/downstream?output={}", encode_query(&o)))
         })?,
     );
-    ops.insert(
-        "review".into(),
-        measure_op((n / 100).max(5), secs, || {
-            get("/api/v1/review?limit=20".into())
-        })?,
-    );
+    ops.insert("review".into(), measure_op((n / 100).max(5), secs, || get("/api/v1/review?limit=20".into()))?);
     ops.insert(
         "history".into(),
         measure_op(few, secs, || {
             let c = t.component(3).context("no component")?;
-            get(format!(
-                "/api/v1/components/{}/runs?limit=10",
-                encode_query(&c)
-            ))
+            get(format!("/api/v1/components/{}/runs?limit=10", encode_query(&c)))
         })?,
     );
-    ops.insert(
-        "recent".into(),
-        measure_op(few, secs, || get("/api/v1/runs?limit=20".into()))?,
-    );
+    ops.insert("recent".into(), measure_op(few, secs, || get("/api/v1/runs?limit=20".into()))?);
     Ok(ops)
 }

@@ -38,11 +38,8 @@ impl Samples {
             let rank = ((q * self.0.len() as f64).ceil() as usize).clamp(1, self.0.len());
             self.0.get(rank - 1).copied().unwrap_or(0) as f64 / 1000.0
         };
-        let mean = if self.0.is_empty() {
-            0.0
-        } else {
-            self.0.iter().sum::<u64>() as f64 / self.0.len() as f64 / 1000.0
-        };
+        let mean =
+            if self.0.is_empty() { 0.0 } else { self.0.iter().sum::<u64>() as f64 / self.0.len() as f64 / 1000.0 };
         Latency {
             count: self.0.len() as u64,
             mean_us: round(mean),
@@ -97,20 +94,11 @@ pub fn memory(pid: Option<u32>) -> Memory {
     let field = |key: &str| -> u64 {
         text.lines()
             .find_map(|l| l.strip_prefix(key))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb * 1024)
             .unwrap_or(0)
     };
-    Memory {
-        rss_bytes: field("VmRSS:"),
-        hwm_bytes: field("VmHWM:"),
-    }
+    Memory { rss_bytes: field("VmRSS:"), hwm_bytes: field("VmHWM:") }
 }
 
 /// Bytes under a directory (a data directory's size on disk, by file length).

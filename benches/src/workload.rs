@@ -46,13 +46,7 @@ pub struct Shape {
 
 impl Default for Shape {
     fn default() -> Self {
-        Shape {
-            partitions: 4,
-            warm_start_chain: 12,
-            backfill_every: 50,
-            stale_model_every: 10,
-            flag_every: 0,
-        }
+        Shape { partitions: 4, warm_start_chain: 12, backfill_every: 50, stale_model_every: 10, flag_every: 0 }
     }
 }
 
@@ -86,13 +80,7 @@ impl RunSpec {
     /// The store's request.
     pub fn to_new_run(&self) -> NewRun {
         let io = |l: &[Io]| -> Vec<IoSpec> {
-            l.iter()
-                .map(|i| IoSpec {
-                    name: i.name.clone(),
-                    hash: Some(i.hash.clone()),
-                    kind: None,
-                })
-                .collect()
+            l.iter().map(|i| IoSpec { name: i.name.clone(), hash: Some(i.hash.clone()), kind: None }).collect()
         };
         let mut r = NewRun::new(&self.component, Timestamp(self.start), Timestamp(self.end));
         r.inputs = io(&self.inputs);
@@ -169,12 +157,7 @@ impl Pipeline {
     pub fn new(project: &str, shape: Shape, seed: u64) -> Self {
         let components = COMPONENTS.map(|c| format!("{project}.{c}"));
         let mut rng = SplitMix::new(seed ^ fnv(project));
-        let commit = format!(
-            "{:016x}{:016x}{:08x}",
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64() as u32
-        );
+        let commit = format!("{:016x}{:016x}{:08x}", rng.next_u64(), rng.next_u64(), rng.next_u64() as u32);
         Pipeline {
             shape,
             project: project.to_string(),
@@ -215,17 +198,9 @@ impl Pipeline {
     /// Name of a partition's file of one stage in one cycle (`raw`, `ingest`, `clean`, `features`,
     /// `preds`), about 50 bytes.
     pub fn path(&self, stage: &str, cycle: u64, part: u32) -> String {
-        let bucket = if stage == "raw" {
-            "acme-raw"
-        } else {
-            "acme-lake"
-        };
+        let bucket = if stage == "raw" { "acme-raw" } else { "acme-lake" };
         let ext = if stage == "raw" { "jsonl" } else { "parquet" };
-        format!(
-            "s3://{bucket}/{}/{stage}/{}/part-{part}.{ext}",
-            self.project,
-            hour_label(cycle)
-        )
+        format!("s3://{bucket}/{}/{stage}/{}/part-{part}.{ext}", self.project, hour_label(cycle))
     }
 
     /// The model's path (one path, versions told apart by hash).
@@ -253,7 +228,7 @@ impl Pipeline {
                         self.last_prediction = r.outputs.first().map(|o| o.name.clone());
                     }
                     if self.shape.flag_every > 0
-                        && self.runs % self.shape.flag_every == 0
+                        && self.runs.is_multiple_of(self.shape.flag_every)
                         && let Some(p) = self.last_prediction.clone()
                     {
                         self.queue.push_front(Step::Flag(p));
@@ -291,39 +266,21 @@ impl Pipeline {
         let mut t = EPOCH_2026_MS + c as i64 * HOUR_MS;
         let mut features = Vec::new();
         for p in 0..self.shape.partitions {
-            let raw = Io {
-                name: self.path("raw", c, p),
-                hash: self.hash(),
-            };
-            let ingested = Io {
-                name: self.path("ingest", c, p),
-                hash: self.hash(),
-            };
+            let raw = Io { name: self.path("raw", c, p), hash: self.hash() };
+            let ingested = Io { name: self.path("ingest", c, p), hash: self.hash() };
             self.run(0, t, 120, vec![raw], vec![ingested.clone()]);
             t += 125_000;
-            let mut clean = Io {
-                name: self.path("clean", c, p),
-                hash: self.hash(),
-            };
+            let mut clean = Io { name: self.path("clean", c, p), hash: self.hash() };
             self.run(1, t, 60, vec![ingested.clone()], vec![clean.clone()]);
             t += 65_000;
-            let mut feat = Io {
-                name: self.path("features", c, p),
-                hash: self.hash(),
-            };
+            let mut feat = Io { name: self.path("features", c, p), hash: self.hash() };
             self.run(2, t, 90, vec![clean.clone()], vec![feat.clone()]);
             t += 95_000;
             if self.rng.below(u64::from(self.shape.backfill_every)) == 0 {
-                clean = Io {
-                    name: clean.name,
-                    hash: self.hash(),
-                };
+                clean = Io { name: clean.name, hash: self.hash() };
                 self.run(1, t, 60, vec![ingested], vec![clean.clone()]);
                 t += 65_000;
-                feat = Io {
-                    name: feat.name,
-                    hash: self.hash(),
-                };
+                feat = Io { name: feat.name, hash: self.hash() };
                 self.run(2, t, 90, vec![clean], vec![feat.clone()]);
                 t += 95_000;
             }
@@ -333,47 +290,20 @@ impl Pipeline {
         if self.chain > 0
             && let Some(h) = &self.model
         {
-            train_inputs.push(Io {
-                name: self.model_path(),
-                hash: h.clone(),
-            });
+            train_inputs.push(Io { name: self.model_path(), hash: h.clone() });
         }
-        self.chain = if self.chain + 1 >= self.shape.warm_start_chain {
-            0
-        } else {
-            self.chain + 1
-        };
-        let model = Io {
-            name: self.model_path(),
-            hash: self.hash(),
-        };
+        self.chain = if self.chain + 1 >= self.shape.warm_start_chain { 0 } else { self.chain + 1 };
+        let model = Io { name: self.model_path(), hash: self.hash() };
         self.run(3, t, 600, train_inputs, vec![model.clone()]);
         t += 605_000;
         self.prev_model = self.model.replace(model.hash.clone());
         for (p, feat) in features.into_iter().enumerate() {
             let served = match &self.prev_model {
-                Some(prev) if self.rng.below(u64::from(self.shape.stale_model_every)) == 0 => {
-                    prev.clone()
-                }
+                Some(prev) if self.rng.below(u64::from(self.shape.stale_model_every)) == 0 => prev.clone(),
                 _ => model.hash.clone(),
             };
-            let pred = Io {
-                name: self.prediction(c, p as u32),
-                hash: self.hash(),
-            };
-            self.run(
-                4,
-                t,
-                30,
-                vec![
-                    Io {
-                        name: self.model_path(),
-                        hash: served,
-                    },
-                    feat,
-                ],
-                vec![pred],
-            );
+            let pred = Io { name: self.prediction(c, p as u32), hash: self.hash() };
+            self.run(4, t, 30, vec![Io { name: self.model_path(), hash: served }, feat], vec![pred]);
             t += 35_000;
         }
         self.cycle += 1;
@@ -381,9 +311,7 @@ impl Pipeline {
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// `2026-01-01T13`-style label of a cycle's hour (proleptic Gregorian, UTC).
@@ -410,9 +338,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Project names for `n` concurrent pipelines.
 pub fn project_names(n: usize) -> Vec<String> {
-    const BASE: [&str; 8] = [
-        "churn", "fraud", "ranking", "search", "ads", "pricing", "forecast", "recsys",
-    ];
+    const BASE: [&str; 8] = ["churn", "fraud", "ranking", "search", "ads", "pricing", "forecast", "recsys"];
     (0..n)
         .map(|i| match (BASE.get(i % BASE.len()), i / BASE.len()) {
             (Some(b), 0) => b.to_string(),
