@@ -120,11 +120,15 @@ describe('command bar', () => {
     await waitForView(page, `${env.url}/output/pred_1`);
     await page.waitForSelector('.flag-toggle[aria-checked="true"]');
     assert.match(await page.locator('.flag-info').innerText(), /label mismatch/);
+    await runCommand(page, 'user carol');
     await runCommand(page, 'flag pred_2');
     await waitForView(page, `${env.url}/output/pred_2`);
+    await page.waitForSelector('.flag-info >> text=carol');
     await page.waitForSelector('.flag-toggle[aria-checked="true"]');
     const flags = await getJson(env.url, '/flags');
     assert.deepEqual(flags.flags.map((f) => f.name).sort(), ['pred_1', 'pred_2']);
+    assert.equal(flags.flags.find((f) => f.name === 'pred_2').by, 'carol', 'flags are signed with the user name');
+    assert.equal(flags.flags.find((f) => f.name === 'pred_1').by, null);
 
     await runCommand(page, 'review');
     await waitForView(page, `${env.url}/review`);

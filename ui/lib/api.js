@@ -29,6 +29,29 @@ export function setToken(value) {
   } catch { /* private mode: the token lives for this page only */ }
 }
 
+const USER_KEY = 'mltrace-user';
+
+/** Who flags from this browser (the `by` of a flag), set with the `user NAME` command. */
+export function userName() {
+  try { return localStorage.getItem(USER_KEY) || ''; } catch { return ''; }
+}
+
+export function setUserName(name) {
+  try {
+    if (name) localStorage.setItem(USER_KEY, name);
+    else localStorage.removeItem(USER_KEY);
+  } catch { /* private mode */ }
+}
+
+/** The body of POST /flag, signed with the user's name when one is set. */
+export function flagBody(outputs, reason) {
+  const body = { outputs };
+  if (reason) body.reason = reason;
+  const by = userName();
+  if (by) body.by = by;
+  return body;
+}
+
 export function authHeaders() {
   const t = token();
   return t ? { Authorization: `Bearer ${t}` } : {};

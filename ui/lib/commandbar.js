@@ -4,7 +4,7 @@
 // Never: knows how a view draws; it only navigates or calls the write endpoints.
 
 import { h, mount, debounce } from './dom.js';
-import { api, errorText, isAbort } from './api.js';
+import { api, errorText, flagBody, isAbort, setUserName, userName } from './api.js';
 import { COMMANDS, commandByName, parse, paths, quoteArg, tokenize } from './commands.js';
 import { navigate } from './router.js';
 import { setTheme } from './theme.js';
@@ -38,9 +38,7 @@ export async function runCommand(line) {
         await navigate(action.path);
         break;
       case 'flag': {
-        const body = { outputs: [action.name] };
-        if (action.reason) body.reason = action.reason;
-        await api('/flag', { method: 'POST', body });
+        await api('/flag', { method: 'POST', body: flagBody([action.name], action.reason) });
         await navigate(paths.output(action.name));
         toast(`Flagged ${action.name}`);
         break;
@@ -58,6 +56,10 @@ export async function runCommand(line) {
         }
         break;
       }
+      case 'user':
+        if (action.name !== null) setUserName(action.name);
+        toast(userName() ? `Flags from this browser are signed ${userName()}` : 'Flags from this browser are not signed');
+        break;
       case 'theme':
         setTheme(action.mode);
         toast(`Theme: ${action.mode}`);

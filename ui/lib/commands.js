@@ -41,6 +41,7 @@ export const COMMANDS = [
   { name: 'review', usage: 'review', example: 'review', summary: 'The flagged outputs and the runs most common to them, by coverage: where to start debugging.' },
   { name: 'outdated', usage: 'outdated', example: 'outdated', summary: 'Components whose latest run used inputs that have since been superseded.' },
   { name: 'output', usage: 'output NAME', example: 'output model.pkl', complete: 'outputs', summary: 'One input or output: its type, flag, and the runs that produced and read it.' },
+  { name: 'user', usage: 'user [NAME | --clear]', example: 'user alice', summary: 'The name this browser signs flags with (the "by" in review); without NAME, says which it is.' },
   { name: 'theme', usage: 'theme light|dark|system', example: 'theme dark', summary: 'Switches the colour theme; system follows the operating system.' },
   { name: 'help', usage: 'help', example: 'help', summary: 'This list.' },
 ];
@@ -140,6 +141,11 @@ export function parse(input) {
       const arg = restAsName(line, words);
       if (!arg) return fail(`unflag needs an output name: ${usage}`);
       return { ok: true, action: { type: 'unflag', name: arg } };
+    }
+    case 'user': {
+      if (args.length === 0) return { ok: true, action: { type: 'user', name: null } };
+      if (args.length === 1 && args[0].text === '--clear' && !args[0].quoted) return { ok: true, action: { type: 'user', name: '' } };
+      return { ok: true, action: { type: 'user', name: restAsName(line, words) } };
     }
     case 'theme': {
       const mode = args.length === 1 ? args[0].text.toLowerCase() : '';

@@ -1,7 +1,7 @@
 // Pieces that several views draw the same way: the table of runs, I/O names, the flag toggle,
 // stale marks, tags, and the "how to log a first run" panel.
 
-import { api, errorText } from './api.js';
+import { api, errorText, flagBody } from './api.js';
 import { h, icon, ioName, timeEl, fmtDuration, runDuration, plural, mount } from './dom.js';
 import { paths } from './commands.js';
 
@@ -154,7 +154,7 @@ export function flagToggle(name, flagged, { onChange } = {}) {
     button.disabled = true;
     error.textContent = '';
     try {
-      await api(next ? '/flag' : '/unflag', { method: 'POST', body: { outputs: [name] } });
+      await api(next ? '/flag' : '/unflag', { method: 'POST', body: next ? flagBody([name]) : { outputs: [name] } });
       syncFlags([name], next);
       if (onChange) onChange(next);
     } catch (e) {
