@@ -32,8 +32,8 @@ pub use embedded::DataDir;
 pub use http::HttpClient;
 
 use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewView,
-    RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
+    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewView, RunDetail,
+    RunSummary, Stats, Suggestions, TagCount, TraceView,
 };
 use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError, Timestamp};
 use std::path::PathBuf;
@@ -160,8 +160,13 @@ pub trait Backend {
     /// The runs that produced an output (pre-order from its latest producer).
     fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView>;
     /// Everything derived from an output.
-    fn downstream(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>)
-    -> Result<DownstreamView>;
+    fn downstream(
+        &self,
+        output: &str,
+        max_depth: Option<u32>,
+        limit: usize,
+        as_of: Option<AsOf>,
+    ) -> Result<DownstreamView>;
     /// Flagged outputs, in the order they were flagged.
     fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>>;
     /// Flagged outputs and the runs most common to their traces.
@@ -173,12 +178,7 @@ pub trait Backend {
     /// The events after `after` (at most `limit`), each as one line of `GET /api/v1/events`
     /// (without the newline), handed to `each` in seq order; answers how many were handed over.
     /// An error from `each` stops the stream and is returned as [`Error::Io`].
-    fn events(
-        &self,
-        after: Seq,
-        limit: Option<u64>,
-        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
-    ) -> Result<u64>;
+    fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64>;
 
     /// Logs one run.
     fn log_run(&self, run: &NewRun) -> Result<Logged>;
@@ -276,12 +276,7 @@ impl Backend for Store {
         Ok(self.reader(as_of).suggest(q, limit))
     }
 
-    fn events(
-        &self,
-        after: Seq,
-        limit: Option<u64>,
-        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
-    ) -> Result<u64> {
+    fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {
         let mut cursor = after;
         let mut left = limit.unwrap_or(u64::MAX);
         let mut sent = 0;

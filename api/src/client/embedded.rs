@@ -1,0 +1,246 @@
+//! [`DataDir`]: a data directory used in process, without a server.
+//!
+//! Reads open the directory read-only, so they work beside a server that writes it; the snapshot
+//! is kept for the handle's later reads (consistent with each other, and the log is replayed once)
+//! until [`DataDir::refresh`]. The first write opens it for writing (taking the directory's lock) and keeps it
+//! open, so a batch import replays the log once, and later reads see what was written. When a
+//! server holds the lock the write fails with [`StoreError::Locked`], whose message names the
+//! server's address from the lock file.
+
+use super::{Backend, Result};
+use mltrace_store::model::{
+    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewView, RunDetail,
+    RunSummary, Stats, Suggestions, TagCount, TraceView,
+};
+use mltrace_store::{AsOf, LogOptions, NewRun, RunId, Seq, Store, Timestamp};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A data directory, opened on demand.
+pub struct DataDir {
+    path: PathBuf,
+    writer: Mutex<Option<Arc<Store>>>,
+    snapshot: Mutex<Option<Arc<Store>>>,
+    holder: String,
+}
+
+impl std::fmt::Debug for DataDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataDir").field("path", &self.path).finish()
+    }
+}
+
+impl DataDir {
+    /// The directory at `path` (nothing is opened yet).
+    pub fn new(path: impl AsRef<Path>) -> DataDir {
+        DataDir {
+            path: path.as_ref().to_path_buf(),
+            writer: Mutex::new(None),
+            snapshot: Mutex::new(None),
+            holder: format!("pid {}, the mltrace command line", std::process::id()),
+        }
+    }
+
+    /// What a server that finds the directory locked is told about us.
+    pub fn with_holder(mut self, holder: impl Into<String>) -> DataDir {
+        self.holder = holder.into();
+        self
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open_writer(&self) -> Option<Arc<Store>> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Forgets the read-only snapshot, so the next read sees what others wrote since.
+    pub fn refresh(&self) {
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn snapshot(&self) -> Result<Arc<Store>> {
+        let mut slot = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let store = Arc::new(Store::open_read_only(&self.path)?);
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    /// The store open for writing (opened, and the lock taken, on first use).
+    pub fn writer(&self) -> Result<Arc<Store>> {
+        let mut slot = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let opts = LogOptions { holder: self.holder.clone(), ..LogOptions::default() };
+        let (store, _recovery) = Store::open(&self.path, opts)?;
+        let store = Arc::new(store);
+        *slot = Some(store.clone());
+        // From now on reads go to the writer, which sees everything.
+        self.refresh();
+        Ok(store)
+    }
+
+    /// Runs `f` on the writer if this handle holds one, else on the read-only snapshot.
+    fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        if let Some(w) = self.open_writer() {
+            return f(&w);
+        }
+        let snapshot = self.snapshot()?;
+        f(&snapshot)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        let w = self.writer()?;
+        f(&w)
+    }
+}
+
+impl Backend for DataDir {
+    fn describe(&self) -> String {
+        format!("the data directory {}", self.path.display())
+    }
+
+    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats> {
+        self.read(|s| s.stats(as_of))
+    }
+
+    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>> {
+        self.read(|s| s.recent(limit, before, as_of))
+    }
+
+    fn history(
+        &self,
+        component: &str,
+        limit: usize,
+        before: Option<RunId>,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        as_of: Option<AsOf>,
+    ) -> Result<Vec<RunSummary>> {
+        self.read(|s| s.history(component, limit, before, since, until, as_of))
+    }
+
+    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail> {
+        self.read(|s| Backend::run(s, id, as_of))
+    }
+
+    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail> {
+        self.read(|s| s.component(name, as_of))
+    }
+
+    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>> {
+        self.read(|s| s.components(owner, tag, as_of))
+    }
+
+    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>> {
+        self.read(|s| s.tags(as_of))
+    }
+
+    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView> {
+        self.read(|s| s.io(name, as_of))
+    }
+
+    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView> {
+        self.read(|s| s.trace(output, max_depth, limit, as_of))
+    }
+
+    fn downstream(
+        &self,
+        output: &str,
+        max_depth: Option<u32>,
+        limit: usize,
+        as_of: Option<AsOf>,
+    ) -> Result<DownstreamView> {
+        self.read(|s| s.downstream(output, max_depth, limit, as_of))
+    }
+
+    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>> {
+        self.read(|s| s.flags(as_of))
+    }
+
+    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
+        self.read(|s| s.review(limit, as_of))
+    }
+
+    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {
+        self.read(|s| s.outdated(as_of))
+    }
+
+    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions> {
+        self.read(|s| s.suggest(q, limit, as_of))
+    }
+
+    fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {
+        self.read(|s| s.events(after, limit, each))
+    }
+
+    fn log_run(&self, run: &NewRun) -> Result<Logged> {
+        // Check the run before taking the directory's lock, so a bad run never waits on it.
+        run.check()?;
+        self.write(|s| Backend::log_run(s, run))
+    }
+
+    fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
+        for (i, r) in runs.iter().enumerate() {
+            r.check().map_err(|e| e.within(&format!("runs[{i}]")))?;
+        }
+        self.write(|s| Backend::log_runs(s, runs))
+    }
+
+    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
+        self.write(|s| Backend::register_component(s, name, description, owner, tags))
+    }
+
+    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
+        self.write(|s| Backend::tag_component(s, name, tags))
+    }
+
+    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail> {
+        self.write(|s| Backend::set_notes(s, id, notes))
+    }
+
+    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
+        self.write(|s| Backend::flag(s, outputs, reason, by))
+    }
+
+    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
+        self.write(|s| Backend::unflag(s, outputs))
+    }
+
+    fn unflag_all(&self) -> Result<Vec<String>> {
+        self.write(Backend::unflag_all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_see_the_writes_of_the_same_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = DataDir::new(dir.path());
+        let t = Timestamp(1_000);
+        d.log_run(&NewRun::new("ingest", t, t).outputs(["raw.csv"])).unwrap();
+        assert_eq!(d.recent(5, None, None).unwrap().len(), 1);
+        drop(d);
+        // A second handle reads read-only what the first one wrote.
+        assert_eq!(DataDir::new(dir.path()).recent(5, None, None).unwrap()[0].component, "ingest");
+    }
+
+    #[test]
+    fn a_second_writer_is_told_who_holds_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = LogOptions { holder: "pid 1, serving http://127.0.0.1:8123".into(), ..LogOptions::default() };
+        let (_server, _) = Store::open(dir.path(), opts).unwrap();
+        let e = DataDir::new(dir.path()).unflag_all().unwrap_err();
+        assert_eq!(e.code(), "conflict");
+        assert!(e.to_string().contains("http://127.0.0.1:8123"), "{e}");
+    }
+}
