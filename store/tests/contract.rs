@@ -818,6 +818,7 @@ fn trace_max_depth_and_node_limit() {
         let inputs: Vec<&str> = if i == 0 { vec![] } else { vec![input.as_str()] };
         log(&store, &run(&format!("c{i}"), at(0, i), inputs, [format!("o{i}").as_str()]));
     }
+    assert_eq!(LIMIT, 10_000, "the default node limit");
     let r = store.reader(None);
     let t = r.trace("o5", Some(2), LIMIT).expect("max depth");
     assert_eq!(t.nodes.iter().map(|n| (n.run.id, n.depth)).collect::<Vec<_>>(), [(6, 0), (5, 1), (4, 2)]);
@@ -953,6 +954,18 @@ fn flag_of_an_unknown_name_is_not_found_and_flags_nothing() {
         Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "outputs"),
         other => panic!("expected invalid, got {other:?}"),
     }
+}
+
+/// Regression: with a duplicate before an unknown name, the error named the index in the
+/// deduplicated list (`outputs[1]`) rather than in the request (`outputs[2]`).
+#[test]
+fn regression_flag_errors_name_the_index_in_the_request_not_after_deduplication() {
+    let dir = tempdir();
+    let store = open(dir.path());
+    log(&store, &run("pred", at(0, 0), [], ["a"]));
+    let request = names(&["a", "a", "unknown"]);
+    assert_eq!(error_kind(&store.flag(&request, None, None).expect_err("flag")), "not found outputs[2]");
+    assert_eq!(error_kind(&store.unflag(&request).expect_err("unflag")), "not found outputs[2]");
 }
 
 #[test]
@@ -1167,6 +1180,45 @@ fn fsync_policies_always_interval_and_never_are_durable_across_a_clean_reopen() 
         assert_eq!(stats.segments, recovery.segments as u64);
         assert_eq!(store.reader(None).run(30).expect("run").outputs[0].name, "out29.csv");
     }
+}
+
+#[test]
+fn concurrent_writers_share_fsyncs_and_every_write_gets_its_own_id() {
+    let dir = tempdir();
+    let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open with fsync always");
+    let threads = 8u32;
+    let per_thread = 25u32;
+    let mut answers: Vec<(u32, u32, u32)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let store = &store;
+                scope.spawn(move || {
+                    (0..per_thread)
+                        .map(|i| {
+                            let output = format!("t{t}-{i}.csv");
+                            let logged = store.log_run(&run(&format!("w{t}"), at(0, 0), [], [output.as_str()]));
+                            // Acknowledged means visible: a reader sees the run at once.
+                            let id = logged.expect("log").id;
+                            assert!(store.reader(None).run(id).is_ok(), "acknowledged run {id} is not visible");
+                            (id, t, i)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
+    });
+    answers.sort();
+    let total = threads * per_thread;
+    assert_eq!(answers.iter().map(|a| a.0).collect::<Vec<_>>(), (1..=total).collect::<Vec<_>>());
+    let r = store.reader(None);
+    for &(id, t, i) in &answers {
+        assert_eq!(r.run(id).expect("run").outputs[0].name, format!("t{t}-{i}.csv"));
+    }
+    drop(r);
+    let (fsyncs, _) = store.fsync_stats();
+    assert!(fsyncs >= 1);
+    assert!(fsyncs < u64::from(total), "{fsyncs} fsyncs for {total} concurrent writes: none was shared");
 }
 
 #[test]

@@ -515,3 +515,39 @@ fn regression_a_torn_batch_with_complete_records_does_not_skew_the_next_seq() {
     let report = verify(copy.path(), |_, _| {}).expect("verifies");
     assert_eq!(report.last_seq, f.runs - 3 + 20);
 }
+
+#[test]
+fn a_read_only_open_beside_a_torn_tail_shows_the_complete_events_and_cuts_nothing() {
+    let f = fixture();
+    let copy = copy_of(f.dir.path());
+    let seg = last_segment(copy.path());
+    let cut = f.last_batch + 7;
+    fs::OpenOptions::new().write(true).open(&seg).and_then(|file| file.set_len(cut)).expect("cut");
+    let store = Store::open_read_only(copy.path()).expect("read-only");
+    assert_eq!(store.reader(None).stats().runs, f.runs - 3);
+    drop(store);
+    // A writer may still be finishing that batch: a reader never touches the file.
+    assert_eq!(fs::metadata(&seg).expect("segment").len(), cut);
+}
+
+#[test]
+fn an_empty_segment_left_by_a_crash_while_rolling_is_started_again() {
+    let f = fixture();
+    for leftover in [0usize, 10] {
+        let copy = copy_of(f.dir.path());
+        let files = segments(copy.path());
+        let next = copy.path().join("log").join(format!("{:08}.seg", files.len() + 1));
+        fs::write(&next, vec![0u8; leftover]).expect("empty segment");
+        {
+            let (store, recovery) = Store::open(copy.path(), fast()).expect("open");
+            assert!(recovery.torn_tail.is_none());
+            assert_eq!(store.reader(None).stats().runs, f.runs, "nothing acknowledged is lost");
+            let id = log(&store, &run("after", at(2, 0), [], ["after.csv"]));
+            assert_eq!(u64::from(id), f.runs + 1);
+        }
+        let (store, _) = Store::open(copy.path(), fast()).expect("reopen");
+        assert_eq!(store.reader(None).stats().runs, f.runs + 1);
+        drop(store);
+        verify(copy.path(), |_, _| {}).expect("verifies");
+    }
+}
