@@ -13,6 +13,7 @@
 //! | [`ui`]        | the `ui/` folder, embedded, with the SPA fallback                     |
 //! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
 //! | [`client`]    | the typed HTTP client used by the CLI and Rust pipelines             |
+//! | [`instrument`] | components, runs and tests for Rust pipelines, over the client       |
 //!
 //! [`app`] builds the whole router from an [`AppState`] without a socket, so handlers are tested with
 //! `tower::ServiceExt::oneshot`; [`server::run`] puts it on a port.
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod instrument;
 pub mod metrics;
 pub mod params;
 pub mod routes;
