@@ -251,3 +251,34 @@ async fn deep_links_get_the_ui() {
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("mltrace_fsync_duration_seconds_count"));
 }
+
+#[tokio::test]
+async fn ui_assets_are_versioned_for_long_caching_and_every_other_path_is_the_app() {
+    let api = Api::new();
+    let get = |uri: &str, etag: Option<&str>| {
+        let mut req = Request::get(uri);
+        if let Some(e) = etag {
+            req = req.header(header::IF_NONE_MATCH, e);
+        }
+        app(api.state.clone()).oneshot(req.body(Body::empty()).expect("req"))
+    };
+    let resp = get("/", None).await.expect("resp");
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-cache");
+    let html = String::from_utf8(resp.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf8");
+    let end = html.find("/app.js\"").expect("index names app.js") + "/app.js".len();
+    let at = html[..end].rfind('"').expect("quote") + 1;
+    let script = &html[at..end];
+    assert!(script.starts_with("/v/"), "{script}");
+    let resp = get(script, None).await.expect("resp");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let resp = get("/app.js", None).await.expect("resp");
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-cache");
+    let etag = resp.headers()[header::ETAG].to_str().expect("etag").to_string();
+    assert_eq!(get("/app.js", Some(&etag)).await.expect("resp").status(), StatusCode::NOT_MODIFIED);
+    for deep in ["/output/loss.png", "/tag/app.js", "/run/12", "/history/train?n=5"] {
+        let resp = get(deep, None).await.expect("resp");
+        assert_eq!(resp.status(), StatusCode::OK, "{deep}");
+        assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/html"), "{deep}");
+    }
+}
