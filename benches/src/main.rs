@@ -47,6 +47,9 @@ enum Mode {
         /// The data directory.
         data_dir: PathBuf,
     },
+    /// Print the workload of one writer as NDJSON (`{"run": {...}}` or `{"flag": name}`), for the
+    /// peer comparison: the same runs, in the same order, as `inproc --concurrency 1`.
+    Dump(Workload),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -131,9 +134,37 @@ fn main() -> Result<()> {
         Mode::Inproc(a) => inproc(a)?,
         Mode::Http(a) => http(a)?,
         Mode::Open { data_dir } => open_report(&data_dir)?,
+        Mode::Dump(w) => return dump(&w),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+fn dump(w: &Workload) -> Result<()> {
+    match write_dump(w) {
+        // A closed pipe (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn write_dump(w: &Workload) -> std::io::Result<()> {
+    use std::io::Write;
+    let project = project_names(1).remove(0);
+    let mut p = Pipeline::new(&project, shape(w), w.seed);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    while p.runs() < w.runs {
+        let line = match p.next_step() {
+            Step::Run(r) => json!({ "run": r }),
+            Step::Flag(f) => json!({ "flag": f }),
+        };
+        writeln!(out, "{line}")?;
+    }
+    // A flag that follows the last run belongs to the workload too.
+    if let Step::Flag(f) = p.next_step() {
+        writeln!(out, "{}", json!({ "flag": f }))?;
+    }
+    out.flush()
 }
 
 fn shape(w: &Workload) -> Shape {
@@ -397,6 +428,13 @@ fn inproc_queries(store: &Store, logged: &Logged, w: &Workload) -> Result<BTreeM
         measure_op(few, secs, || {
             let o = pick(&mut t, "preds", 1.0)?;
             Ok(Some(store.reader(None).trace(&o, Some(10), 10_000)?.nodes.len() as u64))
+        })?,
+    );
+    ops.insert(
+        "trace_full".into(),
+        measure_op(few, secs, || {
+            let o = pick(&mut t, "preds", 1.0)?;
+            Ok(Some(store.reader(None).trace(&o, None, 10_000)?.nodes.len() as u64))
         })?,
     );
     ops.insert(
@@ -699,9 +737,10 @@ fn http_queries(addr: SocketAddr, logged: &Logged, w: &Workload) -> Result<BTree
     };
     let trace = |t: &mut Targets, extra: &str| -> Result<String> {
         let o = t.pick("preds", 1.0).context("nothing was logged")?;
-        Ok(format!("/api/v1/trace?output={}&max_depth=10{extra}", encode_query(&o)))
+        Ok(format!("/api/v1/trace?output={}{extra}", encode_query(&o)))
     };
-    ops.insert("trace_d10".into(), measure_op(n, secs, || get(trace(&mut t, "")?))?);
+    ops.insert("trace_d10".into(), measure_op(n, secs, || get(trace(&mut t, "&max_depth=10")?))?);
+    ops.insert("trace_full".into(), measure_op(few, secs, || get(trace(&mut t, "")?))?);
     ops.insert(
         "downstream".into(),
         measure_op(few, secs, || {
