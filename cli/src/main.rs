@@ -1,14 +1,49 @@
-//! `mltrace`: the command line. One binary for the server and everything a user does from a shell.
+//! `mltrace`: the command line. One binary for the server and everything a user does from a shell:
+//! log runs (from scripts, or around any command), ask questions of the lineage (recent, history,
+//! inspect, trace, downstream, review, outdated), flag outputs, move events in and out, and check
+//! a data directory.
+//!
+//! # Layout
+//!
+//! | module       | owns                                                                      |
+//! |--------------|---------------------------------------------------------------------------|
+//! | `main`       | the command enum, dispatch, and the mapping of errors to exit codes        |
+//! | `conn`       | where a command reads and writes (server or data directory), read options |
+//! | `output`     | stdout, colour, tables, trees, and the formats of times and sizes          |
+//! | `view`       | how runs, I/O and flags look in every command                              |
+//! | `commands/*` | one module per command (or per small family): parse, ask, print          |
+//! | `serve`      | `mltrace serve`                                                           |
+//!
+//! Exit codes: 0 success; 1 the operation failed (not found, server error, unavailable);
+//! 2 bad usage or bad input, with one line that says what to fix. A closed pipe is not an error.
 
+mod commands;
+mod conn;
+mod output;
 mod serve;
+mod view;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use commands::Ctx;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// mltrace: lineage and observability for ML pipelines.
 #[derive(Parser, Debug)]
-#[command(name = "mltrace", version, about)]
+#[command(
+    name = "mltrace",
+    version,
+    about = "mltrace: lineage and observability for ML pipelines",
+    long_about = "mltrace: lineage and observability for ML pipelines.\n\nLog the runs of your pipeline's components (what they read, what they wrote, when, from which \
+                  commit), then ask which runs produced an output, what was derived from it, which runs are \
+                  stale, and which runs are common to the outputs you flagged as wrong.",
+    after_help = "Where it reads and writes:\n  --server URL / MLTRACE_SERVER       a running `mltrace serve` (DB_SERVER=host means http://host:8080)\n  --data-dir DIR / MLTRACE_DATA_DIR   a data directory, no server needed\n  neither                             http://127.0.0.1:8080 if it answers, else ./mltrace-data\n\nExamples:\n  mltrace serve --demo                       # a server with an example pipeline\n  mltrace recent                             # the latest runs\n  mltrace trace model.pkl                    # how model.pkl was made\n  mltrace run -c train -i features.parquet -o model.pkl -- python train.py\n\nExit codes: 0 success, 1 the operation failed, 2 bad usage or input.",
+    propagate_version = true,
+    max_term_width = 110
+)]
 struct Cli {
+    #[command(flatten)]
+    conn: conn::ConnArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -17,25 +52,232 @@ struct Cli {
 enum Command {
     /// Start the server (HTTP API + web UI on one port).
     Serve(serve::ServeArgs),
+    /// Log one run of a component (from any shell script).
+    Log(commands::log::LogArgs),
+    /// Run a command, time it, and log it as a run if it succeeds.
+    Run(commands::exec::RunArgs),
+    /// Log runs from NDJSON (one run object a line, as the HTTP API takes them).
+    Import(commands::import::ImportArgs),
+    /// Print the event log as NDJSON (what GET /api/v1/events answers).
+    Export(commands::export::ExportArgs),
+    /// The most recent runs.
+    Recent(commands::runs::RecentArgs),
+    /// A component's runs, newest first.
+    History(commands::runs::HistoryArgs),
+    /// The info card of one run.
+    Inspect(commands::inspect::InspectArgs),
+    /// The tree of runs that produced an output.
+    Trace(commands::lineage::TraceArgs),
+    /// Everything derived from an output.
+    Downstream(commands::lineage::DownstreamArgs),
+    /// Components, filtered by owner or tag.
+    Components(commands::components::ComponentsArgs),
+    /// Tags and how many components carry each.
+    Tags(commands::components::TagsArgs),
+    /// Add tags to a component.
+    Tag(commands::components::TagArgs),
+    /// Flag outputs for review.
+    Flag(commands::flags::FlagArgs),
+    /// Remove flags (named outputs, or --all).
+    Unflag(commands::flags::UnflagArgs),
+    /// The flagged outputs.
+    Flags(commands::flags::FlagsArgs),
+    /// Flagged outputs and the runs most common to them, with coverage.
+    Review(commands::review::ReviewArgs),
+    /// Components whose latest run used superseded inputs.
+    Outdated(commands::lineage::OutdatedArgs),
+    /// Replace a run's notes.
+    Notes(commands::notes::NotesArgs),
+    /// Check every record's checksum and the log's structure.
+    Verify(commands::verify::VerifyArgs),
+    /// Counts and sizes.
+    Stats(commands::stats::StatsArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(commands::completions::CompletionsArgs),
 }
 
-fn init_tracing() {
+/// Bad usage or bad input: exit 2 with this one line.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// The operation failed: exit 1 with this one line.
+#[derive(Debug)]
+pub struct Failed(pub String);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// Logs to stderr: `info` for the server; only warnings (a torn tail cut off on open) otherwise.
+fn init_tracing(serving: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" }));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
-    let result = match cli.command {
-        Command::Serve(args) => serve::serve(args),
+/// Parses the command line; a usage error becomes one line (and exit 2), help and version print
+/// as clap prints them.
+fn parse() -> Result<Cli, ExitCode> {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return Err(usage_exit(e)),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mltrace: {e:#}");
-            ExitCode::from(1)
+    Cli::from_arg_matches(&matches).map_err(usage_exit)
+}
+
+fn usage_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
         }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+        _ => {
+            let _ = writeln!(std::io::stderr(), "mltrace: {}", one_line_usage(&e.render().to_string()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Folds clap's error (message, usage, tips) into one line that says what to fix.
+fn one_line_usage(rendered: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("For more information") {
+            continue;
+        }
+        if let Some(u) = t.strip_prefix("Usage: ") {
+            usage = Some(u.to_string());
+            continue;
+        }
+        let t = t.strip_prefix("error: ").unwrap_or(t);
+        let t = t.strip_prefix("tip: ").unwrap_or(t);
+        parts.push(t.to_string());
+    }
+    let mut text = parts.join(" ");
+    if let Some(u) = usage {
+        let cmd = u
+            .split_whitespace()
+            .take_while(|w| !w.starts_with('[') && !w.starts_with('<') && !w.starts_with('-'))
+            .collect::<Vec<_>>()
+            .join(" ");
+        text.push_str(&format!(" (see `{cmd} --help`)"));
+    }
+    text
+}
+
+/// How an error ends the process.
+enum Ending {
+    /// The reader of stdout went away: nothing to say.
+    Quiet,
+    /// Exit with this code after printing the message.
+    Code(u8),
+}
+
+fn ending(e: &anyhow::Error) -> Ending {
+    for cause in e.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return Ending::Quiet;
+        }
+        if cause.downcast_ref::<Usage>().is_some() {
+            return Ending::Code(2);
+        }
+        if let Some(c) = cause.downcast_ref::<mltrace_api::client::Error>() {
+            if let mltrace_api::client::Error::Io(io) = c
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return Ending::Quiet;
+            }
+            return Ending::Code(if c.is_bad_input() { 2 } else { 1 });
+        }
+        if let Some(mltrace_store::StoreError::Invalid { .. }) = cause.downcast_ref::<mltrace_store::StoreError>() {
+            return Ending::Code(2);
+        }
+    }
+    Ending::Code(1)
+}
+
+fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let mut ctx = Ctx::new(cli.conn);
+    init_tracing(matches!(cli.command, Command::Serve(_)));
+    let result = match cli.command {
+        Command::Serve(args) => serve::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Log(a) => commands::log::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Run(a) => commands::exec::run(a, &mut ctx),
+        Command::Import(a) => commands::import::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Export(a) => commands::export::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Recent(a) => commands::runs::recent(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::History(a) => commands::runs::history(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Inspect(a) => commands::inspect::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Trace(a) => commands::lineage::trace(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Downstream(a) => commands::lineage::downstream(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Components(a) => commands::components::list(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Tags(a) => commands::components::tags(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Tag(a) => commands::components::tag(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Flag(a) => commands::flags::flag(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Unflag(a) => commands::flags::unflag(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Flags(a) => commands::flags::list(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Review(a) => commands::review::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Outdated(a) => commands::lineage::outdated(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Notes(a) => commands::notes::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Verify(a) => commands::verify::run(a, &mut ctx),
+        Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| ExitCode::SUCCESS),
+    };
+    // What is still buffered goes out now; a reader that left early is not an error.
+    let result = result.and_then(|code| ctx.out.flush().map(|()| code).map_err(anyhow::Error::from));
+    match result {
+        Ok(code) => code,
+        Err(e) => match ending(&e) {
+            Ending::Quiet => ExitCode::SUCCESS,
+            Ending::Code(code) => {
+                let message = format!("{e:#}").replace('\n', " ");
+                let _ = writeln!(std::io::stderr(), "mltrace: {message}");
+                ExitCode::from(code)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn clap_errors_fold_into_one_line() {
+        let e = Cli::command().try_get_matches_from(["mltrace", "recent", "--limit", "x"]).unwrap_err();
+        let line = one_line_usage(&e.render().to_string());
+        assert!(!line.contains('\n'));
+        assert!(line.contains("invalid value 'x' for '--limit <N>'"), "{line}");
+        assert!(line.ends_with("(see `mltrace recent --help`)"), "{line}");
     }
 }

@@ -1,0 +1,122 @@
+//! `flag`, `unflag` and `flags`.
+
+use super::{Ctx, Explain};
+use crate::conn::{ConnArgs, ReadArgs};
+use crate::output::{Cell, Style, Table, local_time, plural};
+use clap::Args;
+use mltrace_api::client::envelope;
+use serde_json::json;
+
+/// Flags outputs for review (every name must have been logged, or nothing is flagged).
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  mltrace flag preds/2026-03-03/batch-001.jsonl --reason \"scores far above last week\"\n  mltrace flag pred_17 pred_18 pred_40\n  mltrace review                     # the runs common to what you flagged"
+)]
+pub struct FlagArgs {
+    /// Outputs to flag.
+    #[arg(required = true, value_name = "OUTPUT")]
+    pub outputs: Vec<String>,
+    /// Why (shown in flags and review).
+    #[arg(long, short)]
+    pub reason: Option<String>,
+    /// Who flags them (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `mltrace flag OUTPUT...`.
+pub fn flag(a: FlagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
+    let conn = ctx.connect(&a.conn)?;
+    let by = a.by.clone().or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
+    let flagged = conn.flag(&a.outputs, a.reason.as_deref(), by.as_deref()).explained(&conn)?;
+    if a.json {
+        return Ok(ctx.out.json(&json!({ "flagged": flagged }))?);
+    }
+    let out = &mut ctx.out;
+    let head = format!(
+        "{} {}",
+        out.paint("⚑", Style::Red),
+        format_args!("flagged {}", plural(flagged.len() as u64, "output", "outputs"))
+    );
+    out.line(&head)?;
+    for name in &flagged {
+        out.line(&format!("  {name}"))?;
+    }
+    Ok(())
+}
+
+/// Removes flags: from the named outputs, or from all with --all.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  mltrace unflag pred_17\n  mltrace unflag --all")]
+pub struct UnflagArgs {
+    /// Outputs to unflag.
+    #[arg(value_name = "OUTPUT", required_unless_present = "all", conflicts_with = "all")]
+    pub outputs: Vec<String>,
+    /// Unflag every flagged output.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `mltrace unflag OUTPUT...` / `mltrace unflag --all`.
+pub fn unflag(a: UnflagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
+    let conn = ctx.connect(&a.conn)?;
+    let unflagged = if a.all { conn.unflag_all() } else { conn.unflag(&a.outputs) }.explained(&conn)?;
+    if a.json {
+        return Ok(ctx.out.json(&json!({ "unflagged": unflagged }))?);
+    }
+    let out = &mut ctx.out;
+    if unflagged.is_empty() {
+        let msg = out.paint("nothing was flagged; nothing changed", Style::Dim);
+        return Ok(out.line(&msg)?);
+    }
+    out.line(&format!("unflagged {}", plural(unflagged.len() as u64, "output", "outputs")))?;
+    for name in &unflagged {
+        out.line(&format!("  {name}"))?;
+    }
+    Ok(())
+}
+
+/// The flagged outputs, in the order they were flagged.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  mltrace flags\n  mltrace flags --as-of 2026-03-01T00:00:00Z\n  mltrace flags --json | jq -r '.flags[].name'"
+)]
+pub struct FlagsArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `mltrace flags`.
+pub fn list(a: FlagsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
+    let conn = ctx.connect(&a.conn)?;
+    let flags = conn.flags(a.read.as_of).explained(&conn)?;
+    if a.read.json {
+        return Ok(ctx.out.json(&envelope::list("flags", &flags))?);
+    }
+    if flags.is_empty() {
+        let msg = ctx.out.paint("nothing is flagged", Style::Dim);
+        return Ok(ctx.out.line(&msg)?);
+    }
+    let mut t = Table::new(&["OUTPUT", "FLAGGED", "BY", "REASON"]).flexible(0).flexible(3);
+    for f in &flags {
+        t.row(vec![
+            Cell::new(f.name.clone(), Style::Red),
+            Cell::from(local_time(f.at)),
+            Cell::from(f.by.clone().unwrap_or_default()),
+            Cell::from(f.reason.clone().unwrap_or_default()),
+        ]);
+    }
+    Ok(t.write(&mut ctx.out)?)
+}

@@ -1,0 +1,133 @@
+//! `import FILE.ndjson`: runs in, one run object a line (the HTTP API's run shape), sent in
+//! batches. Every line is parsed and checked before anything is written, so a typo on line 90,000
+//! costs nothing; a line the store refuses later (an unknown upstream) is reported by its number.
+
+use super::Ctx;
+use crate::Usage;
+use crate::conn::ConnArgs;
+use crate::output::{Style, count, plural};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mltrace_api::client::Error;
+use mltrace_store::NewRun;
+use serde_json::json;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::PathBuf;
+
+/// Logs runs from NDJSON: one run object a line, as `POST /api/v1/runs` takes them.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  mltrace import runs.ndjson\n  zcat runs.ndjson.gz | mltrace import -\n  mltrace import runs.ndjson --data-dir ./mltrace-data\n\nA line looks like:\n  {\"component\":\"train\",\"start\":\"2026-03-01T10:00:00Z\",\"end\":\"2026-03-01T10:42:00Z\",\"inputs\":[\"features.parquet\"],\"outputs\":[\"model.pkl\"]}\n\nEvery line is checked before anything is written (a bad line: its number, and exit 2). Runs are\nsent in batches, each all or nothing; a batch the store refuses stops the import and says from which\nline on nothing was written."
+)]
+pub struct ImportArgs {
+    /// The NDJSON file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Runs per batch (at most 10,000).
+    #[arg(long, default_value_t = 1_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
+    /// Print the API's JSON answers (`{"runs": [...]}`, all batches in one).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// Reads and checks every line: the runs, and the line number of each.
+fn read_runs(file: &PathBuf) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
+    let reader: Box<dyn Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(file).map_err(|e| Usage(format!("cannot read {}: {e}", file.display())))?)
+    };
+    let mut runs = Vec::new();
+    let mut lines = Vec::new();
+    for (i, line) in BufReader::with_capacity(1 << 20, reader).lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| Usage(format!("line {n}: cannot be read: {e}")))?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Usage(format!("line {n}: not valid JSON: {e}")))?;
+        let run = NewRun::from_json(&value)
+            .and_then(|r| r.check().map(|()| r))
+            .map_err(|e| Usage(format!("line {n}: {e}")))?;
+        runs.push(run);
+        lines.push(n);
+    }
+    if runs.is_empty() {
+        return Err(Usage(format!(
+            "{} holds no runs",
+            if file.as_os_str() == "-" { "the input".into() } else { file.display().to_string() }
+        ))
+        .into());
+    }
+    Ok((runs, lines))
+}
+
+/// `runs[3].upstream[0] names ...` becomes `line 1204: upstream[0] names ...`.
+fn at_line(e: &Error, lines: &[usize], offset: usize) -> Option<String> {
+    let field = e.field()?;
+    let rest = field.strip_prefix("runs[")?;
+    let (k, _) = rest.split_once(']')?;
+    let k: usize = k.parse().ok()?;
+    let line = lines.get(offset + k)?;
+    let prefix = format!("runs[{k}]");
+    let msg = e.to_string();
+    let msg = msg
+        .strip_prefix(&prefix)
+        .map(|m| m.trim_start_matches('.').trim_start_matches(": ").to_string())
+        .unwrap_or(msg);
+    Some(format!("line {line}: {msg}"))
+}
+
+/// `mltrace import FILE`.
+pub fn run(a: ImportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
+    let (runs, lines) = read_runs(&a.file)?;
+    let conn = ctx.connect(&a.conn)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{spinner} importing {bar:30} {pos}/{len} runs  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut logged = Vec::with_capacity(runs.len());
+    for (b, batch) in runs.chunks(a.batch as usize).enumerate() {
+        let offset = b * a.batch as usize;
+        match conn.log_runs(batch) {
+            Ok(l) => logged.extend(l),
+            Err(e) => {
+                bar.finish_and_clear();
+                let written = if offset == 0 {
+                    "nothing was imported".to_string()
+                } else {
+                    format!("the {} before line {} were imported", plural(offset as u64, "run", "runs"), lines[offset])
+                };
+                return match at_line(&e, &lines, offset) {
+                    Some(msg) if e.is_bad_input() => Err(Usage(format!("{msg} ({written})")).into()),
+                    Some(msg) => Err(crate::Failed(format!("{msg} ({written})")).into()),
+                    None => Err(super::explain(&conn, e).context(written)),
+                };
+            }
+        }
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    if a.json {
+        return Ok(ctx.out.json(&json!({ "runs": logged }))?);
+    }
+    let first = logged.iter().map(|l| l.id).min().unwrap_or(0);
+    let last = logged.iter().map(|l| l.id).max().unwrap_or(0);
+    let stale = logged.iter().filter(|l| !l.stale.is_empty()).count();
+    let mut line = format!("imported {} (#{first}–#{last})", plural(logged.len() as u64, "run", "runs"));
+    if stale > 0 {
+        line.push_str(&ctx.out.paint(&format!(" · {} stale", count(stale as u64)), Style::Yellow));
+    }
+    ctx.out.line(&line)?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! One module per command (or per small family of commands), each with the same three steps:
+//! parse the arguments (clap), ask the [`Backend`](mltrace_api::client::Backend), print.
+
+pub mod completions;
+pub mod components;
+pub mod exec;
+pub mod export;
+pub mod flags;
+pub mod import;
+pub mod inspect;
+pub mod lineage;
+pub mod log;
+pub mod notes;
+pub mod review;
+pub mod runs;
+pub mod stats;
+pub mod verify;
+
+use crate::conn::ConnArgs;
+use crate::output::Out;
+use crate::{Failed, Usage};
+use mltrace_api::client::{Connection, Error, Target};
+
+/// What every command gets: the connection options given before the command, and stdout.
+pub struct Ctx {
+    conn: ConnArgs,
+    /// Standard output.
+    pub out: Out,
+}
+
+impl Ctx {
+    /// A context with the top-level connection options.
+    pub fn new(conn: ConnArgs) -> Ctx {
+        Ctx { conn, out: Out::stdout() }
+    }
+
+    /// Connects, with the command's own options over the top-level ones.
+    pub fn connect(&self, inner: &ConnArgs) -> Result<Connection, Usage> {
+        self.conn.merged(inner).connect()
+    }
+
+    /// The merged connection options.
+    pub fn conn_args(&self, inner: &ConnArgs) -> ConnArgs {
+        self.conn.merged(inner)
+    }
+}
+
+/// Explains a failure in terms of where the command looked, when the bare error would confuse:
+/// reading a default `./mltrace-data` that does not exist means no server answered either.
+pub fn explain(conn: &Connection, e: Error) -> anyhow::Error {
+    if let Target::DataDir { path, fallback } = &conn.target
+        && e.field() == Some("data_dir")
+    {
+        let msg = if *fallback {
+            format!(
+                "no server answers at {} and {} holds no mltrace log: start one with `mltrace serve`, log a run \
+                 with `mltrace log`, or pass --server URL or --data-dir DIR",
+                mltrace_api::client::DEFAULT_SERVER,
+                path.display()
+            )
+        } else {
+            format!("{} holds no mltrace log (check --data-dir, or log a run there first)", path.display())
+        };
+        return anyhow::Error::new(Failed(msg));
+    }
+    anyhow::Error::new(e)
+}
+
+/// `explain` as a method on results.
+pub trait Explain<T> {
+    /// Maps the error through [`explain`].
+    fn explained(self, conn: &Connection) -> anyhow::Result<T>;
+}
+
+impl<T> Explain<T> for Result<T, Error> {
+    fn explained(self, conn: &Connection) -> anyhow::Result<T> {
+        self.map_err(|e| explain(conn, e))
+    }
+}
