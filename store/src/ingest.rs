@@ -4,7 +4,7 @@
 
 use crate::error::{Result, StoreError};
 use crate::event::{IoType, TestResult};
-use crate::names::{check_name, check_text};
+use crate::names::{check_name, check_name_lazy, check_text};
 use crate::time::Timestamp;
 use serde_json::{Map, Value};
 
@@ -115,27 +115,27 @@ impl NewRun {
                 ));
             }
             for (i, io) in list.iter().enumerate() {
-                check_name(&format!("{field}[{i}].name"), "I/O pointer", &io.name)?;
+                check_name_lazy(|| format!("{field}[{i}].name"), "I/O pointer", &io.name)?;
                 if let Some(h) = &io.hash {
-                    check_name(&format!("{field}[{i}].hash"), "hash", h)?;
+                    check_name_lazy(|| format!("{field}[{i}].hash"), "hash", h)?;
                 }
             }
         }
         for (i, up) in self.upstream.iter().enumerate() {
-            check_name(&format!("upstream[{i}]"), "component", up)?;
+            check_name_lazy(|| format!("upstream[{i}]"), "component", up)?;
         }
         if let Some(h) = &self.git_hash {
             check_name("git_hash", "git hash", h)?;
         }
         for (i, t) in self.git_tags.iter().enumerate() {
-            check_name(&format!("git_tags[{i}]"), "git tag", t)?;
+            check_name_lazy(|| format!("git_tags[{i}]"), "git tag", t)?;
         }
         if let Some(code) = &self.code_snapshot {
             check_text("code_snapshot", code, MAX_CODE_BYTES)?;
         }
         check_text("notes", &self.notes, MAX_TEXT_BYTES)?;
         for (i, t) in self.tests.iter().enumerate() {
-            check_name(&format!("tests[{i}].name"), "test", &t.name)?;
+            check_name_lazy(|| format!("tests[{i}].name"), "test", &t.name)?;
             if t.phase != "before" && t.phase != "after" {
                 return Err(StoreError::invalid(
                     format!("tests[{i}].phase"),

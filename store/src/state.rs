@@ -307,29 +307,38 @@ impl State {
         self.comps.get(c as usize)?.ids.last().copied()
     }
 
+    /// The records of one I/O list: duplicates dropped (first kept), each name's type as fixed when
+    /// it was first seen (in the state, or earlier in this request).
+    fn record_io<'n>(
+        &self,
+        list: &'n [crate::ingest::IoSpec],
+        seen: &mut HashSet<&'n str>,
+        kinds: &mut HashMap<&'n str, IoType>,
+    ) -> Vec<IoRecord> {
+        seen.clear();
+        list.iter()
+            .filter(|io| seen.insert(io.name.as_str()))
+            .map(|io| {
+                let kind = match self.io_names.get(&io.name) {
+                    Some(known) => self.io[known as usize].kind,
+                    None => *kinds
+                        .entry(io.name.as_str())
+                        .or_insert_with(|| io.kind.unwrap_or_else(|| IoType::infer(&io.name))),
+                };
+                IoRecord { name: io.name.clone(), hash: io.hash.clone(), kind, producer: None }
+            })
+            .collect()
+    }
+
     /// Turns a checked request into the run's final record: id, types, dependencies, staleness.
     /// Runs against the newest state (including earlier runs of the same batch).
     pub fn resolve(&self, new: &NewRun) -> RunRecord {
         let id = self.runs.len() as RunId + 1;
-        let mut seen = HashSet::new();
-        let mut kinds: HashMap<String, IoType> = HashMap::new();
-        let mut record_io = |list: &[crate::ingest::IoSpec], seen: &mut HashSet<String>| -> Vec<IoRecord> {
-            seen.clear();
-            list.iter()
-                .filter(|io| seen.insert(io.name.clone()))
-                .map(|io| {
-                    let kind = match self.io_names.get(&io.name) {
-                        Some(known) => self.io[known as usize].kind,
-                        None => *kinds
-                            .entry(io.name.clone())
-                            .or_insert_with(|| io.kind.unwrap_or_else(|| IoType::infer(&io.name))),
-                    };
-                    IoRecord { name: io.name.clone(), hash: io.hash.clone(), kind, producer: None }
-                })
-                .collect()
-        };
-        let mut inputs = record_io(&new.inputs, &mut seen);
-        let outputs = record_io(&new.outputs, &mut seen);
+        // Borrowed names: no copy of a name until the record takes one.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut kinds: HashMap<&str, IoType> = HashMap::new();
+        let mut inputs = self.record_io(&new.inputs, &mut seen, &mut kinds);
+        let outputs = self.record_io(&new.outputs, &mut seen, &mut kinds);
 
         let mut deps: Vec<Dependency> = Vec::new();
         if new.dependencies_from_inputs {
