@@ -46,6 +46,9 @@ enum Mode {
     Open {
         /// The data directory.
         data_dir: PathBuf,
+        /// Then write a checkpoint, and report how long that took.
+        #[arg(long)]
+        checkpoint: bool,
     },
     /// Print the workload of one writer as NDJSON (`{"run": {...}}` or `{"flag": name}`), for the
     /// peer comparison: the same runs, in the same order, as `inproc --concurrency 1`.
@@ -108,6 +111,9 @@ struct InprocArgs {
     /// Skip measuring open (replay) in a fresh process.
     #[arg(long)]
     no_open: bool,
+    /// Measure open by full replay only (no checkpoint written).
+    #[arg(long)]
+    no_checkpoint: bool,
 }
 
 #[derive(Args, Debug)]
@@ -133,7 +139,7 @@ fn main() -> Result<()> {
     let report = match cli.mode {
         Mode::Inproc(a) => inproc(a)?,
         Mode::Http(a) => http(a)?,
-        Mode::Open { data_dir } => open_report(&data_dir)?,
+        Mode::Open { data_dir, checkpoint } => open_report(&data_dir, checkpoint)?,
         Mode::Dump(w) => return dump(&w),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -515,7 +521,16 @@ fn inproc(a: InprocArgs) -> Result<Value> {
     let (fsyncs, fsync_time) = store.fsync_stats();
     let events = store.last_seq();
     drop(store);
-    let open = if a.no_open { Value::Null } else { open_in_child(&dir)? };
+    let mut open = json!({});
+    if !a.no_open {
+        open["replay"] = open_in_child(&dir, false)?;
+        if !a.no_checkpoint {
+            let written = open_in_child(&dir, true)?;
+            open["checkpoint_write_seconds"] = written["checkpoint_seconds"].clone();
+            open["checkpoint_bytes"] = json!(std::fs::metadata(dir.join("checkpoint")).map(|m| m.len()).unwrap_or(0));
+            open["with_checkpoint"] = open_in_child(&dir, false)?;
+        }
+    }
     let runs = logged.report.runs.max(1);
     Ok(json!({
         "mode": "inproc",
@@ -533,17 +548,24 @@ fn inproc(a: InprocArgs) -> Result<Value> {
 }
 
 /// Spawns this binary's `open` mode on `dir`: a fresh process, so its memory is the store's alone.
-fn open_in_child(dir: &Path) -> Result<Value> {
+fn open_in_child(dir: &Path, checkpoint: bool) -> Result<Value> {
     let exe = std::env::current_exe()?;
-    let out = Command::new(exe).arg("open").arg(dir).stderr(Stdio::inherit()).output()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("open").arg(dir);
+    if checkpoint {
+        cmd.arg("--checkpoint");
+    }
+    let out = cmd.stderr(Stdio::inherit()).output()?;
     if !out.status.success() {
         bail!("measuring open failed ({})", out.status);
     }
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-/// Opens `dir` read-write (a full replay) and reports time and memory.
-fn open_report(dir: &Path) -> Result<Value> {
+/// Opens `dir` read-write (a checkpoint load plus the tail, or a full replay) and reports time and
+/// memory; then, if asked, writes a checkpoint.
+fn open_report(dir: &Path, checkpoint: bool) -> Result<Value> {
+    let had_checkpoint = dir.join("checkpoint").exists();
     let before = measure::memory(None);
     let t = Instant::now();
     let (store, recovery) = Store::open(dir, LogOptions::default())?;
@@ -552,7 +574,8 @@ fn open_report(dir: &Path) -> Result<Value> {
     let events = store.last_seq();
     let stats = store.reader(None).stats();
     let grown = after.rss_bytes.saturating_sub(before.rss_bytes);
-    Ok(json!({
+    let mut report = json!({
+        "checkpoint_found": had_checkpoint,
         "seconds": round3(seconds),
         "events": events,
         "events_per_s": (events as f64 / seconds.max(1e-9)).round(),
@@ -563,7 +586,13 @@ fn open_report(dir: &Path) -> Result<Value> {
         "memory_after": after,
         "resident_bytes": grown,
         "resident_bytes_per_run": grown / stats.runs.max(1),
-    }))
+    });
+    if checkpoint {
+        let t = Instant::now();
+        store.checkpoint()?;
+        report["checkpoint_seconds"] = json!(round3(t.elapsed().as_secs_f64()));
+    }
+    Ok(report)
 }
 
 // ---------------------------------------------------------------- HTTP
