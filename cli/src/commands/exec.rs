@@ -73,7 +73,7 @@ pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     let end = Timestamp::now();
     if !status.success() {
         let (code, how) = exit_of(&status);
-        say(&format!("mltrace: `{line}` {how} after {}; nothing logged", duration(end.0 - start.0)));
+        say(&format!("mltrace: `{line}` {how} (ran {}); nothing logged", duration(end.0 - start.0)));
         return Ok(ExitCode::from(code));
     }
     let mut run = a.spec.new_run(start, end)?;
@@ -92,7 +92,7 @@ pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     let colour = colour_wanted(std::io::stderr().is_terminal());
     for (i, l) in logged_lines(Paint::new(colour), &conn, &run.component, &logged).into_iter().enumerate() {
         let l = if i == 0 {
-            format!("{l}{}", paint(colour, &format!(" · {}", duration(end.0 - start.0)), Style::Dim))
+            format!("{l}{}", paint(colour, &format!(" (ran {})", duration(end.0 - start.0)), Style::Dim))
         } else {
             l
         };

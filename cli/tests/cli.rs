@@ -1,0 +1,762 @@
+//! The `mltrace` command, end to end: the built binary, a temporary data directory, and the real
+//! server on a free loopback port.
+//!
+//! - `golden_*`: the human output of every command, as a script of commands and their expected
+//!   output (`tests/golden/commands.txt`), run against a data directory and against a server; both
+//!   must print the same. `MLTRACE_UPDATE_GOLDEN=1 cargo test --workspace --test cli` rewrites it.
+//! - `json_*`: `--json` prints exactly the API's bytes, in server mode and in data-directory mode.
+//! - the rest: exit codes and their one-line messages, closed pipes, `run`, `import`, completions,
+//!   and Rust pipelines instrumented with `mltrace_api::instrument`.
+//!
+//! Times are fixed (`TZ=UTC`, runs with fixed timestamps); what the store stamps with the current
+//! time (flags, events, runs logged without --start) is masked as `<now>`.
+
+use mltrace_api::client::{Backend, DataDir, HttpClient};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mltrace");
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// A running `mltrace serve` on 127.0.0.1, port chosen by the OS; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_remove("MLTRACE_TOKEN")
+            .env_remove("MLTRACE_READ_TOKEN")
+            .env_remove("MLTRACE_ADDR")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mltrace serve");
+        let stderr = child.stderr.take().expect("the server's stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            // Keep draining, so the server never blocks on a full pipe.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1)
+                    && let Some(t) = tx.take()
+                {
+                    let _ = t.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(30)).expect("the server says where it listens");
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where the commands run: a working directory, a data directory, and perhaps a server on it.
+struct Env {
+    _tmp: tempfile::TempDir,
+    cwd: PathBuf,
+    data: PathBuf,
+    server: Option<Server>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let cwd = tmp.path().join("work");
+        std::fs::create_dir_all(&cwd).expect("the working directory");
+        let data = tmp.path().join("data");
+        Env { cwd, data, _tmp: tmp, server: None }
+    }
+
+    fn with_server() -> Env {
+        let mut env = Env::new();
+        std::fs::create_dir_all(&env.data).expect("the data directory");
+        env.server = Some(Server::start(&env.data));
+        env
+    }
+
+    fn url(&self) -> &str {
+        &self.server.as_ref().expect("a server").url
+    }
+
+    /// The command, configured for this environment: server mode when there is a server.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.base_cmd(args);
+        if let Some(s) = &self.server {
+            c.env("MLTRACE_SERVER", &s.url);
+        }
+        c
+    }
+
+    /// The command on the data directory, even when a server runs on it.
+    fn dir_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.base_cmd(args);
+        c.env_remove("MLTRACE_SERVER");
+        c
+    }
+
+    fn base_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(&self.cwd)
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .env("USER", "tester")
+            .env("MLTRACE_DATA_DIR", &self.data)
+            .env_remove("MLTRACE_SERVER")
+            .env_remove("MLTRACE_TOKEN")
+            .env_remove("DB_SERVER")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn backend(&self) -> Box<dyn Backend> {
+        match &self.server {
+            Some(s) => Box::new(HttpClient::new(&s.url)),
+            None => Box::new(DataDir::new(&self.data)),
+        }
+    }
+
+    /// Loads the fixture pipeline (12 runs) and registers its components.
+    fn load_pipeline(&self) {
+        let b = self.backend();
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        b.register_component("ingest", "Pulls raw events from the lake", "data-eng", &tags(&["etl"]))
+            .expect("register");
+        b.register_component("clean", "Drops malformed events", "data-eng", &tags(&["etl"])).expect("register");
+        b.register_component("featuregen", "Churn features per customer", "data-eng", &tags(&["etl", "features"]))
+            .expect("register");
+        b.register_component("train", "Trains the churn model", "ml-team", &[]).expect("register");
+        drop(b);
+        let fixture = golden_dir().join("pipeline.ndjson");
+        let out = self.cmd(&["import", fixture.to_str().expect("utf-8 path")]).output().expect("import");
+        assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn run(mut c: impl std::borrow::BorrowMut<Command>) -> Output {
+    c.borrow_mut().output().expect("run mltrace")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a failure: this exit code, nothing on stdout, one line on stderr containing `needle`.
+fn assert_fails(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit code; stderr: {err}");
+    assert_eq!(stdout(o), "", "nothing on stdout");
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
+    assert!(err.starts_with("mltrace: "), "{err}");
+    assert!(err.contains(needle), "stderr {err:?} should contain {needle:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden files.
+
+/// Splits a command line like a shell: spaces separate, '…' and "…" quote.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                any = true;
+            }
+            None if c == ' ' => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            None => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Replaces what depends on when and where the test runs: times near now, the data directory,
+/// the server's URL, the time a `run` took.
+fn mask(text: &str, env: &Env, now: chrono::DateTime<chrono::Utc>) -> String {
+    let mut s = text.to_string();
+    if let Some(srv) = &env.server {
+        s = s.replace(&format!("the server at {}", srv.url), "<target>");
+    }
+    s = s.replace(&format!("the data directory {}", env.data.display()), "<target>");
+    s = s.replace(&env.data.display().to_string(), "<data>");
+    s = mask_times(&s, now);
+    // `(ran 12ms)`: how long a command took.
+    while let Some(at) = s.find("(ran ").filter(|&i| !s[i..].starts_with("(ran <t>)")) {
+        match s[at..].find(')') {
+            Some(end) => s.replace_range(at..at + end + 1, "(ran <t>)"),
+            None => break,
+        }
+    }
+    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
+}
+
+/// Local times (`2026-11-26 04:31:09 +00:00`) and RFC 3339 times (`2026-11-26T04:31:09.123Z`)
+/// within two days of now become `<now>` (padded to keep tables aligned).
+fn mask_times(text: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let near = |t: chrono::DateTime<chrono::Utc>| (t - now).num_hours().abs() < 48;
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let b = text.as_bytes();
+    while i < b.len() {
+        if let Some(local) = text.get(i..i + 26)
+            && let Ok(t) = chrono::DateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S %:z")
+            && near(t.to_utc())
+        {
+            out.push_str(&format!("{:<26}", "<now>"));
+            i += 26;
+            continue;
+        }
+        if let Some(rfc) = text.get(i..i + 24)
+            && let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc)
+            && near(t.to_utc())
+        {
+            out.push_str("<now>");
+            i += 24;
+            continue;
+        }
+        let ch = text[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// Runs the script's commands in `env` and answers the transcript: each command, its stdout, its
+/// stderr lines prefixed `! `, and `[exit N]` when it did not succeed.
+fn transcript(script: &str, env: &Env) -> String {
+    let now = chrono::Utc::now();
+    let mut out = String::new();
+    for line in script.lines() {
+        if line.starts_with("## ") {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let Some(cmd) = line.strip_prefix("$ ") else { continue };
+        let args = words(cmd);
+        assert_eq!(args.first().map(String::as_str), Some("mltrace"), "script lines start with `$ mltrace`: {line}");
+        let argv: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+        let o = run(env.cmd(&argv));
+        out.push_str(line);
+        out.push('\n');
+        let body = mask(&stdout(&o), env, now);
+        if !body.trim().is_empty() {
+            out.push_str(body.trim_end_matches('\n'));
+            out.push('\n');
+        }
+        for l in mask(&stderr(&o), env, now).lines() {
+            out.push_str(&format!("! {l}\n"));
+        }
+        if !o.status.success() {
+            out.push_str(&format!("[exit {}]\n", o.status.code().unwrap_or(-1)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn check_golden(name: &str, env: &Env) {
+    let path = golden_dir().join(name);
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let actual = transcript(&expected, env);
+    if std::env::var_os("MLTRACE_UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &actual).expect("write the golden file");
+        return;
+    }
+    if actual != expected {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (e, a))| e != a)
+            .take(8)
+            .map(|(i, (e, a))| format!("line {}:\n  expected: {e}\n  actual:   {a}", i + 1))
+            .collect();
+        panic!(
+            "{} differs ({} expected lines, {} actual); first differences:\n{}\n(MLTRACE_UPDATE_GOLDEN=1 rewrites it)",
+            path.display(),
+            expected.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+fn golden_env(env: &Env) {
+    std::fs::write(
+        env.cwd.join("bad.ndjson"),
+        "{\"component\":\"a\",\"start\":1,\"end\":2}\n\n{\"component\":\"b\",\"start\":1}\n",
+    )
+    .expect("write bad.ndjson");
+    env.load_pipeline();
+}
+
+#[test]
+fn golden_every_command_on_a_data_directory() {
+    let env = Env::new();
+    golden_env(&env);
+    check_golden("commands.txt", &env);
+}
+
+#[test]
+fn golden_every_command_through_a_server_prints_the_same() {
+    let env = Env::with_server();
+    golden_env(&env);
+    // The update run writes the file from the data-directory test only.
+    if std::env::var_os("MLTRACE_UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        return;
+    }
+    check_golden("commands.txt", &env);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --json: the API's bytes, in both modes.
+
+/// GET an API path from the server: the raw body.
+fn api_get(url: &str, path: &str) -> String {
+    let resp = ureq::get(&format!("{url}/api/v1{path}")).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let mut body = String::new();
+    resp.into_reader().read_to_string(&mut body).expect("read the body");
+    body
+}
+
+#[test]
+fn json_is_the_apis_json_in_server_and_data_dir_mode() {
+    let env = Env::with_server();
+    env.load_pipeline();
+    let flag =
+        run(env.cmd(&["flag", "preds/2025-03-02/batch-001.jsonl", "preds/2025-03-01/batch-002.jsonl", "--by", "bob"]));
+    assert!(flag.status.success(), "{}", stderr(&flag));
+    let notes = run(env.cmd(&["notes", "4", "baseline"]));
+    assert!(notes.status.success(), "{}", stderr(&notes));
+    let pred = "preds%2F2025-03-02%2Fbatch-001.jsonl";
+    let cases: &[(&[&str], String)] = &[
+        (&["recent"], "/runs?limit=20".into()),
+        (&["recent", "-n", "5", "--before", "9"], "/runs?limit=5&before=9".into()),
+        (&["recent", "--as-of", "8"], "/runs?limit=20&as_of=8".into()),
+        (&["history", "infer"], "/components/infer/runs?limit=10".into()),
+        (
+            &["history", "infer", "--since", "2025-03-02T00:00:00Z", "--until", "2025-03-02T23:00:00Z"],
+            "/components/infer/runs?limit=10&since=2025-03-02T00:00:00Z&until=2025-03-02T23:00:00Z".into(),
+        ),
+        (&["inspect", "4"], "/runs/4".into()),
+        (&["inspect", "10", "--as-of", "15"], "/runs/10?as_of=15".into()),
+        (&["trace", "preds/2025-03-02/batch-001.jsonl"], format!("/trace?output={pred}")),
+        (
+            &["trace", "preds/2025-03-02/batch-001.jsonl", "--max-depth", "1"],
+            format!("/trace?output={pred}&max_depth=1"),
+        ),
+        (&["trace", "raw/2025-03-01.csv"], "/trace?output=raw%2F2025-03-01.csv".into()),
+        (&["downstream", "raw/2025-03-01.csv"], "/downstream?output=raw%2F2025-03-01.csv".into()),
+        (&["components"], "/components".into()),
+        (&["components", "--tag", "etl", "--owner", "data-eng"], "/components?tag=etl&owner=data-eng".into()),
+        (&["tags"], "/tags".into()),
+        (&["flags"], "/flags".into()),
+        (&["review"], "/review?limit=20".into()),
+        (&["review", "--as-of", "17"], "/review?as_of=17&limit=20".into()),
+        (&["outdated"], "/outdated".into()),
+        (&["stats"], "/stats".into()),
+    ];
+    for (args, path) in cases {
+        let mut argv: Vec<&str> = args.to_vec();
+        argv.push("--json");
+        let api = api_get(env.url(), path);
+        let server = run(env.cmd(&argv));
+        assert!(server.status.success(), "{argv:?}: {}", stderr(&server));
+        assert_eq!(stdout(&server), format!("{api}\n"), "{argv:?} through the server vs GET {path}");
+        let dir = run(env.dir_cmd(&argv));
+        assert!(dir.status.success(), "{argv:?} on the data directory: {}", stderr(&dir));
+        assert_eq!(stdout(&dir), stdout(&server), "{argv:?} on the data directory vs through the server");
+    }
+    // Review coverage of 1/3-like fractions survives the round trip through the client.
+    let review = api_get(env.url(), "/review?limit=20");
+    assert!(review.contains("\"coverage\":0.5") || review.contains("\"coverage\":1.0"), "{review}");
+    // Export is the event stream, line for line.
+    let events = api_get(env.url(), "/events");
+    let server = run(env.cmd(&["export"]));
+    assert_eq!(stdout(&server), events, "export through the server vs GET /events");
+    assert_eq!(stdout(&run(env.dir_cmd(&["export"]))), events, "export on the data directory vs GET /events");
+    let tail = run(env.cmd(&["export", "--after", "10", "--as-of", "12"]));
+    let seqs: Vec<u64> = stdout(&tail)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line")["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(seqs, vec![11, 12]);
+}
+
+#[test]
+fn json_of_writes_is_the_apis_answer() {
+    let env = Env::with_server();
+    env.load_pipeline();
+    let o =
+        run(env.cmd(&["log", "-c", "score", "-i", "models/churn-v1.pkl", "--start", "2025-03-03T00:00:00Z", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(v["runs"][0]["id"], 13);
+    assert_eq!(v["runs"][0]["dependencies"], serde_json::json!([4]));
+    let o = run(env.cmd(&["flag", "models/churn-v1.pkl", "--json"]));
+    assert_eq!(stdout(&o), "{\"flagged\":[\"models/churn-v1.pkl\"]}\n");
+    let o = run(env.cmd(&["unflag", "--all", "--json"]));
+    assert_eq!(stdout(&o), "{\"unflagged\":[\"models/churn-v1.pkl\"]}\n");
+    let o = run(env.cmd(&["notes", "13", "hello", "--json"]));
+    assert_eq!(stdout(&o), format!("{}\n", api_get(env.url(), "/runs/13")));
+    let o = run(env.cmd(&["tag", "score", "reports", "--json"]));
+    assert_eq!(stdout(&o), "{\"name\":\"score\",\"description\":\"\",\"owner\":\"\",\"tags\":[\"reports\"]}\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the command reads and writes.
+
+#[test]
+fn a_write_to_a_directory_held_by_a_server_names_the_server() {
+    let env = Env::with_server();
+    env.load_pipeline();
+    let o = run(env.dir_cmd(&["flag", "models/churn-v1.pkl"]));
+    assert_fails(&o, 1, env.url());
+    assert!(stderr(&o).contains("in use by another writer"), "{}", stderr(&o));
+    // `run` finds out before it starts the command.
+    let marker = env.cwd.join("ran");
+    let o = run(env.dir_cmd(&["run", "-c", "x", "--", "touch", marker.to_str().expect("utf-8")]));
+    assert_fails(&o, 1, env.url());
+    assert!(!marker.exists(), "the command must not run when its run could not be logged");
+    // Reads work beside the server.
+    let o = run(env.dir_cmd(&["recent", "-n", "1"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unreachable_server_is_named_and_nothing_runs() {
+    let env = Env::new();
+    let o = run(env.base_cmd(&["recent", "--server", "http://127.0.0.1:9"]));
+    assert_fails(&o, 1, "cannot reach the mltrace server at http://127.0.0.1:9");
+    let o = run(env.base_cmd(&["--server", "127.0.0.1:9", "stats"]));
+    assert_fails(&o, 1, "http://127.0.0.1:9");
+    let marker = env.cwd.join("ran");
+    let mut c = env.base_cmd(&["run", "-c", "x", "--", "touch", marker.to_str().expect("utf-8")]);
+    c.env("MLTRACE_SERVER", "http://127.0.0.1:9");
+    assert_fails(&run(c), 1, "cannot reach the mltrace server at http://127.0.0.1:9");
+    assert!(!marker.exists());
+}
+
+#[test]
+fn server_settings_follow_the_documented_order() {
+    let env = Env::with_server();
+    env.load_pipeline();
+    let port = env.url().rsplit(':').next().expect("a port").to_string();
+    // DB_SERVER=host:port, as the original client's variable (host alone means port 8080).
+    let mut c = env.base_cmd(&["stats", "--json"]);
+    c.env_remove("MLTRACE_DATA_DIR").env("DB_SERVER", format!("127.0.0.1:{port}"));
+    let o = run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{}\n", api_get(env.url(), "/stats")));
+    // A flag beats the environment; --server and --data-dir together are a usage error.
+    let mut c = env.base_cmd(&["recent", "--server", "http://127.0.0.1:9"]);
+    c.env("MLTRACE_SERVER", env.url());
+    assert_fails(&run(c), 1, "127.0.0.1:9");
+    let o = run(env.base_cmd(&["recent", "--server", env.url(), "--data-dir", "x"]));
+    assert_fails(&o, 2, "give --server or --data-dir, not both");
+    // The options work before the command too.
+    let o = run(env.base_cmd(&["--server", env.url(), "recent", "-n", "1", "--json"]));
+    assert_eq!(stdout(&o), format!("{}\n", api_get(env.url(), "/runs?limit=1")));
+}
+
+#[test]
+fn a_missing_data_directory_says_so() {
+    let env = Env::new();
+    let o = run(env.base_cmd(&["recent"]));
+    assert_fails(&o, 1, "holds no mltrace log");
+    let o = run(env.base_cmd(&["verify"]));
+    assert_fails(&o, 1, "holds no mltrace log");
+}
+
+// ---------------------------------------------------------------------------------------------
+// run, import, verify.
+
+#[test]
+fn run_passes_the_exit_code_through_and_logs_only_success() {
+    let env = Env::new();
+    let o = run(env.cmd(&["run", "-c", "step", "-o", "out.txt", "--", "sh", "-c", "exit 7"]));
+    assert_eq!(o.status.code(), Some(7));
+    assert!(stderr(&o).contains("exited with 7"), "{}", stderr(&o));
+    assert!(!env.data.join("log").exists(), "nothing was written");
+    let o = run(env.cmd(&[
+        "run",
+        "-c",
+        "step",
+        "-i",
+        "in.txt",
+        "-o",
+        "out.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo err >&2",
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hi\n", "the command's stdout is untouched");
+    assert!(stderr(&o).starts_with("err\nmltrace: logged run step #1"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&run(env.cmd(&["inspect", "1", "--json"])))).expect("JSON");
+    assert_eq!(v["code_snapshot"], "sh -c 'echo hi; echo err >&2'");
+    assert_eq!(v["inputs"][0]["name"], "in.txt");
+    assert_eq!(v["outputs"][0]["name"], "out.txt");
+    assert!(v["duration_ms"].as_i64().expect("duration") >= 0);
+    let o = run(env.cmd(&["run", "-c", "step", "--", "sh", "-c", "kill -TERM $$"]));
+    assert_eq!(o.status.code(), Some(128 + 15), "a signal is passed on as 128 + N");
+}
+
+#[test]
+fn run_records_the_git_commit_of_the_working_directory() {
+    let env = Env::new();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&env.cwd)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+    };
+    let Ok(init) = git(&["init", "-q"]) else { return }; // no git here: nothing to check
+    assert!(init.status.success());
+    std::fs::write(env.cwd.join("f"), "x").expect("write");
+    assert!(git(&["add", "f"]).expect("git add").status.success());
+    assert!(git(&["commit", "-q", "-m", "one"]).expect("git commit").status.success());
+    assert!(git(&["tag", "v9"]).expect("git tag").status.success());
+    let head = String::from_utf8_lossy(&git(&["rev-parse", "HEAD"]).expect("rev-parse").stdout).trim().to_string();
+    let o = run(env.cmd(&["run", "-c", "step", "--", "true"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&run(env.cmd(&["inspect", "1", "--json"])))).expect("JSON");
+    assert_eq!(v["git_hash"], head.as_str());
+    assert_eq!(v["git_tags"], serde_json::json!(["v9"]));
+    let o = run(env.cmd(&["log", "-c", "step", "--git", "auto", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&run(env.cmd(&["inspect", "2", "--json"])))).expect("JSON");
+    assert_eq!(v["git_hash"], head.as_str());
+}
+
+/// `n` runs of a chain, as NDJSON.
+fn chain_ndjson(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let input = if i == 0 { String::new() } else { format!("\"step-{}.csv\"", i - 1) };
+            format!(
+                "{{\"component\":\"c{}\",\"start\":{},\"end\":{},\"inputs\":[{input}],\"outputs\":[\"step-{i}.csv\"]}}\n",
+                i % 7,
+                1_740_000_000_000u64 + i as u64 * 1000,
+                1_740_000_000_500u64 + i as u64 * 1000
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn import_sends_batches_and_a_bad_line_writes_nothing() {
+    for env in [Env::new(), Env::with_server()] {
+        let mut text = chain_ndjson(2_500);
+        // A bad line after 2,000 good ones: nothing at all is written.
+        let lines: Vec<&str> = text.lines().collect();
+        let mut bad = lines[..2_000].join("\n");
+        bad.push_str("\n{\"component\":\"x\",\"start\":\"noon\",\"end\":1}\n");
+        std::fs::write(env.cwd.join("bad.ndjson"), bad).expect("write");
+        let o = run(env.cmd(&["import", "bad.ndjson"]));
+        assert_fails(&o, 2, "line 2001: start: `noon` is not an RFC 3339 time");
+        let stats = run(env.cmd(&["stats", "--json"]));
+        if env.server.is_none() {
+            assert_fails(&stats, 1, "holds no mltrace log");
+        } else {
+            assert!(stdout(&stats).contains("\"runs\":0"), "{}", stdout(&stats));
+        }
+        // From standard input, in three batches.
+        let mut c = env.cmd(&["import", "-", "--json"]);
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("feed stdin");
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        let runs = v["runs"].as_array().expect("runs");
+        assert_eq!(runs.len(), 2_500);
+        assert_eq!(runs[2_499]["dependencies"], serde_json::json!([2_499]), "the last batch sees the first");
+        // A line the store refuses (unknown upstream) is named by its line number.
+        text = "{\"component\":\"a\",\"start\":1,\"end\":2}\n\n{\"component\":\"b\",\"start\":1,\"end\":2,\"upstream\":[\"zzz\"]}\n".into();
+        std::fs::write(env.cwd.join("up.ndjson"), &text).expect("write");
+        let o = run(env.cmd(&["import", "up.ndjson"]));
+        assert_fails(&o, 2, "line 3: upstream[0] names the unknown component `zzz` (nothing was imported)");
+    }
+}
+
+#[test]
+fn verify_reports_the_first_fault_with_file_and_offset() {
+    let env = Env::new();
+    env.load_pipeline();
+    let o = run(env.cmd(&["verify"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ok "), "{}", stdout(&o));
+    // Flip one byte in the middle of the first segment.
+    let seg = env.data.join("log").join("00000001.seg");
+    let mut bytes = std::fs::read(&seg).expect("read the segment");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&seg, &bytes).expect("write the segment");
+    let o = run(env.cmd(&["verify"]));
+    assert_fails(&o, 1, &format!("{}", seg.display()));
+    assert!(stderr(&o).contains("at offset "), "{}", stderr(&o));
+    let o = run(env.cmd(&["verify", "--server", "http://127.0.0.1:9"]));
+    assert_fails(&o, 2, "pass --data-dir DIR");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipes, help, completions.
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let env = Env::new();
+    std::fs::write(env.cwd.join("many.ndjson"), chain_ndjson(3_000)).expect("write");
+    assert!(run(env.cmd(&["import", "many.ndjson"])).status.success());
+    for args in
+        [&["recent", "-n", "1000"][..], &["export"], &["recent", "-n", "1000", "--json"], &["trace", "step-2999.csv"]]
+    {
+        // `mltrace … | head -1`: read one line, then close the pipe.
+        let mut child = env.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first).expect("one line");
+        assert!(!first.is_empty());
+        drop(out);
+        let o = child.wait_with_output().expect("wait");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?} says nothing about the closed pipe");
+    }
+    // A reader that is gone before the first write.
+    let mut child = env.cmd(&["export"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
+}
+
+const COMMANDS: &[&str] = &[
+    "serve",
+    "log",
+    "run",
+    "import",
+    "export",
+    "recent",
+    "history",
+    "inspect",
+    "trace",
+    "downstream",
+    "components",
+    "tags",
+    "tag",
+    "flag",
+    "unflag",
+    "flags",
+    "review",
+    "outdated",
+    "notes",
+    "verify",
+    "stats",
+    "completions",
+];
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let top = run(Command::new(BIN).arg("--help"));
+    assert!(top.status.success());
+    for c in COMMANDS {
+        assert!(stdout(&top).contains(&format!("  {c} ")), "`mltrace --help` lists {c}");
+        let o = run(Command::new(BIN).args([c, "--help"]));
+        assert!(o.status.success(), "{c} --help");
+        assert!(stdout(&o).contains("Examples:"), "`mltrace {c} --help` has examples:\n{}", stdout(&o));
+        assert!(stdout(&o).contains(&format!("mltrace {c}")), "{c}'s examples use it");
+    }
+    let o = run(Command::new(BIN).arg("--version"));
+    assert!(stdout(&o).starts_with("mltrace "));
+    // No command: the help, and exit 2.
+    let o = run(Command::new(BIN));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(Command::new(BIN).args(["completions", shell]));
+        assert!(o.status.success(), "{shell}");
+        let text = stdout(&o);
+        assert!(text.contains("mltrace") && text.contains("downstream") && text.contains("as-of"), "{shell}");
+    }
+    assert_fails(&run(Command::new(BIN).args(["completions", "tcsh"])), 2, "invalid value 'tcsh'");
+}
+
+#[test]
+fn colour_only_on_request_and_never_with_no_color() {
+    let env = Env::new();
+    env.load_pipeline();
+    let plain = run(env.cmd(&["recent", "-n", "2"]));
+    assert!(!stdout(&plain).contains('\x1b'), "not a terminal: no colour");
+    let mut c = env.cmd(&["recent", "-n", "2"]);
+    c.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+    let coloured = stdout(&run(c));
+    assert!(coloured.contains("\x1b[33m⚠ stale\x1b[0m"), "{coloured}");
+    let mut c = env.cmd(&["recent", "-n", "2"]);
+    c.env("CLICOLOR_FORCE", "1");
+    assert!(!stdout(&run(c)).contains('\x1b'), "NO_COLOR wins");
+}
+
+#[test]
+fn times_are_local_with_their_offset() {
+    let env = Env::new();
+    env.load_pipeline();
+    let mut c = env.cmd(&["inspect", "1"]);
+    c.env("TZ", "Asia/Kolkata");
+    let card = stdout(&run(c));
+    assert!(card.contains("2025-03-01 06:30:00 +05:30"), "{card}");
+}
+
+#[test]
+fn the_test_harness_times_out_rather_than_hangs() {
+    // A guard for the helpers above: a server that is killed is gone.
+    let t = Instant::now();
+    let env = Env::with_server();
+    let url = env.url().to_string();
+    drop(env);
+    assert!(!HttpClient::probe(&url, Duration::from_millis(300)));
+    assert!(t.elapsed() < Duration::from_secs(30));
+}
