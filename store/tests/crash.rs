@@ -92,7 +92,7 @@ fn crash_writer_child() {
         // A line is printed only after the write returned: printed means acknowledged.
         writeln!(out, "{line}").and_then(|_| out.flush()).expect("stdout");
     };
-    let big_code = "x = 1\n".repeat(3_000);
+    let big_code = "x = 1\n".repeat(48_000);
     let mut previous = String::from("seed.csv");
     for i in 0u64.. {
         let component = format!("w{}", i % 5);
@@ -137,17 +137,30 @@ fn crash_writer_child() {
 
 /// Starts the writer on `dir`, lets it write for a random while, kills it with SIGKILL; answers
 /// every line it printed.
-fn write_and_kill(dir: &Path, fsync: &str, round: usize, rng: &mut Rng) -> Vec<String> {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut child = Command::new(exe)
-        .args(["crash_writer_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_FSYNC, fsync)
-        .env(CHILD_ROUND, round.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the writer");
+fn write_and_kill(exe: &Path, dir: &Path, fsync: &str, round: usize, rng: &mut Rng) -> Vec<String> {
+    let spawn = || {
+        Command::new(exe)
+            .args(["crash_writer_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_DIR, dir)
+            .env(CHILD_FSYNC, fsync)
+            .env(CHILD_ROUND, round.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    // The target directory is shared: a concurrent `cargo test` may be relinking this very binary
+    // (exec then fails with ETXTBSY for a moment). That is no failure of the store: try again.
+    let mut attempts = 0;
+    let mut child = loop {
+        match spawn() {
+            Ok(child) => break child,
+            Err(e) if attempts < 20 && e.raw_os_error() == Some(26) => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => panic!("cannot start the writer {}: {e}", exe.display()),
+        }
+    };
     let stdout = child.stdout.take().expect("piped stdout");
     let (lines_tx, lines_rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
@@ -224,13 +237,14 @@ fn check_after_crash(dir: &Path, acks: &[Ack]) -> Recovery {
 fn sigkill_mid_write_loses_no_acknowledged_write_and_corrupts_nothing() {
     let rounds = std::env::var("MLTRACE_CRASH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_ROUNDS);
     let dir = tempdir();
+    let exe = std::env::current_exe().expect("the test binary");
     let mut rng = Rng::seeded();
     let mut all_acks = Vec::new();
     let mut torn = 0;
     for round in 0..rounds {
         // Every policy promises the same against a process crash: the page cache survives it.
         let fsync = ["always", "interval:20", "never"][round % 3];
-        let lines = write_and_kill(dir.path(), fsync, round, &mut rng);
+        let lines = write_and_kill(&exe, dir.path(), fsync, round, &mut rng);
         let acks: Vec<Ack> = lines.iter().filter_map(|l| parse_ack(l)).collect();
         assert!(!acks.is_empty(), "round {round}: nothing acknowledged");
         all_acks.extend(acks);
