@@ -760,3 +760,112 @@ fn the_test_harness_times_out_rather_than_hangs() {
     assert!(!HttpClient::probe(&url, Duration::from_millis(300)));
     assert!(t.elapsed() < Duration::from_secs(30));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rust pipelines: mltrace_api::instrument over a server and over a data directory.
+
+mod pipeline {
+    use super::*;
+    use mltrace_api::instrument::{Checks, Component, RunError, RunView, Test};
+
+    struct HasInputs;
+    impl Test for HasInputs {
+        fn before(&self, run: &RunView<'_>, checks: &mut Checks) {
+            checks.check("declared", if run.inputs.is_empty() { Err("no inputs") } else { Ok(()) });
+        }
+    }
+
+    struct RowsAbove(usize);
+    impl Test for RowsAbove {
+        fn name(&self) -> String {
+            "RowsTest".into()
+        }
+        fn after(&self, run: &RunView<'_>, checks: &mut Checks) {
+            let rows = run.value::<usize>().copied().unwrap_or(0);
+            checks.check("enough", if rows > self.0 { Ok(()) } else { Err(format!("{rows} rows")) });
+        }
+    }
+
+    fn steps(b: &dyn Backend) {
+        let ingest = Component::new("ingest").owner("data-eng").tags(["etl"]).git_dir(None);
+        let clean = Component::new("clean")
+            .description("Drops malformed rows")
+            .git_dir(None)
+            .code_snapshot("fn clean() {}")
+            .before_test(HasInputs)
+            .after_test(RowsAbove(2));
+        ingest.register(b).expect("register");
+        clean.register(b).expect("register");
+        let raw = ingest.run().output("raw.csv").call(b, |_| Ok::<_, String>(10usize)).expect("ingest");
+        let ok = clean.run().input("raw.csv").call(b, |ctx| {
+            ctx.output("clean.csv").note("kept 9 of 10");
+            Ok::<_, String>(9usize)
+        });
+        let ok = ok.expect("clean");
+        assert_eq!(ok.logged.dependencies, vec![raw.logged.id]);
+        assert_eq!(ok.tests.len(), 2);
+        // A failing before-test: the body never runs, nothing is logged.
+        let before = b.stats(None).expect("stats").last_seq;
+        let e = clean.run().call(b, |_| -> Result<usize, String> { panic!("must not run") }).expect_err("must fail");
+        assert!(matches!(e, RunError::BeforeTests(_)), "{e}");
+        // The body's error: nothing logged.
+        let e = clean.run().input("raw.csv").call(b, |_| Err::<usize, _>("disk full".to_string())).expect_err("must fail");
+        assert_eq!(e.to_string(), "the run failed and was not logged: disk full");
+        assert_eq!(b.stats(None).expect("stats").last_seq, before, "nothing was logged");
+        // A failing after-test: logged with its results, then reported.
+        let e = clean.run().input("raw.csv").output("clean.csv").call(b, |_| Ok::<_, String>(1usize)).expect_err("must fail");
+        let RunError::AfterTests { logged, failed } = e else { panic!("expected after-test failures") };
+        assert_eq!(failed[0].name, "RowsTest.enough");
+        assert_eq!(failed[0].message.as_deref(), Some("1 rows"));
+        let run = b.run(logged.id, None).expect("the run");
+        assert!(run.tests.iter().any(|t| t.name == "RowsTest.enough" && !t.passed));
+        assert_eq!(run.code_snapshot.as_deref(), Some("fn clean() {}"));
+    }
+
+    fn check_with_the_command(env: &Env) {
+        let o = run(env.cmd(&["trace", "clean.csv", "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        let ids: Vec<u64> =
+            v["nodes"].as_array().expect("nodes").iter().map(|n| n["run"]["id"].as_u64().expect("id")).collect();
+        assert_eq!(ids, vec![3, 1], "the latest producer of clean.csv (the run whose after-test failed), then ingest");
+        let o = run(env.cmd(&["inspect", "2"]));
+        let card = stdout(&o);
+        assert!(card.contains("✓ before  HasInputs.declared") && card.contains("✓ after   RowsTest.enough"), "{card}");
+        assert!(card.contains("kept 9 of 10"), "{card}");
+    }
+
+    #[test]
+    fn instrumented_runs_over_a_server() {
+        let env = Env::with_server();
+        steps(&HttpClient::new(env.url()));
+        check_with_the_command(&env);
+    }
+
+    #[test]
+    fn instrumented_runs_over_a_data_directory() {
+        let env = Env::new();
+        steps(&DataDir::new(&env.data));
+        check_with_the_command(&env);
+    }
+
+    #[test]
+    fn the_example_pipeline_runs_end_to_end() {
+        // Built by `cargo test --workspace` (examples are compiled with the tests).
+        let example = Path::new(BIN).with_file_name("examples").join("pipeline");
+        if !example.exists() {
+            eprintln!("skipped: {} is not built (cargo build --workspace --examples)", example.display());
+            return;
+        }
+        let env = Env::with_server();
+        let o = run(Command::new(&example).env("MLTRACE_SERVER", env.url()).env_remove("MLTRACE_DATA_DIR"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("was made by:") && text.contains(&format!("--server {}", env.url())), "{text}");
+        let o = run(env.cmd(&["review"]));
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_str(&stdout(&run(env.cmd(&["recent", "--json"])))).expect("JSON");
+        let comps: Vec<&str> =
+            v["runs"].as_array().expect("runs").iter().map(|r| r["component"].as_str().unwrap_or("")).collect();
+        assert_eq!(comps, vec!["infer", "train", "featuregen", "clean", "ingest"]);
+    }
+}
