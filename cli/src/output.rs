@@ -417,15 +417,23 @@ impl Tree {
     }
 
     /// Writes the tree: `├── ` for a node with a later sibling, `└── ` for the last one, `│   `
-    /// under an ancestor that has more siblings to come.
+    /// under an ancestor that has more siblings to come. Past [`MAX_INDENT`] levels the lines stop
+    /// moving right and say their depth, so a chain of a million runs stays readable (and linear).
     pub fn write(&self, out: &mut Out) -> io::Result<()> {
-        // For each node, whether another node follows at the same depth before a shallower one.
-        let has_next: Vec<bool> = (0..self.nodes.len())
-            .map(|i| {
-                let d = self.nodes[i].0;
-                self.nodes[i + 1..].iter().take_while(|(n, _)| *n >= d).any(|(n, _)| *n == d)
-            })
-            .collect();
+        // For each node, whether another node follows at the same depth before a shallower one:
+        // one backward pass, remembering the next node seen at each depth.
+        let mut has_next = vec![false; self.nodes.len()];
+        let mut next_at: Vec<bool> = Vec::new();
+        for i in (0..self.nodes.len()).rev() {
+            let d = self.nodes[i].0;
+            if next_at.len() <= d {
+                next_at.resize(d + 1, false);
+            }
+            has_next[i] = next_at[d];
+            next_at[d] = true;
+            // A shallower node ends the sibling runs of everything deeper.
+            next_at.truncate(d + 1);
+        }
         let mut open: Vec<bool> = Vec::new();
         for (i, (depth, text)) in self.nodes.iter().enumerate() {
             let depth = *depth;
@@ -434,19 +442,29 @@ impl Tree {
                 open.clear();
                 continue;
             }
-            open.resize(depth - 1, false);
+            let shown = depth.min(MAX_INDENT);
+            open.resize(shown - 1, false);
             let mut prefix = String::new();
             for &more in &open {
                 prefix.push_str(if more { "│   " } else { "    " });
             }
-            prefix.push_str(if has_next[i] { "├── " } else { "└── " });
-            let line = format!("{}{text}", out.paint(&prefix, Style::Dim));
+            let label = if depth > MAX_INDENT {
+                prefix.push_str("  ⋮ ");
+                format!("[depth {depth}] ")
+            } else {
+                prefix.push_str(if has_next[i] { "├── " } else { "└── " });
+                open.push(has_next[i]);
+                String::new()
+            };
+            let line = format!("{}{}{text}", out.paint(&prefix, Style::Dim), out.paint(&label, Style::Dim));
             out.line(&line)?;
-            open.push(has_next[i]);
         }
         Ok(())
     }
 }
+
+/// Levels of a tree drawn with indentation; deeper nodes say their depth instead.
+pub const MAX_INDENT: usize = 24;
 
 #[cfg(test)]
 mod tests {

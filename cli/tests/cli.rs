@@ -751,14 +751,26 @@ fn times_are_local_with_their_offset() {
 }
 
 #[test]
-fn the_test_harness_times_out_rather_than_hangs() {
-    // A guard for the helpers above: a server that is killed is gone.
-    let t = Instant::now();
+fn the_probe_for_a_default_server_knows_an_mltrace_server() {
     let env = Env::with_server();
     let url = env.url().to_string();
+    assert!(HttpClient::probe(&url, Duration::from_millis(300)));
     drop(env);
-    assert!(!HttpClient::probe(&url, Duration::from_millis(300)));
-    assert!(t.elapsed() < Duration::from_secs(30));
+    let t = Instant::now();
+    assert!(!HttpClient::probe(&url, Duration::from_millis(300)), "a stopped server");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // Some other program answering HTTP on the port is not a server to log to.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let other = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten().take(1) {
+            let mut stream = stream;
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello");
+        }
+    });
+    assert!(!HttpClient::probe(&other, Duration::from_millis(300)), "another program");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -809,11 +821,17 @@ mod pipeline {
         let e = clean.run().call(b, |_| -> Result<usize, String> { panic!("must not run") }).expect_err("must fail");
         assert!(matches!(e, RunError::BeforeTests(_)), "{e}");
         // The body's error: nothing logged.
-        let e = clean.run().input("raw.csv").call(b, |_| Err::<usize, _>("disk full".to_string())).expect_err("must fail");
+        let e =
+            clean.run().input("raw.csv").call(b, |_| Err::<usize, _>("disk full".to_string())).expect_err("must fail");
         assert_eq!(e.to_string(), "the run failed and was not logged: disk full");
         assert_eq!(b.stats(None).expect("stats").last_seq, before, "nothing was logged");
         // A failing after-test: logged with its results, then reported.
-        let e = clean.run().input("raw.csv").output("clean.csv").call(b, |_| Ok::<_, String>(1usize)).expect_err("must fail");
+        let e = clean
+            .run()
+            .input("raw.csv")
+            .output("clean.csv")
+            .call(b, |_| Ok::<_, String>(1usize))
+            .expect_err("must fail");
         let RunError::AfterTests { logged, failed } = e else { panic!("expected after-test failures") };
         assert_eq!(failed[0].name, "RowsTest.enough");
         assert_eq!(failed[0].message.as_deref(), Some("1 rows"));
@@ -868,4 +886,20 @@ mod pipeline {
             v["runs"].as_array().expect("runs").iter().map(|r| r["component"].as_str().unwrap_or("")).collect();
         assert_eq!(comps, vec!["infer", "train", "featuregen", "clean", "ingest"]);
     }
+}
+
+#[test]
+fn a_chain_of_20000_runs_traces_without_running_out_of_stack() {
+    let env = Env::new();
+    std::fs::write(env.cwd.join("chain.ndjson"), chain_ndjson(20_000)).expect("write");
+    assert!(run(env.cmd(&["import", "chain.ndjson"])).status.success());
+    let o = run(env.cmd(&["trace", "step-19999.csv"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(text.lines().count(), 10_002, "header, 10,000 runs, and the cut");
+    assert!(text.ends_with("… cut at 10,000 runs (raise --limit)\n"));
+    assert!(text.contains("  ⋮ [depth 25] "), "deep levels say their depth instead of moving right");
+    let o = run(env.cmd(&["downstream", "step-0.csv", "--limit", "20000"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("[depth 19999]"));
 }

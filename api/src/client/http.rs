@@ -204,13 +204,24 @@ impl HttpClient {
         &self.base
     }
 
-    /// Whether something answers HTTP at `base`'s health endpoint within `timeout` (any status
-    /// counts: a server that wants a token is still a server).
+    /// Whether an mltrace server answers at `base` within `timeout`: its health endpoint answers
+    /// the health JSON, or asks for a token (a server with tokens is still a server). Another
+    /// program on the port does not count.
     pub fn probe(base: &str, timeout: Duration) -> bool {
         let agent = agent(timeout, timeout);
         match agent.get(&format!("{}/api/v1/health", base.trim_end_matches('/'))).timeout(timeout).call() {
-            Ok(_) | Err(ureq::Error::Status(..)) => true,
-            Err(ureq::Error::Transport(_)) => false,
+            Ok(resp) => {
+                let mut body = Vec::new();
+                let _ = resp.into_reader().take(64 * 1024).read_to_end(&mut body);
+                serde_json::from_slice::<Value>(&body)
+                    .is_ok_and(|v| v.get("status").is_some() && v.get("version").is_some())
+            }
+            Err(ureq::Error::Status(401 | 403, resp)) => {
+                let mut body = Vec::new();
+                let _ = resp.into_reader().take(64 * 1024).read_to_end(&mut body);
+                serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.get("error").is_some())
+            }
+            Err(_) => false,
         }
     }
 

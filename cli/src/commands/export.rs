@@ -35,7 +35,7 @@ pub fn run(a: ExportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     }
     let bar = if std::io::stderr().is_terminal() && !std::io::stdout().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(limit), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{spinner} exporting {bar:30} {pos}/{len} events  {per_sec}")
+        let style = ProgressStyle::with_template("{spinner} exporting {bar:30} {human_pos}/{human_len} events")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar

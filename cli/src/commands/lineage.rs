@@ -2,7 +2,7 @@
 
 use super::{Ctx, Explain};
 use crate::conn::{ConnArgs, ReadArgs};
-use crate::output::{Paint, Style, Tree, local_time, plural};
+use crate::output::{Paint, Style, Tree, count, local_time, plural};
 use crate::view::run_line;
 use clap::Args;
 use mltrace_api::client::envelope;
@@ -56,7 +56,7 @@ pub fn trace(a: TraceArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     out.line(&head)?;
     lineage_tree(out.painter(), &t.nodes, &t.edges, 0, Direction::Up).write(out)?;
     if t.truncated {
-        let msg = out.paint(&format!("… cut at {} runs (raise --limit)", t.nodes.len()), Style::Yellow);
+        let msg = out.paint(&format!("… cut at {} runs (raise --limit)", count(t.nodes.len() as u64)), Style::Yellow);
         out.line(&msg)?;
     }
     Ok(())
@@ -115,7 +115,7 @@ pub fn downstream(a: DownstreamArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     // Depth 0 is the output itself; the tree's roots are the direct dependents.
     lineage_tree(out.painter(), &d.runs, &d.edges, 1, Direction::Down).write(out)?;
     if d.truncated {
-        let msg = out.paint(&format!("… cut at {} runs (raise --limit)", d.runs.len()), Style::Yellow);
+        let msg = out.paint(&format!("… cut at {} runs (raise --limit)", count(d.runs.len() as u64)), Style::Yellow);
         out.line(&msg)?;
     }
     if !d.outputs.is_empty() {
@@ -156,11 +156,16 @@ fn lineage_tree(out: Paint, nodes: &[TraceNode], edges: &[EdgeView], base: usize
             }
         }
         Direction::Down => {
+            let mut deps_of: HashMap<RunId, Vec<RunId>> = HashMap::new();
+            for e in edges {
+                deps_of.entry(e.from).or_default().push(e.to);
+            }
             for n in nodes.iter().filter(|n| n.depth as usize > base) {
-                let up = edges
-                    .iter()
-                    .filter(|e| e.from == n.run.id)
-                    .filter_map(|e| by_id.get(&e.to))
+                let up = deps_of
+                    .get(&n.run.id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|to| by_id.get(to))
                     .filter(|p| p.depth + 1 == n.depth)
                     .map(|p| p.run.id)
                     .min();
@@ -184,75 +189,96 @@ fn lineage_tree(out: Paint, nodes: &[TraceNode], edges: &[EdgeView], base: usize
     }
     let mut tree = Tree::new();
     let mut shown: HashSet<RunId> = HashSet::new();
+    // Depth first without recursion: a lineage can be a chain of a million runs.
+    let mut work: Vec<Work<'_>> = Vec::new();
     let roots = children.get(&None).cloned().unwrap_or_default();
-    for root in roots {
-        add_subtree(out, &mut tree, root, None, base.min(1), dir, &by_id, &children, &links, &mut shown);
+    for &root in roots.iter().rev() {
+        work.push(Work::Visit(root, None, base.min(1)));
+    }
+    while let Some(item) = work.pop() {
+        match item {
+            Work::Visit(id, via, depth) => {
+                let Some(node) = by_id.get(&id) else { continue };
+                shown.insert(id);
+                let mut line = run_line(out, &node.run);
+                if let Some(v) = via {
+                    line.push_str(&out.paint(&format!("  via {v}"), Style::Dim));
+                }
+                tree.node(depth, line);
+                let kids: HashSet<RunId> =
+                    children.get(&Some(id)).map(|k| k.iter().copied().collect()).unwrap_or_default();
+                let mut targets: Vec<(RunId, Option<&str>)> = links.get(&id).cloned().unwrap_or_default();
+                // Tree children that no edge names still belong here.
+                for &k in &kids {
+                    if !targets.iter().any(|(t, _)| *t == k) {
+                        targets.push((k, None));
+                    }
+                }
+                targets.sort_by_key(|(t, _)| *t);
+                targets.dedup_by_key(|(t, _)| *t);
+                let (kid_targets, others): (Vec<_>, Vec<_>) = targets.into_iter().partition(|(t, _)| kids.contains(t));
+                if !others.is_empty() {
+                    work.push(Work::Also(others.into_iter().map(|(t, _)| t).collect(), depth + 1));
+                }
+                for (t, v) in kid_targets.into_iter().rev() {
+                    work.push(Work::Visit(t, v, depth + 1));
+                }
+            }
+            Work::Also(ids, depth) => {
+                if let Some(line) = also_line(out, &ids, &by_id, &shown, dir) {
+                    tree.node(depth, line);
+                }
+            }
+        }
     }
     tree
 }
 
-#[allow(clippy::too_many_arguments)]
-fn add_subtree(
+/// A step of the tree walk.
+enum Work<'a> {
+    /// Draw this run (reached through this input) at this depth, then its children.
+    Visit(RunId, Option<&'a str>, usize),
+    /// After the children: the runs this one links to that are drawn elsewhere.
+    Also(Vec<RunId>, usize),
+}
+
+/// Runs a node links to that are drawn elsewhere (a diamond): one dim line, by component.
+fn also_line(
     out: Paint,
-    tree: &mut Tree,
-    id: RunId,
-    via: Option<&str>,
-    depth: usize,
-    dir: Direction,
+    ids: &[RunId],
     by_id: &HashMap<RunId, &TraceNode>,
-    children: &HashMap<Option<RunId>, Vec<RunId>>,
-    links: &HashMap<RunId, Vec<(RunId, Option<&str>)>>,
-    shown: &mut HashSet<RunId>,
-) {
-    let Some(node) = by_id.get(&id) else { return };
-    shown.insert(id);
-    let mut line = run_line(out, &node.run);
-    if let Some(v) = via {
-        line.push_str(&out.paint(&format!("  via {v}"), Style::Dim));
-    }
-    tree.node(depth, line);
-    let kids: HashSet<RunId> = children.get(&Some(id)).map(|k| k.iter().copied().collect()).unwrap_or_default();
-    let mut targets: Vec<(RunId, Option<&str>)> = links.get(&id).cloned().unwrap_or_default();
-    // Tree children that no edge names (downstream roots' levels) still belong here.
-    for &k in &kids {
-        if !targets.iter().any(|(t, _)| *t == k) {
-            targets.push((k, None));
-        }
-    }
-    targets.sort_by_key(|(t, _)| *t);
-    targets.dedup_by_key(|(t, _)| *t);
-    // Runs this one links to that are drawn elsewhere (a diamond): one dim line, by component.
+    shown: &HashSet<RunId>,
+    dir: Direction,
+) -> Option<String> {
     let mut elsewhere: Vec<(String, Vec<RunId>)> = Vec::new();
     let (mut above, mut below) = (false, false);
-    for (t, v) in targets {
-        if kids.contains(&t) && !shown.contains(&t) {
-            add_subtree(out, tree, t, v, depth + 1, dir, by_id, children, links, shown);
-        } else if let Some(n) = by_id.get(&t) {
-            if shown.contains(&t) {
-                above = true;
-            } else {
-                below = true;
-            }
-            match elsewhere.iter_mut().find(|(c, _)| *c == n.run.component) {
-                Some((_, ids)) => ids.push(t),
-                None => elsewhere.push((n.run.component.clone(), vec![t])),
-            }
+    for &t in ids {
+        let Some(n) = by_id.get(&t) else { continue };
+        if shown.contains(&t) {
+            above = true;
+        } else {
+            below = true;
+        }
+        match elsewhere.iter_mut().find(|(c, _)| *c == n.run.component) {
+            Some((_, v)) => v.push(t),
+            None => elsewhere.push((n.run.component.clone(), vec![t])),
         }
     }
-    if !elsewhere.is_empty() {
-        let list = elsewhere
-            .iter()
-            .map(|(c, ids)| format!("{c} {}", ids.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let verb = if dir == Direction::Up { "uses" } else { "feeds" };
-        let place = match (above, below) {
-            (true, false) => "shown above",
-            (false, true) => "shown below",
-            _ => "shown elsewhere",
-        };
-        tree.node(depth + 1, out.paint(&format!("also {verb} {list} ({place})"), Style::Dim));
+    if elsewhere.is_empty() {
+        return None;
     }
+    let list = elsewhere
+        .iter()
+        .map(|(c, v)| format!("{c} {}", v.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let verb = if dir == Direction::Up { "uses" } else { "feeds" };
+    let place = match (above, below) {
+        (true, false) => "shown above",
+        (false, true) => "shown below",
+        _ => "shown elsewhere",
+    };
+    Some(out.paint(&format!("also {verb} {list} ({place})"), Style::Dim))
 }
 
 /// Components whose latest run depends on a run that is no longer the latest of its component.
