@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The numbers of BENCHMARKS.md: the load generator at 100,000 and 1,000,000 runs (in-process and over
+# HTTP), then the criterion benchmarks, then the table. Take them in one quiet stretch.
+#
+#   benches/run.sh              # default: 100k and 1M runs (about 15 minutes on 2 cores)
+#   SCALES="10000" benches/run.sh            # a quick try
+#   TEN_MILLION=1 benches/run.sh             # adds 10M runs in-process (about 10 more minutes, ~8 GB RAM)
+#   CRITERION=0 benches/run.sh               # skip criterion
+#
+# Results: target/bench-results/*.json and summary.md (printed at the end).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=${OUT:-$root/target/bench-results}
+scales=${SCALES:-"100000 1000000"}
+mkdir -p "$out"
+rm -f "$out"/*.json
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mltrace-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+cargo build --release -q -p mltrace-benches -p mltrace-cli
+loadgen=target/release/loadgen
+server=target/release/mltrace
+{ date -u +%FT%TZ; nproc; uptime; git rev-parse --short HEAD; } >"$out/machine.txt"
+
+for n in $scales; do
+  echo "== in-process, $n runs, batches of 1,000, fsync always, 1 and 2 writers" >&2
+  $loadgen inproc --runs "$n" --batch 1000 --concurrency 1 --fsync always --tmp "$tmp" --no-queries --no-open \
+    >"$out/inproc-$n-c1.json"
+  $loadgen inproc --runs "$n" --batch 1000 --concurrency 2 --fsync always --tmp "$tmp" >"$out/inproc-$n-c2.json"
+  echo "== HTTP, $n runs, batches of 1,000 over 4 connections" >&2
+  $loadgen http --server "$server" --runs "$n" --batch 1000 --concurrency 4 --tmp "$tmp" >"$out/http-$n-batch.json"
+done
+echo "== HTTP, single-run POSTs over 64 connections" >&2
+$loadgen http --server "$server" --runs 256000 --batch 1 --concurrency 64 --no-queries --tmp "$tmp" \
+  >"$out/http-single.json"
+echo "== in-process single runs, fsync always and never" >&2
+$loadgen inproc --runs 100000 --batch 1 --concurrency 2 --fsync always --tmp "$tmp" --no-queries --no-open \
+  >"$out/inproc-single-always.json"
+$loadgen inproc --runs 100000 --batch 1 --concurrency 1 --fsync never --tmp "$tmp" --no-queries --no-open \
+  >"$out/inproc-single-never.json"
+
+if [[ "${TEN_MILLION:-0}" == 1 ]]; then
+  echo "== in-process, 10,000,000 runs" >&2
+  $loadgen inproc --runs 10000000 --batch 1000 --concurrency 2 --fsync always --tmp "$tmp" --query-seconds 5 \
+    >"$out/inproc-10000000-c2.json"
+fi
+
+if [[ "${CRITERION:-1}" == 1 ]]; then
+  echo "== criterion" >&2
+  cargo bench -q -p mltrace-benches --bench store 2>&1 | grep -E "^[a-z_]+/|time:|thrpt:" >"$out/criterion.txt" || true
+fi
+
+python3 benches/summarize.py "$out" | tee "$out/summary.md"
