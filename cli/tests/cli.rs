@@ -31,9 +31,14 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(extra)
             .env_remove("MLTRACE_TOKEN")
             .env_remove("MLTRACE_READ_TOKEN")
             .env_remove("MLTRACE_ADDR")
@@ -389,8 +394,9 @@ fn json_is_the_apis_json_in_server_and_data_dir_mode() {
         (&["components", "--tag", "etl", "--owner", "data-eng"], "/components?tag=etl&owner=data-eng".into()),
         (&["tags"], "/tags".into()),
         (&["flags"], "/flags".into()),
-        (&["review"], "/review?limit=20".into()),
-        (&["review", "--as-of", "17"], "/review?as_of=17&limit=20".into()),
+        (&["review"], "/review".into()),
+        (&["review", "-n", "2"], "/review?limit=2".into()),
+        (&["review", "--as-of", "17"], "/review?as_of=17".into()),
         (&["outdated"], "/outdated".into()),
         (&["stats"], "/stats".into()),
     ];
@@ -494,6 +500,24 @@ fn server_settings_follow_the_documented_order() {
     // The options work before the command too.
     let o = run(env.base_cmd(&["--server", env.url(), "recent", "-n", "1", "--json"]));
     assert_eq!(stdout(&o), format!("{}\n", api_get(env.url(), "/runs?limit=1")));
+}
+
+#[test]
+fn a_server_with_tokens_is_told_the_token() {
+    let mut env = Env::new();
+    std::fs::create_dir_all(&env.data).expect("the data directory");
+    env.server = Some(Server::start_with(&env.data, &["--token", "w-secret", "--read-token", "r-secret"]));
+    let o = run(env.cmd(&["recent"]));
+    assert_fails(&o, 1, "needs `Authorization: Bearer <token>` (pass --token or set MLTRACE_TOKEN)");
+    let o = run(env.cmd(&["recent", "--token", "r-secret"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut c = env.cmd(&["log", "-c", "a", "-o", "x"]);
+    c.env("MLTRACE_TOKEN", "r-secret");
+    assert_fails(&run(c), 1, "read-only token cannot change anything");
+    let mut c = env.cmd(&["log", "-c", "a", "-o", "x", "--quiet"]);
+    c.env("MLTRACE_TOKEN", "w-secret");
+    let o = run(c);
+    assert_eq!(stdout(&o), "1\n", "{}", stderr(&o));
 }
 
 #[test]

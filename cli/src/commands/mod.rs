@@ -63,6 +63,10 @@ pub fn explain(conn: &Connection, e: Error) -> anyhow::Error {
         };
         return anyhow::Error::new(Failed(msg));
     }
+    if matches!(e.code(), "unauthorized" | "forbidden") {
+        let hint = if e.code() == "unauthorized" { "pass --token or set MLTRACE_TOKEN" } else { "use the write token" };
+        return anyhow::Error::new(Failed(format!("{e} ({hint})")));
+    }
     anyhow::Error::new(e)
 }
 

@@ -13,14 +13,17 @@ use clap::Args;
     after_help = "Examples:\n  mltrace flag pred_17 pred_18 --reason \"label mismatch\"\n  mltrace review\n  mltrace review --limit 5\n  mltrace review --json | jq '.runs[0]'"
 )]
 pub struct ReviewArgs {
-    /// How many runs to rank.
-    #[arg(long, short = 'n', default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub limit: u64,
+    /// How many runs to rank (default 20; with --json the API's default, 1000).
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub limit: Option<u64>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
+
+/// `GET /api/v1/review`'s default `limit`.
+const API_REVIEW_LIMIT: u64 = 1_000;
 
 /// A ten-cell bar for a coverage between 0 and 1.
 fn bar(coverage: f64) -> Cell {
@@ -31,7 +34,9 @@ fn bar(coverage: f64) -> Cell {
 /// `mltrace review`.
 pub fn run(a: ReviewArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let r = conn.review(a.limit as usize, a.read.as_of).explained(&conn)?;
+    // The human view ranks the top 20; --json answers what GET /api/v1/review answers.
+    let limit = a.limit.unwrap_or(if a.read.json { API_REVIEW_LIMIT } else { 20 });
+    let r = conn.review(limit as usize, a.read.as_of).explained(&conn)?;
     if a.read.json {
         return Ok(ctx.out.json(&r)?);
     }
