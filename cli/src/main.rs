@@ -149,39 +149,34 @@ fn usage_exit(e: clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
-            let _ = writeln!(std::io::stderr(), "mltrace: {}", one_line_usage(&e.render().to_string()));
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let line = one_line_usage(&e.render().to_string(), &command_path(&args));
+            let _ = writeln!(std::io::stderr(), "mltrace: {line}");
             ExitCode::from(2)
         }
     }
 }
 
-/// Folds clap's error (message, usage, tips) into one line that says what to fix.
-fn one_line_usage(rendered: &str) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut usage = None;
-    for line in rendered.lines() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with("For more information") {
-            continue;
-        }
-        if let Some(u) = t.strip_prefix("Usage: ") {
-            usage = Some(u.to_string());
-            continue;
-        }
-        let t = t.strip_prefix("error: ").unwrap_or(t);
-        let t = t.strip_prefix("tip: ").unwrap_or(t);
-        parts.push(t.to_string());
+/// `mltrace recent` for `mltrace --server X recent -n x`: the command the arguments name.
+fn command_path(args: &[String]) -> String {
+    let cmd = Cli::command();
+    match args.iter().find(|a| cmd.get_subcommands().any(|s| s.get_name() == a.as_str())) {
+        Some(sub) => format!("mltrace {sub}"),
+        None => "mltrace".into(),
     }
-    let mut text = parts.join(" ");
-    if let Some(u) = usage {
-        let cmd = u
-            .split_whitespace()
-            .take_while(|w| !w.starts_with('[') && !w.starts_with('<') && !w.starts_with('-'))
-            .collect::<Vec<_>>()
-            .join(" ");
-        text.push_str(&format!(" (see `{cmd} --help`)"));
-    }
-    text
+}
+
+/// Folds clap's error (message, usage, tips) into one line that says what to fix, pointing at
+/// the command's help.
+fn one_line_usage(rendered: &str, command: &str) -> String {
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.starts_with("For more information") && !t.starts_with("Usage: "))
+        .map(|t| t.strip_prefix("error: ").unwrap_or(t))
+        .map(|t| t.strip_prefix("tip: ").unwrap_or(t))
+        .collect();
+    format!("{} (see `{command} --help`)", parts.join(" "))
 }
 
 /// How an error ends the process.
@@ -275,7 +270,7 @@ mod tests {
     #[test]
     fn clap_errors_fold_into_one_line() {
         let e = Cli::command().try_get_matches_from(["mltrace", "recent", "--limit", "x"]).unwrap_err();
-        let line = one_line_usage(&e.render().to_string());
+        let line = one_line_usage(&e.render().to_string(), &command_path(&["recent".to_string()]));
         assert!(!line.contains('\n'));
         assert!(line.contains("invalid value 'x' for '--limit <N>'"), "{line}");
         assert!(line.ends_with("(see `mltrace recent --help`)"), "{line}");
