@@ -96,6 +96,20 @@ enum Command {
     Completions(commands::completions::CompletionsArgs),
 }
 
+/// `mltrace --data-dir D serve` means `mltrace serve --data-dir D` (and likewise --token), unless
+/// `serve` was given its own.
+fn serve_args(mut args: serve::ServeArgs, top: &conn::ConnArgs) -> serve::ServeArgs {
+    if let Some(dir) = &top.data_dir
+        && args.data_dir == std::path::Path::new(mltrace_api::client::DEFAULT_DATA_DIR)
+    {
+        args.data_dir = dir.clone();
+    }
+    if args.token.is_none() {
+        args.token = top.token.clone();
+    }
+    args
+}
+
 /// Bad usage or bad input: exit 2 with this one line.
 #[derive(Debug)]
 pub struct Usage(pub String);
@@ -217,10 +231,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    let top = cli.conn.clone();
     let mut ctx = Ctx::new(cli.conn);
     init_tracing(matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::serve(serve_args(args, &top)).map(|()| ExitCode::SUCCESS),
         Command::Log(a) => commands::log::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Run(a) => commands::exec::run(a, &mut ctx),
         Command::Import(a) => commands::import::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
