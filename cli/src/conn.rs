@@ -14,13 +14,13 @@ use std::path::PathBuf;
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnArgs {
     /// Server to talk to (env MLTRACE_SERVER; DB_SERVER=host means http://host:8080).
-    #[arg(long, value_name = "URL", help_heading = "Where")]
+    #[arg(long, value_name = "URL", help_heading = "Connection")]
     pub server: Option<String>,
     /// Bearer token for the server (env MLTRACE_TOKEN).
-    #[arg(long, value_name = "TOKEN", help_heading = "Where")]
+    #[arg(long, value_name = "TOKEN", help_heading = "Connection")]
     pub token: Option<String>,
     /// Work on a data directory directly, no server needed (env MLTRACE_DATA_DIR).
-    #[arg(long, value_name = "DIR", help_heading = "Where")]
+    #[arg(long, value_name = "DIR", help_heading = "Connection")]
     pub data_dir: Option<PathBuf>,
 }
 
