@@ -143,7 +143,12 @@ pub(crate) fn key_hash(key: &str) -> u64 {
 }
 
 fn insert_sorted(v: &mut Vec<(i64, RunId)>, item: (i64, RunId)) {
-    // Runs mostly arrive in start order, so this is an append in the common case.
+    // Runs mostly arrive in start order, so this is an append in the common case: checked first,
+    // because the binary search over millions of entries was ~10% of replay (perf, 300k runs).
+    if v.last().is_none_or(|last| *last < item) {
+        v.push(item);
+        return;
+    }
     let at = v.partition_point(|x| *x < item);
     v.insert(at, item);
 }
