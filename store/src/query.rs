@@ -315,7 +315,7 @@ impl<'s> Reader<'s> {
 
     fn flag_list(&self) -> Vec<(u32, FlagEntry)> {
         let mut flags: Vec<(u32, FlagEntry)> = self.view().flags().iter().map(|(&id, f)| (id, f.clone())).collect();
-        flags.sort_by_key(|(id, f)| (f.seq, *id));
+        flags.sort_by_key(|(_, f)| (f.seq, f.pos));
         flags
     }
 

@@ -98,6 +98,8 @@ pub(crate) struct FlagEntry {
     pub by: Option<String>,
     pub at: i64,
     pub seq: Seq,
+    /// Position in its event's list: outputs flagged together keep the order they were given in.
+    pub pos: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -195,9 +197,10 @@ impl State {
             }
             EventKind::Flagged { outputs, reason, by } => {
                 let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
-                for &id in &ids {
-                    self.flagged
-                        .insert(id, FlagEntry { reason: reason.clone(), by: by.clone(), at: event.at, seq: event.seq });
+                for (pos, &id) in ids.iter().enumerate() {
+                    let entry =
+                        FlagEntry { reason: reason.clone(), by: by.clone(), at: event.at, seq: event.seq, pos: pos as u32 };
+                    self.flagged.insert(id, entry);
                     self.flag_bits.insert(id);
                 }
                 self.flag_log.push(FlagChange {
@@ -655,7 +658,7 @@ impl<'a> View<'a> {
         }
         let mut map = HashMap::new();
         for change in self.st.flag_log.iter().take_while(|c| c.seq <= self.seq) {
-            for &id in &change.ids {
+            for (pos, &id) in change.ids.iter().enumerate() {
                 if change.flag {
                     map.insert(
                         id,
@@ -664,6 +667,7 @@ impl<'a> View<'a> {
                             by: change.by.clone(),
                             at: change.at,
                             seq: change.seq,
+                            pos: pos as u32,
                         },
                     );
                 } else {
