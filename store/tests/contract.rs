@@ -1148,6 +1148,14 @@ fn as_of_a_time_answers_as_of_the_last_event_appended_at_or_before_it() {
         let seq = last_at_that_time.unwrap_or(0) as usize;
         assert_eq!(&reads(&store, Some(AsOf::Time(exact))), &seen[seq], "as of the time of seq {}", e.seq);
     }
+    // A time between two events answers as of the earlier one.
+    for pair in events.windows(2) {
+        if pair[1].at > pair[0].at + 1 {
+            let between = Timestamp(pair[0].at + 1);
+            let seq = pair[0].seq as usize;
+            assert_eq!(&reads(&store, Some(AsOf::Time(between))), &seen[seq], "between seq {seq} and the next");
+        }
+    }
     let first = events.first().map(|e| e.at).unwrap_or(0);
     assert_eq!(&reads(&store, Some(AsOf::Time(Timestamp(first - 1)))), &seen[0], "before the first event");
     assert_eq!(reads(&store, Some(AsOf::Time(Timestamp::now()))), reads(&store, None));

@@ -505,6 +505,25 @@ fn a_flipped_bit_in_the_tail_followed_by_valid_records_stops_the_open() {
 }
 
 #[test]
+fn a_damaged_header_of_the_tail_segment_stops_the_open() {
+    let f = fixture();
+    let copy = copy_of(f.dir.path());
+    let target = last_segment(copy.path());
+    flip_bit(&target, 20, 1);
+    expect_corrupt(copy.path(), &target, 0);
+}
+
+#[test]
+fn a_sealed_segment_cut_short_stops_the_open() {
+    let f = fixture();
+    let copy = copy_of(f.dir.path());
+    let first = segments(copy.path()).remove(0);
+    let last_record = *record_offsets(&first).last().expect("a record");
+    fs::OpenOptions::new().write(true).open(&first).and_then(|file| file.set_len(last_record as u64 + 5)).expect("cut");
+    expect_corrupt(copy.path(), &first, last_record);
+}
+
+#[test]
 fn a_flipped_bit_in_the_last_record_is_a_corrupt_tail_cut_off_and_reported() {
     let f = fixture();
     let last = last_segment(f.dir.path());
