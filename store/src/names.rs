@@ -120,6 +120,33 @@ impl Interner {
     }
 }
 
+impl serde::Serialize for Interner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&(&self.arena, &self.ends), s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Interner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (arena, ends): (String, Vec<usize>) = serde::Deserialize::deserialize(d)?;
+        let mut start = 0;
+        for &end in &ends {
+            if end < start || end > arena.len() || !arena.is_char_boundary(end) {
+                return Err(serde::de::Error::custom("interner name ends are out of order"));
+            }
+            start = end;
+        }
+        let mut interner = Interner { arena, ends, table: HashTable::with_capacity(0), hasher: Default::default() };
+        let mut table = HashTable::with_capacity(interner.ends.len());
+        for id in 0..interner.ends.len() as u32 {
+            let hash = interner.hasher.hash_one(interner.name(id));
+            table.insert_unique(hash, id, |&other| interner.hasher.hash_one(interner.name(other)));
+        }
+        interner.table = table;
+        Ok(interner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,32 +176,5 @@ mod tests {
         }
         assert_eq!(i.get("name-999"), Some(1001));
         assert_eq!(i.name(1001), "name-999");
-    }
-}
-
-impl serde::Serialize for Interner {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(&(&self.arena, &self.ends), s)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Interner {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (arena, ends): (String, Vec<usize>) = serde::Deserialize::deserialize(d)?;
-        let mut start = 0;
-        for &end in &ends {
-            if end < start || end > arena.len() || !arena.is_char_boundary(end) {
-                return Err(serde::de::Error::custom("interner name ends are out of order"));
-            }
-            start = end;
-        }
-        let mut interner = Interner { arena, ends, table: HashTable::with_capacity(0), hasher: Default::default() };
-        let mut table = HashTable::with_capacity(interner.ends.len());
-        for id in 0..interner.ends.len() as u32 {
-            let hash = interner.hasher.hash_one(interner.name(id));
-            table.insert_unique(hash, id, |&other| interner.hasher.hash_one(interner.name(other)));
-        }
-        interner.table = table;
-        Ok(interner)
     }
 }

@@ -334,11 +334,19 @@ impl Store {
         self.component_view(name)
     }
 
-    /// Adds tags to a component (creating it when new).
+    /// Adds tags to an existing component.
     pub fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
         check_name("name", "component", name)?;
         check_tags(tags)?;
         self.write(|st, batch| {
+            // Components come into being by registration or a first run; tagging a misspelt name
+            // must not silently create a new one.
+            if st.comp_names.get(name).is_none() {
+                return Err(StoreError::not_found(
+                    "name",
+                    format!("component `{name}` does not exist: register it or log a run of it first"),
+                ));
+            }
             batch.push(st, EventKind::ComponentTagged { name: name.into(), tags: tags.to_vec() });
             Ok(((), 0))
         })?;

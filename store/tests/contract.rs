@@ -91,9 +91,13 @@ fn registering_again_replaces_description_and_owner_and_adds_tags() {
 }
 
 #[test]
-fn tagging_adds_tags_and_creates_the_component_on_first_use() {
+fn tagging_adds_tags_to_a_known_component_and_an_unknown_one_is_not_found() {
     let dir = tempdir();
     let store = open(dir.path());
+    let unknown = store.tag_component("featuregen", &names(&["etl"]));
+    assert!(matches!(unknown, Err(StoreError::NotFound { ref field, .. }) if field == "name"), "{unknown:?}");
+    assert_eq!(store.reader(None).stats().events, 0, "a rejected tag writes nothing");
+    log(&store, &run("featuregen", at(0, 0), [], ["f.parquet"]));
     let c = store.tag_component("featuregen", &names(&["etl"])).expect("tag");
     assert_eq!((c.description.as_str(), c.owner.as_str()), ("", ""));
     store.register_component("featuregen", "features", "carol", &[]).expect("register");

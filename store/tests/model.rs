@@ -445,7 +445,10 @@ impl Model {
         }
     }
 
-    fn tag(&mut self, name: &str, tags: &[String]) {
+    fn tag(&mut self, name: &str, tags: &[String]) -> Result<(), String> {
+        if self.component(name).is_none() {
+            return Err("not found name".into());
+        }
         self.seq += 1;
         let c = self.component_mut(name);
         for t in tags {
@@ -453,6 +456,7 @@ impl Model {
                 c.tags.push(t.clone());
             }
         }
+        Ok(())
     }
 
     fn set_notes(&mut self, id: RunId, notes: &str) -> Result<(), String> {
@@ -1081,8 +1085,8 @@ fn step(store: Store, dir: &Path, model: &mut Model, op: &Op) -> Result<Store, T
         }
         Op::Tag { component, tags } => {
             let tags: Vec<String> = tags.iter().map(|&t| TAGS[t].to_string()).collect();
-            store.tag_component(COMPONENTS[*component], &tags).expect("tag");
-            model.tag(COMPONENTS[*component], &tags);
+            let got = err(store.tag_component(COMPONENTS[*component], &tags).map(|_| ()));
+            prop_assert_eq!(got, model.tag(COMPONENTS[*component], &tags));
         }
         Op::Notes { run, text } => {
             let got = err(store.set_notes(*run, TEXTS[*text]));
