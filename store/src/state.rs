@@ -198,8 +198,13 @@ impl State {
             EventKind::Flagged { outputs, reason, by } => {
                 let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
                 for (pos, &id) in ids.iter().enumerate() {
-                    let entry =
-                        FlagEntry { reason: reason.clone(), by: by.clone(), at: event.at, seq: event.seq, pos: pos as u32 };
+                    let entry = FlagEntry {
+                        reason: reason.clone(),
+                        by: by.clone(),
+                        at: event.at,
+                        seq: event.seq,
+                        pos: pos as u32,
+                    };
                     self.flagged.insert(id, entry);
                     self.flag_bits.insert(id);
                 }

@@ -291,7 +291,8 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_returns() {
     assert_eq!(st, 200, "reads keep working on a full disk");
     assert_eq!(recent["runs"].as_array().map(Vec::len), Some(acked.len()), "the refused run left nothing behind");
     std::fs::remove_file(&filler).expect("free space");
-    let (st, v) = s.send("POST", "/api/v1/runs", &run("small", "2026-11-20T00:00:01Z", json!(["o0"]), json!(["after"])));
+    let (st, v) =
+        s.send("POST", "/api/v1/runs", &run("small", "2026-11-20T00:00:01Z", json!(["o0"]), json!(["after"])));
     assert_eq!(st, 201, "writes work again once there is space: {v}");
     assert_eq!(v["runs"][0]["id"].as_u64(), Some(acked.len() as u64 + 1), "ids stay dense");
     assert_eq!(v["runs"][0]["dependencies"], json!([1]));
