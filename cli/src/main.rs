@@ -94,6 +94,9 @@ enum Command {
     Stats(commands::stats::StatsArgs),
     /// Print a shell completion script (bash, zsh or fish).
     Completions(commands::completions::CompletionsArgs),
+    /// Completion candidates for the shell scripts.
+    #[command(name = "__complete", hide = true)]
+    Names(commands::completions::NamesArgs),
 }
 
 /// `mltrace --data-dir D serve` means `mltrace serve --data-dir D` (and likewise --token), unless
@@ -257,6 +260,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(a, &mut ctx),
         Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| ExitCode::SUCCESS),
+        Command::Names(a) => commands::completions::names(a, &mut ctx).map(|()| ExitCode::SUCCESS),
     };
     // What is still buffered goes out now; a reader that left early is not an error.
     let result = result.and_then(|code| ctx.out.flush().map(|()| code).map_err(anyhow::Error::from));

@@ -934,3 +934,62 @@ fn a_chain_of_20000_runs_traces_without_running_out_of_stack() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("[depth 19999]"));
 }
+
+/// What bash offers after `words` (the last one being typed), with the real generated script.
+fn bash_completes(env: &Env, words: &[&str]) -> Vec<String> {
+    let script = stdout(&run(env.dir_cmd(&["completions", "bash"])));
+    let script_path = env.cwd.join("mltrace.bash");
+    std::fs::write(&script_path, script).expect("script");
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; \
+         _mltrace_names mltrace {} {}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script_path.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.join(" "),
+        quoted[words.len() - 1],
+        quoted[words.len() - 2],
+    );
+    let bin_dir = Path::new(BIN).parent().expect("bin dir");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let o = run(env.dir_cmd(&[]).env("PATH", path).arg0_bash(&program));
+    stdout(&o).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+trait Bash {
+    fn arg0_bash(&mut self, program: &str) -> Command;
+}
+
+impl Bash for Command {
+    /// The same environment, running bash instead of mltrace.
+    fn arg0_bash(&mut self, program: &str) -> Command {
+        let mut c = Command::new("bash");
+        c.args(["--norc", "-c", program]);
+        for (k, v) in self.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        if let Some(dir) = self.get_current_dir() {
+            c.current_dir(dir);
+        }
+        c
+    }
+}
+
+#[test]
+fn bash_completes_output_and_component_names_from_the_store() {
+    let env = Env::new();
+    env.load_pipeline();
+    let outputs = bash_completes(&env, &["mltrace", "trace", "features/"]);
+    assert!(!outputs.is_empty() && outputs.iter().all(|o| o.starts_with("features/")), "{outputs:?}");
+    let components = bash_completes(&env, &["mltrace", "history", "fe"]);
+    assert_eq!(components, vec!["featuregen".to_string()]);
+    // Options and other commands fall back to the generated completion.
+    let flags = bash_completes(&env, &["mltrace", "trace", "--max"]);
+    assert!(flags.iter().any(|f| f == "--max-depth"), "{flags:?}");
+    let o = run(env.dir_cmd(&["__complete", "components", "tr"]));
+    assert_eq!(stdout(&o).trim(), "train");
+}
