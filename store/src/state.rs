@@ -536,25 +536,26 @@ impl<'a> View<'a> {
 
     /// Dependencies of a run, ascending by id, with the linking input.
     pub fn deps(&self, id: RunId) -> Vec<(RunId, u32)> {
-        let node = NodeIndex::new(id as usize - 1);
-        let mut out: Vec<(RunId, u32)> = self
-            .st
-            .graph
-            .edges_directed(node, Direction::Outgoing)
-            .map(|e| (petgraph::visit::EdgeRef::target(&e).index() as RunId + 1, *e.weight()))
-            .collect();
-        out.sort_unstable();
-        out
+        self.linked(id, Direction::Outgoing)
     }
 
     /// Runs that depend on `id` (visible at this view), ascending.
     pub fn dependents(&self, id: RunId) -> Vec<(RunId, u32)> {
+        self.linked(id, Direction::Incoming)
+    }
+
+    /// The runs on the other end of `id`'s edges in one direction, visible at this view, ascending.
+    fn linked(&self, id: RunId, dir: Direction) -> Vec<(RunId, u32)> {
+        use petgraph::visit::EdgeRef;
         let node = NodeIndex::new(id as usize - 1);
         let mut out: Vec<(RunId, u32)> = self
             .st
             .graph
-            .edges_directed(node, Direction::Incoming)
-            .map(|e| (petgraph::visit::EdgeRef::source(&e).index() as RunId + 1, *e.weight()))
+            .edges_directed(node, dir)
+            .map(|e| {
+                let other = if dir == Direction::Outgoing { e.target() } else { e.source() };
+                (other.index() as RunId + 1, *e.weight())
+            })
             .filter(|&(r, _)| r <= self.max_run)
             .collect();
         out.sort_unstable();

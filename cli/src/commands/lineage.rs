@@ -17,9 +17,16 @@ use std::collections::{HashMap, HashSet};
     after_help = "Examples:\n  mltrace trace model.pkl\n  mltrace trace s3://bucket/preds/day=3.jsonl --max-depth 2\n  mltrace trace model.pkl --as-of 2026-03-01T00:00:00Z\n  mltrace trace model.pkl --json | jq '.nodes[].run.id'"
 )]
 pub struct TraceArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+}
+
+/// What `trace` and `downstream` take: an output, how far to walk, and the usual read options.
+#[derive(Args, Debug)]
+pub struct WalkArgs {
     /// The output (a path, URI or name, as logged).
     pub output: String,
-    /// Stop this many levels below the producer.
+    /// Stop this many levels away from the output.
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u32>,
     /// Most runs to list.
@@ -32,7 +39,7 @@ pub struct TraceArgs {
 }
 
 /// `mltrace trace OUTPUT`.
-pub fn trace(a: TraceArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
+pub fn trace(TraceArgs { walk: a }: TraceArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
     let t = conn.trace(&a.output, a.max_depth, a.limit as usize, a.read.as_of).explained(&conn)?;
     if a.read.json {
@@ -68,22 +75,12 @@ pub fn trace(a: TraceArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     after_help = "Examples:\n  mltrace downstream raw/events.csv          # what did this bad file touch?\n  mltrace downstream features.parquet --max-depth 1\n  mltrace downstream raw/events.csv --json | jq -r '.outputs[]'"
 )]
 pub struct DownstreamArgs {
-    /// The output (or source) to follow.
-    pub output: String,
-    /// Stop this many levels below the output.
-    #[arg(long, value_name = "N")]
-    pub max_depth: Option<u32>,
-    /// Most runs to list.
-    #[arg(long, default_value_t = DEFAULT_TRACE_LIMIT as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub limit: u64,
     #[command(flatten)]
-    pub read: ReadArgs,
-    #[command(flatten)]
-    pub conn: ConnArgs,
+    pub walk: WalkArgs,
 }
 
 /// `mltrace downstream OUTPUT`.
-pub fn downstream(a: DownstreamArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
+pub fn downstream(DownstreamArgs { walk: a }: DownstreamArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
     let d = conn.downstream(&a.output, a.max_depth, a.limit as usize, a.read.as_of).explained(&conn)?;
     if a.read.json {
