@@ -144,6 +144,8 @@ struct Shared {
     synced: Condvar,
     fsync_nanos: std::sync::atomic::AtomicU64,
     fsyncs: std::sync::atomic::AtomicU64,
+    /// Fault injection for tests: the next fsyncs fail as a full or broken disk would make them.
+    fail_fsync: std::sync::atomic::AtomicBool,
     /// fsync latencies, bucketed by [`FSYNC_BUCKETS_S`] plus one overflow bucket.
     fsync_hist: [std::sync::atomic::AtomicU64; FSYNC_BUCKETS_S.len() + 1],
 }
@@ -417,6 +419,7 @@ impl Log {
             fsync_nanos: Default::default(),
             fsyncs: Default::default(),
             fsync_hist: Default::default(),
+            fail_fsync: Default::default(),
         });
         let mut log = Log {
             dir: dir.to_path_buf(),
@@ -645,6 +648,12 @@ impl Log {
         codec::decode_event(frame.payload).map_err(corrupt)
     }
 
+    /// Makes every later fsync fail (fault-injection tests only).
+    #[doc(hidden)]
+    pub fn inject_fsync_failure(&self) {
+        self.shared.fail_fsync.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Bytes in all segments, and the number of segments.
     pub fn size(&self) -> (u64, usize) {
         let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
@@ -768,7 +777,11 @@ fn sync_until(shared: &Shared, seq: Seq) -> Result<()> {
         d.syncing = true;
         drop(d);
         let started = Instant::now();
-        let outcome = file.sync_data();
+        let outcome = if shared.fail_fsync.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(std::io::Error::other("injected fsync failure"))
+        } else {
+            file.sync_data()
+        };
         let took = started.elapsed();
         {
             use std::sync::atomic::Ordering::Relaxed;

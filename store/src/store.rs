@@ -128,6 +128,12 @@ impl Store {
         self.log.flush()
     }
 
+    /// Makes every later fsync fail (fault-injection tests only).
+    #[doc(hidden)]
+    pub fn inject_fsync_failure(&self) {
+        self.log.inject_fsync_failure();
+    }
+
     /// Log size in bytes and segments.
     pub fn log_size(&self) -> (u64, usize) {
         self.log.size()

@@ -1,5 +1,6 @@
-//! Checkpoints are a cache: an open from a checkpoint answers exactly what a full replay answers,
-//! and a bad or foreign checkpoint falls back to the full replay.
+//! Recovery paths beside crashes (see crash.rs): checkpoints are a cache, so an open from one answers
+//! exactly what a full replay answers,
+//! and a bad or foreign checkpoint falls back to the full replay; a failed fsync is final.
 
 use mltrace_store::{LogOptions, NewRun, Store, Timestamp};
 use serde_json::{Value, json};
@@ -94,4 +95,32 @@ fn a_damaged_or_foreign_checkpoint_falls_back_to_a_full_replay() {
     }
     std::fs::copy(mltrace_store::checkpoint::path(other.path()), &cp).expect("copy");
     assert_eq!(reopen(dir.path()), expected, "foreign checkpoint");
+}
+
+/// After a failed fsync the kernel may have dropped the dirty pages: the store must not retry and
+/// pretend. The write that saw it fails, every later write fails with the reason, reads go on
+/// (without the unacknowledged run), and a reopen finds everything acknowledged before.
+#[test]
+fn a_failed_fsync_stops_writes_for_good_and_reads_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = Timestamp(1_700_000_000_000);
+    {
+        let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open");
+        store.log_run(&NewRun::new("a", t, t).outputs(["x"])).expect("log");
+        store.inject_fsync_failure();
+        let failed = store.log_run(&NewRun::new("b", t, t).inputs(["x"]).outputs(["y"]));
+        assert!(
+            matches!(failed, Err(mltrace_store::StoreError::Unavailable(ref why)) if why.contains("fsync")),
+            "{failed:?}"
+        );
+        let again = store.flag(&["x".to_string()], None, None);
+        assert!(matches!(again, Err(mltrace_store::StoreError::Unavailable(_))), "{again:?}");
+        assert!(store.failure().is_some_and(|why| why.contains("injected fsync failure")));
+        let r = store.reader(None);
+        assert_eq!(r.stats().runs, 1, "the unacknowledged run is not visible");
+        assert_eq!(r.trace("x", None, 10).expect("trace").root, Some(1));
+    }
+    let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("reopen");
+    assert!(store.failure().is_none(), "a restart starts afresh");
+    assert!(store.reader(None).run(1).is_ok());
 }
