@@ -15,7 +15,8 @@ def load(name):
     if not os.path.exists(p):
         return None
     with open(p) as f:
-        return json.load(f)
+        text = f.read()
+    return json.loads(text) if text.strip() else None
 
 
 def get(obj, *path):
@@ -163,7 +164,7 @@ if os.path.exists(crit):
     order = []
     for line in lines:
         s = line.strip()
-        if not s:
+        if not s or "%" in s:  # criterion's comparison with the previous run
             continue
         if "time:" in s:
             head, _, rest = s.partition("time:")
