@@ -9,7 +9,9 @@ use crate::model::*;
 use crate::state::{FlagEntry, NO_VIA, State, View};
 use crate::store::Store;
 use crate::time::Timestamp;
-use std::collections::{HashMap, HashSet};
+// hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
+// tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
+use hashbrown::{HashMap, HashSet};
 use std::sync::RwLockReadGuard;
 
 /// Default and largest node limit of a trace.

@@ -19,7 +19,9 @@ use petgraph::graph::NodeIndex;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+// hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
+// tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
+use hashbrown::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Edge label for an explicit upstream dependency (no linking input).
@@ -142,6 +144,16 @@ pub(crate) fn key_hash(key: &str) -> u64 {
     let mut h = DefaultHasher::new();
     key.hash(&mut h);
     h.finish()
+}
+
+/// Looks up `(output, hash)` in `State::hashed` without allocating the key.
+#[derive(Hash)]
+struct HashedOutput<'a>(u32, &'a str);
+
+impl hashbrown::Equivalent<(u32, Box<str>)> for HashedOutput<'_> {
+    fn equivalent(&self, key: &(u32, Box<str>)) -> bool {
+        self.0 == key.0 && self.1 == &*key.1
+    }
 }
 
 fn insert_sorted(v: &mut Vec<(i64, RunId)>, item: (i64, RunId)) {
@@ -357,7 +369,7 @@ impl State {
         if new.dependencies_from_inputs {
             for input in &mut inputs {
                 let Some(io) = self.io_names.get(&input.name) else { continue };
-                let hashed = input.hash.as_ref().and_then(|h| self.hashed.get(&(io, h.as_str().into())).copied());
+                let hashed = input.hash.as_ref().and_then(|h| self.hashed.get(&HashedOutput(io, h)).copied());
                 let producer = hashed.or_else(|| self.io[io as usize].producers.as_slice().last().copied());
                 input.producer = producer;
                 if let Some(p) = producer

@@ -15,7 +15,9 @@ use crate::names::{check_name, check_text};
 use crate::query::Reader;
 use crate::state::State;
 use crate::time::{AsOf, Timestamp};
-use std::collections::{HashMap, HashSet};
+// hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
+// tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
+use hashbrown::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
