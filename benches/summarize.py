@@ -115,7 +115,7 @@ print("| scale | mode | ingest runs/s | request p50 / p99 | replay events/s | op
       "resident B/run | disk B/run |")
 print("|---|---|---|---|---|---|---|---|")
 files = [(f"inproc-{n}-c1.json", n, "in-process, 1 writer") for n in scales]
-files += [(f"inproc-{n}-c2.json", n, "in-process, 2 writers") for n in scales + ([10_000_000] if ten else [])]
+files += [(f"inproc-{n}-c2.json", n, "in-process, 2 writers") for n in scales]
 files += [(f"http-{n}-batch.json", n, "HTTP, batches, 4 conns") for n in scales]
 files += [("http-single.json", None, "HTTP, single runs, 64 conns")]
 files += [("inproc-single-always.json", None, "in-process, single runs, fsync always, 2 writers")]
@@ -137,7 +137,7 @@ for name, n, mode in files:
 print("\n### Queries (p50 / p99; mean runs in the answer)\n")
 ops = ["lineage_d10", "lineage_full", "lineage_d10_as_of", "trace_d10", "trace_full", "downstream", "review",
        "history", "recent"]
-cols = [(f"inproc-{n}-c2.json", f"in-process {n:,}") for n in scales + ([10_000_000] if ten else [])]
+cols = [(f"inproc-{n}-c2.json", f"in-process {n:,}") for n in scales]
 cols += [(f"http-{n}-batch.json", f"HTTP {n:,}") for n in scales]
 cols = [(load(f), label) for f, label in cols if load(f)]
 print("| query | " + " | ".join(label for _, label in cols) + " |")
