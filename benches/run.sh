@@ -2,9 +2,9 @@
 # The numbers of BENCHMARKS.md: the load generator at 100,000 and 1,000,000 runs (in-process and over
 # HTTP), then the criterion benchmarks, then the table. Take them in one quiet stretch.
 #
-#   benches/run.sh              # default: 100k and 1M runs (about 15 minutes on 2 cores)
+#   benches/run.sh              # default: 100k and 1M runs, then criterion (about 10 minutes on 2 cores)
 #   SCALES="10000" benches/run.sh            # a quick try
-#   TEN_MILLION=1 benches/run.sh             # adds 10M runs in-process (about 10 more minutes, ~8 GB RAM)
+#   TEN_MILLION=1 benches/run.sh             # adds 10M runs in-process (about 5 more minutes, ~6 GB RAM)
 #   CRITERION=0 benches/run.sh               # skip criterion
 #
 # Results: target/bench-results/*.json and summary.md (printed at the end).
