@@ -114,6 +114,12 @@ impl Interner {
         (0..self.ends.len() as u32).map(|id| (id, self.name(id)))
     }
 
+    /// Returns spare capacity after a bulk load.
+    pub fn shrink(&mut self) {
+        self.arena.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
     /// Bytes held, for the memory report.
     pub fn heap_bytes(&self) -> usize {
         self.arena.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 5

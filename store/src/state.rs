@@ -22,7 +22,6 @@ use std::borrow::Cow;
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
 use hashbrown::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Edge label for an explicit upstream dependency (no linking input).
 pub(crate) const NO_VIA: u32 = u32::MAX;
@@ -30,24 +29,23 @@ const DAY_MS: i64 = 86_400_000;
 
 type Lineage = petgraph::Graph<(), u32, petgraph::Directed, u32>;
 
-/// A list of run ids that is usually empty or one long: no allocation for those.
+/// A list of run ids that is usually empty or one long: no allocation for those, and 16 bytes
+/// inline (a boxed `Vec` for the long ones) because there are two per I/O name.
 #[derive(Serialize, Deserialize, Default, Clone, Debug)]
 pub(crate) enum IdList {
     #[default]
     Empty,
     One(RunId),
-    Many(Vec<RunId>),
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<RunId>>),
 }
 
 impl IdList {
     fn push(&mut self, id: RunId) {
-        *self = match std::mem::take(self) {
-            IdList::Empty => IdList::One(id),
-            IdList::One(a) => IdList::Many(vec![a, id]),
-            IdList::Many(mut v) => {
-                v.push(id);
-                IdList::Many(v)
-            }
+        match self {
+            IdList::Empty => *self = IdList::One(id),
+            IdList::One(a) => *self = IdList::Many(Box::new(vec![*a, id])),
+            IdList::Many(v) => v.push(id),
         }
     }
 
@@ -71,7 +69,11 @@ pub(crate) struct RunRow {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IoEntry {
     pub kind: IoType,
-    pub first_seq: Seq,
+    /// The first run that named it (names only ever come into being through runs).
+    pub first_run: RunId,
+    /// Fingerprint of the content hash its latest producer gave it (0: none). Older versions live
+    /// in `State::hashed`; most names have one version, so most names need no entry there.
+    pub latest_hash: u64,
     pub producers: IdList,
     pub consumers: IdList,
 }
@@ -88,8 +90,8 @@ pub(crate) struct ComponentVersion {
 pub(crate) struct ComponentEntry {
     pub created: Seq,
     pub versions: Vec<ComponentVersion>,
-    /// (start, id), ascending.
-    pub by_start: Vec<(i64, RunId)>,
+    /// Run ids, ascending by (start, id).
+    pub by_start: Vec<RunId>,
     /// Ids, ascending.
     pub ids: Vec<RunId>,
 }
@@ -124,10 +126,12 @@ pub(crate) struct State {
     pub tag_names: Interner,
     pub runs: Vec<RunRow>,
     pub graph: Lineage,
-    /// Every run as (start, id), ascending: the order of `recent`.
-    pub by_start: Vec<(i64, RunId)>,
-    /// Latest producer of (output, hash).
-    hashed: HashMap<(u32, Box<str>), RunId>,
+    /// Every run id, ascending by (start, id): the order of `recent`. Ids alone (the start is in
+    /// `runs`) keep this at 4 bytes a run.
+    pub by_start: Vec<RunId>,
+    /// Latest producer of (output, fingerprint of a content hash) for the versions of an output
+    /// that a newer producer superseded (the newest version is `IoEntry::latest_hash`).
+    hashed: HashMap<(u32, u64), RunId>,
     pub flagged: HashMap<u32, FlagEntry>,
     pub flag_bits: RoaringBitmap,
     flag_log: Vec<FlagChange>,
@@ -140,31 +144,31 @@ pub(crate) struct State {
     pub last_seq: Seq,
 }
 
+/// A 64-bit fingerprint (FNV-1a) of a string: fixed across builds and processes, because the
+/// tables keyed by it are saved in checkpoints. Idempotency keys are confirmed against the run's
+/// event on a hit; content hashes are not, which leaves a 2^-64 chance per pair of versions of one
+/// name that a hash-matched input links to the wrong version.
+pub(crate) fn fingerprint(text: &str) -> u64 {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    // 0 means "no hash" in `IoEntry::latest_hash`.
+    h.max(1)
+}
+
 pub(crate) fn key_hash(key: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    key.hash(&mut h);
-    h.finish()
+    fingerprint(key)
 }
 
-/// Looks up `(output, hash)` in `State::hashed` without allocating the key.
-#[derive(Hash)]
-struct HashedOutput<'a>(u32, &'a str);
-
-impl hashbrown::Equivalent<(u32, Box<str>)> for HashedOutput<'_> {
-    fn equivalent(&self, key: &(u32, Box<str>)) -> bool {
-        self.0 == key.0 && self.1 == &*key.1
-    }
-}
-
-fn insert_sorted(v: &mut Vec<(i64, RunId)>, item: (i64, RunId)) {
+fn insert_sorted(v: &mut Vec<RunId>, runs: &[RunRow], id: RunId) {
+    let key = |r: RunId| (runs[r as usize - 1].start, r);
+    let item = key(id);
     // Runs mostly arrive in start order, so this is an append in the common case: checked first,
     // because the binary search over millions of entries was ~10% of replay (perf, 300k runs).
-    if v.last().is_none_or(|last| *last < item) {
-        v.push(item);
+    if v.last().is_none_or(|&last| key(last) < item) {
+        v.push(id);
         return;
     }
-    let at = v.partition_point(|x| *x < item);
-    v.insert(at, item);
+    let at = v.partition_point(|&x| key(x) < item);
+    v.insert(at, id);
 }
 
 impl State {
@@ -280,10 +284,16 @@ impl State {
         }
     }
 
-    fn io_id(&mut self, io: &IoRecord, seq: Seq) -> u32 {
+    fn io_id(&mut self, io: &IoRecord, run: RunId) -> u32 {
         let (id, new) = self.io_names.intern(&io.name);
         if new {
-            self.io.push(IoEntry { kind: io.kind, first_seq: seq, producers: IdList::Empty, consumers: IdList::Empty });
+            self.io.push(IoEntry {
+                kind: io.kind,
+                first_run: run,
+                latest_hash: 0,
+                producers: IdList::Empty,
+                consumers: IdList::Empty,
+            });
         }
         id
     }
@@ -292,15 +302,21 @@ impl State {
         debug_assert_eq!(run.id as usize, self.runs.len() + 1);
         let c = self.component(&run.component, seq);
         for input in &run.inputs {
-            let id = self.io_id(input, seq);
+            let id = self.io_id(input, run.id);
             self.io[id as usize].consumers.push(run.id);
         }
         for output in &run.outputs {
-            let id = self.io_id(output, seq);
-            self.io[id as usize].producers.push(run.id);
-            if let Some(h) = &output.hash {
-                self.hashed.insert((id, h.as_str().into()), run.id);
+            let id = self.io_id(output, run.id);
+            let entry = &mut self.io[id as usize];
+            let fp = output.hash.as_deref().map_or(0, fingerprint);
+            if let Some(&previous) = entry.producers.as_slice().last()
+                && entry.latest_hash != 0
+                && entry.latest_hash != fp
+            {
+                self.hashed.insert((id, entry.latest_hash), previous);
             }
+            entry.producers.push(run.id);
+            entry.latest_hash = fp;
         }
         let node = self.graph.add_node(());
         debug_assert_eq!(node.index() + 1, run.id as usize);
@@ -309,9 +325,9 @@ impl State {
             self.graph.add_edge(node, NodeIndex::new(dep.run as usize - 1), via);
         }
         self.runs.push(RunRow { seq, start: run.start, component: c });
-        insert_sorted(&mut self.by_start, (run.start, run.id));
+        insert_sorted(&mut self.by_start, &self.runs, run.id);
         let entry = &mut self.comps[c as usize];
-        insert_sorted(&mut entry.by_start, (run.start, run.id));
+        insert_sorted(&mut entry.by_start, &self.runs, run.id);
         entry.ids.push(run.id);
         if let Some(k) = &run.idempotency_key {
             self.idem.insert(key_hash(k), run.id);
@@ -369,7 +385,14 @@ impl State {
         if new.dependencies_from_inputs {
             for input in &mut inputs {
                 let Some(io) = self.io_names.get(&input.name) else { continue };
-                let hashed = input.hash.as_ref().and_then(|h| self.hashed.get(&HashedOutput(io, h)).copied());
+                let entry = &self.io[io as usize];
+                let hashed = input.hash.as_deref().map(fingerprint).and_then(|fp| {
+                    if fp == entry.latest_hash {
+                        entry.producers.as_slice().last().copied()
+                    } else {
+                        self.hashed.get(&(io, fp)).copied()
+                    }
+                });
                 let producer = hashed.or_else(|| self.io[io as usize].producers.as_slice().last().copied());
                 input.producer = producer;
                 if let Some(p) = producer
@@ -420,8 +443,9 @@ impl State {
             }
             if row.start <= start {
                 let runs = &self.comps[row.component as usize].by_start;
-                let lo = runs.partition_point(|&(s, _)| s < row.start);
-                let hi = runs.partition_point(|&(s, _)| s <= start);
+                let start_of = |r: RunId| self.runs[r as usize - 1].start;
+                let lo = runs.partition_point(|&r| start_of(r) < row.start);
+                let hi = runs.partition_point(|&r| start_of(r) <= start);
                 let n = hi - lo - 1;
                 if n >= 1 {
                     let noun = if n == 1 { "run" } else { "runs" };
@@ -449,11 +473,41 @@ impl State {
 
     /// Returns spare capacity after a bulk load (replay grows vectors by doubling).
     pub fn shrink(&mut self) {
+        self.io_names.shrink();
+        self.comp_names.shrink();
+        self.graph.shrink_to_fit();
+        for c in &mut self.comps {
+            c.by_start.shrink_to_fit();
+            c.ids.shrink_to_fit();
+        }
         self.runs.shrink_to_fit();
         self.io.shrink_to_fit();
         self.by_start.shrink_to_fit();
         self.locs.shrink_to_fit();
         self.times.shrink_to_fit();
+    }
+
+    /// Approximate heap bytes of each index, for the memory report of benchmarks and `stats`.
+    pub fn memory(&self) -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        let idlist = |l: &IdList| match l {
+            IdList::Many(v) => v.capacity() * 4,
+            _ => 0,
+        };
+        let io_lists: usize = self.io.iter().map(|e| idlist(&e.producers) + idlist(&e.consumers)).sum();
+        let comps: usize = self.comps.iter().map(|c| c.by_start.capacity() * 4 + c.ids.capacity() * 4).sum();
+        vec![
+            ("runs", self.runs.capacity() * size_of::<RunRow>()),
+            ("io entries", self.io.capacity() * size_of::<IoEntry>()),
+            ("io producer/consumer lists", io_lists),
+            ("io names", self.io_names.heap_bytes()),
+            ("lineage graph", self.graph.capacity().0 * 8 + self.graph.capacity().1 * 20),
+            ("recent index", self.by_start.capacity() * 4),
+            ("component indices", comps),
+            ("hashed outputs", self.hashed.capacity() * (size_of::<((u32, u64), RunId)>() + 1)),
+            ("event locations", self.locs.capacity() * 8),
+            ("idempotency keys", self.idem.capacity() * 13),
+        ]
     }
 
     /// The time of the last event; appends never go back in time.
@@ -502,7 +556,7 @@ impl<'a> View<'a> {
 
     pub fn io(&self, name: &str) -> Option<u32> {
         let id = self.st.io_names.get(name)?;
-        (self.st.io[id as usize].first_seq <= self.seq).then_some(id)
+        (self.st.io[id as usize].first_run <= self.max_run).then_some(id)
     }
 
     pub fn component(&self, name: &str) -> Option<u32> {
@@ -704,17 +758,17 @@ impl<'a> View<'a> {
     }
 
     /// Position in the newest-first order: start descending, then id descending.
-    fn newest_first<'s>(
-        &self,
-        sorted: &'s [(i64, RunId)],
-        before: Option<(i64, RunId)>,
-    ) -> impl Iterator<Item = RunId> + 's {
+    fn newest_first<'s>(&self, sorted: &'s [RunId], before: Option<(i64, RunId)>) -> impl Iterator<Item = RunId> + 's
+    where
+        'a: 's,
+    {
+        let runs = &self.st.runs;
         let end = match before {
-            Some(key) => sorted.partition_point(|x| *x < key),
+            Some(key) => sorted.partition_point(|&r| (runs[r as usize - 1].start, r) < key),
             None => sorted.len(),
         };
         let max = self.max_run;
-        sorted[..end].iter().rev().map(|&(_, id)| id).filter(move |&id| id <= max)
+        sorted[..end].iter().rev().copied().filter(move |&id| id <= max)
     }
 
     /// The cursor key of a run (any run, visible or not, may serve as a position).
@@ -738,8 +792,9 @@ impl<'a> View<'a> {
         limit: usize,
     ) -> Vec<RunId> {
         let sorted = &self.st.comps[c as usize].by_start;
-        let lo = since.map(|s| sorted.partition_point(|&(start, _)| start < s)).unwrap_or(0);
-        let hi = until.map(|u| sorted.partition_point(|&(start, _)| start <= u)).unwrap_or(sorted.len());
+        let start_of = |r: RunId| self.st.runs[r as usize - 1].start;
+        let lo = since.map(|s| sorted.partition_point(|&r| start_of(r) < s)).unwrap_or(0);
+        let hi = until.map(|u| sorted.partition_point(|&r| start_of(r) <= u)).unwrap_or(sorted.len());
         let window = &sorted[lo..hi.max(lo)];
         self.newest_first(window, before).take(limit).collect()
     }
@@ -767,6 +822,6 @@ impl<'a> View<'a> {
     }
 
     pub fn io_count(&self) -> u64 {
-        self.st.io.partition_point(|e| e.first_seq <= self.seq) as u64
+        self.st.io.partition_point(|e| e.first_run <= self.max_run) as u64
     }
 }

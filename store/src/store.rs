@@ -130,6 +130,11 @@ impl Store {
         self.log.flush()
     }
 
+    /// Approximate heap bytes of each index (capacity, not just length).
+    pub fn memory(&self) -> Vec<(&'static str, usize)> {
+        self.state().memory()
+    }
+
     /// Makes every later fsync fail (fault-injection tests only).
     #[doc(hidden)]
     pub fn inject_fsync_failure(&self) {

@@ -1450,3 +1450,37 @@ fn stats_count_events_runs_components_outputs_flags_and_the_log() {
     assert!(s.log_bytes > 0);
     assert_eq!(store.log_size(), (s.log_bytes, 1));
 }
+
+#[test]
+fn regression_every_version_of_an_output_stays_reachable_by_its_hash() {
+    // The newest version of a name is kept beside the name and older ones in a side table; a
+    // version that comes back (same hash again) or a producer without a hash must not lose any.
+    let dir = tempdir();
+    let store = open(dir.path());
+    let versioned = |hash: Option<&str>| IoSpec { name: "model.pkl".into(), hash: hash.map(Into::into), kind: None };
+    let mut produce = |i: i64, hash: Option<&str>| {
+        let mut r = NewRun::new("train", at(0, i), at(0, i));
+        r.outputs = vec![versioned(hash)];
+        log(&store, &r)
+    };
+    assert_eq!(produce(1, Some("h1")), 1);
+    assert_eq!(produce(2, Some("h2")), 2);
+    assert_eq!(produce(3, Some("h1")), 3);
+    assert_eq!(produce(4, None), 4);
+    let consume = |hash: Option<&str>| {
+        let mut r = NewRun::new("infer", at(1, 0), at(1, 0));
+        r.inputs = vec![versioned(hash)];
+        let id = log(&store, &r);
+        store.reader(None).run(id).expect("run").dependencies
+    };
+    assert_eq!(consume(Some("h1")), vec![3], "the latest run with that hash");
+    assert_eq!(consume(Some("h2")), vec![2]);
+    assert_eq!(consume(None), vec![4], "no hash: the latest producer");
+    assert_eq!(consume(Some("h9")), vec![4], "an unknown hash falls back to the latest producer");
+    drop(store);
+    let store = open(dir.path());
+    let mut r = NewRun::new("infer", at(2, 0), at(2, 0));
+    r.inputs = vec![versioned(Some("h2"))];
+    let id = log(&store, &r);
+    assert_eq!(store.reader(None).run(id).expect("run").dependencies, vec![2], "after replay too");
+}
