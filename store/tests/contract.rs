@@ -1458,7 +1458,7 @@ fn regression_every_version_of_an_output_stays_reachable_by_its_hash() {
     let dir = tempdir();
     let store = open(dir.path());
     let versioned = |hash: Option<&str>| IoSpec { name: "model.pkl".into(), hash: hash.map(Into::into), kind: None };
-    let mut produce = |i: i64, hash: Option<&str>| {
+    let produce = |i: i64, hash: Option<&str>| {
         let mut r = NewRun::new("train", at(0, i), at(0, i));
         r.outputs = vec![versioned(hash)];
         log(&store, &r)
