@@ -14,9 +14,6 @@
 
 use anyhow::{Context, Result, bail};
 
-// The same allocator as the `mltrace` binary, so in-process figures match what the server does.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
 use mltrace_benches::http::{Conn, encode_query};
 use mltrace_benches::measure::{self, Latency, Memory, Samples};

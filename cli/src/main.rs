@@ -25,10 +25,6 @@ mod view;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-// The store allocates many small, short-lived strings on ingest and replay (event payloads, names);
-// mimalloc serves them markedly faster than glibc's malloc and fragments less at millions of runs.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use commands::Ctx;
 use std::io::Write;
 use std::process::ExitCode;
