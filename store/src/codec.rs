@@ -158,6 +158,15 @@ pub fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, FrameError> {
     Ok(Frame { payload: &buf[offset + FRAME_LEN..end], batch_end: frame[8] & FLAG_BATCH_END != 0, next: end })
 }
 
+/// Decodes a payload whose checksum already matched, borrowing its strings (replay's path).
+pub fn decode_event_ref(payload: &[u8]) -> Result<crate::event::EventRef<'_>, String> {
+    match bincode::serde::borrow_decode_from_slice::<crate::event::EventRef<'_>, _>(payload, CONFIG) {
+        Ok((event, used)) if used == payload.len() => Ok(event),
+        Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
+        Err(e) => Err(format!("payload does not decode: {e}")),
+    }
+}
+
 /// Decodes a payload whose checksum already matched.
 pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
     match bincode::serde::decode_from_slice::<Event, _>(payload, CONFIG) {
@@ -201,6 +210,7 @@ mod tests {
         let f = read_frame(&buf, 0).unwrap();
         assert!(!f.batch_end);
         assert_eq!(decode_event(f.payload).unwrap(), ev(1));
+        assert_eq!(decode_event_ref(f.payload).unwrap(), ev(1).as_ref());
         let g = read_frame(&buf, f.next).unwrap();
         assert!(g.batch_end);
         assert_eq!(g.next, buf.len());

@@ -215,3 +215,162 @@ mod tests {
         assert_eq!(IoType::infer("data.pkl"), IoType::Data);
     }
 }
+
+/// An event decoded without copying its strings out of the log's bytes: what replay applies, so
+/// that an open allocates only for what the state keeps. Field for field the same encoding as
+/// [`Event`] (the codec's round-trip test holds them together).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct EventRef<'a> {
+    /// Position in the log.
+    pub seq: Seq,
+    /// Append time, epoch milliseconds.
+    pub at: i64,
+    /// What happened.
+    #[serde(borrow)]
+    pub kind: EventKindRef<'a>,
+}
+
+/// [`EventKind`], borrowed.
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub enum EventKindRef<'a> {
+    ComponentRegistered {
+        name: &'a str,
+        description: &'a str,
+        owner: &'a str,
+        #[serde(borrow)]
+        tags: Vec<&'a str>,
+    },
+    ComponentTagged {
+        name: &'a str,
+        #[serde(borrow)]
+        tags: Vec<&'a str>,
+    },
+    RunLogged(#[serde(borrow)] RunRef<'a>),
+    NotesSet {
+        run: RunId,
+        notes: &'a str,
+    },
+    Flagged {
+        #[serde(borrow)]
+        outputs: Vec<&'a str>,
+        reason: Option<&'a str>,
+        by: Option<&'a str>,
+    },
+    Unflagged {
+        #[serde(borrow)]
+        outputs: Vec<&'a str>,
+        all: bool,
+    },
+}
+
+/// [`RunRecord`], borrowed.
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RunRef<'a> {
+    pub id: RunId,
+    pub component: &'a str,
+    pub start: i64,
+    pub end: i64,
+    #[serde(borrow)]
+    pub inputs: Vec<IoRef<'a>>,
+    #[serde(borrow)]
+    pub outputs: Vec<IoRef<'a>>,
+    #[serde(borrow)]
+    pub dependencies: Vec<DependencyRef<'a>>,
+    #[serde(borrow)]
+    pub stale: Vec<&'a str>,
+    pub git_hash: Option<&'a str>,
+    #[serde(borrow)]
+    pub git_tags: Vec<&'a str>,
+    pub code_snapshot: Option<&'a str>,
+    pub notes: &'a str,
+    #[serde(borrow)]
+    pub tests: Vec<TestRef<'a>>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// [`IoRecord`], borrowed.
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct IoRef<'a> {
+    pub name: &'a str,
+    pub hash: Option<&'a str>,
+    pub kind: IoType,
+    pub producer: Option<RunId>,
+}
+
+/// [`Dependency`], borrowed.
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct DependencyRef<'a> {
+    pub run: RunId,
+    pub via: Option<&'a str>,
+}
+
+/// [`TestResult`], borrowed.
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct TestRef<'a> {
+    pub name: &'a str,
+    pub phase: &'a str,
+    pub passed: bool,
+    pub message: Option<&'a str>,
+}
+
+impl Event {
+    /// This event, borrowed (what the state applies).
+    pub fn as_ref(&self) -> EventRef<'_> {
+        let kind = match &self.kind {
+            EventKind::ComponentRegistered { name, description, owner, tags } => {
+                EventKindRef::ComponentRegistered { name, description, owner, tags: strs(tags) }
+            }
+            EventKind::ComponentTagged { name, tags } => EventKindRef::ComponentTagged { name, tags: strs(tags) },
+            EventKind::RunLogged(r) => EventKindRef::RunLogged(RunRecord::as_ref(r)),
+            EventKind::NotesSet { run, notes } => EventKindRef::NotesSet { run: *run, notes },
+            EventKind::Flagged { outputs, reason, by } => {
+                EventKindRef::Flagged { outputs: strs(outputs), reason: reason.as_deref(), by: by.as_deref() }
+            }
+            EventKind::Unflagged { outputs, all } => EventKindRef::Unflagged { outputs: strs(outputs), all: *all },
+        };
+        EventRef { seq: self.seq, at: self.at, kind }
+    }
+}
+
+impl RunRecord {
+    /// This run, borrowed.
+    pub fn as_ref(&self) -> RunRef<'_> {
+        RunRef {
+            id: self.id,
+            component: &self.component,
+            start: self.start,
+            end: self.end,
+            inputs: io_refs(&self.inputs),
+            outputs: io_refs(&self.outputs),
+            dependencies: self
+                .dependencies
+                .iter()
+                .map(|d| DependencyRef { run: d.run, via: d.via.as_deref() })
+                .collect(),
+            stale: strs(&self.stale),
+            git_hash: self.git_hash.as_deref(),
+            git_tags: strs(&self.git_tags),
+            code_snapshot: self.code_snapshot.as_deref(),
+            notes: &self.notes,
+            tests: self
+                .tests
+                .iter()
+                .map(|t| TestRef { name: &t.name, phase: &t.phase, passed: t.passed, message: t.message.as_deref() })
+                .collect(),
+            idempotency_key: self.idempotency_key.as_deref(),
+        }
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn io_refs(v: &[IoRecord]) -> Vec<IoRef<'_>> {
+    v.iter().map(|i| IoRef { name: &i.name, hash: i.hash.as_deref(), kind: i.kind, producer: i.producer }).collect()
+}

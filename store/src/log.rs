@@ -12,7 +12,7 @@
 
 use crate::codec::{self, FrameError, HEADER_LEN};
 use crate::error::{Result, StoreError};
-use crate::event::{Event, Seq};
+use crate::event::{Event, EventRef, Seq};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -217,11 +217,10 @@ fn list_segments(dir: &Path) -> Result<Vec<u32>> {
     Ok(found)
 }
 
-/// Events of one segment, delivered a batch at a time.
-struct Scanner<'f, F: FnMut(Event, Loc) -> Result<()>> {
+/// Events of one segment, delivered a batch at a time, borrowed from the segment's bytes.
+struct Scanner<'f, F: FnMut(&EventRef<'_>, Loc) -> Result<()>> {
     expected_seq: Seq,
     on_event: &'f mut F,
-    pending: Vec<(Event, Loc)>,
 }
 
 enum ScanEnd {
@@ -234,7 +233,7 @@ enum ScanEnd {
     },
 }
 
-impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
+impl<F: FnMut(&EventRef<'_>, Loc) -> Result<()>> Scanner<'_, F> {
     /// Scans a whole segment, or (`from`) the records after a checkpoint's last one.
     fn scan(&mut self, path: &Path, segment: u32, buf: &[u8], from: Option<usize>) -> Result<ScanEnd> {
         let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
@@ -254,7 +253,7 @@ impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
         }
         let mut offset = from.unwrap_or(HEADER_LEN);
         let mut batch_start = offset;
-        self.pending.clear();
+        let mut pending: Vec<(EventRef<'_>, Loc)> = Vec::new();
         while offset < buf.len() {
             let frame = match codec::read_frame(buf, offset) {
                 Ok(f) => f,
@@ -269,28 +268,28 @@ impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
                     // The unfinished batch is dropped whole, so give back the seqs its complete
                     // records took: otherwise the log's next seq runs ahead of the state's, and the
                     // next segment header names a first seq the open after it rejects as corrupt.
-                    self.expected_seq -= self.pending.len() as u64;
-                    self.pending.clear();
+                    self.expected_seq -= pending.len() as u64;
+                    pending.clear();
                     return Ok(ScanEnd::Torn { cut: batch_start as u64, at: offset as u64, reason });
                 }
             };
-            let event = codec::decode_event(frame.payload).map_err(|r| corrupt(offset, r))?;
+            let event = codec::decode_event_ref(frame.payload).map_err(|r| corrupt(offset, r))?;
             if event.seq != self.expected_seq {
                 return Err(corrupt(offset, format!("record has seq {}, expected {}", event.seq, self.expected_seq)));
             }
             self.expected_seq += 1;
-            self.pending.push((event, Loc::new(segment, offset as u64)));
+            pending.push((event, Loc::new(segment, offset as u64)));
             offset = frame.next;
             if frame.batch_end {
-                for (event, loc) in self.pending.drain(..) {
-                    (self.on_event)(event, loc)?;
+                for (event, loc) in pending.drain(..) {
+                    (self.on_event)(&event, loc)?;
                 }
                 batch_start = offset;
             }
         }
-        if !self.pending.is_empty() {
-            self.expected_seq -= self.pending.len() as u64;
-            self.pending.clear();
+        if !pending.is_empty() {
+            self.expected_seq -= pending.len() as u64;
+            pending.clear();
             return Ok(ScanEnd::Torn {
                 cut: batch_start as u64,
                 at: batch_start as u64,
@@ -304,7 +303,7 @@ impl<F: FnMut(Event, Loc) -> Result<()>> Scanner<'_, F> {
 /// Looks for any valid record starting after `from`: its presence means damage, not a torn write.
 fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
     (from..buf.len().saturating_sub(codec::FRAME_LEN))
-        .find(|&at| codec::read_frame(buf, at).is_ok_and(|f| codec::decode_event(f.payload).is_ok()))
+        .find(|&at| codec::read_frame(buf, at).is_ok_and(|f| codec::decode_event_ref(f.payload).is_ok()))
 }
 
 impl Log {
@@ -314,7 +313,7 @@ impl Log {
         dir: &Path,
         opts: LogOptions,
         resume: Option<(Loc, Seq)>,
-        mut on_event: impl FnMut(Event, Loc) -> Result<()>,
+        mut on_event: impl FnMut(&EventRef<'_>, Loc) -> Result<()>,
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
         let lock_file = if opts.read_only {
@@ -337,11 +336,7 @@ impl Log {
             });
         }
         let mut recovery = Recovery { segments: numbers.len(), ..Recovery::default() };
-        let mut scanner = Scanner {
-            expected_seq: resume.map_or(1, |(_, seq)| seq + 1),
-            on_event: &mut on_event,
-            pending: Vec::new(),
-        };
+        let mut scanner = Scanner { expected_seq: resume.map_or(1, |(_, seq)| seq + 1), on_event: &mut on_event };
         // Where the scan of segment `n` starts: nowhere before the checkpoint's segment, right after
         // its last record in that segment, at the header after it.
         let from = |n: u32, buf: &[u8]| -> Result<Option<usize>> {
@@ -351,7 +346,7 @@ impl Log {
             }
             let at = loc.offset() as usize;
             let frame = codec::read_frame(buf, at).ok();
-            let event = frame.as_ref().and_then(|f| codec::decode_event(f.payload).ok());
+            let event = frame.as_ref().and_then(|f| codec::decode_event_ref(f.payload).ok());
             match (frame, event) {
                 (Some(f), Some(e)) if e.seq == seq => Ok(Some(f.next)),
                 _ => Err(StoreError::Corrupt {
@@ -705,12 +700,12 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
     let numbers = list_segments(dir)?;
     let total: u64 = numbers.iter().map(|&n| fs::metadata(segment_path(dir, n)).map(|m| m.len()).unwrap_or(0)).sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
-    let mut records = 0u64;
-    let mut count = |_: Event, _: Loc| {
-        records += 1;
+    let records = std::cell::Cell::new(0u64);
+    let mut count = |_: &EventRef<'_>, _: Loc| {
+        records.set(records.get() + 1);
         Ok(())
     };
-    let mut scanner = Scanner { expected_seq: 1, on_event: &mut count, pending: Vec::new() };
+    let mut scanner = Scanner { expected_seq: 1, on_event: &mut count };
     for &n in &numbers {
         let path = segment_path(dir, n);
         let buf = fs::read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
@@ -737,8 +732,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
         progress(report.bytes, total);
     }
     report.last_seq = scanner.expected_seq - 1;
-    drop(scanner);
-    report.records = records;
+    report.records = records.get();
     Ok(report)
 }
 

@@ -10,7 +10,7 @@
 //! This module never does I/O and never decides anything a replay could decide differently: what
 //! [`State::resolve`] computes goes into the event, and [`State::apply`] only records it.
 
-use crate::event::{Dependency, Event, EventKind, IoRecord, IoType, RunId, RunRecord, Seq};
+use crate::event::{Dependency, EventKindRef, EventRef, IoRecord, IoRef, IoType, RunId, RunRecord, RunRef, Seq};
 use crate::ingest::NewRun;
 use crate::log::Loc;
 use crate::names::Interner;
@@ -173,7 +173,7 @@ fn insert_sorted(v: &mut Vec<RunId>, runs: &[RunRow], id: RunId) {
 
 impl State {
     /// Records one event. Called for replay and for live appends alike, so both build the same state.
-    pub fn apply(&mut self, event: &Event, loc: Loc) {
+    pub fn apply(&mut self, event: &EventRef<'_>, loc: Loc) {
         debug_assert_eq!(event.seq, self.last_seq + 1);
         self.last_seq = event.seq;
         self.locs.push(loc);
@@ -181,18 +181,18 @@ impl State {
             self.times.push((event.seq, event.at));
         }
         match &event.kind {
-            EventKind::ComponentRegistered { name, description, owner, tags } => {
+            EventKindRef::ComponentRegistered { name, description, owner, tags } => {
                 let c = self.component(name, event.seq);
                 let mut tag_ids = self.current_tags(c);
                 self.add_tags(&mut tag_ids, tags);
                 self.comps[c as usize].versions.push(ComponentVersion {
                     seq: event.seq,
-                    description: description.clone(),
-                    owner: owner.clone(),
+                    description: description.to_string(),
+                    owner: owner.to_string(),
                     tags: tag_ids,
                 });
             }
-            EventKind::ComponentTagged { name, tags } => {
+            EventKindRef::ComponentTagged { name, tags } => {
                 let c = self.component(name, event.seq);
                 let (description, owner) = match self.comps[c as usize].versions.last() {
                     Some(v) => (v.description.clone(), v.owner.clone()),
@@ -207,16 +207,16 @@ impl State {
                     tags: tag_ids,
                 });
             }
-            EventKind::RunLogged(run) => self.apply_run(run, event.seq),
-            EventKind::NotesSet { run, notes } => {
-                self.notes.entry(*run).or_default().push((event.seq, notes.clone()));
+            EventKindRef::RunLogged(run) => self.apply_run(run, event.seq),
+            EventKindRef::NotesSet { run, notes } => {
+                self.notes.entry(*run).or_default().push((event.seq, notes.to_string()));
             }
-            EventKind::Flagged { outputs, reason, by } => {
+            EventKindRef::Flagged { outputs, reason, by } => {
                 let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
                 for (pos, &id) in ids.iter().enumerate() {
                     let entry = FlagEntry {
-                        reason: reason.clone(),
-                        by: by.clone(),
+                        reason: reason.map(str::to_string),
+                        by: by.map(str::to_string),
                         at: event.at,
                         seq: event.seq,
                         pos: pos as u32,
@@ -229,11 +229,11 @@ impl State {
                     at: event.at,
                     flag: true,
                     ids,
-                    reason: reason.clone(),
-                    by: by.clone(),
+                    reason: reason.map(str::to_string),
+                    by: by.map(str::to_string),
                 });
             }
-            EventKind::Unflagged { outputs, .. } => {
+            EventKindRef::Unflagged { outputs, .. } => {
                 let ids: Vec<u32> = outputs.iter().filter_map(|n| self.io_names.get(n)).collect();
                 for id in &ids {
                     self.flagged.remove(id);
@@ -275,7 +275,7 @@ impl State {
         self.comps[c as usize].versions.last().map(|v| v.tags.clone()).unwrap_or_default()
     }
 
-    fn add_tags(&mut self, tag_ids: &mut Vec<u32>, tags: &[String]) {
+    fn add_tags(&mut self, tag_ids: &mut Vec<u32>, tags: &[&str]) {
         for t in tags {
             let (id, _) = self.tag_names.intern(t);
             if !tag_ids.contains(&id) {
@@ -284,8 +284,8 @@ impl State {
         }
     }
 
-    fn io_id(&mut self, io: &IoRecord, run: RunId) -> u32 {
-        let (id, new) = self.io_names.intern(&io.name);
+    fn io_id(&mut self, io: &IoRef<'_>, run: RunId) -> u32 {
+        let (id, new) = self.io_names.intern(io.name);
         if new {
             self.io.push(IoEntry {
                 kind: io.kind,
@@ -298,9 +298,9 @@ impl State {
         id
     }
 
-    fn apply_run(&mut self, run: &RunRecord, seq: Seq) {
+    fn apply_run(&mut self, run: &RunRef<'_>, seq: Seq) {
         debug_assert_eq!(run.id as usize, self.runs.len() + 1);
-        let c = self.component(&run.component, seq);
+        let c = self.component(run.component, seq);
         for input in &run.inputs {
             let id = self.io_id(input, run.id);
             self.io[id as usize].consumers.push(run.id);
@@ -308,7 +308,7 @@ impl State {
         for output in &run.outputs {
             let id = self.io_id(output, run.id);
             let entry = &mut self.io[id as usize];
-            let fp = output.hash.as_deref().map_or(0, fingerprint);
+            let fp = output.hash.map_or(0, fingerprint);
             if let Some(&previous) = entry.producers.as_slice().last()
                 && entry.latest_hash != 0
                 && entry.latest_hash != fp
@@ -321,7 +321,7 @@ impl State {
         let node = self.graph.add_node(());
         debug_assert_eq!(node.index() + 1, run.id as usize);
         for dep in &run.dependencies {
-            let via = dep.via.as_deref().and_then(|n| self.io_names.get(n)).unwrap_or(NO_VIA);
+            let via = dep.via.and_then(|n| self.io_names.get(n)).unwrap_or(NO_VIA);
             self.graph.add_edge(node, NodeIndex::new(dep.run as usize - 1), via);
         }
         self.runs.push(RunRow { seq, start: run.start, component: c });
@@ -329,7 +329,7 @@ impl State {
         let entry = &mut self.comps[c as usize];
         insert_sorted(&mut entry.by_start, &self.runs, run.id);
         entry.ids.push(run.id);
-        if let Some(k) = &run.idempotency_key {
+        if let Some(k) = run.idempotency_key {
             self.idem.insert(key_hash(k), run.id);
         }
     }

@@ -39,7 +39,7 @@ pub(crate) struct Batch {
 impl Batch {
     fn push(&mut self, st: &mut State, kind: EventKind) -> Seq {
         let event = Event { seq: st.last_seq + 1, at: self.at, kind };
-        st.apply(&event, Loc::PENDING);
+        st.apply(&event.as_ref(), Loc::PENDING);
         let seq = event.seq;
         self.events.push(event);
         seq
@@ -53,7 +53,7 @@ impl Store {
             Ok(Some(mut state)) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
                 match Log::open(dir, opts.clone(), resume, |event, loc| {
-                    state.apply(&event, loc);
+                    state.apply(event, loc);
                     Ok(())
                 }) {
                     Ok((log, recovery)) => (state, log, recovery),
@@ -84,7 +84,7 @@ impl Store {
     fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         let (log, recovery) = Log::open(dir, opts, None, |event, loc| {
-            state.apply(&event, loc);
+            state.apply(event, loc);
             Ok(())
         })?;
         Ok((state, log, recovery))
@@ -216,7 +216,7 @@ impl Store {
         for seq in 1..=upto {
             let loc = st.locs[seq as usize - 1];
             let event = self.log.read(loc)?;
-            fresh.apply(&event, loc);
+            fresh.apply(&event.as_ref(), loc);
         }
         *st = fresh;
         Ok(())
