@@ -21,7 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 cargo build --release -q -p mltrace-benches -p mltrace-cli
 loadgen=target/release/loadgen
 server=target/release/mltrace
-{ date -u +%FT%TZ; nproc; uptime; git rev-parse --short HEAD; } >"$out/machine.txt"
+{ date -u +%FT%TZ; nproc; uptime; git rev-parse --short HEAD; git status --short --untracked-files=no; } \
+  >"$out/machine.txt"
 
 for n in $scales; do
   echo "== in-process, $n runs, batches of 1,000, fsync always, 1 and 2 writers" >&2
