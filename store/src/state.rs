@@ -142,6 +142,10 @@ pub(crate) struct State {
     /// (first seq, append time) for each run of events appended at the same millisecond.
     times: Vec<(Seq, i64)>,
     pub last_seq: Seq,
+    /// Replaying: the start-ordered indices are appended to and sorted once at the end
+    /// ([`State::end_bulk`]) instead of kept sorted at every run.
+    #[serde(skip)]
+    bulk: bool,
 }
 
 /// A 64-bit fingerprint (FNV-1a) of a string: fixed across builds and processes, because the
@@ -325,9 +329,14 @@ impl State {
             self.graph.add_edge(node, NodeIndex::new(dep.run as usize - 1), via);
         }
         self.runs.push(RunRow { seq, start: run.start, component: c });
-        insert_sorted(&mut self.by_start, &self.runs, run.id);
         let entry = &mut self.comps[c as usize];
-        insert_sorted(&mut entry.by_start, &self.runs, run.id);
+        if self.bulk {
+            self.by_start.push(run.id);
+            entry.by_start.push(run.id);
+        } else {
+            insert_sorted(&mut self.by_start, &self.runs, run.id);
+            insert_sorted(&mut entry.by_start, &self.runs, run.id);
+        }
         entry.ids.push(run.id);
         if let Some(k) = run.idempotency_key {
             self.idem.insert(key_hash(k), run.id);
@@ -469,6 +478,28 @@ impl State {
         } else {
             self.last_seq
         }
+    }
+
+    /// Starts a bulk load (replay): see [`State::end_bulk`].
+    pub fn begin_bulk(&mut self) {
+        self.bulk = true;
+    }
+
+    /// Ends a bulk load: sorts the start-ordered indices once (keeping them sorted run by run costs
+    /// a binary search and a move of the tail whenever runs arrive out of start order) and returns
+    /// spare capacity.
+    pub fn end_bulk(&mut self) {
+        if !self.bulk {
+            return;
+        }
+        self.bulk = false;
+        let runs = &self.runs;
+        let key = |&r: &RunId| (runs[r as usize - 1].start, r);
+        self.by_start.sort_unstable_by_key(key);
+        for c in &mut self.comps {
+            c.by_start.sort_unstable_by_key(key);
+        }
+        self.shrink();
     }
 
     /// Returns spare capacity after a bulk load (replay grows vectors by doubling).

@@ -52,6 +52,7 @@ impl Store {
         let (mut state, log, recovery) = match crate::checkpoint::read(dir) {
             Ok(Some(mut state)) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
+                state.begin_bulk();
                 match Log::open(dir, opts.clone(), resume, |event, loc| {
                     state.apply(event, loc);
                     Ok(())
@@ -70,7 +71,7 @@ impl Store {
                 Self::replay(dir, opts)?
             }
         };
-        state.shrink();
+        state.end_bulk();
         if let Some(t) = &recovery.torn_tail {
             tracing::warn!(
                 path = %t.path.display(), offset = t.offset, bytes_dropped = t.bytes_dropped,
@@ -83,6 +84,7 @@ impl Store {
 
     fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
+        state.begin_bulk();
         let (log, recovery) = Log::open(dir, opts, None, |event, loc| {
             state.apply(event, loc);
             Ok(())
@@ -213,11 +215,13 @@ impl Store {
     fn rebuild(&self, upto: Seq) -> Result<()> {
         let mut st = self.state_mut();
         let mut fresh = State::default();
+        fresh.begin_bulk();
         for seq in 1..=upto {
             let loc = st.locs[seq as usize - 1];
             let event = self.log.read(loc)?;
             fresh.apply(&event.as_ref(), loc);
         }
+        fresh.end_bulk();
         *st = fresh;
         Ok(())
     }
