@@ -19,8 +19,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/mltrace-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 cargo build --release -q -p mltrace-benches -p mltrace-cli
-loadgen=target/release/loadgen
-server=target/release/mltrace
+# Copies: colleagues' builds replace target/release/* while this runs (and loadgen re-executes itself).
+mkdir -p "$tmp/bin"
+cp target/release/loadgen target/release/mltrace "$tmp/bin/"
+loadgen=$tmp/bin/loadgen
+server=$tmp/bin/mltrace
 { date -u +%FT%TZ; nproc; uptime; git rev-parse --short HEAD; git status --short --untracked-files=no; } \
   >"$out/machine.txt"
 
