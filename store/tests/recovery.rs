@@ -124,3 +124,30 @@ fn a_failed_fsync_stops_writes_for_good_and_reads_go_on() {
     assert!(store.failure().is_none(), "a restart starts afresh");
     assert!(store.reader(None).run(1).is_ok());
 }
+
+/// A log written by format version 1 (`tests/fixtures/format-v1`, made with `mltrace import`,
+/// `tag`, `flag` and `notes`) must open and answer the same in every later build.
+#[test]
+fn a_log_written_by_format_version_1_still_opens_and_answers() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/format-v1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("log")).expect("mkdir");
+    std::fs::copy(fixture.join("log/00000001.seg"), dir.path().join("log/00000001.seg")).expect("copy");
+    let (store, recovery) = Store::open(dir.path(), LogOptions::default()).expect("open");
+    assert!(recovery.torn_tail.is_none());
+    let r = store.reader(None);
+    assert_eq!(r.stats().events, 6);
+    let trace = r.trace("pred_1", None, 100).expect("trace");
+    assert_eq!(trace.nodes.iter().map(|n| n.run.id).collect::<Vec<_>>(), vec![3, 1, 2]);
+    assert_eq!(trace.edges[0].via, None, "run 3 names ingest as an explicit upstream");
+    let train = r.run(2).expect("run 2");
+    assert_eq!((train.notes.as_str(), train.inputs[0].producer), ("retrained", Some(1)));
+    assert_eq!(train.tests[0].name, "T.test_ok");
+    assert_eq!(r.run(1).expect("run 1").code_snapshot.as_deref(), Some("def ingest(): ..."));
+    assert_eq!(r.flags()[0].reason.as_deref(), Some("wrong"));
+    assert_eq!(r.component("ingest").expect("ingest").component.tags, vec!["etl".to_string()]);
+    drop(r);
+    let t = Timestamp::parse("2026-01-02T00:00:00Z").expect("time");
+    let logged = store.log_run(&NewRun::new("infer", t, t).inputs(["model.pkl"])).expect("append after an old log");
+    assert_eq!((logged.id, logged.dependencies.as_slice()), (4, &[2][..]));
+}
