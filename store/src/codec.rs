@@ -202,6 +202,47 @@ mod tests {
     }
 
     #[test]
+    fn a_run_decodes_the_same_owned_and_borrowed() {
+        use crate::event::{Dependency, IoRecord, IoType, RunRecord, TestResult};
+        let io = |name: &str, hash: Option<&str>, producer| IoRecord {
+            name: name.into(),
+            hash: hash.map(Into::into),
+            kind: IoType::Data,
+            producer,
+        };
+        let run = RunRecord {
+            id: 9,
+            component: "train".into(),
+            start: 1,
+            end: 2,
+            inputs: (0..6).map(|i| io(&format!("in-{i}"), Some("h"), Some(3))).collect(),
+            outputs: vec![io("model.pkl", None, None)],
+            dependencies: vec![Dependency { run: 3, via: Some("in-0".into()) }, Dependency { run: 4, via: None }],
+            stale: vec!["x (ID 3) was run 40 days ago.".into()],
+            git_hash: Some("abc".into()),
+            git_tags: vec!["v1".into(), "v2".into()],
+            code_snapshot: Some("def f(): ...".into()),
+            notes: "n".into(),
+            tests: vec![TestResult {
+                name: "t".into(),
+                phase: "after".into(),
+                passed: false,
+                message: Some("m".into()),
+            }],
+            idempotency_key: Some("k".into()),
+        };
+        let e = Event { seq: 5, at: 7, kind: EventKind::RunLogged(Box::new(run)) };
+        let mut buf = Vec::new();
+        encode_record(&e, true, &mut buf);
+        let f = read_frame(&buf, 0).unwrap();
+        assert_eq!(decode_event(f.payload).unwrap(), e);
+        let borrowed = decode_event_ref(f.payload).unwrap();
+        assert_eq!(borrowed, e.as_ref());
+        let crate::event::EventKindRef::RunLogged(r) = borrowed.kind else { panic!("not a run") };
+        assert_eq!((r.inputs.len(), r.idempotency_key, r.notes), (6, Some("k"), "n"));
+    }
+
+    #[test]
     fn records_round_trip_and_detect_torn_and_flipped_bytes() {
         let mut buf = Vec::new();
         encode_record(&ev(1), false, &mut buf);
@@ -210,7 +251,8 @@ mod tests {
         let f = read_frame(&buf, 0).unwrap();
         assert!(!f.batch_end);
         assert_eq!(decode_event(f.payload).unwrap(), ev(1));
-        assert_eq!(decode_event_ref(f.payload).unwrap(), ev(1).as_ref());
+        let first = ev(1);
+        assert_eq!(decode_event_ref(f.payload).unwrap(), first.as_ref());
         let g = read_frame(&buf, f.next).unwrap();
         assert!(g.batch_end);
         assert_eq!(g.next, buf.len());

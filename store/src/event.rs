@@ -5,6 +5,7 @@
 //! recomputes. These types are what the codec encodes; nothing else is written to disk.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// A run's id: positive, assigned in log order, never reused.
 pub type RunId = u32;
@@ -232,6 +233,9 @@ pub struct EventRef<'a> {
 
 /// [`EventKind`], borrowed.
 #[allow(missing_docs)]
+// A transient value, one at a time on the stack while it is applied: boxing the run would cost an
+// allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub enum EventKindRef<'a> {
     ComponentRegistered {
@@ -264,7 +268,9 @@ pub enum EventKindRef<'a> {
     },
 }
 
-/// [`RunRecord`], borrowed.
+/// [`RunRecord`], borrowed, with only what the state keeps: the fields it never reads (messages,
+/// git, code, notes, tests) are stepped over while decoding, not collected, so applying a run
+/// allocates nothing but the short I/O lists (inline up to four).
 #[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct RunRef<'a> {
@@ -273,21 +279,58 @@ pub struct RunRef<'a> {
     pub start: i64,
     pub end: i64,
     #[serde(borrow)]
-    pub inputs: Vec<IoRef<'a>>,
+    pub inputs: SmallVec<[IoRef<'a>; 4]>,
     #[serde(borrow)]
-    pub outputs: Vec<IoRef<'a>>,
+    pub outputs: SmallVec<[IoRef<'a>; 4]>,
     #[serde(borrow)]
-    pub dependencies: Vec<DependencyRef<'a>>,
-    #[serde(borrow)]
-    pub stale: Vec<&'a str>,
+    pub dependencies: SmallVec<[DependencyRef<'a>; 4]>,
+    pub stale: Skipped<&'a str>,
     pub git_hash: Option<&'a str>,
-    #[serde(borrow)]
-    pub git_tags: Vec<&'a str>,
+    pub git_tags: Skipped<&'a str>,
     pub code_snapshot: Option<&'a str>,
     pub notes: &'a str,
-    #[serde(borrow)]
-    pub tests: Vec<TestRef<'a>>,
+    pub tests: Skipped<TestRef<'a>>,
     pub idempotency_key: Option<&'a str>,
+}
+
+/// A list decoded element by element and dropped: stands in for a field that must be read past.
+#[derive(Debug)]
+pub struct Skipped<T>(std::marker::PhantomData<T>);
+
+// By hand: derives would ask `T` for the same traits, and nothing of a `T` is ever kept.
+impl<T> Default for Skipped<T> {
+    fn default() -> Self {
+        Skipped(std::marker::PhantomData)
+    }
+}
+
+impl<T> Clone for Skipped<T> {
+    fn clone(&self) -> Self {
+        Skipped::default()
+    }
+}
+
+impl<T> PartialEq for Skipped<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Skipped<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = Skipped<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<T>()?.is_some() {}
+                Ok(Skipped(std::marker::PhantomData))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
 }
 
 /// [`IoRecord`], borrowed.
@@ -352,16 +395,12 @@ impl RunRecord {
                 .iter()
                 .map(|d| DependencyRef { run: d.run, via: d.via.as_deref() })
                 .collect(),
-            stale: strs(&self.stale),
+            stale: Skipped::default(),
             git_hash: self.git_hash.as_deref(),
-            git_tags: strs(&self.git_tags),
+            git_tags: Skipped::default(),
             code_snapshot: self.code_snapshot.as_deref(),
             notes: &self.notes,
-            tests: self
-                .tests
-                .iter()
-                .map(|t| TestRef { name: &t.name, phase: &t.phase, passed: t.passed, message: t.message.as_deref() })
-                .collect(),
+            tests: Skipped::default(),
             idempotency_key: self.idempotency_key.as_deref(),
         }
     }
@@ -371,6 +410,6 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn io_refs(v: &[IoRecord]) -> Vec<IoRef<'_>> {
+fn io_refs(v: &[IoRecord]) -> SmallVec<[IoRef<'_>; 4]> {
     v.iter().map(|i| IoRef { name: &i.name, hash: i.hash.as_deref(), kind: i.kind, producer: i.producer }).collect()
 }
