@@ -366,3 +366,174 @@ mod tests {
         assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "colour": "red"})), "colour");
     }
 }
+
+/// The fast path for well-formed requests: runs deserialized straight from the bytes, with no
+/// intermediate `serde_json::Value`. It accepts a strict subset of what [`NewRun::from_json`]
+/// accepts and builds the same [`NewRun`]; anything it rejects goes through `from_json`, whose
+/// errors name the field.
+pub mod fast {
+    use super::{IoSpec, NewRun};
+    use crate::event::{IoType, TestResult};
+    use crate::time::Timestamp;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Run {
+        component: String,
+        start: Timestamp,
+        end: Timestamp,
+        #[serde(default)]
+        inputs: Option<Vec<Io>>,
+        #[serde(default)]
+        outputs: Option<Vec<Io>>,
+        #[serde(default)]
+        upstream: Option<Vec<String>>,
+        #[serde(default)]
+        dependencies_from_inputs: Option<bool>,
+        #[serde(default)]
+        staleness_threshold_s: Option<u64>,
+        #[serde(default)]
+        git_hash: Option<String>,
+        #[serde(default)]
+        git_tags: Option<Vec<String>>,
+        #[serde(default)]
+        code_snapshot: Option<String>,
+        #[serde(default)]
+        notes: Option<String>,
+        #[serde(default)]
+        tests: Option<Vec<Test>>,
+        #[serde(default)]
+        idempotency_key: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Io {
+        Name(String),
+        Full(FullIo),
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FullIo {
+        name: String,
+        #[serde(default)]
+        hash: Option<String>,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Test {
+        name: String,
+        #[serde(default)]
+        phase: Option<String>,
+        passed: bool,
+        #[serde(default)]
+        message: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        runs: Vec<Run>,
+    }
+
+    fn io(list: Option<Vec<Io>>) -> Option<Vec<IoSpec>> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|i| match i {
+                Io::Name(name) => Some(IoSpec { name, hash: None, kind: None }),
+                Io::Full(FullIo { name, hash, kind }) => {
+                    let kind = match kind {
+                        None => None,
+                        Some(k) => Some(IoType::parse(&k)?),
+                    };
+                    Some(IoSpec { name, hash, kind })
+                }
+            })
+            .collect()
+    }
+
+    fn convert(r: Run) -> Option<NewRun> {
+        let mut run = NewRun::new(&r.component, r.start, r.end);
+        run.inputs = io(r.inputs)?;
+        run.outputs = io(r.outputs)?;
+        run.upstream = r.upstream.unwrap_or_default();
+        run.dependencies_from_inputs = r.dependencies_from_inputs.unwrap_or(true);
+        if let Some(s) = r.staleness_threshold_s {
+            run.staleness_threshold_s = s;
+        }
+        run.git_hash = r.git_hash;
+        run.git_tags = r.git_tags.unwrap_or_default();
+        run.code_snapshot = r.code_snapshot;
+        run.notes = r.notes.unwrap_or_default();
+        run.idempotency_key = r.idempotency_key;
+        run.tests = r
+            .tests
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| TestResult {
+                name: t.name,
+                phase: t.phase.unwrap_or_else(|| "after".into()),
+                passed: t.passed,
+                message: t.message,
+            })
+            .collect();
+        Some(run)
+    }
+
+    /// One run object, if it is well formed.
+    pub fn run(bytes: &[u8]) -> Option<NewRun> {
+        serde_json::from_slice::<Run>(bytes).ok().and_then(convert)
+    }
+
+    /// A `{"runs": [...]}` batch, if it is well formed.
+    pub fn batch(bytes: &[u8]) -> Option<Vec<NewRun>> {
+        serde_json::from_slice::<Batch>(bytes).ok()?.runs.into_iter().map(convert).collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde_json::{Value, json};
+
+        /// The fast path either declines or builds exactly what the field-precise parser builds.
+        #[test]
+        fn the_fast_path_agrees_with_the_precise_parser_or_declines() {
+            let cases: Vec<Value> = vec![
+                json!({"component": "a", "start": 1, "end": 2}),
+                json!({"component": "a", "start": "2026-11-26T03:00:00+01:00", "end": "2026-11-26T03:00:00Z",
+                       "inputs": ["x", {"name": "y", "hash": "h", "type": "model"}, {"name": "z"}],
+                       "outputs": [{"name": "o", "type": null, "hash": null}], "upstream": ["u"],
+                       "dependencies_from_inputs": false, "staleness_threshold_s": 10, "git_hash": "g",
+                       "git_tags": ["t"], "code_snapshot": "c", "notes": "n", "idempotency_key": "k",
+                       "tests": [{"name": "t", "passed": false, "message": "m"}, {"name": "u", "phase": "before", "passed": true}]}),
+                json!({"component": "a", "start": 1, "end": 2, "git_hash": null, "inputs": null, "tests": null}),
+                json!({"component": "a", "start": 1.5, "end": 2}),
+                json!({"component": "a", "start": 1, "end": 2, "staleness_threshold_s": 2.5}),
+                json!({"component": "a", "start": 1, "end": 2, "upstream": "u"}),
+                json!({"component": "a", "start": 1, "end": 2, "inputs": [{"name": "x", "type": "weird"}]}),
+                json!({"component": "a", "start": 1, "end": 2, "colour": "red"}),
+                json!({"component": "a", "start": 1, "end": 2, "inputs": [{"name": "x", "extra": 1}]}),
+                json!({"component": 3, "start": 1, "end": 2}),
+                json!({"start": 1, "end": 2}),
+            ];
+            for case in cases {
+                let bytes = serde_json::to_vec(&case).unwrap();
+                if let Some(fast) = run(&bytes) {
+                    assert_eq!(Some(fast), NewRun::from_json(&case).ok(), "{case}");
+                }
+                let batch_bytes = serde_json::to_vec(&json!({"runs": [case.clone(), case.clone()]})).unwrap();
+                if let Some(fast) = batch(&batch_bytes) {
+                    assert_eq!(fast.len(), 2);
+                    assert_eq!(Some(&fast[0]), NewRun::from_json(&case).ok().as_ref(), "{case}");
+                }
+            }
+            assert!(run(br#"{"component": "a", "start": 1, "end": 2}"#).is_some());
+            assert!(run(br#"{"component": "a", "start": 1, "end": 2, "colour": 1}"#).is_none());
+        }
+    }
+}

@@ -23,6 +23,13 @@ fn run_id(raw: &str) -> ApiResult<u32> {
         .ok_or_else(|| ApiError::invalid("id", format!("`{raw}` is not a run id (a positive integer)")))
 }
 
+fn too_many(n: usize) -> ApiError {
+    ApiError::too_large(
+        Some("runs"),
+        format!("the batch holds {n} runs; at most {MAX_BATCH_RUNS} are allowed (split it, or send NDJSON)"),
+    )
+}
+
 /// How the body of `POST /runs` is laid out.
 enum Shape {
     One,
@@ -45,6 +52,10 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
             let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("body", "the body is not UTF-8"))?;
             let mut runs = Vec::new();
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                if let Some(run) = mltrace_store::ingest::fast::run(line.as_bytes()) {
+                    runs.push(run);
+                    continue;
+                }
                 let at = format!("line {}", i + 1);
                 let v: Value = serde_json::from_str(line)
                     .map_err(|e| ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")))?;
@@ -58,17 +69,23 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
             Ok((Shape::Ndjson, runs))
         }
         "application/json" | "" | "text/json" => {
+            // Well-formed bodies take the typed fast path; anything else is parsed again by the
+            // precise parser, whose errors name the field.
+            if let Some(runs) = mltrace_store::ingest::fast::batch(body) {
+                if runs.len() > MAX_BATCH_RUNS {
+                    return Err(too_many(runs.len()));
+                }
+                if !runs.is_empty() {
+                    return Ok((Shape::Batch, runs));
+                }
+            } else if let Some(run) = mltrace_store::ingest::fast::run(body) {
+                return Ok((Shape::One, vec![run]));
+            }
             let v = object_body(body)?;
             match v.get("runs") {
                 Some(Value::Array(items)) => {
                     if items.len() > MAX_BATCH_RUNS {
-                        return Err(ApiError::too_large(
-                            Some("runs"),
-                            format!(
-                                "the batch holds {} runs; at most {MAX_BATCH_RUNS} are allowed (split it, or send NDJSON)",
-                                items.len()
-                            ),
-                        ));
+                        return Err(too_many(items.len()));
                     }
                     if items.is_empty() {
                         return Err(ApiError::invalid("runs", "runs is empty: a batch needs at least one run"));
