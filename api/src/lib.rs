@@ -11,6 +11,7 @@
 //! | [`auth`]      | write and read-only bearer tokens                                     |
 //! | [`metrics`]   | Prometheus text at `/metrics`                                        |
 //! | [`ui`]        | the `ui/` folder, embedded, with the SPA fallback                     |
+//! | [`ingest`]    | the writer thread that coalesces concurrent `POST /runs` requests     |
 //! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
 //! | [`client`]    | the typed HTTP client used by the CLI and Rust pipelines             |
 //! | [`instrument`] | components, runs and tests for Rust pipelines, over the client       |
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod ingest;
 pub mod instrument;
 pub mod metrics;
 pub mod params;
@@ -57,6 +59,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Request body limit in bytes.
     pub body_limit: usize,
+    /// The writer thread that logs runs, coalescing concurrent requests.
+    pub ingest: ingest::Ingest,
 }
 
 impl AppState {
@@ -64,11 +68,12 @@ impl AppState {
     pub fn new(store: Arc<Store>) -> Self {
         let (appended, _) = watch::channel(store.last_seq());
         AppState {
-            store,
+            store: store.clone(),
             appended,
             auth: auth::Tokens::default(),
             metrics: Arc::new(metrics::Metrics::default()),
             body_limit: DEFAULT_BODY_LIMIT,
+            ingest: ingest::Ingest::start(store.clone()),
         }
     }
 

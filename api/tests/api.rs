@@ -282,3 +282,42 @@ async fn ui_assets_are_versioned_for_long_caching_and_every_other_path_is_the_ap
         assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap_or("").starts_with("text/html"), "{deep}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_are_logged_together_and_a_bad_one_fails_alone() {
+    let api = Arc::new(Api::new());
+    let mut tasks = Vec::new();
+    for i in 0..40i64 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut r = run(&format!("c{}", i % 4), 1_000 + i, &[], &[&format!("out-{i}")]);
+            if i == 17 {
+                r["end"] = json!(0);
+            }
+            if i == 23 {
+                r["upstream"] = json!(["no-such-component"]);
+            }
+            api.send("POST", "/api/v1/runs", r).await
+        }));
+    }
+    let mut created = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (status, v) = t.await.expect("task");
+        match i {
+            17 => assert_eq!((status, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("end")), "{v}"),
+            23 => assert_eq!(
+                (status, v["error"]["field"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("upstream[0]")),
+                "{v}"
+            ),
+            _ => {
+                assert_eq!(status, StatusCode::CREATED, "{v}");
+                created.push(v["runs"][0]["id"].as_u64().expect("id"));
+            }
+        }
+    }
+    created.sort_unstable();
+    assert_eq!(created, (1..=38).collect::<Vec<u64>>(), "every good run got its own dense id");
+    let (_, h) = api.get("/api/v1/health").await;
+    assert_eq!(h["runs"], 38);
+}

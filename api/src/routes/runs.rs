@@ -116,11 +116,9 @@ pub async fn log(
     let body = super::body_bytes(body, &state)?;
     let (shape, runs) = parse_runs(&headers, &body)?;
     let n = runs.len() as u64;
-    let logged = write(&state, move |s| match shape {
-        Shape::One => s.log_run(&runs[0]).map(|l| vec![l]),
-        Shape::Batch | Shape::Ndjson => s.log_runs(&runs),
-    })
-    .await?;
+    let logged = state.ingest.log(runs, matches!(shape, Shape::One)).await;
+    state.notify_appended();
+    let logged = logged?;
     state.metrics.ingested(n, n);
     Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
 }

@@ -1,0 +1,102 @@
+//! Run ingestion through one writer thread that coalesces concurrent requests.
+//!
+//! Each `POST /api/v1/runs` hands its runs to this thread and awaits the answer. The thread takes
+//! every request that queued while it was busy and logs them as one batch, so 64 clients posting a
+//! run each cost one write and one fsync instead of 64 thread handoffs and a crowd of waiters woken
+//! by every fsync. Requests stay independent: if the combined batch is refused (one bad run), each
+//! request is logged on its own, so a bad request never fails a good one, and each still gets its
+//! own answer and its own field-precise error.
+
+use mltrace_store::model::Logged;
+use mltrace_store::{NewRun, Store, StoreError};
+use std::sync::Arc;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Most runs the writer combines into one batch.
+const MAX_COMBINED: usize = 10_000;
+
+struct Job {
+    runs: Vec<NewRun>,
+    /// One run object (errors name fields without the `runs[0].` prefix).
+    single: bool,
+    reply: oneshot::Sender<Result<Vec<Logged>, StoreError>>,
+}
+
+/// The queue to the writer thread.
+#[derive(Clone)]
+pub struct Ingest {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Ingest {
+    /// Starts the writer thread; it ends when the last handle is dropped.
+    pub fn start(store: Arc<Store>) -> Ingest {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("mltrace-ingest".into())
+            .spawn(move || writer(&store, &queue))
+            .unwrap_or_else(|e| panic!("cannot start the ingest thread: {e}"));
+        Ingest { jobs }
+    }
+
+    /// Logs the runs of one request (all or nothing) and answers when they are durable.
+    pub async fn log(&self, runs: Vec<NewRun>, single: bool) -> Result<Vec<Logged>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { runs, single, reply })
+            .map_err(|_| StoreError::Unavailable("the server is shutting down".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("the ingest thread stopped".into()))?
+    }
+}
+
+fn log_one(store: &Store, job: &Job) -> Result<Vec<Logged>, StoreError> {
+    if job.single {
+        job.runs.first().map(|r| store.log_run(r).map(|l| vec![l])).unwrap_or_else(|| Ok(Vec::new()))
+    } else {
+        store.log_runs(&job.runs)
+    }
+}
+
+fn writer(store: &Store, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        let mut runs = jobs[0].runs.len();
+        while runs < MAX_COMBINED {
+            match queue.try_recv() {
+                Ok(job) => {
+                    runs += job.runs.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        if jobs.len() == 1 {
+            let job = jobs.remove(0);
+            let answer = log_one(store, &job);
+            let _ = job.reply.send(answer);
+            continue;
+        }
+        let combined: Vec<NewRun> = jobs.iter().flat_map(|j| j.runs.iter().cloned()).collect();
+        match store.log_runs(&combined) {
+            Ok(mut logged) => {
+                for job in jobs {
+                    let rest = logged.split_off(job.runs.len().min(logged.len()));
+                    let _ = job.reply.send(Ok(std::mem::replace(&mut logged, rest)));
+                }
+            }
+            Err(StoreError::Unavailable(why)) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Unavailable(why.clone())));
+                }
+            }
+            // Some request in the group is bad: log each on its own, so only it is refused.
+            Err(_) => {
+                for job in jobs {
+                    let answer = log_one(store, &job);
+                    let _ = job.reply.send(answer);
+                }
+            }
+        }
+    }
+}
