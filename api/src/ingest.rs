@@ -50,11 +50,10 @@ impl Ingest {
     }
 }
 
-fn log_one(store: &Store, job: &Job) -> Result<Vec<Logged>, StoreError> {
-    if job.single {
-        job.runs.first().map(|r| store.log_run(r).map(|l| vec![l])).unwrap_or_else(|| Ok(Vec::new()))
-    } else {
-        store.log_runs(&job.runs)
+fn log_one(store: &Store, runs: Vec<NewRun>, single: bool) -> Result<Vec<Logged>, StoreError> {
+    match (single, runs.len()) {
+        (true, 1) => runs.into_iter().next().map(|r| store.log_run_owned(r).map(|l| vec![l])).unwrap_or(Ok(Vec::new())),
+        _ => store.log_runs_owned(runs),
     }
 }
 
@@ -72,13 +71,13 @@ fn writer(store: &Store, queue: &mpsc::Receiver<Job>) {
             }
         }
         if jobs.len() == 1 {
-            let job = jobs.remove(0);
-            let answer = log_one(store, &job);
-            let _ = job.reply.send(answer);
+            let Job { runs, single, reply } = jobs.remove(0);
+            let _ = reply.send(log_one(store, runs, single));
             continue;
         }
+        // Kept for the retry one by one, should the combined batch be refused.
         let combined: Vec<NewRun> = jobs.iter().flat_map(|j| j.runs.iter().cloned()).collect();
-        match store.log_runs(&combined) {
+        match store.log_runs_owned(combined) {
             Ok(mut logged) => {
                 for job in jobs {
                     let rest = logged.split_off(job.runs.len().min(logged.len()));
@@ -92,9 +91,8 @@ fn writer(store: &Store, queue: &mpsc::Receiver<Job>) {
             }
             // Some request in the group is bad: log each on its own, so only it is refused.
             Err(_) => {
-                for job in jobs {
-                    let answer = log_one(store, &job);
-                    let _ = job.reply.send(answer);
+                for Job { runs, single, reply } in jobs {
+                    let _ = reply.send(log_one(store, runs, single));
                 }
             }
         }

@@ -193,7 +193,8 @@ trait Writer {
     /// A prepared request (generated and encoded before the timed stretch).
     type Item: Send;
     fn prepare(&mut self, runs: &[RunSpec]) -> Self::Item;
-    fn submit(&mut self, item: &Self::Item) -> Result<()>;
+    /// Sends a prepared request; it may take the item's contents (it is sent once).
+    fn submit(&mut self, item: &mut Self::Item) -> Result<()>;
     fn flag(&mut self, outputs: &[String]) -> Result<()>;
 }
 
@@ -244,14 +245,14 @@ fn ingest<W: Writer>(w: &Workload, concurrency: usize, make: impl Fn(usize) -> R
                         if !stop.load(Ordering::Acquire)
                             && let Some(wr) = writer.as_mut()
                         {
-                            for (item, n, _) in &items {
+                            for (item, n, _) in items.iter_mut() {
                                 let t = Instant::now();
                                 if let Err(e) = wr.submit(item) {
                                     fail(failure, stop, e);
                                     break;
                                 }
                                 lat.push(t.elapsed());
-                                sent += n;
+                                sent += *n;
                                 requests += 1;
                             }
                         }
@@ -482,13 +483,15 @@ impl Writer for StoreWriter<'_> {
         runs.iter().map(RunSpec::to_new_run).collect()
     }
 
-    fn submit(&mut self, item: &Vec<NewRun>) -> Result<()> {
+    fn submit(&mut self, item: &mut Vec<NewRun>) -> Result<()> {
+        // By value, as the server's ingest thread does: the runs' strings move into the events.
+        let runs = std::mem::take(item);
         if self.single {
-            for r in item {
-                self.store.log_run(r)?;
+            for r in runs {
+                self.store.log_run_owned(r)?;
             }
         } else {
-            self.store.log_runs(item)?;
+            self.store.log_runs_owned(runs)?;
         }
         Ok(())
     }
@@ -614,7 +617,7 @@ impl Writer for HttpWriter {
         }
     }
 
-    fn submit(&mut self, item: &Vec<Vec<u8>>) -> Result<()> {
+    fn submit(&mut self, item: &mut Vec<Vec<u8>>) -> Result<()> {
         for body in item {
             let a = self.conn.post_json("/api/v1/runs", body)?;
             check(&a, "POST /api/v1/runs")?;

@@ -18,7 +18,7 @@ pub const MAX_CODE_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
 /// One input or output as a caller gives it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct IoSpec {
     /// The pointer's name.
     pub name: String,

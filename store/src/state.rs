@@ -359,36 +359,53 @@ impl State {
 
     /// The records of one I/O list: duplicates dropped (first kept), each name's type as fixed when
     /// it was first seen (in the state, or earlier in this request).
-    fn record_io<'n>(
+    /// Which entries of `list` a run keeps (duplicates dropped, first appearance kept), with the
+    /// type each name has or gets.
+    fn select_io<'n>(
         &self,
         list: &'n [crate::ingest::IoSpec],
         seen: &mut HashSet<&'n str>,
         kinds: &mut HashMap<&'n str, IoType>,
-    ) -> Vec<IoRecord> {
+    ) -> Vec<(usize, IoType)> {
         seen.clear();
         list.iter()
-            .filter(|io| seen.insert(io.name.as_str()))
-            .map(|io| {
+            .enumerate()
+            .filter(|(_, io)| seen.insert(io.name.as_str()))
+            .map(|(i, io)| {
                 let kind = match self.io_names.get(&io.name) {
                     Some(known) => self.io[known as usize].kind,
                     None => *kinds
                         .entry(io.name.as_str())
                         .or_insert_with(|| io.kind.unwrap_or_else(|| IoType::infer(&io.name))),
                 };
-                IoRecord { name: io.name.clone(), hash: io.hash.clone(), kind, producer: None }
+                (i, kind)
             })
             .collect()
     }
 
     /// Turns a checked request into the run's final record: id, types, dependencies, staleness.
-    /// Runs against the newest state (including earlier runs of the same batch).
-    pub fn resolve(&self, new: &NewRun) -> RunRecord {
+    /// Runs against the newest state (including earlier runs of the same batch). Takes the request
+    /// by value so that its strings move into the record instead of being copied.
+    pub fn resolve(&self, mut new: NewRun) -> RunRecord {
         let id = self.runs.len() as RunId + 1;
-        // Borrowed names: no copy of a name until the record takes one.
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut kinds: HashMap<&str, IoType> = HashMap::new();
-        let mut inputs = self.record_io(&new.inputs, &mut seen, &mut kinds);
-        let outputs = self.record_io(&new.outputs, &mut seen, &mut kinds);
+        // Borrowed names while choosing: no copy of a name until the record takes it.
+        let (keep_in, keep_out) = {
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut kinds: HashMap<&str, IoType> = HashMap::new();
+            let keep_in = self.select_io(&new.inputs, &mut seen, &mut kinds);
+            let keep_out = self.select_io(&new.outputs, &mut seen, &mut kinds);
+            (keep_in, keep_out)
+        };
+        let take = |list: &mut Vec<crate::ingest::IoSpec>, keep: Vec<(usize, IoType)>| -> Vec<IoRecord> {
+            keep.into_iter()
+                .map(|(i, kind)| {
+                    let io = std::mem::take(&mut list[i]);
+                    IoRecord { name: io.name, hash: io.hash, kind, producer: None }
+                })
+                .collect()
+        };
+        let mut inputs = take(&mut new.inputs, keep_in);
+        let outputs = take(&mut new.outputs, keep_out);
 
         let mut deps: Vec<Dependency> = Vec::new();
         if new.dependencies_from_inputs {
@@ -423,19 +440,19 @@ impl State {
         let stale = self.staleness(new.start.0, new.staleness_threshold_s, &deps);
         RunRecord {
             id,
-            component: new.component.clone(),
+            component: new.component,
             start: new.start.0,
             end: new.end.0,
             inputs,
             outputs,
             dependencies: deps,
             stale,
-            git_hash: new.git_hash.clone(),
-            git_tags: new.git_tags.clone(),
-            code_snapshot: new.code_snapshot.clone(),
-            notes: new.notes.clone(),
-            tests: new.tests.clone(),
-            idempotency_key: new.idempotency_key.clone(),
+            git_hash: new.git_hash,
+            git_tags: new.git_tags,
+            code_snapshot: new.code_snapshot,
+            notes: new.notes,
+            tests: new.tests,
+            idempotency_key: new.idempotency_key,
         }
     }
 
