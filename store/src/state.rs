@@ -158,10 +158,6 @@ pub(crate) fn fingerprint(text: &str) -> u64 {
     h.max(1)
 }
 
-pub(crate) fn key_hash(key: &str) -> u64 {
-    fingerprint(key)
-}
-
 fn insert_sorted(v: &mut Vec<RunId>, runs: &[RunRow], id: RunId) {
     let key = |r: RunId| (runs[r as usize - 1].start, r);
     let item = key(id);
@@ -339,13 +335,13 @@ impl State {
         }
         entry.ids.push(run.id);
         if let Some(k) = run.idempotency_key {
-            self.idem.insert(key_hash(k), run.id);
+            self.idem.insert(fingerprint(k), run.id);
         }
     }
 
     /// The run an idempotency key may belong to (the caller confirms against the run's event).
     pub fn idempotent_candidate(&self, key: &str) -> Option<RunId> {
-        self.idem.get(&key_hash(key)).copied()
+        self.idem.get(&fingerprint(key)).copied()
     }
 
     pub fn row(&self, id: RunId) -> Option<&RunRow> {
