@@ -105,8 +105,26 @@ pub struct ReadArgs {
     pub json: bool,
 }
 
+/// `--as-of`: a sequence number, or any time `--since` and `--start` take (RFC 3339, epoch ms, or a
+/// local date or date and time), so that every time option of the command line reads the same.
 fn parse_as_of(text: &str) -> Result<AsOf, String> {
-    AsOf::parse(text).map_err(|e| format!("{e} (e.g. --as-of 120 or --as-of 2026-03-01T12:00:00Z)"))
+    AsOf::parse(text).or_else(|_| crate::commands::runs::parse_time(text, false).map(AsOf::Time)).map_err(|_| {
+        format!(
+            "`{}` is neither a sequence number nor a time (e.g. --as-of 120, --as-of 2026-03-01, \
+             --as-of 2026-03-01T12:00:00Z)",
+            text.trim()
+        )
+    })
+}
+
+/// A run id as the user types it: `12`, or `#12` as every view prints it.
+pub fn parse_run_id(text: &str) -> Result<mltrace_store::RunId, String> {
+    let t = text.trim();
+    let digits = t.strip_prefix('#').unwrap_or(t);
+    match digits.parse::<mltrace_store::RunId>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(format!("`{t}` is not a run id (a positive number such as 12 or #12)")),
+    }
 }
 
 /// A short description of where a connection goes, for messages.

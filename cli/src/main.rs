@@ -93,7 +93,7 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Counts and sizes.
     Stats(commands::stats::StatsArgs),
-    /// Print a shell completion script (bash, zsh or fish).
+    /// Print a shell completion script (bash, zsh, fish, elvish or PowerShell).
     Completions(commands::completions::CompletionsArgs),
     /// Completion candidates for the shell scripts.
     #[command(name = "__complete", hide = true)]
@@ -194,7 +194,16 @@ fn one_line_usage(rendered: &str, command: &str) -> String {
         .map(|t| t.strip_prefix("error: ").unwrap_or(t))
         .map(|t| t.strip_prefix("tip: ").unwrap_or(t))
         .collect();
-    format!("{} (see `{command} --help`)", parts.join(" "))
+    // Clap's lines are sentences without final punctuation ("unrecognized subcommand 'trcae'",
+    // "some similar subcommands exist: 'trace'"): keep them apart when folding.
+    let mut line = String::new();
+    for p in parts {
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(['.', ':', ';']) { " " } else { "; " });
+        }
+        line.push_str(p);
+    }
+    format!("{line} (see `{command} --help`)")
 }
 
 /// How an error ends the process.

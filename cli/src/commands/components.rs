@@ -99,7 +99,7 @@ pub fn tag(a: TagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     if a.tags.iter().any(|t| t.trim().is_empty()) {
         return Err(Usage("a tag cannot be empty".into()).into());
     }
-    let conn = ctx.connect(&a.conn)?;
+    let conn = ctx.connect_for_write(&a.conn)?;
     let c = conn.tag_component(&a.component, &a.tags).explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&c)?);

@@ -4,7 +4,7 @@
 //! is passed through, whether it succeeded or not (128 + N when a signal N ended it, 127 when it
 //! could not be found, 126 when it could not be started).
 
-use super::log::{RunSpec, logged_lines};
+use super::log::{RunIo, RunSpec, logged_lines};
 use super::{Ctx, Explain};
 use crate::conn::ConnArgs;
 use crate::output::{Paint, Style, colour_wanted, duration, paint};
@@ -21,18 +21,20 @@ use std::process::{Command, ExitCode};
 /// and the command line are recorded with the run.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  mltrace run -c train -i features.parquet -o model.pkl -- python train.py --epochs 3\n  mltrace run -c clean -i raw.csv -o clean.csv -- ./clean.sh raw.csv clean.csv\n\nThe server (or data directory) is checked before the command starts, so a run is never lost after\nhours of work; the command's output is untouched, and mltrace's own lines go to stderr."
+    after_help = "Examples:\n  mltrace run -c train -i features.parquet -o model.pkl -- python train.py --epochs 3\n  mltrace run -c clean -i raw.csv -o clean.csv ./clean.sh raw.csv clean.csv\n  mltrace run -c join -i a.csv -i b.csv -o joined.csv -- ./join.sh\n\nEach -i/-o/-u takes one name (repeat the flag for more), so the command may follow without `--`;\n`--` is still accepted and is needed when the command itself starts with `-`.\n\nThe server (or data directory) is checked before the command starts, so a run is never lost after\nhours of work; the command's output is untouched, and mltrace's own lines go to stderr."
 )]
 pub struct RunArgs {
     #[command(flatten)]
     pub spec: RunSpec,
+    #[command(flatten)]
+    pub io: RunIo,
     /// The git commit to record instead of the working directory's HEAD.
     #[arg(long, value_name = "HASH")]
     pub git: Option<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// The command and its arguments (after `--`).
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command and its arguments: everything after the options (or after `--`).
+    #[arg(value_name = "CMD", trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub command: Vec<String>,
 }
 
@@ -56,16 +58,26 @@ fn say(text: &str) {
 
 /// `mltrace run`.
 pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
-    let conn = ctx.connect(&a.conn)?;
+    let (program, args) = a.command.split_first().ok_or_else(|| {
+        crate::Usage(
+            "give the command to run after the options, e.g. `mltrace run -c train -o model.pkl -- python train.py`"
+                .into(),
+        )
+    })?;
+    let conn = ctx.connect_for_write(&a.conn)?;
     preflight(&conn.target, &*conn)?;
     let line = shell_line(&a.command);
-    let (program, args) =
-        a.command.split_first().ok_or_else(|| crate::Usage("give the command to run after --".into()))?;
     let start = Timestamp::now();
     let status = match Command::new(program).args(args).status() {
         Ok(s) => s,
         Err(e) => {
-            say(&format!("mltrace: cannot run `{program}`: {e}; nothing logged"));
+            let hint = if e.kind() == std::io::ErrorKind::NotFound && !(a.io.inputs.is_empty() && a.io.outputs.is_empty())
+            {
+                " (each -i/-o takes one name: repeat the flag for more, and put the command after them)"
+            } else {
+                ""
+            };
+            say(&format!("mltrace: cannot run `{program}`: {e}; nothing logged{hint}"));
             let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
             return Ok(ExitCode::from(code));
         }
@@ -76,7 +88,7 @@ pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
         say(&format!("mltrace: `{line}` {how} (ran {}); nothing logged", duration(end.0 - start.0)));
         return Ok(ExitCode::from(code));
     }
-    let mut run = a.spec.new_run(start, end)?;
+    let mut run = a.spec.new_run(a.io.io(), start, end)?;
     run.code_snapshot = Some(line);
     match &a.git {
         Some(h) => run.git_hash = Some(h.clone()),

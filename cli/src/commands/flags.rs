@@ -1,6 +1,7 @@
 //! `flag`, `unflag` and `flags`.
 
 use super::{Ctx, Explain};
+use crate::Usage;
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, local_time, plural};
 use clap::Args;
@@ -29,10 +30,21 @@ pub struct FlagArgs {
     pub conn: ConnArgs,
 }
 
+/// Who is flagging, when `--by` is not given: `$USER`, else `$LOGNAME`, else what `id -un` says
+/// (cron and containers often run with neither variable set), else nobody.
+fn login_name() -> Option<String> {
+    let from_env = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    from_env("USER").or_else(|| from_env("LOGNAME")).or_else(|| {
+        let out = std::process::Command::new("id").arg("-un").output().ok()?;
+        let name = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (out.status.success() && !name.is_empty()).then_some(name)
+    })
+}
+
 /// `mltrace flag OUTPUT...`.
 pub fn flag(a: FlagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
-    let conn = ctx.connect(&a.conn)?;
-    let by = a.by.clone().or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
+    let conn = ctx.connect_for_write(&a.conn)?;
+    let by = a.by.clone().or_else(login_name);
     let flagged = conn.flag(&a.outputs, a.reason.as_deref(), by.as_deref()).explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&json!({ "flagged": flagged }))?);
@@ -55,7 +67,7 @@ pub fn flag(a: FlagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
 #[command(after_help = "Examples:\n  mltrace unflag pred_17\n  mltrace unflag --all")]
 pub struct UnflagArgs {
     /// Outputs to unflag.
-    #[arg(value_name = "OUTPUT", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(value_name = "OUTPUT", conflicts_with = "all")]
     pub outputs: Vec<String>,
     /// Unflag every flagged output.
     #[arg(long)]
@@ -69,7 +81,10 @@ pub struct UnflagArgs {
 
 /// `mltrace unflag OUTPUT...` / `mltrace unflag --all`.
 pub fn unflag(a: UnflagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
-    let conn = ctx.connect(&a.conn)?;
+    if a.outputs.is_empty() && !a.all {
+        return Err(Usage("name the outputs to unflag, or pass --all to unflag every flagged output".into()).into());
+    }
+    let conn = ctx.connect_for_write(&a.conn)?;
     let unflagged = if a.all { conn.unflag_all() } else { conn.unflag(&a.outputs) }.explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&json!({ "unflagged": unflagged }))?);

@@ -40,6 +40,7 @@ fn read_runs(file: &PathBuf) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
     } else {
         Box::new(std::fs::File::open(file).map_err(|e| Usage(format!("cannot read {}: {e}", file.display())))?)
     };
+    let now = mltrace_store::Timestamp::now();
     let mut runs = Vec::new();
     let mut lines = Vec::new();
     for (i, line) in BufReader::with_capacity(1 << 20, reader).lines().enumerate() {
@@ -49,8 +50,9 @@ fn read_runs(file: &PathBuf) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
         if text.is_empty() {
             continue;
         }
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| Usage(format!("line {n}: not valid JSON: {e}")))?;
+        default_times(&mut value, now);
         let run = NewRun::from_json(&value)
             .and_then(|r| r.check().map(|()| r))
             .map_err(|e| Usage(format!("line {n}: {e}")))?;
@@ -65,6 +67,19 @@ fn read_runs(file: &PathBuf) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
         .into());
     }
     Ok((runs, lines))
+}
+
+/// A line without `start` or `end` gets the time of the import, as `mltrace log` does: a file of
+/// runs written by hand should not need timestamps to be accepted. `end` defaults to `start` when
+/// only `start` is given, so the run is never negative.
+fn default_times(value: &mut serde_json::Value, now: mltrace_store::Timestamp) {
+    let Some(obj) = value.as_object_mut() else { return };
+    let now = serde_json::Value::String(now.to_string());
+    if !obj.contains_key("end") {
+        let end = obj.get("start").cloned().unwrap_or_else(|| now.clone());
+        obj.insert("end".into(), end);
+    }
+    obj.entry("start").or_insert(now);
 }
 
 /// `runs[3].upstream[0] names ...` becomes `line 1204: upstream[0] names ...`.
@@ -86,7 +101,7 @@ fn at_line(e: &Error, lines: &[usize], offset: usize) -> Option<String> {
 /// `mltrace import FILE`.
 pub fn run(a: ImportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let (runs, lines) = read_runs(&a.file)?;
-    let conn = ctx.connect(&a.conn)?;
+    let conn = ctx.connect_for_write(&a.conn)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
         let style =
@@ -125,7 +140,8 @@ pub fn run(a: ImportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let first = logged.iter().map(|l| l.id).min().unwrap_or(0);
     let last = logged.iter().map(|l| l.id).max().unwrap_or(0);
     let stale = logged.iter().filter(|l| !l.stale.is_empty()).count();
-    let mut line = format!("imported {} (#{first}–#{last})", plural(logged.len() as u64, "run", "runs"));
+    let ids = if first == last { format!("#{first}") } else { format!("#{first}–#{last}") };
+    let mut line = format!("imported {} ({ids})", plural(logged.len() as u64, "run", "runs"));
     if stale > 0 {
         line.push_str(&ctx.out.paint(&format!(" · {} stale", count(stale as u64)), Style::Yellow));
     }

@@ -19,8 +19,8 @@ const CODE_LINES: usize = 8;
     after_help = "Examples:\n  mltrace inspect 12\n  mltrace inspect 12 --code          # the whole code snapshot\n  mltrace inspect 12 --as-of 300     # as it was at seq 300 (flags, notes)\n  mltrace inspect 12 --json"
 )]
 pub struct InspectArgs {
-    /// The run's id.
-    #[arg(value_name = "RUN_ID")]
+    /// The run's id (`12` or `#12`, as every view prints it).
+    #[arg(value_name = "RUN_ID", value_parser = crate::conn::parse_run_id)]
     pub id: RunId,
     /// Show the whole code snapshot instead of its first lines.
     #[arg(long)]

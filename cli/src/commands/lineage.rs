@@ -1,5 +1,6 @@
 //! `trace`, `downstream` and `outdated`: the lineage graph, upstream and downstream.
 
+use super::suggest::{NameKind, or_suggest};
 use super::{Ctx, Explain};
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Paint, Style, Tree, count, local_time, plural};
@@ -41,7 +42,13 @@ pub struct WalkArgs {
 /// `mltrace trace OUTPUT`.
 pub fn trace(TraceArgs { walk: a }: TraceArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let t = conn.trace(&a.output, a.max_depth, a.limit as usize, a.read.as_of).explained(&conn)?;
+    let t = or_suggest(
+        conn.trace(&a.output, a.max_depth, a.limit as usize, a.read.as_of),
+        &conn,
+        NameKind::Output,
+        &a.output,
+        a.read.as_of,
+    )?;
     if a.read.json {
         return Ok(ctx.out.json(&t)?);
     }
@@ -82,7 +89,13 @@ pub struct DownstreamArgs {
 /// `mltrace downstream OUTPUT`.
 pub fn downstream(DownstreamArgs { walk: a }: DownstreamArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let d = conn.downstream(&a.output, a.max_depth, a.limit as usize, a.read.as_of).explained(&conn)?;
+    let d = or_suggest(
+        conn.downstream(&a.output, a.max_depth, a.limit as usize, a.read.as_of),
+        &conn,
+        NameKind::Output,
+        &a.output,
+        a.read.as_of,
+    )?;
     if a.read.json {
         return Ok(ctx.out.json(&d)?);
     }

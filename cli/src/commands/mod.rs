@@ -14,12 +14,14 @@ pub mod notes;
 pub mod review;
 pub mod runs;
 pub mod stats;
+pub mod suggest;
 pub mod verify;
 
 use crate::conn::ConnArgs;
 use crate::output::Out;
 use crate::{Failed, Usage};
 use mltrace_api::client::{Connection, Error, Target};
+use std::io::Write;
 
 /// What every command gets: the connection options given before the command, and stdout.
 pub struct Ctx {
@@ -34,9 +36,37 @@ impl Ctx {
         Ctx { conn, out: Out::stdout() }
     }
 
-    /// Connects, with the command's own options over the top-level ones.
+    /// Connects for a read, with the command's own options over the top-level ones. When nothing
+    /// was configured and no server answered, the read goes to `./mltrace-data`, and stderr says so:
+    /// a default is never silent.
     pub fn connect(&self, inner: &ConnArgs) -> Result<Connection, Usage> {
-        self.conn.merged(inner).connect()
+        let conn = self.conn.merged(inner).connect()?;
+        if let Target::DataDir { path, fallback: true } = &conn.target
+            && path.exists()
+        {
+            let _ = writeln!(
+                std::io::stderr(),
+                "mltrace: no server answers at {}; reading the data directory {}",
+                mltrace_api::client::DEFAULT_SERVER,
+                path.display()
+            );
+        }
+        Ok(conn)
+    }
+
+    /// Connects for a write. Unlike a read, a write never falls back to `./mltrace-data` when no
+    /// server answers: runs logged by cron or CI while the server is down would be scattered over
+    /// local folders that nobody looks at. A data directory must be asked for.
+    pub fn connect_for_write(&self, inner: &ConnArgs) -> anyhow::Result<Connection> {
+        let conn = self.conn.merged(inner).connect()?;
+        if let Target::DataDir { fallback: true, .. } = &conn.target {
+            return Err(anyhow::Error::new(Failed(format!(
+                "no server answers at {} and no data directory was chosen, so nothing was written: start a server \
+                 with `mltrace serve`, or pass --server URL (MLTRACE_SERVER) or --data-dir DIR (MLTRACE_DATA_DIR)",
+                mltrace_api::client::DEFAULT_SERVER
+            ))));
+        }
+        Ok(conn)
     }
 
     /// The merged connection options.

@@ -15,8 +15,8 @@ use std::io::Read;
     after_help = "Examples:\n  mltrace notes 12 \"AUC dropped to 0.71: the label join was off by a day\"\n  git log -1 --format=%B | mltrace notes 12 -\n  mltrace notes 12 \"\"              # clear them"
 )]
 pub struct NotesArgs {
-    /// The run's id.
-    #[arg(value_name = "RUN_ID")]
+    /// The run's id (`12` or `#12`, as every view prints it).
+    #[arg(value_name = "RUN_ID", value_parser = crate::conn::parse_run_id)]
     pub id: RunId,
     /// The new notes, or `-` to read them from standard input.
     pub text: String,
@@ -38,7 +38,7 @@ pub fn run(a: NotesArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     } else {
         a.text.clone()
     };
-    let conn = ctx.connect(&a.conn)?;
+    let conn = ctx.connect_for_write(&a.conn)?;
     let run = conn.set_notes(a.id, &text).explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&run)?);

@@ -1,5 +1,6 @@
 //! `recent` and `history`: lists of runs, newest first.
 
+use super::suggest::{NameKind, or_suggest};
 use super::{Ctx, Explain};
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Style, plural};
@@ -71,8 +72,13 @@ pub struct HistoryArgs {
 /// `mltrace history COMPONENT`.
 pub fn history(a: HistoryArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let runs =
-        conn.history(&a.component, a.limit as usize, a.before, a.since, a.until, a.read.as_of).explained(&conn)?;
+    let runs = or_suggest(
+        conn.history(&a.component, a.limit as usize, a.before, a.since, a.until, a.read.as_of),
+        &conn,
+        NameKind::Component,
+        &a.component,
+        a.read.as_of,
+    )?;
     if a.read.json {
         return Ok(ctx.out.json(&envelope::list("runs", &runs))?);
     }
