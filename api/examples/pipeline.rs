@@ -135,7 +135,7 @@ fn run_pipeline(backend: &dyn Backend, root: &Path, day: &str) -> Result<String,
 }
 
 fn main() -> Result<(), Error> {
-    let conn = connect(&Settings::from_env());
+    let conn = connect(&Settings::from_env())?;
     let work = tempfile::tempdir()?;
     let day = mltrace_store::Timestamp::now().to_rfc3339()[..10].to_string();
     // A failed test's error names the check (`after-tests failed (run 4 was logged ...): ...`).

@@ -29,6 +29,14 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive
+/// (RFC 9110, section 11.1), so `bearer` and `BEARER` work; an empty token is no token.
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Middleware: checks `Authorization: Bearer` on `/api/` requests.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tokens = &state.auth;
@@ -39,8 +47,7 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer);
     let Some(given) = given else {
         return ApiError::unauthorized("this server needs `Authorization: Bearer <token>`").into_response();
     };
@@ -53,5 +60,20 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         ApiError::forbidden("the read-only token cannot change anything; use the write token").into_response()
     } else {
         ApiError::unauthorized("the bearer token is not valid for this server").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_an_empty_token_is_none() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
     }
 }

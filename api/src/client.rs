@@ -85,6 +85,9 @@ pub enum Error {
     /// Writing what was read (an event stream) to its destination failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The CA certificate given for HTTPS cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Error {
@@ -104,6 +107,7 @@ impl Error {
                 StoreError::Corrupt { .. } | StoreError::Io { .. } => "internal",
             },
             Error::Io(_) => "io",
+            Error::Tls(_) => "invalid_argument",
         }
     }
 
@@ -337,17 +341,21 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Bearer token for the server.
     pub token: Option<String>,
+    /// A PEM file of CA certificates to trust for `https://` servers, besides the Mozilla roots.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Settings {
     /// What the environment says: `MLTRACE_SERVER` (or `DB_SERVER=host`, meaning
-    /// `http://host:8080`), `MLTRACE_DATA_DIR`, `MLTRACE_TOKEN`. Empty variables count as unset.
+    /// `http://host:8080`), `MLTRACE_DATA_DIR`, `MLTRACE_TOKEN`, `MLTRACE_CA_CERT`. Empty variables
+    /// count as unset.
     pub fn from_env() -> Settings {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Settings {
             server: var("MLTRACE_SERVER").or_else(|| var("DB_SERVER")),
             data_dir: var("MLTRACE_DATA_DIR").map(PathBuf::from),
             token: var("MLTRACE_TOKEN"),
+            ca_cert: var("MLTRACE_CA_CERT").map(PathBuf::from),
         }
     }
 }
@@ -413,17 +421,22 @@ pub fn server_url(text: &str) -> String {
 /// Picks a backend: the server when one is configured, else the data directory when one is, else
 /// the server at [`DEFAULT_SERVER`] if it answers its health check within [`PROBE_TIMEOUT`], else
 /// `./mltrace-data`. Nothing is opened yet: a data directory is opened by the first read or write.
-pub fn connect(settings: &Settings) -> Connection {
+/// Fails only when the CA file of `settings` cannot be used.
+pub fn connect(settings: &Settings) -> Result<Connection> {
+    let client = |url: &str| -> Result<Connection> {
+        let c = HttpClient::new(url).with_token(settings.token.clone()).with_ca_cert(settings.ca_cert.as_deref())?;
+        Ok(Connection::server(c))
+    };
     if let Some(server) = &settings.server {
-        return Connection::server(HttpClient::new(&server_url(server)).with_token(settings.token.clone()));
+        return client(&server_url(server));
     }
     if let Some(dir) = &settings.data_dir {
-        return Connection::data_dir(DataDir::new(dir), false);
+        return Ok(Connection::data_dir(DataDir::new(dir), false));
     }
     if HttpClient::probe(DEFAULT_SERVER, PROBE_TIMEOUT) {
-        return Connection::server(HttpClient::new(DEFAULT_SERVER).with_token(settings.token.clone()));
+        return client(DEFAULT_SERVER);
     }
-    Connection::data_dir(DataDir::new(DEFAULT_DATA_DIR), true)
+    Ok(Connection::data_dir(DataDir::new(DEFAULT_DATA_DIR), true))
 }
 
 /// The API's JSON envelopes, built exactly as the routes build them, so that `--json` prints the

@@ -20,7 +20,7 @@
 //!     }
 //! }
 //!
-//! let backend = connect(&Settings::from_env());
+//! let backend = connect(&Settings::from_env())?;
 //! let clean = Component::new("clean").owner("data-eng").description("Drops malformed rows").after_test(NotEmpty);
 //! clean.register(&*backend)?;
 //! let ran = clean.run().input("raw.csv").output("clean.csv").call(&*backend, |_run| {

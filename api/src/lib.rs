@@ -13,6 +13,7 @@
 //! | [`ui`]        | the `ui/` folder, embedded, with the SPA fallback                     |
 //! | [`ingest`]    | the writer thread that coalesces concurrent `POST /runs` requests     |
 //! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
+//! | [`tls`]       | certificates for `serve --tls-cert`, reloaded on SIGHUP; client trust  |
 //! | [`client`]    | the typed HTTP client used by the CLI and Rust pipelines             |
 //! | [`instrument`] | components, runs and tests for Rust pipelines, over the client       |
 //!
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod params;
 pub mod routes;
 pub mod server;
+pub mod tls;
 pub mod ui;
 
 pub use error::{ApiError, ApiResult};

@@ -41,6 +41,8 @@ pub struct ServeConfig {
     pub header_timeout: Duration,
     /// Write a checkpoint after this many new events (0: only at shutdown).
     pub checkpoint_every: u64,
+    /// Serve HTTPS with these files instead of plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for ServeConfig {
@@ -56,6 +58,7 @@ impl Default for ServeConfig {
             segment_bytes: LogOptions::default().segment_bytes,
             header_timeout: Duration::from_secs(30),
             checkpoint_every: 1_000_000,
+            tls: None,
         }
     }
 }
@@ -74,6 +77,9 @@ pub enum ServeError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Socket or runtime error.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
@@ -101,10 +107,12 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     if !addr.ip().is_loopback() && !cfg.tokens.enabled() && !cfg.allow_unauthenticated {
         return Err(ServeError::Unauthenticated(addr));
     }
+    // Before binding: a bad certificate must stop the start, not the first handshake.
+    let tls = cfg.tls.clone().map(crate::tls::Reloadable::new).transpose()?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Io(format!("listening on {addr}"), e))?;
     let local = listener.local_addr().map_err(|e| ServeError::Io("reading the bound address".into(), e))?;
-    let url = format!("http://{local}");
+    let url = format!("{}://{local}", if tls.is_some() { "https" } else { "http" });
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| ServeError::Io(format!("creating the data directory {}", cfg.data_dir.display()), e))?;
     let opts = LogOptions {
@@ -125,6 +133,12 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
             .map_err(|e| ServeError::Io("loading the demo".into(), std::io::Error::other(e)))??;
         if loaded > 0 {
             tracing::info!("loaded the demo pipeline: {loaded} runs");
+        } else {
+            tracing::warn!(
+                "--demo ignored: the data directory already holds {} events (the demo loads only into an empty one; \
+                 use another --data-dir to see it)",
+                store.last_seq()
+            );
         }
     }
     let mut state = AppState::new(store.clone());
@@ -152,6 +166,7 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     }
 
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone(), cfg.checkpoint_every));
+    let reloads = tls.clone().map(|t| tokio::spawn(reload_on_sighup(t)));
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(cfg.header_timeout).keep_alive(true);
     let graceful = GracefulShutdown::new();
@@ -170,11 +185,28 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
                 };
                 let _ = stream.set_nodelay(true);
                 let svc = TowerToHyperService::new(router.clone());
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let fut = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = fut.await;
-                });
+                match &tls {
+                    None => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                        let fut = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            let _ = fut.await;
+                        });
+                    }
+                    Some(tls) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+                        let (builder, watcher, limit) = (builder.clone(), graceful.watcher(), cfg.header_timeout);
+                        // The handshake runs in the connection's task, bounded like a header read,
+                        // so a client that opens a socket and says nothing holds nothing for long.
+                        tokio::spawn(async move {
+                            let Ok(Ok(stream)) = tokio::time::timeout(limit, acceptor.accept(stream)).await else {
+                                return;
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                            let _ = watcher.watch(conn).await;
+                        });
+                    }
+                }
             }
             _ = &mut signal => break,
         }
@@ -188,6 +220,9 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("some connections did not finish within 10 s"),
     }
     checkpoints.abort();
+    if let Some(r) = reloads {
+        r.abort();
+    }
     let s = store.clone();
     // A checkpoint flushes the log first: everything acknowledged is durable when it returns.
     let flushed = tokio::task::spawn_blocking(move || s.checkpoint()).await;
@@ -224,6 +259,25 @@ async fn checkpoint_loop(store: Arc<Store>, every: u64) {
             Err(e) => tracing::warn!("checkpoint task failed: {e}"),
         }
     }
+}
+
+/// Reads the certificate and key again on every SIGHUP.
+async fn reload_on_sighup(tls: crate::tls::Reloadable) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the TLS certificate will not be reloaded");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+                Err(e) => tracing::error!("SIGHUP: kept the previous TLS certificate: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 async fn shutdown_signal() {

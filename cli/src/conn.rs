@@ -2,7 +2,8 @@
 //!
 //! Flags win over the environment: `--server` or `--data-dir` (not both), then `MLTRACE_SERVER`,
 //! `MLTRACE_DATA_DIR`, `DB_SERVER=host` (the original mltrace's variable: `http://host:8080`), then
-//! the server at `http://127.0.0.1:8080` if it answers within 300 ms, else `./mltrace-data`.
+//! the server at `http://127.0.0.1:8080` if it answers within 300 ms. Failing all that, reads go to
+//! `./mltrace-data` (saying so on stderr) and writes fail: see `Ctx::connect_for_write`.
 
 use crate::Usage;
 use clap::Args;
@@ -22,6 +23,9 @@ pub struct ConnArgs {
     /// Work on a data directory directly, no server needed (env MLTRACE_DATA_DIR).
     #[arg(long, value_name = "DIR", help_heading = "Connection")]
     pub data_dir: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for an https:// server (env MLTRACE_CA_CERT).
+    #[arg(long, value_name = "FILE", help_heading = "Connection")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ConnArgs {
@@ -31,6 +35,7 @@ impl ConnArgs {
             server: inner.server.clone().or_else(|| self.server.clone()),
             token: inner.token.clone().or_else(|| self.token.clone()),
             data_dir: inner.data_dir.clone().or_else(|| self.data_dir.clone()),
+            ca_cert: inner.ca_cert.clone().or_else(|| self.ca_cert.clone()),
         }
     }
 
@@ -41,16 +46,18 @@ impl ConnArgs {
         }
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let token = self.token.clone().or_else(|| env("MLTRACE_TOKEN"));
+        let ca_cert = self.ca_cert.clone().or_else(|| env("MLTRACE_CA_CERT").map(PathBuf::from));
+        let settings = |server: Option<String>, data_dir: Option<PathBuf>| Settings { server, data_dir, token, ca_cert };
         if self.server.is_some() || self.data_dir.is_some() {
-            return Ok(Settings { server: self.server.clone(), data_dir: self.data_dir.clone(), token });
+            return Ok(settings(self.server.clone(), self.data_dir.clone()));
         }
         if let Some(server) = env("MLTRACE_SERVER") {
-            return Ok(Settings { server: Some(server), data_dir: None, token });
+            return Ok(settings(Some(server), None));
         }
         if let Some(dir) = env("MLTRACE_DATA_DIR") {
-            return Ok(Settings { server: None, data_dir: Some(dir.into()), token });
+            return Ok(settings(None, Some(dir.into())));
         }
-        Ok(Settings { server: env("DB_SERVER"), data_dir: None, token })
+        Ok(settings(env("DB_SERVER"), None))
     }
 
     /// Connects as the settings say.
@@ -59,12 +66,16 @@ impl ConnArgs {
         if let Some(s) = &settings.server {
             check_url(&client::server_url(s))?;
         }
+        let ca_error = |e: client::Error| Usage(format!("--ca-cert: {e}"));
         Ok(match (&settings.server, &settings.data_dir) {
             (None, Some(dir)) => Connection::data_dir(DataDir::new(dir), false),
-            (Some(s), _) => {
-                Connection::server(HttpClient::new(&client::server_url(s)).with_token(settings.token.clone()))
-            }
-            (None, None) => client::connect(&settings),
+            (Some(s), _) => Connection::server(
+                HttpClient::new(&client::server_url(s))
+                    .with_token(settings.token.clone())
+                    .with_ca_cert(settings.ca_cert.as_deref())
+                    .map_err(ca_error)?,
+            ),
+            (None, None) => client::connect(&settings).map_err(ca_error)?,
         })
     }
 
@@ -82,13 +93,8 @@ impl ConnArgs {
 }
 
 fn check_url(url: &str) -> Result<(), Usage> {
-    if url.starts_with("https://") {
-        return Err(Usage(format!(
-            "{url}: this build talks plain HTTP only; put the server behind a local tunnel or use http://"
-        )));
-    }
-    if !url.starts_with("http://") {
-        return Err(Usage(format!("{url} is not an http:// URL")));
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(Usage(format!("{url} is not an http:// or https:// URL")));
     }
     Ok(())
 }

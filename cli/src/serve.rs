@@ -1,7 +1,9 @@
 //! `mltrace serve`: the server with the web UI, on one port.
 
+use crate::Usage;
 use clap::Args;
 use mltrace_api::auth::Tokens;
+use mltrace_api::tls::TlsFiles;
 use mltrace_api::server::{ServeConfig, run};
 use mltrace_store::FsyncPolicy;
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use std::path::PathBuf;
 /// Start the server: HTTP API and web UI on one port.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  mltrace serve                         # http://127.0.0.1:8080, data in ./mltrace-data\n  mltrace serve --demo                  # with an example pipeline to look at\n  mltrace serve --addr 0.0.0.0:8080 --token \"$(openssl rand -hex 16)\""
+    after_help = "Examples:\n  mltrace serve                         # http://127.0.0.1:8080, data in ./mltrace-data\n  mltrace serve --demo                  # with an example pipeline to look at\n  mltrace serve --addr 0.0.0.0:8443 --token \"$(openssl rand -hex 16)\" \\\n      --tls-cert cert.pem --tls-key key.pem   # HTTPS; `kill -HUP` reloads the files"
 )]
 pub struct ServeArgs {
     /// Address to listen on. Anything but loopback needs --token (or --allow-unauthenticated).
@@ -40,10 +42,37 @@ pub struct ServeArgs {
     /// Largest request body, in MiB.
     #[arg(long, default_value_t = 64)]
     pub body_limit_mib: usize,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key; reloaded on SIGHUP).
+    #[arg(long, value_name = "FILE", env = "MLTRACE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", env = "MLTRACE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Shortest token accepted: an empty or tiny token (`--token ""` when `$(openssl rand -hex 16)`
+/// failed) would protect nothing while the server believes it is protected.
+pub const MIN_TOKEN_CHARS: usize = 12;
+
+fn check_token(flag: &str, token: &Option<String>) -> Result<(), Usage> {
+    match token {
+        Some(t) if t.trim().chars().count() < MIN_TOKEN_CHARS || t.trim() != t => Err(Usage(format!(
+            "{flag} must be at least {MIN_TOKEN_CHARS} characters with no surrounding spaces (it was {}); \
+             make one with `openssl rand -hex 16`",
+            if t.is_empty() { "empty".to_string() } else { format!("{} characters", t.chars().count()) }
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    check_token("--token (MLTRACE_TOKEN)", &args.token)?;
+    check_token("--read-token (MLTRACE_READ_TOKEN)", &args.read_token)?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
     let cfg = ServeConfig {
         addr: args.addr,
         data_dir: args.data_dir,
@@ -53,6 +82,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo: args.demo,
         body_limit: args.body_limit_mib * 1024 * 1024,
         checkpoint_every: args.checkpoint_every,
+        tls,
         ..ServeConfig::default()
     };
     run(cfg)?;

@@ -37,12 +37,15 @@ impl std::fmt::Debug for HttpClient {
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 fn agent(connect: Duration, read: Duration) -> ureq::Agent {
+    builder(connect, read).build()
+}
+
+fn builder(connect: Duration, read: Duration) -> ureq::AgentBuilder {
     ureq::AgentBuilder::new()
         .timeout_connect(connect)
         .timeout_read(read)
         .timeout_write(read)
         .user_agent(concat!("mltrace-rust/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// Percent-encodes one path segment (component names travel in the path).
@@ -197,6 +200,16 @@ impl HttpClient {
     pub fn with_token(mut self, token: Option<String>) -> HttpClient {
         self.token = token.filter(|t| !t.is_empty());
         self
+    }
+
+    /// Trusts the CA certificates in this PEM file for `https://` (besides the Mozilla roots), for
+    /// a server whose certificate an internal CA signed. `None` changes nothing.
+    pub fn with_ca_cert(mut self, ca: Option<&std::path::Path>) -> Result<HttpClient> {
+        if let Some(path) = ca {
+            let tls = crate::tls::client_config(Some(path))?;
+            self.agent = builder(Duration::from_secs(5), Duration::from_secs(120)).tls_config(tls).build();
+        }
+        Ok(self)
     }
 
     /// The server's base URL.
