@@ -327,7 +327,7 @@ fn check_golden(name: &str, env: &Env) {
 fn golden_env(env: &Env) {
     std::fs::write(
         env.cwd.join("bad.ndjson"),
-        "{\"component\":\"a\",\"start\":1,\"end\":2}\n\n{\"component\":\"b\",\"start\":1}\n",
+        "{\"component\":\"a\",\"start\":1,\"end\":2}\n\n{\"component\":\"b\",\"start\":5,\"end\":1}\n",
     )
     .expect("write bad.ndjson");
     env.load_pipeline();
@@ -513,16 +513,16 @@ fn server_settings_follow_the_documented_order() {
 fn a_server_with_tokens_is_told_the_token() {
     let mut env = Env::new();
     std::fs::create_dir_all(&env.data).expect("the data directory");
-    env.server = Some(Server::start_with(&env.data, &["--token", "w-secret", "--read-token", "r-secret"]));
+    env.server = Some(Server::start_with(&env.data, &["--token", "w-secret-token", "--read-token", "r-secret-token"]));
     let o = run(env.cmd(&["recent"]));
     assert_fails(&o, 1, "needs `Authorization: Bearer <token>` (pass --token or set MLTRACE_TOKEN)");
-    let o = run(env.cmd(&["recent", "--token", "r-secret"]));
+    let o = run(env.cmd(&["recent", "--token", "r-secret-token"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let mut c = env.cmd(&["log", "-c", "a", "-o", "x"]);
-    c.env("MLTRACE_TOKEN", "r-secret");
+    c.env("MLTRACE_TOKEN", "r-secret-token");
     assert_fails(&run(c), 1, "read-only token cannot change anything");
     let mut c = env.cmd(&["log", "-c", "a", "-o", "x", "--quiet"]);
-    c.env("MLTRACE_TOKEN", "w-secret");
+    c.env("MLTRACE_TOKEN", "w-secret-token");
     let o = run(c);
     assert_eq!(stdout(&o), "1\n", "{}", stderr(&o));
 }
@@ -992,4 +992,233 @@ fn bash_completes_output_and_component_names_from_the_store() {
     assert!(flags.iter().any(|f| f == "--max-depth"), "{flags:?}");
     let o = run(env.dir_cmd(&["__complete", "components", "tr"]));
     assert_eq!(stdout(&o).trim(), "train");
+}
+
+// ---------------------------------------------------------------------------------------------
+// First run and everyday use: the rough edges a new user hit, each pinned by a test.
+
+/// The command with nothing configured: no MLTRACE_* variables, so it probes the default server.
+fn unconfigured(env: &Env, args: &[&str]) -> Command {
+    let mut c = env.base_cmd(args);
+    c.env_remove("MLTRACE_DATA_DIR");
+    c
+}
+
+#[test]
+fn a_write_with_no_server_and_no_data_directory_fails_and_writes_nothing() {
+    let env = Env::new();
+    if HttpClient::probe(mltrace_api::client::DEFAULT_SERVER, Duration::from_millis(300)) {
+        // A server on the default port would rightly take the write; nothing to check here then.
+        eprintln!("skipped: a server answers at {}", mltrace_api::client::DEFAULT_SERVER);
+        return;
+    }
+    for args in [
+        &["log", "-c", "ingest", "-o", "raw.csv"][..],
+        &["flag", "raw.csv"],
+        &["tag", "ingest", "etl"],
+        &["notes", "1", "hello"],
+        &["run", "-c", "ingest", "-o", "raw.csv", "true"],
+    ] {
+        let o = run(unconfigured(&env, args));
+        assert_fails(&o, 1, "no server answers at http://127.0.0.1:8080 and no data directory was chosen");
+        assert!(stderr(&o).contains("mltrace serve") && stderr(&o).contains("--data-dir"), "{}", stderr(&o));
+    }
+    assert!(!env.cwd.join("mltrace-data").exists(), "nothing may be created in the working directory");
+    // An explicit data directory works, and a read of ./mltrace-data says where it read.
+    let o = run(unconfigured(&env, &["log", "-c", "ingest", "-o", "raw.csv", "--data-dir", "mltrace-data"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(unconfigured(&env, &["recent"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("reading the data directory mltrace-data"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_takes_the_command_without_dashes_and_one_name_per_flag() {
+    let env = Env::new();
+    let o = run(env.cmd(&["run", "-c", "train", "-i", "a.csv", "-o", "model.pkl", "sh", "-c", "echo trained"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "trained\n", "the command's own output, untouched");
+    let card = stdout(&run(env.cmd(&["inspect", "1", "--json"])));
+    let v: serde_json::Value = serde_json::from_str(&card).expect("json");
+    assert_eq!(v["outputs"].as_array().map(Vec::len), Some(1), "{card}");
+    assert_eq!(v["code_snapshot"], "sh -c 'echo trained'");
+    // `--` still works, and the command may carry its own options.
+    let o = run(env.cmd(&["run", "-c", "train", "-o", "m2.pkl", "--", "sh", "-c", "exit 0"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // No command: the message says where it goes.
+    let o = run(env.cmd(&["run", "-c", "train", "-o", "model.pkl"]));
+    assert_fails(&o, 2, "give the command to run after the options");
+    assert!(stderr(&o).contains("-- python train.py"), "{}", stderr(&o));
+    // Two names after one -o: the second is the command, and the failure says why.
+    let o = run(env.cmd(&["run", "-c", "train", "-o", "model.pkl", "extra.pkl"]));
+    assert_eq!(o.status.code(), Some(127));
+    assert!(stderr(&o).contains("each -i/-o takes one name"), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_names_get_a_did_you_mean() {
+    let env = Env::new();
+    env.load_pipeline();
+    let o = run(env.cmd(&["trace", "models/churn-v1.pk"]));
+    assert_fails(&o, 1, "did you mean `models/churn-v1.pkl`");
+    let o = run(env.cmd(&["trace", "./models/churn-v1.pkl"]));
+    assert_fails(&o, 1, "did you mean `models/churn-v1.pkl`");
+    let o = run(env.cmd(&["history", "trian"]));
+    assert_fails(&o, 1, "did you mean `train`");
+    let o = run(env.cmd(&["downstream", "nothing-like-it-at-all"]));
+    assert_fails(&o, 1, "nothing-like-it-at-all");
+    assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
+}
+
+#[test]
+fn ids_print_as_hash_n_and_are_read_back_so_and_as_of_takes_a_date() {
+    let env = Env::new();
+    env.load_pipeline();
+    let o = run(env.cmd(&["inspect", "#3", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"id\":3"), "{}", stdout(&o));
+    let o = run(env.cmd(&["inspect", "#x"]));
+    assert_fails(&o, 2, "is not a run id");
+    let o = run(env.cmd(&["recent", "--as-of", "2000-01-01", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "{\"runs\":[]}\n");
+    let o = run(env.cmd(&["recent", "--as-of", "2999-01-01 10:00", "-n", "1", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"id\":12"), "{}", stdout(&o));
+}
+
+#[test]
+fn import_defaults_start_and_end_like_log_and_names_a_single_run_once() {
+    let env = Env::new();
+    let file = env.cwd.join("runs.ndjson");
+    std::fs::write(&file, "{\"component\":\"ingest\",\"outputs\":[\"raw.csv\"]}\n").expect("write");
+    let o = run(env.cmd(&["import", file.to_str().expect("utf-8")]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "imported 1 run (#1)\n");
+    std::fs::write(&file, "{\"component\":\"a\",\"start\":\"2026-01-01T00:00:00Z\"}\n{\"component\":\"b\"}\n")
+        .expect("write");
+    let o = run(env.cmd(&["import", file.to_str().expect("utf-8")]));
+    assert_eq!(stdout(&o), "imported 2 runs (#2–#3)\n", "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&run(env.cmd(&["inspect", "2", "--json"])))).expect("json");
+    assert_eq!(v["end"], v["start"], "end defaults to start when only start is given");
+}
+
+#[test]
+fn one_line_errors_keep_their_sentences_apart() {
+    let env = Env::new();
+    let o = run(env.cmd(&["trcae"]));
+    assert_fails(&o, 2, "unrecognized subcommand 'trcae'; some similar subcommands exist");
+    let o = run(env.cmd(&["unflag"]));
+    assert_fails(&o, 2, "or pass --all");
+}
+
+#[test]
+fn empty_and_short_tokens_are_refused_at_start() {
+    let env = Env::new();
+    for token in ["", "short", " padded-token-value "] {
+        let o = run(env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--data-dir", "d", "--token", token]));
+        assert_fails(&o, 2, "--token (MLTRACE_TOKEN) must be at least 12 characters");
+    }
+    let mut c = env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--data-dir", "d", "--read-token", "abc"]);
+    c.env("MLTRACE_TOKEN", "a-long-enough-token");
+    assert_fails(&run(c), 2, "--read-token");
+    assert!(!env.cwd.join("d").exists(), "nothing was started");
+}
+
+#[test]
+fn flags_name_who_flagged_even_without_user() {
+    let env = Env::new();
+    env.load_pipeline();
+    let mut c = env.cmd(&["flag", "models/churn-v1.pkl"]);
+    c.env_remove("USER").env_remove("LOGNAME");
+    assert!(run(c).status.success());
+    let flags = stdout(&run(env.cmd(&["flags", "--json"])));
+    let v: serde_json::Value = serde_json::from_str(&flags).expect("json");
+    let by = v["flags"][0]["by"].as_str().unwrap_or("");
+    assert!(!by.is_empty(), "`by` falls back to the login name: {flags}");
+}
+
+mod https {
+    use super::*;
+
+    /// A CA, and a server certificate for 127.0.0.1 signed by it, written as PEM files.
+    fn issue(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("{name} test CA"));
+        let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
+        let cert = params.signed_by(&key, &ca, &ca_key).expect("server certificate");
+        let paths = (dir.join(format!("{name}-ca.pem")), dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&paths.0, ca.pem()).expect("write CA");
+        std::fs::write(&paths.1, cert.pem()).expect("write cert");
+        std::fs::write(&paths.2, key.serialize_pem()).expect("write key");
+        paths
+    }
+
+    #[test]
+    fn https_end_to_end_with_a_custom_ca_and_a_reload_on_sighup() {
+        let mut env = Env::new();
+        std::fs::create_dir_all(&env.data).expect("data");
+        let (ca, cert, key) = issue(&env.cwd, "first");
+        let cert_s = cert.to_str().expect("utf-8");
+        let key_s = key.to_str().expect("utf-8");
+        env.server = Some(Server::start_with(&env.data, &["--tls-cert", cert_s, "--tls-key", key_s]));
+        let url = env.url().to_string();
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+        // The CLI, trusting the CA.
+        let mut c = env.cmd(&["log", "-c", "ingest", "-o", "raw.csv", "--quiet"]);
+        c.env("MLTRACE_CA_CERT", &ca);
+        let o = run(c);
+        assert_eq!(stdout(&o), "1\n", "{}", stderr(&o));
+        let o = run(env.cmd(&["recent", "--json", "--ca-cert", ca.to_str().expect("utf-8")]));
+        assert!(stdout(&o).contains("\"component\":\"ingest\""), "{}", stderr(&o));
+        // Without the CA the certificate is refused, and the message says so.
+        let o = run(env.cmd(&["recent"]));
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).to_lowercase().contains("certificate"), "{}", stderr(&o));
+        // The Rust client.
+        let client = HttpClient::new(&url).with_ca_cert(Some(&ca)).expect("CA loads");
+        assert_eq!(client.stats(None).expect("stats over https").runs, 1);
+        // Plain HTTP to a TLS port gets nowhere.
+        assert!(ureq::get(&url.replace("https://", "http://")).call().is_err());
+        // A new certificate from another CA, then SIGHUP: new connections get the new one.
+        let (ca2, _, _) = issue(&env.cwd, "second");
+        let pid = env.server.as_ref().expect("server").child.id().to_string();
+        let killed = Command::new("kill").args(["-HUP", &pid]).status().expect("kill -HUP");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fresh = HttpClient::new(&url).with_ca_cert(Some(&ca2)).expect("CA loads");
+            if fresh.stats(None).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not pick up the new certificate");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let old = HttpClient::new(&url).with_ca_cert(Some(&ca)).expect("CA loads");
+        assert!(old.stats(None).is_err(), "the old CA no longer matches");
+        // A broken file on reload keeps the current certificate.
+        std::fs::write(&cert, "not a certificate").expect("write");
+        assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+        std::thread::sleep(Duration::from_millis(300));
+        let fresh = HttpClient::new(&url).with_ca_cert(Some(&ca2)).expect("CA loads");
+        assert_eq!(fresh.stats(None).expect("still served").runs, 1);
+    }
+
+    #[test]
+    fn a_bad_certificate_stops_the_start_with_the_file_named() {
+        let env = Env::new();
+        let bad = env.cwd.join("bad.pem");
+        std::fs::write(&bad, "nothing here").expect("write");
+        let b = bad.to_str().expect("utf-8");
+        let o = run(env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--data-dir", "d", "--tls-cert", b, "--tls-key", b]));
+        assert_fails(&o, 1, "bad.pem");
+        let o = run(env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--tls-cert", b]));
+        assert_eq!(o.status.code(), Some(2), "--tls-cert needs --tls-key: {}", stderr(&o));
+    }
 }

@@ -213,10 +213,10 @@ fn the_event_stream_follows_new_appends_live() {
 #[test]
 fn tokens_guard_the_api_of_a_real_server() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(dir.path(), &["--token", "test-write-token", "--read-token", "reader"]);
+    let s = Server::start(dir.path(), &["--token", "test-write-token", "--read-token", "reader-token-1"]);
     let (st, v) = s.get("/api/v1/runs");
     assert_eq!((st, v["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let r = ureq::post(&format!("{}/api/v1/runs", s.url)).set("Authorization", "Bearer reader").send_json(run(
+    let r = ureq::post(&format!("{}/api/v1/runs", s.url)).set("Authorization", "Bearer reader-token-1").send_json(run(
         "a",
         "2026-11-20T00:00:00Z",
         json!([]),
