@@ -1,4 +1,4 @@
-//! The contract (`shared/spec/README.md`), one test per rule, named after it, against the store's
+//! The contract (`docs/concepts.md`), one test per rule, named after it, against the store's
 //! public API. Where the contract is silent the tests follow `docs/decisions.md` and say so.
 //!
 //! Sections follow the contract: entities, names, events, dependency resolution, staleness and

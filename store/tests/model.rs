@@ -1,6 +1,6 @@
 //! The store against a deliberately naive reference model.
 //!
-//! The model below is written from the contract (`shared/spec/README.md`) and `docs/decisions.md`
+//! The model below is written from the contract (`docs/concepts.md`) and `docs/decisions.md`
 //! alone: plain vectors, linear scans, recursive walks, no indices, no interning, no log. Random
 //! sequences of writes (single runs, batches with valid and invalid runs, idempotency keys,
 //! registrations, tags, notes, flags, unflags, checkpoints, reopens) go to both, and every read must answer the

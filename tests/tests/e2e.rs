@@ -298,3 +298,38 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_when_space_returns() {
         assert_eq!(s.get(&format!("/api/v1/runs/{id}")).0, 200);
     }
 }
+
+/// The README's quickstart block, exactly as a newcomer pastes it, against a real server: every
+/// line must succeed. The only edit is the server's port, since the test cannot own port 8080.
+#[test]
+fn the_readme_quickstart_runs_as_pasted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let marker = "<!-- quickstart: tests/tests/e2e.rs runs this block as pasted -->";
+    let after = readme.split(marker).nth(1).expect("the README marks its quickstart block");
+    let block = after.split("```sh\n").nth(1).and_then(|b| b.split("\n```").next()).expect("a sh block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let s = Server::start(&data, &[]);
+    let script = block.replace("http://127.0.0.1:8080", &s.url);
+    let bin_dir = mltrace_tests::binary().parent().expect("the binary's folder").to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("MLTRACE_SERVER", &s.url)
+        .env_remove("MLTRACE_DATA_DIR")
+        .env_remove("MLTRACE_TOKEN")
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the quickstart failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("training"), "train.py ran: {stdout}");
+    let (_, review) = s.get("/api/v1/review");
+    assert_eq!(review["flagged"][0]["name"], "model.pkl");
+    assert_eq!(review["runs"].as_array().map(Vec::len), Some(3), "ingest, clean and train: {review}");
+    let (_, trace) = s.get("/api/v1/trace?output=model.pkl");
+    assert_eq!(trace["nodes"].as_array().map(Vec::len), Some(3));
+}
