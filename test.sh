@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, property, crash, end-to-end), Python client, and the
-# web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium, the
-# ui-tests npm packages, cargo-nextest when missing), so this one command works anywhere we run.
+# web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium and
+# openssl, the ui-tests npm packages), so this one command works anywhere we run. The Rust tests run
+# under cargo-nextest when it is installed, else under cargo test.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -9,12 +10,17 @@ root=$(pwd)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 install_prereqs() {
+    local missing=()
     if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
-        say "installing chromium (Debian) for the UI tests"
+        missing+=(chromium)     # the UI tests
+    fi
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # certificates for the HTTPS tests
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]} (Debian)"
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
     if [ ! -d ui-tests/node_modules/playwright-core ]; then
         say "installing the UI test packages (npm ci)"

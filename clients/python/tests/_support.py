@@ -78,12 +78,14 @@ class Server:
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
         self.token: Optional[str] = None
+        self.ca_file: Optional[str] = None
         if "--token" in self.extra_args:
             self.token = self.extra_args[self.extra_args.index("--token") + 1]
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, wait: float = 20.0) -> "Server":
         last = ""
@@ -118,7 +120,12 @@ class Server:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             req = urllib.request.Request(self.url + "/api/v1/health", headers=headers)
-            with urllib.request.urlopen(req, timeout=1) as r:
+            ctx = None
+            if self.url.startswith("https://"):
+                import ssl
+
+                ctx = ssl.create_default_context(cafile=self.ca_file)
+            with urllib.request.urlopen(req, timeout=1, context=ctx) as r:
                 return r.status == 200
         except Exception:
             return False

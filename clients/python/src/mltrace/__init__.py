@@ -44,6 +44,7 @@ from .client import (
     save,
     set_address,
     set_db_uri,
+    set_ca_cert,
     set_retries,
     set_token,
     tag_component,
@@ -60,7 +61,7 @@ from . import components, tests  # noqa: E402  (mltrace 0.17 exported these modu
 __all__ = [
     "__version__",
     # settings
-    "set_address", "set_db_uri", "get_db_uri", "get_address", "set_token", "set_retries",
+    "set_address", "set_db_uri", "get_db_uri", "get_address", "set_token", "set_ca_cert", "set_retries",
     "health", "clean_db",
     # logging
     "Component", "ComponentRun", "IOPointer", "PointerTypeEnum", "Test", "TestResult",

@@ -214,9 +214,31 @@ def set_retries(
         _timeout = float(timeout_s)
 
 
+_ca_cert: Optional[str] = None
+
+
+def ca_cert() -> Optional[str]:
+    """A PEM file of CA certificates to trust for ``https://`` servers, besides
+    the system's (``MLTRACE_CA_CERT`` unless set with ``set_ca_cert``)."""
+    if _ca_cert is not None:
+        return _ca_cert or None
+    return os.environ.get("MLTRACE_CA_CERT") or None
+
+
+def set_ca_cert(path: Optional[str]) -> None:
+    """Trusts the CA certificates in ``path`` (PEM) for ``https://`` servers
+    (``None``: back to ``MLTRACE_CA_CERT``; ``""``: the system's roots only)."""
+    global _ca_cert
+    if path:
+        if not os.path.isfile(path):
+            raise ValueError(f"set_ca_cert: {path} is not a file")
+    _ca_cert = path
+
+
 def reset() -> None:
     """Forgets every run-time setting (back to the environment)."""
-    global _explicit_server, _explicit_token, _retries, _backoff, _timeout
+    global _explicit_server, _explicit_token, _retries, _backoff, _timeout, _ca_cert
+    _ca_cert = None
     with _lock:
         _explicit_server = None
         _explicit_token = None

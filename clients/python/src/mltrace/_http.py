@@ -7,10 +7,12 @@ either idempotent by nature (set notes, register a component, flag) or carry an
 sent again.
 """
 
+import atexit
 import http.client
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -27,6 +29,36 @@ _MAX_DELAY = 4.0
 
 _local = threading.local()
 
+# Every open pooled connection, with the thread that owns it. A connection left in a thread-local
+# when its thread ends would be closed by the garbage collector, with a ResourceWarning; keeping it
+# here instead lets the next caller (or exit) close it properly.
+_open: Dict[int, Tuple[threading.Thread, http.client.HTTPConnection]] = {}
+_open_lock = threading.Lock()
+
+
+def _reap_finished_threads() -> None:
+    with _open_lock:
+        done = [k for k, (t, _) in _open.items() if not t.is_alive()]
+        conns = [_open.pop(k)[1] for k in done]
+    for c in conns:
+        _quiet_close(c)
+
+
+def _quiet_close(conn: http.client.HTTPConnection) -> None:
+    try:
+        conn.close()
+    except Exception:  # pragma: no cover - closing never matters
+        pass
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The system's trusted roots plus ``MLTRACE_CA_CERT`` / ``set_ca_cert()``."""
+    ctx = ssl.create_default_context()
+    extra = _config.ca_cert()
+    if extra:
+        ctx.load_verify_locations(cafile=extra)
+    return ctx
+
 
 def _connection(base: str) -> Tuple[http.client.HTTPConnection, bool]:
     """The thread's pooled connection to ``base``; ``True`` when it is reused."""
@@ -34,15 +66,18 @@ def _connection(base: str) -> Tuple[http.client.HTTPConnection, bool]:
     if conn is not None and getattr(_local, "base", None) == base:
         return conn, True
     close()
+    _reap_finished_threads()
     parts = urlsplit(base)
     port = parts.port
     host = parts.hostname or "127.0.0.1"
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, port or 443, timeout=_config.timeout())
+        conn = http.client.HTTPSConnection(host, port or 443, timeout=_config.timeout(), context=_ssl_context())
     else:
         conn = http.client.HTTPConnection(host, port or 80, timeout=_config.timeout())
     _local.conn = conn
     _local.base = base
+    with _open_lock:
+        _open[threading.get_ident()] = (threading.current_thread(), conn)
     return conn, False
 
 
@@ -51,11 +86,20 @@ def close() -> None:
     conn = getattr(_local, "conn", None)
     _local.conn = None
     _local.base = None
+    with _open_lock:
+        _open.pop(threading.get_ident(), None)
     if conn is not None:
-        try:
-            conn.close()
-        except Exception:  # pragma: no cover - closing never matters
-            pass
+        _quiet_close(conn)
+
+
+@atexit.register
+def close_all() -> None:
+    """Closes every pooled connection of every thread (at exit)."""
+    with _open_lock:
+        conns = [c for _, c in _open.values()]
+        _open.clear()
+    for c in conns:
+        _quiet_close(c)
 
 
 def quote_segment(name: str) -> str:
@@ -158,7 +202,17 @@ def request(
                     "Set MLTRACE_SERVER (or DB_SERVER) or call mltrace.set_address().",
                     base,
                 ) from e
-            logger.info("mltrace: %s %s failed (%s); retrying in %.2fs", method, path, e, delay)
+            if attempt == 0 or (reused and attempt == 1):
+                # Said once, at the first failure: a pipeline must not sit silent for the whole
+                # backoff (seconds) before the error. A WARNING reaches stderr even when the
+                # application configured no logging.
+                logger.warning(
+                    "mltrace: cannot reach the server at %s (%s: %s); retrying %d times "
+                    "over about %.0fs before giving up",
+                    base, type(e).__name__, e, max_retries - attempt, _total_wait(delay, max_retries - attempt),
+                )
+            else:
+                logger.info("mltrace: %s %s failed (%s); retrying in %.2fs", method, path, e, delay)
             time.sleep(delay)
             delay = min(delay * 2, _MAX_DELAY) if delay > 0 else 0
             attempt += 1
@@ -179,6 +233,14 @@ def request(
         except (ValueError, UnicodeDecodeError) as e:
             raise ServerError(status, "bad_response",
                               f"the answer is not JSON: {data[:200]!r}", base, method, path) from e
+
+
+def _total_wait(delay: float, tries: int) -> float:
+    total = 0.0
+    for _ in range(tries):
+        total += delay
+        delay = min(delay * 2, _MAX_DELAY) if delay > 0 else 0
+    return total
 
 
 def get(path: str, params: Params = None) -> Any:

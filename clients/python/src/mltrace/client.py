@@ -48,6 +48,13 @@ def set_token(token: Optional[str]) -> None:
     _config.set_token(token)
 
 
+def set_ca_cert(path: Optional[str]) -> None:
+    """Trusts the CA certificates in ``path`` (PEM) for an ``https://`` server,
+    besides the system's roots (default: ``MLTRACE_CA_CERT``)."""
+    _config.set_ca_cert(path)
+    _http.close()
+
+
 def set_retries(count: Optional[int] = None, backoff: Optional[float] = None,
                 timeout: Optional[float] = None) -> None:
     """Sets how often a failed request is retried (default 6, or
