@@ -63,6 +63,11 @@ impl ApiError {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method", None)
     }
 
+    /// 408: the request body did not arrive in time.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "timeout", message, None)
+    }
+
     /// 500 for what should never happen.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
@@ -78,11 +83,17 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { field, message } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message, Some(field))
             }
-            StoreError::Unavailable(why) => ApiError::unavailable(format!("writes are unavailable: {why}")),
-            StoreError::Locked { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string(), None),
+            StoreError::Unavailable(why) => {
+                ApiError::unavailable(format!("writes are unavailable: {}", redact_paths(&why)))
+            }
+            StoreError::Locked { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", redact_paths(&e.to_string()), None)
+            }
             other => {
+                // The operator's log gets the whole story; the client gets no view of the server's
+                // file system.
                 tracing::error!("store error: {other}");
-                ApiError::internal(other.to_string())
+                ApiError::internal(format!("{} (details in the server log)", redact_paths(&other.to_string())))
             }
         }
     }
@@ -95,5 +106,43 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Replaces every absolute path in `text` by its last component: `/srv/x/log/00000003.seg` reads
+/// `00000003.seg`, which is enough to talk about and tells nothing of the server's layout.
+pub fn redact_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('/') {
+        let starts_word = i == 0 || rest[..i].ends_with([' ', '(', '`', '\'', '"', '=']);
+        if !starts_word {
+            out.push_str(&rest[..=i]);
+            rest = &rest[i + 1..];
+            continue;
+        }
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find([' ', ')', '`', '\'', '"', ',', ';']).unwrap_or(tail.len());
+        let path = tail[..end].trim_end_matches(':');
+        out.push_str(path.rsplit('/').find(|c| !c.is_empty()).unwrap_or("/"));
+        rest = &tail[path.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Handlers' result type.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::redact_paths;
+
+    #[test]
+    fn absolute_paths_are_cut_to_their_file_name() {
+        assert_eq!(
+            redact_paths("corrupt record at /srv/mltrace/log/00000003.seg:120: bad crc"),
+            "corrupt record at 00000003.seg:120: bad crc"
+        );
+        assert_eq!(redact_paths("reading `/data/log/1.seg` failed"), "reading `1.seg` failed");
+        assert_eq!(redact_paths("a/b stays, s3://x/y stays"), "a/b stays, s3://x/y stays");
+    }
+}

@@ -26,6 +26,7 @@ pub mod auth;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod guard;
 pub mod ingest;
 pub mod instrument;
 pub mod metrics;
@@ -45,6 +46,8 @@ use tokio::sync::watch;
 
 /// Default request body limit: 64 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Default deadline for a request body to arrive whole: 64 MiB at about 1 MiB/s.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most runs one batch may hold.
 pub const MAX_BATCH_RUNS: usize = 10_000;
 
@@ -61,6 +64,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Request body limit in bytes.
     pub body_limit: usize,
+    /// How long a request body may take to arrive, whole.
+    pub body_timeout: std::time::Duration,
     /// The writer thread that logs runs, coalescing concurrent requests.
     pub ingest: ingest::Ingest,
 }
@@ -75,6 +80,7 @@ impl AppState {
             auth: auth::Tokens::default(),
             metrics: Arc::new(metrics::Metrics::default()),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             ingest: ingest::Ingest::start(store.clone()),
         }
     }
@@ -93,7 +99,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(routes::unknown_api))
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::body_deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check))
+        .layer(axum::middleware::from_fn(guard::json_errors))
+        .layer(axum::middleware::from_fn(guard::request_shape))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -43,6 +43,13 @@ pub struct ServeConfig {
     pub checkpoint_every: u64,
     /// Serve HTTPS with these files instead of plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// How long a request body may take to arrive, whole.
+    pub body_timeout: Duration,
+    /// Most connections open at once (`None`: sized from the file-descriptor limit).
+    pub max_connections: Option<usize>,
+    /// A connection whose peer accepts no bytes for this long is closed (a follower of the event
+    /// stream that stopped reading, a client that never reads its answer).
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -59,6 +66,9 @@ impl Default for ServeConfig {
             header_timeout: Duration::from_secs(30),
             checkpoint_every: 1_000_000,
             tls: None,
+            body_timeout: crate::DEFAULT_BODY_TIMEOUT,
+            max_connections: None,
+            write_stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -144,6 +154,9 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let mut state = AppState::new(store.clone());
     state.auth = cfg.tokens.clone();
     state.body_limit = cfg.body_limit;
+    state.body_timeout = cfg.body_timeout;
+    let max_connections = cfg.max_connections.unwrap_or_else(default_max_connections);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let router = app(state.clone()).layer(
         CompressionLayer::new()
             .compress_when(SizeAbove::new(1024).and(NotForContentType::const_new("application/x-ndjson"))),
@@ -168,47 +181,61 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone(), cfg.checkpoint_every));
     let reloads = tls.clone().map(|t| tokio::spawn(reload_on_sighup(t)));
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(cfg.header_timeout).keep_alive(true);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(cfg.header_timeout)
+        .keep_alive(true)
+        .max_headers(crate::guard::HYPER_MAX_HEADERS);
     let graceful = GracefulShutdown::new();
     let mut signal = std::pin::pin!(shutdown_signal());
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait a moment rather than spin.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let svc = TowerToHyperService::new(router.clone());
-                match &tls {
-                    None => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                        let fut = graceful.watch(conn);
-                        tokio::spawn(async move {
-                            let _ = fut.await;
-                        });
-                    }
-                    Some(tls) => {
-                        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-                        let (builder, watcher, limit) = (builder.clone(), graceful.watcher(), cfg.header_timeout);
-                        // The handshake runs in the connection's task, bounded like a header read,
-                        // so a client that opens a socket and says nothing holds nothing for long.
-                        tokio::spawn(async move {
-                            let Ok(Ok(stream)) = tokio::time::timeout(limit, acceptor.accept(stream)).await else {
-                                return;
-                            };
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                            let _ = watcher.watch(conn).await;
-                        });
-                    }
-                }
-            }
+        // At the cap, stop accepting: new clients wait in the kernel's backlog until a slot frees
+        // (slow bodies and stalled readers are cut by their timeouts), instead of the process
+        // running out of file descriptors and failing everyone.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = &mut signal => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = &mut signal => break,
+        };
+        let (stream, _) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let stream = StallGuard::new(stream, cfg.write_stall_timeout);
+        let svc = TowerToHyperService::new(router.clone());
+        match &tls {
+            None => {
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let fut = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = fut.await;
+                    drop(permit);
+                });
+            }
+            Some(tls) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+                let (builder, watcher, limit) = (builder.clone(), graceful.watcher(), cfg.header_timeout);
+                // The handshake runs in the connection's task, bounded like a header read, so a
+                // client that opens a socket and says nothing holds nothing for long.
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let Ok(Ok(stream)) = tokio::time::timeout(limit, acceptor.accept(stream)).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                    let _ = watcher.watch(conn).await;
+                });
+            }
         }
     }
     drop(listener);
@@ -258,6 +285,111 @@ async fn checkpoint_loop(store: Arc<Store>, every: u64) {
             Ok(Err(e)) => tracing::warn!("checkpoint failed: {e}"),
             Err(e) => tracing::warn!("checkpoint task failed: {e}"),
         }
+    }
+}
+
+/// The connection cap when none is given: below the process's file-descriptor limit (raised to
+/// its hard maximum first), leaving room for the store's files, and at most 10,000.
+fn default_max_connections() -> usize {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((soft, _)) => (soft.saturating_sub(128) as usize).clamp(16, 10_000),
+        Err(_) => 1_000,
+    }
+}
+
+/// A socket whose writes fail once the peer has accepted no bytes for `limit`. Hyper has no write
+/// timeout of its own: without this, a client that stops reading (a follower of `/events`, or one
+/// that never reads a large answer) would hold its connection, task and buffers forever.
+struct StallGuard<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        StallGuard { inner, limit, stalled: None }
+    }
+
+    /// Called when a write is pending: Ready(error) once it has been pending for `limit`.
+    fn check_stall(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Error> {
+        let limit = self.limit;
+        let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer accepted no bytes for too long",
+            )),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => self.check_stall(cx).map(Err),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.check_stall(cx).map(Err),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => self.check_stall(cx).map(Err),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 

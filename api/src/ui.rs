@@ -86,7 +86,12 @@ fn index(headers: &HeaderMap) -> Option<Response> {
 }
 
 /// Fallback handler: a UI file, or the UI's index for any other path.
-pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
+pub async fn serve(method: axum::http::Method, uri: Uri, headers: HeaderMap) -> Response {
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+        let mut r = crate::error::ApiError::method_not_allowed().into_response();
+        r.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
     let path = uri.path().trim_start_matches('/');
     let (path, cache) = match path.strip_prefix("v/").and_then(|rest| rest.split_once('/')) {
         Some((version, rest)) if version == build_hash() => (rest, VERSIONED),

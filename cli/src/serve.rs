@@ -3,8 +3,8 @@
 use crate::Usage;
 use clap::Args;
 use mltrace_api::auth::Tokens;
-use mltrace_api::tls::TlsFiles;
 use mltrace_api::server::{ServeConfig, run};
+use mltrace_api::tls::TlsFiles;
 use mltrace_store::FsyncPolicy;
 use std::path::PathBuf;
 
@@ -42,6 +42,16 @@ pub struct ServeArgs {
     /// Largest request body, in MiB.
     #[arg(long, default_value_t = 64)]
     pub body_limit_mib: usize,
+    /// Seconds a request body may take to arrive, whole (slower clients get 408).
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// Seconds a client may accept no bytes of an answer (or of a followed event stream) before
+    /// its connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout_secs: u64,
+    /// Most connections open at once (default: below the file-descriptor limit, at most 10,000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key; reloaded on SIGHUP).
     #[arg(long, value_name = "FILE", env = "MLTRACE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -83,6 +93,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit_mib * 1024 * 1024,
         checkpoint_every: args.checkpoint_every,
         tls,
+        body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+        max_connections: args.max_connections.map(|n| n as usize),
+        write_stall_timeout: std::time::Duration::from_secs(args.write_timeout_secs),
         ..ServeConfig::default()
     };
     run(cfg)?;

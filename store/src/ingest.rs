@@ -104,6 +104,19 @@ impl NewRun {
     /// the run (`end`, `inputs[2].name`).
     pub fn check(&self) -> Result<()> {
         check_name("component", "component", &self.component)?;
+        for (field, t) in [("start", self.start), ("end", self.end)] {
+            if !Timestamp::is_in_range(t) {
+                return Err(StoreError::invalid(
+                    field,
+                    format!(
+                        "{field} ({} ms) is outside the accepted range, years 0000 to 9999 ({} to {} ms since the epoch)",
+                        t.0,
+                        Timestamp::MIN.0,
+                        Timestamp::MAX.0
+                    ),
+                ));
+            }
+        }
         if self.end < self.start {
             return Err(StoreError::invalid("end", format!("end ({}) is before start ({})", self.end, self.start)));
         }
@@ -244,11 +257,10 @@ fn req_time(obj: &Map<String, Value>, key: &str) -> Result<Timestamp> {
 pub fn parse_time(v: &Value) -> std::result::Result<Timestamp, String> {
     match v {
         Value::String(s) => Timestamp::parse(s),
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .map(Timestamp)
-            .ok_or_else(|| format!("{n} is not a time")),
+        // Whole milliseconds only: `1.9` silently read as 1 ms would not be what was meant.
+        Value::Number(n) => n.as_i64().map(Timestamp).ok_or_else(|| {
+            format!("{n} is not a time: give whole epoch milliseconds (an integer) or an RFC 3339 time")
+        }),
         _ => Err("must be an RFC 3339 time or epoch milliseconds".into()),
     }
 }
@@ -311,6 +323,12 @@ fn io_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<IoSpec>> {
 fn test_result(v: &Value, i: usize) -> Result<TestResult> {
     let at = format!("tests[{i}]");
     let o = v.as_object().ok_or_else(|| wrong_type(&at, "an object {name, phase, passed, message}"))?;
+    if let Some(unknown) = o.keys().find(|k| !["name", "phase", "passed", "message"].contains(&k.as_str())) {
+        return Err(StoreError::invalid(
+            format!("{at}.{unknown}"),
+            format!("{at}.{unknown} is not a field of a test result (name, phase, passed, message)"),
+        ));
+    }
     let within = |e: StoreError| e.within(&at);
     let name = req_str(o, "name").map_err(within)?;
     let phase = opt_str(o, "phase").map_err(within)?.unwrap_or_else(|| "after".into());

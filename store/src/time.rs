@@ -13,6 +13,17 @@ use std::fmt;
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The earliest time a run may carry: 0000-01-01T00:00:00.000Z.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000);
+    /// The latest: 9999-12-31T23:59:59.999Z. Beyond these years RFC 3339 has no spelling, so an
+    /// answer could not be written back.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// Whether RFC 3339 can spell this time (see [`Timestamp::MIN`], [`Timestamp::MAX`]).
+    pub fn is_in_range(self) -> bool {
+        (Self::MIN.0..=Self::MAX.0).contains(&self.0)
+    }
+
     /// The current wall-clock time.
     pub fn now() -> Self {
         Timestamp(Utc::now().timestamp_millis())

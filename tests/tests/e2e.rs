@@ -333,3 +333,263 @@ fn the_readme_quickstart_runs_as_pasted() {
     let (_, trace) = s.get("/api/v1/trace?output=model.pkl");
     assert_eq!(trace["nodes"].as_array().map(Vec::len), Some(3));
 }
+
+/// What a hostile black-box test of the release server found, each pinned by a test named after the
+/// finding (see RELIABILITY.md).
+mod hostile {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    fn addr(s: &Server) -> String {
+        s.url.trim_start_matches("http://").to_string()
+    }
+
+    /// One raw HTTP/1.1 exchange: the status line and the body.
+    fn raw(s: &Server, request: &[u8]) -> (String, String) {
+        let mut c = TcpStream::connect(addr(s)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        c.write_all(request).expect("send");
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text.lines().next().unwrap_or("").to_string();
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, body)
+    }
+
+    fn rss_high_water_kb(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+    }
+
+    #[test]
+    fn finding_1_metrics_labels_come_from_a_closed_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &["--token", "test-write-token"]);
+        for i in 0..300 {
+            let (status, _) = raw(
+                &s,
+                format!("MADEUP{i} /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            );
+            assert!(!status.is_empty());
+        }
+        let metrics = ureq::get(&format!("{}/metrics", s.url)).call().expect("metrics").into_string().expect("text");
+        assert!(!metrics.contains("MADEUP"), "a made-up method became a label");
+        let series = metrics.lines().filter(|l| l.starts_with("mltrace_http_requests_total{")).count();
+        assert!(series <= 4, "{series} request series after 300 made-up methods:\n{metrics}");
+        assert!(metrics.contains("method=\"other\""), "{metrics}");
+    }
+
+    #[test]
+    fn finding_2_an_empty_bearer_is_no_token_and_the_scheme_is_case_insensitive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &["--token", "test-write-token"]);
+        let body = run("a", "2026-11-20T00:00:00Z", json!([]), json!(["x"])).to_string();
+        let post = |auth: &str| {
+            raw(
+                &s,
+                format!(
+                    "POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+        };
+        assert!(post("Bearer ").0.contains(" 401 "), "an empty token");
+        assert!(post("Bearer").0.contains(" 401 "), "no token at all");
+        assert!(post("bearer test-write-token").0.contains(" 201 "), "lower-case scheme");
+        assert!(post("BEARER test-write-token").0.contains(" 201 "), "upper-case scheme");
+    }
+
+    #[test]
+    fn finding_4_an_export_holds_pages_of_bytes_not_of_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &["--fsync", "never"]);
+        let code = "x".repeat(4 << 20);
+        for i in 0..12 {
+            let mut r = run("big", "2026-11-20T00:00:00Z", json!([]), json!([format!("o{i}")]));
+            r["code_snapshot"] = json!(code);
+            assert_eq!(s.send("POST", "/api/v1/runs", &r).0, 201);
+        }
+        let pid = s.child.id();
+        let before = rss_high_water_kb(pid);
+        let mut body = ureq::get(&format!("{}/api/v1/events", s.url)).call().expect("events").into_reader();
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = body.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        assert!(total > 12 * (4 << 20), "the whole export arrived ({total} bytes)");
+        let grew_mb = (rss_high_water_kb(pid).saturating_sub(before)) / 1024;
+        // Pages of 1,000 events held all 48 MiB of snapshots twice over (events and their JSON).
+        assert!(grew_mb < 40, "exporting 48 MiB of events raised the server's peak memory by {grew_mb} MiB");
+    }
+
+    #[test]
+    fn finding_4_an_ndjson_body_is_bounded_in_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &[]);
+        let line = "{\"component\":\"a\",\"start\":1,\"end\":1}\n";
+        let body = line.repeat(100_001);
+        let r = ureq::post(&format!("{}/api/v1/runs", s.url))
+            .set("Content-Type", "application/x-ndjson")
+            .send_string(&body);
+        match r {
+            Err(ureq::Error::Status(413, resp)) => {
+                let v: Value = resp.into_json().expect("json");
+                assert_eq!(v["error"]["code"], "payload_too_large");
+                assert!(v["error"]["message"].as_str().unwrap_or("").contains("100000 runs"), "{v}");
+            }
+            other => panic!("expected 413, got {:?}", other.map(|r| r.status())),
+        }
+        assert_eq!(s.get("/api/v1/stats").1["runs"], 0, "nothing was stored");
+    }
+
+    #[test]
+    fn finding_5_a_slow_body_is_cut_at_the_deadline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &["--body-timeout-secs", "1"]);
+        let mut c = TcpStream::connect(addr(&s)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        c.write_all(
+            b"POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n",
+        )
+        .expect("headers");
+        let started = Instant::now();
+        let mut answer = Vec::new();
+        while started.elapsed() < Duration::from_secs(10) {
+            if c.write_all(b" ").is_err() {
+                break;
+            }
+            let mut buf = [0u8; 4096];
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if !answer.is_empty() && String::from_utf8_lossy(&answer).contains("}}") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("\"code\":\"timeout\""), "{text}");
+        assert!(started.elapsed() < Duration::from_secs(5), "cut after {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn finding_5_a_follower_that_never_reads_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &["--fsync", "never", "--write-timeout-secs", "1"]);
+        let code = "y".repeat(4 << 20);
+        for i in 0..8 {
+            let mut r = run("big", "2026-11-20T00:00:00Z", json!([]), json!([format!("o{i}")]));
+            r["code_snapshot"] = json!(code);
+            assert_eq!(s.send("POST", "/api/v1/runs", &r).0, 201);
+        }
+        let mut c = TcpStream::connect(addr(&s)).expect("connect");
+        c.write_all(b"GET /api/v1/events?follow=true HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        // 32 MiB to send and nobody reading: the server's writes stall, and it gives up.
+        std::thread::sleep(Duration::from_secs(4));
+        c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let mut buf = vec![0u8; 1 << 20];
+        let started = Instant::now();
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) if started.elapsed() < Duration::from_secs(4) => break,
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => panic!("a live follow stream was not closed: read blocked ({e})"),
+            }
+        }
+        // The server is fine and still serves others.
+        assert_eq!(s.get("/api/v1/health").0, 200);
+    }
+
+    #[test]
+    fn finding_5_connections_beyond_the_cap_wait_instead_of_exhausting_the_process() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &["--max-connections", "2"]);
+        let a = TcpStream::connect(addr(&s)).expect("first");
+        let b = TcpStream::connect(addr(&s)).expect("second");
+        std::thread::sleep(Duration::from_millis(200));
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_millis(700)).build();
+        let url = format!("{}/api/v1/health", s.url);
+        assert!(agent.get(&url).call().is_err(), "a third connection waits while two are held");
+        drop(a);
+        drop(b);
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
+        assert!(agent.get(&url).call().is_ok(), "served once a slot is free");
+    }
+
+    #[test]
+    fn finding_8_times_outside_the_range_or_with_fractions_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &[]);
+        for (start, end, field) in [
+            (json!(-1e308), json!(1e308), "start"),
+            (json!(i64::MIN), json!(i64::MAX), "start"),
+            (json!(0), json!(i64::MAX), "end"),
+            (json!(1.9), json!(1.1), "start"),
+            (json!(1), json!(2.5), "end"),
+        ] {
+            let (st, v) = s.send("POST", "/api/v1/runs", &json!({"component": "a", "start": start, "end": end}));
+            assert_eq!(st, 400, "{start} .. {end}: {v}");
+            assert_eq!(v["error"]["field"], field, "{v}");
+        }
+        let (st, v) = s.send(
+            "POST",
+            "/api/v1/runs",
+            &json!({"component": "a", "start": "0001-01-01T00:00:00Z", "end": "9999-12-31T23:59:59.999Z"}),
+        );
+        assert_eq!(st, 201, "the edges of the range are accepted: {v}");
+        let (_, r) = s.get("/api/v1/runs/1");
+        assert_eq!(r["end"], "9999-12-31T23:59:59.999Z");
+        assert_eq!(s.get("/api/v1/stats").1["runs"], 1);
+    }
+
+    #[test]
+    fn finding_9_every_error_answer_is_the_contracts_json() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start(dir.path(), &[]);
+        let json_error = |(status, body): (String, String), code: &str| {
+            let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status}: not JSON: {body:?}"));
+            assert_eq!(v["error"]["code"], code, "{status}: {body}");
+            status
+        };
+        let get =
+            |target: &str| raw(&s, format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        assert!(json_error(get("/api/v1/components/%FF"), "invalid_argument").contains(" 400 "));
+        let post_metrics =
+            raw(&s, b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert!(json_error(post_metrics, "method_not_allowed").contains(" 405 "));
+        let delete_ui = raw(&s, b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert!(json_error(delete_ui, "method_not_allowed").contains(" 405 "));
+        let long = format!("/api/v1/trace?output={}", "x".repeat(40_000));
+        assert!(json_error(get(&long), "uri_too_long").contains(" 414 "));
+        let mut many = String::from("GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        for i in 0..150 {
+            many.push_str(&format!("X-H{i}: v\r\n"));
+        }
+        many.push_str("\r\n");
+        assert!(json_error(raw(&s, many.as_bytes()), "headers_too_large").contains(" 431 "));
+        // Unknown keys are refused everywhere, naming the field.
+        let (st, v) = s.send(
+            "POST",
+            "/api/v1/runs",
+            &json!({"runs": [run("a", "2026-11-20T00:00:00Z", json!([]), json!([]))], "extra": 1}),
+        );
+        assert_eq!((st, v["error"]["field"].as_str()), (400, Some("extra")), "{v}");
+        let mut r = run("a", "2026-11-20T00:00:00Z", json!([]), json!([]));
+        r["tests"] = json!([{"name": "t", "passed": true, "colour": "red"}]);
+        let (st, v) = s.send("POST", "/api/v1/runs", &r);
+        assert_eq!((st, v["error"]["field"].as_str()), (400, Some("tests[0].colour")), "{v}");
+        assert_eq!(s.get("/api/v1/stats").1["runs"], 0, "nothing was stored");
+    }
+}

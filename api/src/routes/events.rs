@@ -14,7 +14,43 @@ use std::collections::HashMap;
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
+/// Most events in one chunk of the answer.
 const PAGE: usize = 1_000;
+/// A chunk ends once its NDJSON reaches this size. Events carry code snapshots of up to 16 MiB, so
+/// a page counted in events alone could hold gigabytes; counted in bytes, one export holds about
+/// this much (plus one read step) however large its events.
+const PAGE_BYTES: usize = 256 * 1024;
+/// Most events read from the log at a time while filling a chunk.
+const READ_STEP: usize = 64;
+/// Events below this size (as JSON, on average) are read several at a time.
+const SMALL_EVENT_BYTES: usize = 4 * 1024;
+
+/// The NDJSON of the events after `after`, at most `take` of them and about [`PAGE_BYTES`]; with the
+/// seq of the last one and how many there are.
+fn page_after(store: &mltrace_store::Store, mut after: u64, take: usize) -> mltrace_store::Result<(Vec<u8>, u64, u64)> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut count = 0usize;
+    // Read one event first, then more at a time while they are small: a page of large events is
+    // read one by one, so no more than one of them is in memory beside the page.
+    let mut step = 1;
+    while count < take && out.len() < PAGE_BYTES {
+        let events = store.events_after(after, step.min(take - count))?;
+        let Some(last) = events.last() else { break };
+        after = last.seq;
+        for e in &events {
+            // Serializing our own JSON values cannot fail.
+            let _ = serde_json::to_writer(&mut out, &event_json(e));
+            out.push(b'\n');
+        }
+        count += events.len();
+        if out.len() / count.max(1) < SMALL_EVENT_BYTES {
+            step = (step * 2).min(READ_STEP);
+        } else {
+            step = 1;
+        }
+    }
+    Ok((out, after, count as u64))
+}
 
 struct Cursor {
     state: AppState,
@@ -31,21 +67,15 @@ async fn next_page(mut c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Curs
         }
         let store = c.state.store.clone();
         let (after, take) = (c.after, (c.remaining.min(PAGE as u64)) as usize);
-        let page = tokio::task::spawn_blocking(move || store.events_after(after, take)).await;
-        let events = match page {
-            Ok(Ok(events)) => events,
+        let page = tokio::task::spawn_blocking(move || page_after(&store, after, take)).await;
+        let (out, last, count) = match page {
+            Ok(Ok(page)) => page,
             Ok(Err(e)) => return Some((Err(std::io::Error::other(e.to_string())), Cursor { remaining: 0, ..c })),
             Err(e) => return Some((Err(std::io::Error::other(e.to_string())), Cursor { remaining: 0, ..c })),
         };
-        if let Some(last) = events.last() {
-            let mut out = Vec::with_capacity(events.len() * 256);
-            for e in &events {
-                // Serializing our own JSON values cannot fail.
-                let _ = serde_json::to_writer(&mut out, &event_json(e));
-                out.push(b'\n');
-            }
-            c.after = last.seq;
-            c.remaining -= events.len() as u64;
+        if count > 0 {
+            c.after = last;
+            c.remaining -= count;
             return Some((Ok(Bytes::from(out)), c));
         }
         if !c.follow {

@@ -23,6 +23,11 @@ fn run_id(raw: &str) -> ApiResult<u32> {
         .ok_or_else(|| ApiError::invalid("id", format!("`{raw}` is not a run id (a positive integer)")))
 }
 
+/// Most runs one NDJSON request may hold. A request is all or nothing, so it is validated whole in
+/// memory before anything is written; without a bound, one 60 MB body of 1.7M tiny runs held
+/// gigabytes and stalled every other writer for seconds.
+pub const MAX_NDJSON_RUNS: usize = 100_000;
+
 fn too_many(n: usize) -> ApiError {
     ApiError::too_large(
         Some("runs"),
@@ -52,6 +57,15 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
             let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid("body", "the body is not UTF-8"))?;
             let mut runs = Vec::new();
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                if runs.len() == MAX_NDJSON_RUNS {
+                    return Err(ApiError::too_large(
+                        Some("body"),
+                        format!(
+                            "the NDJSON body holds more than {MAX_NDJSON_RUNS} runs; send it in several requests \
+                             (each is all or nothing), e.g. with `mltrace import`, which batches"
+                        ),
+                    ));
+                }
                 if let Some(run) = mltrace_store::ingest::fast::run(line.as_bytes()) {
                     runs.push(run);
                     continue;
@@ -82,6 +96,14 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
                 return Ok((Shape::One, vec![run]));
             }
             let v = object_body(body)?;
+            if v.get("runs").is_some()
+                && let Some(other) = v.as_object().and_then(|o| o.keys().find(|k| k.as_str() != "runs"))
+            {
+                return Err(ApiError::invalid(
+                    other,
+                    format!("{other} is not a field of a batch (a batch is {{\"runs\": [...]}})"),
+                ));
+            }
             match v.get("runs") {
                 Some(Value::Array(items)) => {
                     if items.len() > MAX_BATCH_RUNS {
