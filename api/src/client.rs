@@ -184,6 +184,10 @@ pub trait Backend {
     /// An error from `each` stops the stream and is returned as [`Error::Io`].
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64>;
 
+    /// Appends lines of an export (`events`) verbatim, all or nothing, where they continue the log;
+    /// answers the last seq. Errors name `events[i].field`.
+    fn restore(&self, lines: &[String]) -> Result<Seq>;
+
     /// Logs one run.
     fn log_run(&self, run: &NewRun) -> Result<Logged>;
     /// Logs a batch, all or nothing, in order (errors name `runs[i].field`).
@@ -278,6 +282,10 @@ impl Backend for Store {
 
     fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions> {
         Ok(self.reader(as_of).suggest(q, limit))
+    }
+
+    fn restore(&self, lines: &[String]) -> Result<Seq> {
+        Ok(self.restore_lines(lines)?)
     }
 
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {

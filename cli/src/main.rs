@@ -89,6 +89,8 @@ enum Command {
     Outdated(commands::lineage::OutdatedArgs),
     /// Replace a run's notes.
     Notes(commands::notes::NotesArgs),
+    /// Copy a live store's history into a new data directory (a consistent backup).
+    Backup(commands::backup::BackupArgs),
     /// Check every record's checksum and the log's structure.
     Verify(commands::verify::VerifyArgs),
     /// Counts and sizes.
@@ -274,6 +276,7 @@ fn main() -> ExitCode {
         Command::Review(a) => commands::review::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Outdated(a) => commands::lineage::outdated(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Notes(a) => commands::notes::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Backup(a) => commands::backup::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Verify(a) => commands::verify::run(a, &mut ctx),
         Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| ExitCode::SUCCESS),

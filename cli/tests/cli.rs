@@ -1222,3 +1222,165 @@ mod https {
         assert_eq!(o.status.code(), Some(2), "--tls-cert needs --tls-key: {}", stderr(&o));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backup, restore and migration lose nothing.
+
+mod restore {
+    use super::*;
+
+    /// The history the fixture pipeline gives, plus every other kind of event.
+    fn rich_history(env: &Env) {
+        env.load_pipeline();
+        for args in [
+            &["flag", "models/churn-v1.pkl", "--reason", "AUC dropped", "--by", "ana"][..],
+            &["notes", "3", "checked by hand"],
+            &["tag", "train", "nightly"],
+            &["unflag", "models/churn-v1.pkl"],
+            &["flag", "features/2025-03-01.parquet"],
+        ] {
+            let o = run(env.cmd(args));
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        }
+    }
+
+    fn export(cmd: Command) -> String {
+        let o = run(cmd);
+        assert!(o.status.success(), "export: {}", stderr(&o));
+        stdout(&o)
+    }
+
+    /// Every read at several points of history, as JSON.
+    fn answers(env: &Env, dir_cmd: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        for as_of in ["5", "12", "17", "100"] {
+            for args in [
+                &["recent", "-n", "50", "--json"][..],
+                &["trace", "models/churn-v1.pkl", "--json"],
+                &["review", "--json"],
+                &["flags", "--json"],
+                &["history", "train", "--json"],
+                &["inspect", "3", "--json"],
+                &["components", "--json"],
+            ] {
+                let mut full: Vec<&str> = args.to_vec();
+                full.extend(["--as-of", as_of]);
+                let o = run(if dir_cmd { env.dir_cmd(&full) } else { env.cmd(&full) });
+                out.push(format!("{full:?} {} {}", o.status.code().unwrap_or(-1), stdout(&o)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_export_imported_into_an_empty_directory_is_the_same_history() {
+        let source = Env::new();
+        rich_history(&source);
+        let exported = export(source.cmd(&["export"]));
+        assert!(exported.lines().count() > 15);
+        std::fs::write(source.cwd.join("backup.ndjson"), &exported).expect("write");
+
+        let copy = Env::new();
+        let o = run(copy.cmd(&["import", source.cwd.join("backup.ndjson").to_str().expect("utf-8")]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let n = exported.lines().count();
+        assert_eq!(stdout(&o), format!("restored {n} events (seq 1–{n})\n"));
+        assert_eq!(export(copy.cmd(&["export"])), exported, "the same events, byte for byte");
+        assert_eq!(answers(&copy, true), answers(&source, true), "the same answers at every as_of");
+        let o = run(copy.cmd(&["verify"]));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+
+    #[test]
+    fn an_export_restores_into_a_server_and_only_where_it_continues_the_log() {
+        let source = Env::new();
+        rich_history(&source);
+        let exported = export(source.cmd(&["export"]));
+        std::fs::write(source.cwd.join("backup.ndjson"), &exported).expect("write");
+        let file = source.cwd.join("backup.ndjson");
+        let file = file.to_str().expect("utf-8");
+
+        let target = Env::with_server();
+        let o = run(target.cmd(&["import", file]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(export(target.cmd(&["export"])), exported);
+        // Again: the seqs are taken, so nothing is written and the message says why.
+        let o = run(target.cmd(&["import", file]));
+        assert_fails(&o, 2, "line 1: ");
+        assert!(stderr(&o).contains("continues"), "{}", stderr(&o));
+        assert_eq!(export(target.cmd(&["export"])), exported, "nothing changed");
+        // The tail of an export continues a copy that stopped earlier.
+        let partial = Env::new();
+        let head: String = exported.lines().take(10).map(|l| format!("{l}\n")).collect();
+        let tail: String = exported.lines().skip(10).map(|l| format!("{l}\n")).collect();
+        std::fs::write(partial.cwd.join("head.ndjson"), head).expect("write");
+        std::fs::write(partial.cwd.join("tail.ndjson"), tail).expect("write");
+        assert!(run(partial.cmd(&["import", "head.ndjson"])).status.success());
+        assert!(run(partial.cmd(&["import", "tail.ndjson"])).status.success());
+        assert_eq!(export(partial.cmd(&["export"])), exported);
+    }
+
+    #[test]
+    fn a_tampered_export_is_refused_naming_the_line_and_writes_nothing() {
+        let source = Env::new();
+        rich_history(&source);
+        let exported = export(source.cmd(&["export"]));
+        let lines: Vec<&str> = exported.lines().collect();
+        for (what, bad) in [
+            ("a gap in seqs", lines.iter().enumerate().filter(|(i, _)| *i != 6).map(|(_, l)| *l).collect::<Vec<_>>()),
+            ("two lines swapped", {
+                let mut v = lines.clone();
+                v.swap(8, 9);
+                v
+            }),
+        ] {
+            let copy = Env::new();
+            std::fs::write(copy.cwd.join("bad.ndjson"), bad.join("\n")).expect("write");
+            let o = run(copy.cmd(&["import", "bad.ndjson", "--data-dir", copy.data.to_str().expect("utf-8")]));
+            assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(&o));
+            assert!(stderr(&o).contains("line "), "{what}: {}", stderr(&o));
+            let stats = run(copy.cmd(&["stats", "--json"]));
+            assert!(!stdout(&stats).contains("\"events\":1"), "{what}: {}", stdout(&stats));
+        }
+    }
+
+    #[test]
+    fn an_online_backup_of_a_server_under_writes_is_a_consistent_prefix() {
+        let source = Env::with_server();
+        rich_history(&source);
+        let url = source.url().to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let client = HttpClient::new(&url);
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = mltrace_store::Timestamp::now();
+                    let run = mltrace_store::NewRun::new("live", t, t).outputs([format!("live-{n}").as_str()]);
+                    client.log_run(&run).expect("a write during the backup");
+                    n += 1;
+                }
+                n
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let backup = source.cwd.join("backup");
+        let o = run(source.cmd(&["backup", backup.to_str().expect("utf-8")]));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.join().expect("writer");
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
+        assert!(written > 0);
+        // The copy is exactly the source's history up to its last seq.
+        let mut c = source.base_cmd(&["export"]);
+        c.env("MLTRACE_DATA_DIR", &backup);
+        let copy = export(c);
+        let all = export(source.cmd(&["export"]));
+        assert!(!copy.is_empty() && all.starts_with(&copy), "the backup is a prefix of the source's history");
+        // A second backup into the same folder is refused.
+        let o = run(source.cmd(&["backup", backup.to_str().expect("utf-8")]));
+        assert_fails(&o, 2, "is not empty");
+    }
+}

@@ -18,6 +18,7 @@
 //! | [`ingest`] | requests ([`NewRun`]), their validation and their JSON parsing            |
 //! | [`store`]  | [`Store`]: writes (validate, resolve, apply, append, sync) and readers     |
 //! | [`query`]  | [`Reader`]: every read of the contract, with `as_of`                      |
+//! | [`restore`] | exported events appended back verbatim (backups, moving history)         |
 //! | [`model`]  | the answers, shaped as the HTTP API's JSON                                |
 //! | [`names`]  | the name rules and the interner                                          |
 //! | [`time`]   | timestamps and `as_of`                                                    |
@@ -46,6 +47,7 @@ pub mod log;
 pub mod model;
 pub mod names;
 pub mod query;
+pub mod restore;
 mod state;
 pub mod store;
 pub mod time;

@@ -37,6 +37,12 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// Adds an event made elsewhere (a restored export), seq and time as they are.
+    pub(crate) fn push_event(&mut self, st: &mut State, event: Event) {
+        st.apply(&event.as_ref(), Loc::PENDING);
+        self.events.push(event);
+    }
+
     fn push(&mut self, st: &mut State, kind: EventKind) -> Seq {
         let event = Event { seq: st.last_seq + 1, at: self.at, kind };
         st.apply(&event.as_ref(), Loc::PENDING);
@@ -177,7 +183,7 @@ impl Store {
 
     /// Runs one write: `build` checks the request against the state, then adds events; the batch is
     /// written, made durable, and becomes visible. `build` must fail before adding any event.
-    fn write<T>(&self, build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>) -> Result<T> {
+    pub(crate) fn write<T>(&self, build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>) -> Result<T> {
         let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(why) = self.log.failure() {
             return Err(StoreError::Unavailable(why));

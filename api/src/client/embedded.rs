@@ -180,6 +180,10 @@ impl Backend for DataDir {
         self.read(|s| s.events(after, limit, each))
     }
 
+    fn restore(&self, lines: &[String]) -> Result<Seq> {
+        self.write(|s| Backend::restore(s, lines))
+    }
+
     fn log_run(&self, run: &NewRun) -> Result<Logged> {
         // Check the run before taking the directory's lock, so a bad run never waits on it.
         run.check()?;

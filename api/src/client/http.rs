@@ -442,6 +442,19 @@ impl Backend for HttpClient {
         r.runs.into_iter().next().ok_or_else(|| self.protocol("POST /runs answered no run"))
     }
 
+    fn restore(&self, lines: &[String]) -> Result<Seq> {
+        let mut body = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for l in lines {
+            body.extend_from_slice(l.as_bytes());
+            body.push(b'\n');
+        }
+        // Never retried: a restore that did land would be refused the second time (its seqs are
+        // taken), which would hide that it worked.
+        let resp = self.send(&Call::with("POST", "/events"), Some(("application/x-ndjson", &body)), false)?;
+        let v: Value = resp.into_json().map_err(|e| self.protocol(format!("POST /events: {e}")))?;
+        v.get("last_seq").and_then(Value::as_u64).ok_or_else(|| self.protocol("POST /events answered no last_seq"))
+    }
+
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
         let retry = runs.iter().all(|r| r.idempotency_key.is_some());
         let body = json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()});

@@ -108,3 +108,30 @@ pub async fn stream(State(state): State<AppState>, q: Q) -> ApiResult<Response> 
     )
         .into_response())
 }
+
+/// Most events one `POST /events` may hold (a request is all or nothing, checked whole in memory).
+pub const MAX_RESTORE_EVENTS: usize = 100_000;
+
+/// `POST /events`: lines of an export appended verbatim where they continue the log (see
+/// `mltrace_store::restore`); answers `{"last_seq", "events"}`.
+pub async fn restore(
+    State(state): State<AppState>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<(axum::http::StatusCode, axum::Json<serde_json::Value>)> {
+    let body = super::body_bytes(body, &state)?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("body", "the body is not UTF-8"))?;
+    let lines: Vec<String> = text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    if lines.is_empty() {
+        return Err(ApiError::invalid("body", "the body holds no events (NDJSON, one exported event a line)"));
+    }
+    if lines.len() > MAX_RESTORE_EVENTS {
+        return Err(ApiError::too_large(
+            Some("body"),
+            format!("the body holds {} events; at most {MAX_RESTORE_EVENTS} a request", lines.len()),
+        ));
+    }
+    let n = lines.len();
+    let last = super::write(&state, move |s| s.restore_lines(&lines)).await?;
+    state.metrics.ingested(0, n as u64);
+    Ok((axum::http::StatusCode::CREATED, axum::Json(serde_json::json!({"last_seq": last, "events": n}))))
+}

@@ -70,7 +70,7 @@ pub fn router() -> Router<AppState> {
         .route("/review", get(flags::review))
         .route("/suggest", get(meta::suggest))
         .route("/outdated", get(lineage::outdated))
-        .route("/events", get(events::stream))
+        .route("/events", get(events::stream).post(events::restore))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }
 

@@ -14,10 +14,11 @@ use serde_json::json;
 use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 
-/// Logs runs from NDJSON: one run object a line, as `POST /api/v1/runs` takes them.
+/// Logs runs from NDJSON (one run object a line, as `POST /api/v1/runs` takes them), or restores
+/// an export (`mltrace export`): its events come back as they were, same seqs, ids and times.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  mltrace import runs.ndjson\n  zcat runs.ndjson.gz | mltrace import -\n  mltrace import runs.ndjson --data-dir ./mltrace-data\n\nA line looks like:\n  {\"component\":\"train\",\"start\":\"2026-03-01T10:00:00Z\",\"end\":\"2026-03-01T10:42:00Z\",\"inputs\":[\"features.parquet\"],\"outputs\":[\"model.pkl\"]}\n\nEvery line is checked before anything is written (a bad line: its number, and exit 2). Runs are\nsent in batches, each all or nothing; a batch the store refuses stops the import and says from which\nline on nothing was written."
+    after_help = "Examples:\n  mltrace import runs.ndjson\n  zcat runs.ndjson.gz | mltrace import -\n  mltrace import runs.ndjson --data-dir ./mltrace-data\n\nA line looks like:\n  {\"component\":\"train\",\"start\":\"2026-03-01T10:00:00Z\",\"end\":\"2026-03-01T10:42:00Z\",\"inputs\":[\"features.parquet\"],\"outputs\":[\"model.pkl\"]}\n\nEvery line is checked before anything is written (a bad line: its number, and exit 2). Runs are\nsent in batches, each all or nothing; a batch the store refuses stops the import and says from which\nline on nothing was written.\n\nAn export (`mltrace export > backup.ndjson`) is recognized by its first line and restored verbatim:\n  mltrace --data-dir ./restored import backup.ndjson\nIt must continue the target's log: a whole export goes into an empty data directory or server."
 )]
 pub struct ImportArgs {
     /// The NDJSON file, or `-` for standard input.
@@ -34,16 +35,14 @@ pub struct ImportArgs {
 }
 
 /// Reads and checks every line: the runs, and the line number of each.
-fn read_runs(file: &PathBuf) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
-    let reader: Box<dyn Read> = if file.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::fs::File::open(file).map_err(|e| Usage(format!("cannot read {}: {e}", file.display())))?)
-    };
+fn read_runs(
+    input: impl Iterator<Item = std::io::Result<String>>,
+    file: &PathBuf,
+) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
     let now = mltrace_store::Timestamp::now();
     let mut runs = Vec::new();
     let mut lines = Vec::new();
-    for (i, line) in BufReader::with_capacity(1 << 20, reader).lines().enumerate() {
+    for (i, line) in input.enumerate() {
         let n = i + 1;
         let line = line.map_err(|e| Usage(format!("line {n}: cannot be read: {e}")))?;
         let text = line.trim();
@@ -98,9 +97,133 @@ fn at_line(e: &Error, lines: &[usize], offset: usize) -> Option<String> {
     Some(format!("line {line}: {msg}"))
 }
 
+/// Whether a line is an event of an export (`{"seq":..,"type":..}`) rather than a run.
+fn is_event_line(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key("seq") && o.contains_key("type")))
+        .unwrap_or(false)
+}
+
+fn open_input(file: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
+    let reader: Box<dyn Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(file).map_err(|e| Usage(format!("cannot read {}: {e}", file.display())))?)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+}
+
+/// Events per restore request: bounded in count and bytes, like every request.
+const RESTORE_EVENTS: usize = 5_000;
+const RESTORE_BYTES: usize = 16 << 20;
+
+/// Restores the lines of an export, in chunks that each land whole or not at all; answers the
+/// number of events and the last seq. A failure says up to where the store now holds the history.
+pub fn restore_lines(
+    conn: &mltrace_api::client::Connection,
+    lines: impl Iterator<Item = std::io::Result<String>>,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<(u64, u64)> {
+    let mut chunk: Vec<String> = Vec::new();
+    let mut chunk_lines: Vec<usize> = Vec::new();
+    let mut bytes = 0;
+    let (mut restored, mut last) = (0u64, 0u64);
+    let mut flush = |chunk: &mut Vec<String>, chunk_lines: &mut Vec<usize>, restored: &mut u64, last: &mut u64| {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match conn.restore(chunk) {
+            Ok(seq) => {
+                *restored += chunk.len() as u64;
+                *last = seq;
+                progress(*restored);
+                chunk.clear();
+                chunk_lines.clear();
+                Ok(())
+            }
+            Err(e) => {
+                let held = if *restored == 0 {
+                    "nothing was restored".to_string()
+                } else {
+                    format!("events up to seq {last} were restored", last = *last)
+                };
+                let msg = match e.field().and_then(|f| f.strip_prefix("events[")).and_then(|r| r.split_once(']')) {
+                    Some((k, _)) => {
+                        let line = k.parse::<usize>().ok().and_then(|k| chunk_lines.get(k)).copied().unwrap_or(0);
+                        let text = e.to_string();
+                        let text = text.split_once("] ").map(|(_, t)| t.to_string()).unwrap_or(text);
+                        format!("line {line}: {text} ({held})")
+                    }
+                    None => format!("{e} ({held})"),
+                };
+                Err(if e.is_bad_input() {
+                    anyhow::Error::new(Usage(msg))
+                } else {
+                    anyhow::Error::new(crate::Failed(msg))
+                })
+            }
+        }
+    };
+    for (i, line) in lines.enumerate() {
+        let line = line.map_err(|e| Usage(format!("line {}: cannot be read: {e}", i + 1)))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        bytes += line.len();
+        chunk.push(line);
+        chunk_lines.push(i + 1);
+        if chunk.len() >= RESTORE_EVENTS || bytes >= RESTORE_BYTES {
+            flush(&mut chunk, &mut chunk_lines, &mut restored, &mut last)?;
+            bytes = 0;
+        }
+    }
+    flush(&mut chunk, &mut chunk_lines, &mut restored, &mut last)?;
+    Ok((restored, last))
+}
+
+/// `mltrace import` of an export: the events go back as they were.
+fn import_events(a: &ImportArgs, ctx: &mut Ctx, first: String, rest: Box<dyn BufRead>) -> anyhow::Result<()> {
+    let conn = ctx.connect_for_write(&a.conn)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} restoring {human_pos} events")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let lines = std::iter::once(Ok(first)).chain(rest.lines());
+    let result = restore_lines(&conn, lines, |n| bar.set_position(n));
+    bar.finish_and_clear();
+    let (n, last) = result?;
+    if a.json {
+        return Ok(ctx.out.json(&json!({ "events": n, "last_seq": last }))?);
+    }
+    ctx.out.line(&format!("restored {} (seq {}–{last})", plural(n, "event", "events"), last + 1 - n))?;
+    Ok(())
+}
+
 /// `mltrace import FILE`.
 pub fn run(a: ImportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
-    let (runs, lines) = read_runs(&a.file)?;
+    // An export (`mltrace export`, `GET /api/v1/events`) restores history; anything else is runs.
+    let mut input = open_input(&a.file)?;
+    let mut first = String::new();
+    loop {
+        first.clear();
+        if input.read_line(&mut first).map_err(|e| Usage(format!("cannot read the input: {e}")))? == 0 {
+            break;
+        }
+        if !first.trim().is_empty() {
+            break;
+        }
+    }
+    if is_event_line(first.trim()) {
+        return import_events(&a, ctx, first.trim_end().to_string(), input);
+    }
+    let (runs, lines) = read_runs(std::iter::once(Ok(first.trim_end().to_string())).chain(input.lines()), &a.file)?;
     let conn = ctx.connect_for_write(&a.conn)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());

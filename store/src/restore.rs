@@ -1,0 +1,308 @@
+//! Restoring history: the events of an export (`GET /api/v1/events`, `mltrace export`) appended to
+//! another store exactly as they were, same seqs, append times, run ids and resolutions, so the
+//! copy answers every query and every `as_of` as the original did. This is how a backup comes back
+//! and how history moves between data directories.
+//!
+//! An export restores only where it continues the log exactly (its first seq is the store's next):
+//! a whole export into an empty store, or the tail of an export into a copy that stopped earlier.
+//! Events are checked for what the state relies on (consecutive seqs, times that never go back,
+//! run ids in order, dependencies on earlier runs, flags on known names) before anything is written;
+//! a bad line names its field and writes nothing.
+
+use crate::event::{Dependency, Event, EventKind, IoRecord, IoType, RunRecord, TestResult};
+use crate::names::check_name;
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::{Result, Seq, StoreError};
+use hashbrown::HashSet;
+use serde_json::{Map, Value};
+
+impl Store {
+    /// Appends exported events verbatim, all or nothing; answers the last seq.
+    pub fn restore(&self, events: Vec<Event>) -> Result<Seq> {
+        if events.is_empty() {
+            return Err(StoreError::invalid("events", "there are no events to restore"));
+        }
+        self.write(move |st, batch| {
+            let mut seq = st.last_seq;
+            let mut at = st.last_time();
+            let mut runs = st.runs.len() as u32;
+            let mut names: HashSet<&str> = HashSet::new();
+            for (i, e) in events.iter().enumerate() {
+                let field = |f: &str| format!("events[{i}].{f}");
+                if e.seq != seq + 1 {
+                    return Err(StoreError::invalid(
+                        field("seq"),
+                        format!(
+                            "{} is seq {}, but this store's next event is {}: an export restores only where it continues \
+                             the log (a whole export into an empty store, or `export --after {seq}`)",
+                            field("seq"),
+                            e.seq,
+                            seq + 1
+                        ),
+                    ));
+                }
+                if e.at < at {
+                    return Err(StoreError::invalid(field("at"), format!("{} goes back in time", field("at"))));
+                }
+                match &e.kind {
+                    EventKind::ComponentRegistered { name, tags, .. } | EventKind::ComponentTagged { name, tags } => {
+                        check_name(&field("component"), "component", name)?;
+                        for t in tags {
+                            check_name(&field("tags"), "tag", t)?;
+                        }
+                    }
+                    EventKind::RunLogged(r) => {
+                        if r.id != runs + 1 {
+                            return Err(StoreError::invalid(
+                                field("run.id"),
+                                format!("{} is {}, but the next run id is {}", field("run.id"), r.id, runs + 1),
+                            ));
+                        }
+                        check_name(&field("run.component"), "component", &r.component)?;
+                        if r.end < r.start || !Timestamp(r.start).is_in_range() || !Timestamp(r.end).is_in_range() {
+                            return Err(StoreError::invalid(field("run.end"), format!("{} is out of range", field("run.end"))));
+                        }
+                        let mut last = 0;
+                        for d in &r.dependencies {
+                            if d.run <= last || d.run >= r.id {
+                                return Err(StoreError::invalid(
+                                    field("run.dependencies"),
+                                    format!("{} must be ascending ids of earlier runs", field("run.dependencies")),
+                                ));
+                            }
+                            last = d.run;
+                        }
+                        for io in r.inputs.iter().chain(&r.outputs) {
+                            check_name(&field("run.inputs"), "I/O pointer", &io.name)?;
+                            if io.producer.is_some_and(|p| p == 0 || p >= r.id) {
+                                return Err(StoreError::invalid(
+                                    field("run.inputs"),
+                                    format!("{}: a producer must be an earlier run", field("run.inputs")),
+                                ));
+                            }
+                            names.insert(&io.name);
+                        }
+                        runs += 1;
+                    }
+                    EventKind::NotesSet { run, .. } => {
+                        if *run == 0 || *run > runs {
+                            return Err(StoreError::invalid(field("run"), format!("{} names no run", field("run"))));
+                        }
+                    }
+                    EventKind::Flagged { outputs, .. } => {
+                        for o in outputs {
+                            if !names.contains(o.as_str()) && st.view(st.last_seq).io(o).is_none() {
+                                return Err(StoreError::invalid(
+                                    field("outputs"),
+                                    format!("{} names `{o}`, which no earlier run read or wrote", field("outputs")),
+                                ));
+                            }
+                        }
+                    }
+                    EventKind::Unflagged { .. } => {}
+                }
+                seq = e.seq;
+                at = e.at;
+            }
+            drop(names);
+            let last = seq;
+            for e in events {
+                batch.push_event(st, e);
+            }
+            Ok((last, 0))
+        })
+    }
+}
+
+impl Store {
+    /// [`Store::restore`] from lines of an export; errors name `events[i]` and the field.
+    pub fn restore_lines<S: AsRef<str>>(&self, lines: &[S]) -> Result<Seq> {
+        let events = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let at = format!("events[{i}]");
+                let v: Value = serde_json::from_str(line.as_ref())
+                    .map_err(|e| StoreError::invalid(&at, format!("{at} is not valid JSON: {e}")))?;
+                event_from_json(&v).map_err(|e| e.within(&at))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.restore(events)
+    }
+}
+
+/// Reads one line of an export back into its event (the inverse of [`crate::model::event_json`]).
+/// Errors name the field.
+pub fn event_from_json(v: &Value) -> Result<Event> {
+    let o = v.as_object().ok_or_else(|| StoreError::invalid("", "an event must be a JSON object"))?;
+    let seq = uint(o, "seq")?;
+    if seq == 0 {
+        return Err(StoreError::invalid("seq", "seq starts at 1"));
+    }
+    let at = time(o, "at")?;
+    let kind = match text(o, "type")?.as_str() {
+        "component_registered" => {
+            let c = object(o, "component")?;
+            EventKind::ComponentRegistered {
+                name: text(c, "name").map_err(|e| e.within("component"))?,
+                description: text(c, "description").map_err(|e| e.within("component"))?,
+                owner: text(c, "owner").map_err(|e| e.within("component"))?,
+                tags: texts(c, "tags").map_err(|e| e.within("component"))?,
+            }
+        }
+        "component_tagged" => EventKind::ComponentTagged { name: text(o, "component")?, tags: texts(o, "tags")? },
+        "run_logged" => EventKind::RunLogged(Box::new(run(object(o, "run")?).map_err(|e| e.within("run"))?)),
+        "notes_set" => EventKind::NotesSet {
+            run: u32::try_from(uint(o, "run")?).map_err(|_| StoreError::invalid("run", "run is not a run id"))?,
+            notes: text(o, "notes")?,
+        },
+        "flagged" => {
+            EventKind::Flagged { outputs: texts(o, "outputs")?, reason: opt_text(o, "reason")?, by: opt_text(o, "by")? }
+        }
+        "unflagged" => EventKind::Unflagged {
+            outputs: texts(o, "outputs")?,
+            all: o.get("all").and_then(Value::as_bool).ok_or_else(|| wrong("all", "true or false"))?,
+        },
+        other => {
+            return Err(StoreError::invalid("type", format!("`{other}` is not an event type this version knows")));
+        }
+    };
+    Ok(Event { seq, at: at.0, kind })
+}
+
+fn run(o: &Map<String, Value>) -> Result<RunRecord> {
+    let id = u32::try_from(uint(o, "id")?).map_err(|_| wrong("id", "a run id"))?;
+    let io = |key: &str, inputs: bool| -> Result<Vec<IoRecord>> {
+        let list = o.get(key).and_then(Value::as_array).ok_or_else(|| wrong(key, "a list"))?;
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let at = format!("{key}[{i}]");
+                let p = v.as_object().ok_or_else(|| wrong(&at, "an object"))?;
+                let kind = IoType::parse(&text(p, "type").map_err(|e| e.within(&at))?)
+                    .ok_or_else(|| wrong(&format!("{at}.type"), "data, model, endpoint or unknown"))?;
+                let producer = match p.get("producer") {
+                    Some(Value::Number(n)) if inputs => {
+                        Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| wrong(&at, "a run id"))?)
+                    }
+                    _ => None,
+                };
+                Ok(IoRecord {
+                    name: text(p, "name").map_err(|e| e.within(&at))?,
+                    hash: opt_text(p, "hash").map_err(|e| e.within(&at))?,
+                    kind,
+                    producer,
+                })
+            })
+            .collect()
+    };
+    let edges = o.get("edges").and_then(Value::as_array).ok_or_else(|| wrong("edges", "a list"))?;
+    let dependencies = edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let to = e.get("to").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+            let to = to.ok_or_else(|| wrong(&format!("edges[{i}].to"), "a run id"))?;
+            let via = match e.get("via") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(_) => return Err(wrong(&format!("edges[{i}].via"), "a name or null")),
+            };
+            Ok(Dependency { run: to, via })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let tests = match o.get("tests") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(t) => serde_json::from_value::<Vec<TestResult>>(t.clone()).map_err(|e| wrong("tests", &e.to_string()))?,
+    };
+    Ok(RunRecord {
+        id,
+        component: text(o, "component")?,
+        start: time(o, "start")?.0,
+        end: time(o, "end")?.0,
+        inputs: io("inputs", true)?,
+        outputs: io("outputs", false)?,
+        dependencies,
+        stale: texts(o, "stale")?,
+        git_hash: opt_text(o, "git_hash")?,
+        git_tags: texts(o, "git_tags")?,
+        code_snapshot: opt_text(o, "code_snapshot")?,
+        notes: opt_text(o, "notes")?.unwrap_or_default(),
+        tests,
+        idempotency_key: opt_text(o, "idempotency_key")?,
+    })
+}
+
+fn wrong(field: &str, expected: &str) -> StoreError {
+    StoreError::invalid(field, format!("{field} must be {expected}"))
+}
+
+fn object<'a>(o: &'a Map<String, Value>, key: &str) -> Result<&'a Map<String, Value>> {
+    o.get(key).and_then(Value::as_object).ok_or_else(|| wrong(key, "an object"))
+}
+
+fn uint(o: &Map<String, Value>, key: &str) -> Result<u64> {
+    o.get(key).and_then(Value::as_u64).ok_or_else(|| wrong(key, "a non-negative integer"))
+}
+
+fn text(o: &Map<String, Value>, key: &str) -> Result<String> {
+    o.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| wrong(key, "a string"))
+}
+
+fn opt_text(o: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(wrong(key, "a string or null")),
+    }
+}
+
+fn texts(o: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| wrong(&format!("{key}[{i}]"), "a string")))
+            .collect(),
+        Some(_) => Err(wrong(key, "a list of strings")),
+    }
+}
+
+fn time(o: &Map<String, Value>, key: &str) -> Result<Timestamp> {
+    let v = o.get(key).ok_or_else(|| StoreError::invalid(key, format!("{key} is required")))?;
+    crate::ingest::parse_time(v).map_err(|why| StoreError::invalid(key, format!("{key}: {why}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LogOptions, NewRun};
+
+    #[test]
+    fn every_event_survives_the_json_of_an_export() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open");
+        let t = Timestamp::parse("2026-11-26T03:00:00Z").expect("time");
+        store.register_component("ingest", "pulls", "ana", &["etl".to_string()]).expect("register");
+        store.log_run(&NewRun::new("ingest", t, t).outputs(["raw.csv"])).expect("run");
+        let mut second = NewRun::new("clean", t, Timestamp(t.0 + 5)).inputs(["raw.csv"]).outputs(["clean.csv"]);
+        second.tests.push(TestResult {
+            name: "t".into(),
+            phase: "after".into(),
+            passed: false,
+            message: Some("m".into()),
+        });
+        second.code_snapshot = Some("print()".into());
+        store.log_run(&second).expect("run");
+        store.set_notes(2, "checked").expect("notes");
+        store.flag(&["clean.csv".to_string()], Some("bad"), Some("bob")).expect("flag");
+        store.unflag_all().expect("unflag");
+        store.tag_component("clean", &["x".to_string()]).expect("tag");
+        for e in store.events_after(0, 100).expect("events") {
+            let back = event_from_json(&crate::model::event_json(&e)).expect("parses back");
+            assert_eq!(back, e);
+        }
+    }
+}
