@@ -37,7 +37,7 @@ pub struct ImportArgs {
 /// Reads and checks every line: the runs, and the line number of each.
 fn read_runs(
     input: impl Iterator<Item = std::io::Result<String>>,
-    file: &PathBuf,
+    file: &std::path::Path,
 ) -> anyhow::Result<(Vec<NewRun>, Vec<usize>)> {
     let now = mltrace_store::Timestamp::now();
     let mut runs = Vec::new();
