@@ -22,6 +22,10 @@ install_prereqs() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+    if ! command -v st >/dev/null 2>&1; then
+        say "installing schemathesis (PyPI) for the generated hostile-input tests"
+        python3 -m pip install --quiet --disable-pip-version-check schemathesis
+    fi
     if [ ! -d ui-tests/node_modules/playwright-core ]; then
         say "installing the UI test packages (npm ci)"
         (cd ui-tests && npm ci --no-audit --no-fund --loglevel=error)
@@ -45,6 +49,9 @@ export MLTRACE_BIN="$root/target/debug/mltrace"
 
 say "Python client tests"
 python3 -m unittest discover -s clients/python/tests -t clients/python
+
+say "generated hostile input against the OpenAPI document (schemathesis)"
+tests/schemathesis.sh
 
 say "web UI tests (headless Chromium)"
 (cd ui-tests && npm test)
