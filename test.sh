@@ -22,7 +22,7 @@ install_prereqs() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
-    if ! command -v st >/dev/null 2>&1; then
+    if ! python3 -c "import schemathesis" >/dev/null 2>&1; then
         say "installing schemathesis (PyPI) for the generated hostile-input tests"
         python3 -m pip install --quiet --disable-pip-version-check schemathesis
     fi

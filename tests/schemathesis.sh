@@ -22,7 +22,10 @@ for _ in $(seq 100); do
 done
 # The event stream with follow=true never ends by design, so it is left out (its errors are
 # covered by the end-to-end tests).
-st run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
+# pip may put `st` where PATH does not look yet (a fresh pyenv before its rehash): ask Python.
+st=$(command -v st || true)
+[ -n "$st" ] || st="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/st"
+"$st" run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --exclude-path /api/v1/events "${limits[@]}"
 if ! kill -0 "$pid" 2>/dev/null; then
