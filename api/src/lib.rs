@@ -1,5 +1,6 @@
-//! The HTTP face of mltrace: an axum router over the store (`http-api.md`), the embedded web UI, and
-//! the typed Rust client.
+//! The HTTP face of mltrace: an axum router over the store (`docs/http-api.md`), the embedded web UI,
+//! metrics and TLS. The typed Rust client is its own crate (`mltrace-client`, re-exported as
+//! [`client`]), so that pipelines do not compile a server.
 //!
 //! # Layout
 //!
@@ -14,8 +15,6 @@
 //! | [`ingest`]    | the writer thread that coalesces concurrent `POST /runs` requests     |
 //! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
 //! | [`tls`]       | certificates for `serve --tls-cert`, reloaded on SIGHUP; client trust  |
-//! | [`client`]    | the typed HTTP client used by the CLI and Rust pipelines             |
-//! | [`instrument`] | components, runs and tests for Rust pipelines, over the client       |
 //!
 //! [`app`] builds the whole router from an [`AppState`] without a socket, so handlers are tested with
 //! `tower::ServiceExt::oneshot`; [`server::run`] puts it on a port.
@@ -23,12 +22,10 @@
 #![warn(missing_docs)]
 
 pub mod auth;
-pub mod client;
 pub mod demo;
 pub mod error;
 pub mod guard;
 pub mod ingest;
-pub mod instrument;
 pub mod metrics;
 pub mod params;
 pub mod routes;
@@ -37,6 +34,9 @@ pub mod tls;
 pub mod ui;
 
 pub use error::{ApiError, ApiResult};
+/// The typed client (its own crate, `mltrace-client`), re-exported for the command line.
+pub use mltrace_client as client;
+pub use mltrace_client::instrument;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -1,5 +1,7 @@
-//! The typed client: one trait, [`Backend`], with every read and write of the contract, and two
-//! ways to reach a store behind it.
+//! The Rust client of mltrace: one trait, [`Backend`], with every read and write of the contract,
+//! and the ways to reach a store behind it. It compiles without an HTTP server or an async runtime,
+//! so a pipeline that only logs runs pulls in a blocking HTTP client (ureq, rustls) and the store's
+//! types, nothing of axum, hyper or tokio. [`instrument`] wraps it for Rust pipelines.
 //!
 //! | type          | reaches                                                                   |
 //! |---------------|---------------------------------------------------------------------------|
@@ -17,16 +19,18 @@
 //! said ([`StoreError`]), and name the server's URL when it cannot be reached.
 //!
 //! ```no_run
-//! use mltrace_api::client::{Backend, HttpClient};
+//! use mltrace_client::{Backend, HttpClient};
 //! let server = HttpClient::new("http://127.0.0.1:8080").with_token(Some("secret".into()));
 //! for run in server.recent(5, None, None)? {
 //!     println!("#{} {}", run.id, run.component);
 //! }
-//! # Ok::<(), mltrace_api::client::Error>(())
+//! # Ok::<(), mltrace_client::Error>(())
 //! ```
 
 mod embedded;
 mod http;
+pub mod instrument;
+pub mod tls;
 
 pub use embedded::DataDir;
 pub use http::HttpClient;
@@ -87,7 +91,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// The CA certificate given for HTTPS cannot be used.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] tls::TlsError),
 }
 
 impl Error {

@@ -7,8 +7,8 @@
 //! ([`DataDir`](crate::client::DataDir)) or to an open [`Store`](mltrace_store::Store).
 //!
 //! ```no_run
-//! use mltrace_api::client::{Settings, connect};
-//! use mltrace_api::instrument::{Checks, Component, RunView, Test};
+//! use mltrace_client::{Settings, connect};
+//! use mltrace_client::instrument::{Checks, Component, RunView, Test};
 //!
 //! struct NotEmpty;
 //! impl Test for NotEmpty {
@@ -36,7 +36,7 @@
 //! returned to the caller as [`RunError::AfterTests`]. A test hook that panics counts as a failed
 //! check.
 
-use crate::client::{self, Backend};
+use crate::{self as client, Backend};
 use mltrace_store::model::{ComponentView, Logged};
 use mltrace_store::{IoSpec, NewRun, TestResult, Timestamp};
 use std::any::Any;

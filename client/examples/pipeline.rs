@@ -1,4 +1,4 @@
-//! A small churn pipeline instrumented with `mltrace_api::instrument`: five components, real files,
+//! A small churn pipeline instrumented with `mltrace_client::instrument`: five components, real files,
 //! a before-test and after-tests, logged wherever the `mltrace` command would look
 //! (`MLTRACE_SERVER`, `MLTRACE_DATA_DIR`, a server on 127.0.0.1:8080, else `./mltrace-data`).
 //!
@@ -7,8 +7,8 @@
 //! MLTRACE_DATA_DIR=/tmp/lineage cargo run --example pipeline     # then: mltrace trace ... --data-dir /tmp/lineage
 //! ```
 
-use mltrace_api::client::{Backend, Settings, Target, connect};
-use mltrace_api::instrument::{Checks, Component, RunView, Test};
+use mltrace_client::{Backend, Settings, Target, connect};
+use mltrace_client::instrument::{Checks, Component, RunView, Test};
 use std::fs;
 use std::path::{Path, PathBuf};
 
