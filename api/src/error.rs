@@ -112,7 +112,8 @@ pub fn redact_paths(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('/') {
-        let starts_word = i == 0 || rest[..i].ends_with([' ', '(', '`', '\'', '"', '=']);
+        let before = if i == 0 { out.chars().last() } else { rest[..i].chars().last() };
+        let starts_word = before.is_none_or(|c| [' ', '(', '`', '\'', '"', '='].contains(&c));
         if !starts_word {
             out.push_str(&rest[..=i]);
             rest = &rest[i + 1..];

@@ -44,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/suggest"),
     ("get", "/api/v1/outdated"),
     ("get", "/api/v1/events"),
+    ("post", "/api/v1/events"),
     ("get", "/api/v1/openapi.json"),
 ];
 
