@@ -20,6 +20,7 @@
 //! | [`query`]  | [`Reader`]: every read of the contract, with `as_of`                      |
 //! | [`model`]  | the answers, shaped as the HTTP API's JSON                                |
 //! | [`names`]  | the name rules and the interner                                          |
+//! | [`openlineage`] | OpenLineage events: checks, what we take from them, the naming rules |
 //! | [`time`]   | timestamps and `as_of`                                                    |
 //!
 //! # Example
@@ -45,6 +46,7 @@ pub mod ingest;
 pub mod log;
 pub mod model;
 pub mod names;
+pub mod openlineage;
 pub mod query;
 mod state;
 pub mod store;
