@@ -170,7 +170,13 @@ impl<'s> Reader<'s> {
             record.start = u.start;
             record.end = u.end;
             record.inputs.extend(u.inputs);
-            record.outputs.extend(u.outputs);
+            for o in u.outputs {
+                // A second mention brings the version the first lacked.
+                match record.outputs.iter_mut().find(|known| known.name == o.name) {
+                    Some(known) => known.hash = known.hash.take().or(o.hash),
+                    None => record.outputs.push(o),
+                }
+            }
             record.dependencies.extend(u.dependencies);
             record.stale.extend(u.stale);
             record.tests.extend(u.tests);

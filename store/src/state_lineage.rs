@@ -296,7 +296,9 @@ impl State {
         let prev_status = prev.as_ref().map(|p| p.status);
 
         let had_inputs: HashSet<u32> = run.map(|r| r.inputs.iter().copied().collect()).unwrap_or_default();
-        let had_outputs: HashSet<u32> = run.map(|r| r.outputs.iter().map(|(io, _)| *io).collect()).unwrap_or_default();
+        let had_outputs: HashMap<u32, bool> =
+            run.map(|r| r.outputs.iter().map(|(io, h)| (*io, h.is_some())).collect()).unwrap_or_default();
+        let completed_before = prev.as_ref().is_some_and(|p| p.status == RunStatus::Completed);
         let mut had_deps: HashSet<RunId> = HashSet::new();
         if !opened {
             for n in self.graph.neighbors(NodeIndex::new(id as usize - 1)) {
@@ -350,7 +352,12 @@ impl State {
         seen.clear();
         let mut outputs = Vec::new();
         for io in &part.outputs {
-            if !seen.insert(io.name.as_str()) || self.io_names.get(&io.name).is_some_and(|n| had_outputs.contains(&n)) {
+            // An output named again is new to the run only when it now brings the version the
+            // first mention lacked (clients often send `version` with COMPLETE alone), and the run
+            // has not yet produced it without one.
+            let known = self.io_names.get(&io.name).and_then(|n| had_outputs.get(&n).copied());
+            let adds_version = known == Some(false) && io.hash.is_some() && !completed_before;
+            if !seen.insert(io.name.as_str()) || (known.is_some() && !adds_version) {
                 continue;
             }
             let kind = *kinds.entry(io.name.as_str()).or_insert_with(|| kind_of(&io.name));
@@ -365,6 +372,9 @@ impl State {
             {
                 for (io, hash) in &run.outputs {
                     let name = self.io_names.name(*io).to_string();
+                    if outputs.iter().any(|o: &IoRecord| o.name == name) {
+                        continue;
+                    }
                     p.push(IoRecord { name, hash: hash.clone(), kind: self.io[*io as usize].kind, producer: None });
                 }
             }
@@ -446,7 +456,7 @@ impl State {
             }
             input_ids.push(io);
         }
-        let mut output_ids = Vec::with_capacity(u.outputs.len());
+        let mut output_ids: Vec<(u32, Option<String>)> = Vec::with_capacity(u.outputs.len());
         for output in &u.outputs {
             let io = self.io_id_of(&output.name, output.kind, first_run);
             output_ids.push((io, output.hash.clone()));
@@ -484,7 +494,12 @@ impl State {
             }
             run.seqs.push(seq);
             run.inputs.extend(input_ids);
-            run.outputs.extend(output_ids);
+            for (io, hash) in output_ids {
+                match run.outputs.iter_mut().find(|(known, _)| *known == io) {
+                    Some(slot) => slot.1 = slot.1.take().or(hash),
+                    None => run.outputs.push((io, hash)),
+                }
+            }
         }
     }
 
