@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, property, crash, end-to-end), Python client, and the
 # web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium, the
-# ui-tests npm packages, cargo-nextest when missing), so this one command works anywhere we run.
+# ui-tests npm packages, openlineage-python and jsonschema for the Python tests, cargo-nextest when missing), so this one command works anywhere we run.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -15,6 +15,13 @@ install_prereqs() {
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    fi
+    if ! python3 -c 'import openlineage.client, jsonschema, referencing' >/dev/null 2>&1; then
+        # The OpenLineage tests drive the real openlineage-python client and validate our export
+        # against the vendored OpenLineage JSON schema with jsonschema.
+        say "installing openlineage-python and jsonschema (pip, user site)"
+        python3 -m pip install --user --quiet openlineage-python jsonschema \
+            || python3 -m pip install --user --quiet --break-system-packages openlineage-python jsonschema
     fi
     if [ ! -d ui-tests/node_modules/playwright-core ]; then
         say "installing the UI test packages (npm ci)"
