@@ -2,9 +2,9 @@
 //! `review` and `inspect` agree with each other.
 
 use crate::output::{Cell, Out, Paint, Style, Table, duration, local_time};
+use mltrace_store::event::RunStatus;
 use mltrace_store::model::RunSummary;
 use mltrace_store::{RunId, Timestamp};
-use mltrace_store::event::RunStatus;
 
 /// The marker of a stale run.
 pub const STALE: &str = "⚠ stale";

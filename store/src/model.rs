@@ -421,7 +421,9 @@ pub fn event_json(e: &crate::event::Event) -> serde_json::Value {
                 crate::event::LineageKind::Job => "JobEvent",
             };
             let io = |list: &[crate::event::IoRecord]| -> Vec<serde_json::Value> {
-                list.iter().map(|i| json!({"name": i.name, "type": i.kind, "hash": i.hash, "producer": i.producer})).collect()
+                list.iter()
+                    .map(|i| json!({"name": i.name, "type": i.kind, "hash": i.hash, "producer": i.producer}))
+                    .collect()
             };
             let run = l.run.as_ref().map(|u| {
                 json!({

@@ -269,7 +269,9 @@ fn facet<'a>(f: Option<&'a Map<String, Value>>, key: &str, field: &str) -> Resul
     match f.and_then(|f| f.get(key)) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(invalid(&format!("{field}.facets.{key}"), format!("{field}.facets.{key} must be a JSON object"))),
+        Some(_) => {
+            Err(invalid(&format!("{field}.facets.{key}"), format!("{field}.facets.{key} must be a JSON object")))
+        }
     }
 }
 
@@ -343,10 +345,7 @@ fn run_part(
     let event_type = match o.get("eventType") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) => Some(EventType::parse(t).ok_or_else(|| {
-            invalid(
-                "eventType",
-                format!("eventType `{t}` is not one of START, RUNNING, COMPLETE, ABORT, FAIL, OTHER"),
-            )
+            invalid("eventType", format!("eventType `{t}` is not one of START, RUNNING, COMPLETE, ABORT, FAIL, OTHER"))
         })?),
         Some(_) => return Err(invalid("eventType", "eventType must be a string")),
     };
@@ -437,7 +436,10 @@ fn test_results(test: &Map<String, Value>) -> Result<Vec<TestResult>> {
             "fail" => false,
             "skip" => continue,
             other => {
-                return Err(invalid(&format!("{at}.status"), format!("{at}.status `{other}` is not pass, fail or skip")));
+                return Err(invalid(
+                    &format!("{at}.status"),
+                    format!("{at}.status `{other}` is not pass, fail or skip"),
+                ));
             }
         };
         let message = if passed {
@@ -603,7 +605,10 @@ mod tests {
 
     #[test]
     fn uuids_are_checked_and_lowercased() {
-        assert_eq!(parse_uuid("0176A8C2-FE01-7439-87E6-56A1A1B4029F").as_deref(), Some("0176a8c2-fe01-7439-87e6-56a1a1b4029f"));
+        assert_eq!(
+            parse_uuid("0176A8C2-FE01-7439-87E6-56A1A1B4029F").as_deref(),
+            Some("0176a8c2-fe01-7439-87e6-56a1a1b4029f")
+        );
         assert!(parse_uuid("not-a-uuid").is_none());
         assert!(parse_uuid("0176a8c2fe01743987e656a1a1b4029f").is_none());
         assert!(parse_uuid(&native_run_uuid(7)).is_some());

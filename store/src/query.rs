@@ -71,9 +71,8 @@ impl LineageFacts {
             for (key, into) in [("inputs", &mut inputs), ("outputs", &mut outputs)] {
                 for d in v.get(key).and_then(Value::as_array).into_iter().flatten() {
                     let (Some(ns), Some(name)) = (d["namespace"].as_str(), d["name"].as_str()) else { continue };
-                    let entry = into
-                        .entry(crate::openlineage::io_name(ns, name))
-                        .or_insert_with(|| Value::Object(Map::new()));
+                    let entry =
+                        into.entry(crate::openlineage::io_name(ns, name)).or_insert_with(|| Value::Object(Map::new()));
                     if let Value::Object(e) = entry {
                         merge(e, d.get("facets"));
                         merge(e, d.get(if key == "inputs" { "inputFacets" } else { "outputFacets" }));

@@ -20,7 +20,8 @@ use serde_json::{Map, Value, json};
 const TEST_FACET_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-1/TestRunFacet.json#/$defs/TestRunFacet";
 const VERSION_FACET_SCHEMA: &str =
     "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet";
-const OWNERSHIP_FACET_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-1/OwnershipJobFacet.json#/$defs/OwnershipJobFacet";
+const OWNERSHIP_FACET_SCHEMA: &str =
+    "https://openlineage.io/spec/facets/1-0-1/OwnershipJobFacet.json#/$defs/OwnershipJobFacet";
 const DOCUMENTATION_FACET_SCHEMA: &str =
     "https://openlineage.io/spec/facets/1-0-1/DocumentationJobFacet.json#/$defs/DocumentationJobFacet";
 const TAGS_FACET_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-0/TagsJobFacet.json#/$defs/TagsJobFacet";
@@ -78,7 +79,10 @@ impl Reader<'_> {
                 && !f.contains_key("sourceCode")
                 && !f.contains_key("sql")
             {
-                f.insert("sourceCode".into(), facet(SOURCE_CODE_FACET_SCHEMA, json!({"language": "unknown", "sourceCode": code})));
+                f.insert(
+                    "sourceCode".into(),
+                    facet(SOURCE_CODE_FACET_SCHEMA, json!({"language": "unknown", "sourceCode": code})),
+                );
             }
         }
         let (description, owner, tags) = self.component_fields(component);
@@ -142,8 +146,10 @@ impl Reader<'_> {
         let status = d.status.unwrap_or(RunStatus::Completed);
         if status == RunStatus::Failed && !run_facets.contains_key("errorMessage") {
             let message = d.error.clone().unwrap_or_else(|| "the run failed".into());
-            run_facets
-                .insert("errorMessage".into(), facet(ERROR_FACET_SCHEMA, json!({"message": message, "programmingLanguage": "unknown"})));
+            run_facets.insert(
+                "errorMessage".into(),
+                facet(ERROR_FACET_SCHEMA, json!({"message": message, "programmingLanguage": "unknown"})),
+            );
         }
         let (namespace, name) = job_of(&d.component);
         let job = json!({"namespace": namespace, "name": name, "facets": self.job_facets(&d.component, Some(&d))});

@@ -706,7 +706,9 @@ impl<'a> View<'a> {
                 (other.index() as RunId + 1, *e.weight())
             })
             .filter(|&(r, _)| r <= self.max_run)
-            .filter(|&(r, _)| if dir == Direction::Outgoing { self.edge_visible(id, r) } else { self.edge_visible(r, id) })
+            .filter(
+                |&(r, _)| if dir == Direction::Outgoing { self.edge_visible(id, r) } else { self.edge_visible(r, id) },
+            )
             .collect();
         out.sort_unstable();
         out

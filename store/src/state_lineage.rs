@@ -236,7 +236,12 @@ impl State {
             _ => None,
         };
         let flag = e.flag.clone();
-        out.push(Planned::Lineage(Box::new(LineageRecord { raw: e.raw, kind: e.kind, event_time: e.event_time.0, run })));
+        out.push(Planned::Lineage(Box::new(LineageRecord {
+            raw: e.raw,
+            kind: e.kind,
+            event_time: e.event_time.0,
+            run,
+        })));
         if let Some(f) = flag {
             let flagged_now = self.io_names.get(&f.name).is_some_and(|id| self.flagged.contains_key(&id));
             // Unflagging what is not flagged changes nothing, as with `unflag`.
@@ -261,11 +266,10 @@ impl State {
         };
         let description = meta.description.clone().unwrap_or(description);
         let owner = meta.owner.clone().unwrap_or(owner);
-        let has_tag = |t: &String| {
-            current.is_some_and(|v| self.tag_names.get(t).is_some_and(|id| v.tags.contains(&id)))
-        };
-        let unchanged = current.is_some_and(|v| v.description == description && v.owner == owner)
-            && meta.tags.iter().all(has_tag);
+        let has_tag =
+            |t: &String| current.is_some_and(|v| self.tag_names.get(t).is_some_and(|id| v.tags.contains(&id)));
+        let unchanged =
+            current.is_some_and(|v| v.description == description && v.owner == owner) && meta.tags.iter().all(has_tag);
         if unchanged {
             return None;
         }
@@ -338,7 +342,8 @@ impl State {
             inputs.push(IoRecord { name: io.name.clone(), hash: io.hash.clone(), kind, producer });
         }
         for up in &part.upstream {
-            let latest = self.comp_names.get(up).and_then(|c| self.comps[c as usize].ids.iter().rev().find(|&&r| r != id));
+            let latest =
+                self.comp_names.get(up).and_then(|c| self.comps[c as usize].ids.iter().rev().find(|&&r| r != id));
             if let Some(&p) = latest
                 && !had_deps.contains(&p)
                 && !deps.iter().any(|d| d.run == p)

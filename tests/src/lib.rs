@@ -86,7 +86,10 @@ impl Server {
     /// Sends a body as it is, with a content type (any status).
     pub fn send_text(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, Value) {
         answer(
-            self.agent.request(method, &format!("{}{path}", self.url)).set("Content-Type", content_type).send_string(body),
+            self.agent
+                .request(method, &format!("{}{path}", self.url))
+                .set("Content-Type", content_type)
+                .send_string(body),
         )
     }
 

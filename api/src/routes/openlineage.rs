@@ -82,7 +82,10 @@ fn split_events(text: &str) -> ApiResult<Vec<&str>> {
                 } else if text[at..].starts_with(']') {
                     break;
                 } else {
-                    return Err(ApiError::invalid("body", "the body is not valid JSON: expected `,` or `]` in the array"));
+                    return Err(ApiError::invalid(
+                        "body",
+                        "the body is not valid JSON: expected `,` or `]` in the array",
+                    ));
                 }
             }
         }
@@ -125,7 +128,8 @@ fn parse_body(headers: &HeaderMap, body: &[u8], limit: usize) -> ApiResult<Vec<L
     raws.into_iter()
         .enumerate()
         .map(|(i, raw)| {
-            parse_event(raw.to_string()).map_err(|e| ApiError::from(if single { e } else { e.within(&format!("[{i}]")) }))
+            parse_event(raw.to_string())
+                .map_err(|e| ApiError::from(if single { e } else { e.within(&format!("[{i}]")) }))
         })
         .collect()
 }

@@ -167,7 +167,10 @@ fn write_card(out: &mut Out, r: &RunDetail, full_code: bool) -> io::Result<()> {
 fn lineage_rows(out: &Out, r: &RunDetail, rows: &mut Vec<(&str, String)>) {
     let Some(ol) = &r.openlineage else { return };
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    rows.push(("openlineage", format!("{}  {}/{}", text(&ol["run_id"]), text(&ol["job"]["namespace"]), text(&ol["job"]["name"]))));
+    rows.push((
+        "openlineage",
+        format!("{}  {}/{}", text(&ol["run_id"]), text(&ol["job"]["namespace"]), text(&ol["job"]["name"])),
+    ));
     if let Some(p) = ol.get("parent").filter(|p| !p.is_null()) {
         let at = match r.parent {
             Some(id) => run_label(out.painter(), &text(&p["component"]), id),

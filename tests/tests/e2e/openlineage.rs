@@ -194,7 +194,7 @@ fn trace_shape(s: &Server, output: &str) -> Value {
     assert_eq!(st, 200, "{output}: {t}");
     let nodes: Vec<Value> = t["nodes"]
         .as_array()
-        .unwrap()
+        .expect("a trace has nodes")
         .iter()
         .map(|n| json!([n["depth"], n["run"]["id"], n["run"]["component"], n["run"]["inputs"], n["run"]["outputs"]]))
         .collect();
@@ -203,10 +203,18 @@ fn trace_shape(s: &Server, output: &str) -> Value {
 
 fn review_shape(s: &Server) -> Value {
     let (_, r) = s.get("/api/v1/review");
-    let runs: Vec<Value> =
-        r["runs"].as_array().unwrap().iter().map(|x| json!([x["run"]["id"], x["count"], x["coverage"]])).collect();
-    let flagged: Vec<Value> =
-        r["flagged"].as_array().unwrap().iter().map(|f| json!([f["name"], f["reason"], f["by"]])).collect();
+    let runs: Vec<Value> = r["runs"]
+        .as_array()
+        .expect("a review has runs")
+        .iter()
+        .map(|x| json!([x["run"]["id"], x["count"], x["coverage"]]))
+        .collect();
+    let flagged: Vec<Value> = r["flagged"]
+        .as_array()
+        .expect("a review has flagged outputs")
+        .iter()
+        .map(|f| json!([f["name"], f["reason"], f["by"]]))
+        .collect();
     json!({"runs": runs, "flagged": flagged, "unresolved": r["unresolved"]})
 }
 
@@ -222,9 +230,11 @@ fn the_openlineage_export_replays_into_an_empty_server_to_the_same_traces_and_re
     score["run"]["facets"] = json!({"mltrace": {"_producer": "p", "_schemaURL": "s", "upstream": ["ingest"]}});
     let done = event("COMPLETE", "2026-11-22T00:01:00Z", 7, "score", json!([]), json!([ds("mltrace", "scores")]));
     assert_eq!(ndjson(&s, &[score, done]).0, 201);
-    let (st, _) = s.send("POST", "/api/v1/flag", &json!({"outputs": ["scores", "s3://lake/model.pkl"], "reason": "drift"}));
+    let (st, _) =
+        s.send("POST", "/api/v1/flag", &json!({"outputs": ["scores", "s3://lake/model.pkl"], "reason": "drift"}));
     assert_eq!(st, 200);
-    let (st, v) = s.send("POST", "/api/v1/runs", &run("ingest", "2026-11-23T00:00:00Z", json!([]), json!(["side.csv"])));
+    let (st, v) =
+        s.send("POST", "/api/v1/runs", &run("ingest", "2026-11-23T00:00:00Z", json!([]), json!(["side.csv"])));
     assert_eq!(st, 201, "{v}");
 
     let (st, export) = s.get_text("/api/v1/lineage/events");
@@ -234,7 +244,8 @@ fn the_openlineage_export_replays_into_an_empty_server_to_the_same_traces_and_re
     let (st, v) = fresh.send_text("POST", "/api/v1/lineage", "application/x-ndjson", &export);
     assert_eq!(st, 201, "{v}");
 
-    for output in ["pred_1", "pred_2", "model.pkl", "features-v2.parquet", "s3://lake/model.pkl", "scores", "side.csv"] {
+    for output in ["pred_1", "pred_2", "model.pkl", "features-v2.parquet", "s3://lake/model.pkl", "scores", "side.csv"]
+    {
         assert_eq!(trace_shape(&fresh, output), trace_shape(&s, output), "trace of {output}");
     }
     assert_eq!(review_shape(&fresh), review_shape(&s));
