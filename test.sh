@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, property, crash, end-to-end), Python client, and the
 # web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium, the
-# ui-tests npm packages, openlineage-python and jsonschema for the Python tests, cargo-nextest when missing), so this one command works anywhere we run.
+# ui-tests npm packages, openlineage-python and jsonschema for the Python tests, cargo-nextest when
+# missing), so this one command works anywhere we run.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
