@@ -49,6 +49,10 @@ describe('OpenLineage runs on the run card', () => {
     await waitForView(page, `${env.url}/run/1`);
     await page.waitForSelector('.run-status.running');
     assert.match(await page.locator('.run-status').innerText(), /running for 2 h/);
+    // The DAG run completes while its card is open: the card redraws without the badge.
+    await call(env.url, 'POST', '/lineage', event('COMPLETE', hoursAgo(0), DAG, 'nightly'));
+    await page.waitForSelector('.run-status.running', { state: 'detached' });
+    assert.match(await page.locator('.openlineage').innerText(), /START\s*COMPLETE/);
     assert.deepEqual(page.errors, []);
   });
 });

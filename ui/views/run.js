@@ -25,10 +25,21 @@ export async function render(ctx) {
     return;
   }
   ctx.title(`${run.component} #${run.id}`);
-  const card = runCard(run, ctx);
+  let card = runCard(run, ctx);
   mount(ctx.root, card);
 
-  ctx.onEvent((event) => {
+  ctx.onEvent(async (event) => {
+    // A later OpenLineage event of this run (RUNNING, COMPLETE, FAIL ...) changes the card: redraw it.
+    if (event.type === 'openlineage' && event.run && Number(event.run.id) === run.id) {
+      try {
+        run = await api(`/runs/${id}`, { signal: ctx.signal });
+        card = runCard(run, ctx);
+        mount(ctx.root, card);
+      } catch (e) {
+        if (e.name !== 'AbortError') toast(`Could not refresh run ${id}: ${errorText(e)}`);
+      }
+      return;
+    }
     if (event.type !== 'notes_set') return;
     // {"run": 12, "notes": "..."}; also accepts {"run": {"id": 12, "notes": "..."}}.
     const target = event.run && typeof event.run === 'object' ? event.run : { id: event.run, notes: event.notes };
