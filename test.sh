@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, property, crash, end-to-end), Python client, and the
 # web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium and
-# openssl, the ui-tests npm packages), so this one command works anywhere we run. The Rust tests run
-# under cargo-nextest when it is installed, else under cargo test.
+# openssl, the ui-tests npm packages, openlineage-python and jsonschema for the Python tests), so
+# this one command works anywhere we run. The Rust tests run under cargo-nextest when it is
+# installed, else under cargo test.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -25,6 +26,13 @@ install_prereqs() {
     if ! python3 -c "import schemathesis" >/dev/null 2>&1; then
         say "installing schemathesis (PyPI) for the generated hostile-input tests"
         python3 -m pip install --quiet --disable-pip-version-check schemathesis
+    fi
+    if ! python3 -c 'import openlineage.client, jsonschema, referencing' >/dev/null 2>&1; then
+        # The OpenLineage tests drive the real openlineage-python client and validate our export
+        # against the vendored OpenLineage JSON schema with jsonschema.
+        say "installing openlineage-python and jsonschema (pip, user site)"
+        python3 -m pip install --user --quiet openlineage-python jsonschema \
+            || python3 -m pip install --user --quiet --break-system-packages openlineage-python jsonschema
     fi
     if [ ! -d ui-tests/node_modules/playwright-core ]; then
         say "installing the UI test packages (npm ci)"

@@ -133,6 +133,10 @@ struct HttpArgs {
     /// Where the started server's temporary data directory goes.
     #[arg(long)]
     tmp: Option<PathBuf>,
+    /// Send each run as OpenLineage events (START with the inputs, COMPLETE with the outputs) to
+    /// `POST /api/v1/lineage`: one event a request with --batch 1, else one JSON array a batch.
+    #[arg(long)]
+    openlineage: bool,
 }
 
 fn main() -> Result<()> {
@@ -604,12 +608,45 @@ fn open_report(dir: &Path, checkpoint: bool) -> Result<Value> {
 struct HttpWriter {
     conn: Conn,
     single: bool,
+    /// Send OpenLineage events (with the writer's index and a counter for unique run ids).
+    openlineage: Option<(usize, u64)>,
+}
+
+/// A run as the two OpenLineage events a client sends: START with the inputs, COMPLETE with the
+/// outputs (the `version` facet carrying the hash), in our own namespace so names stay the same.
+fn openlineage_events(r: &RunSpec, run_id: &str) -> [Value; 2] {
+    let ds = |io: &mltrace_benches::workload::Io| {
+        json!({"namespace": "mltrace", "name": io.name,
+               "facets": {"version": {"_producer": "loadgen", "_schemaURL": "loadgen", "datasetVersion": io.hash}}})
+    };
+    let event = |ty: &str, at: i64, inputs: Vec<Value>, outputs: Vec<Value>| {
+        json!({"eventType": ty, "eventTime": mltrace_store::Timestamp(at), "producer": "https://github.com/mltrace-rs/mltrace/benches",
+               "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+               "run": {"runId": run_id}, "job": {"namespace": "mltrace", "name": r.component},
+               "inputs": inputs, "outputs": outputs})
+    };
+    [
+        event("START", r.start, r.inputs.iter().map(ds).collect(), Vec::new()),
+        event("COMPLETE", r.end, Vec::new(), r.outputs.iter().map(ds).collect()),
+    ]
 }
 
 impl Writer for HttpWriter {
     type Item = Vec<Vec<u8>>;
 
     fn prepare(&mut self, runs: &[RunSpec]) -> Vec<Vec<u8>> {
+        if let Some((writer, counter)) = &mut self.openlineage {
+            let mut events = Vec::with_capacity(runs.len() * 2);
+            for r in runs {
+                *counter += 1;
+                events.extend(openlineage_events(r, &format!("0190c0de-{:04x}-7000-8000-{:012x}", *writer, *counter)));
+            }
+            return if self.single {
+                events.iter().map(|e| serde_json::to_vec(e).unwrap_or_default()).collect()
+            } else {
+                vec![serde_json::to_vec(&events).unwrap_or_default()]
+            };
+        }
         if self.single {
             runs.iter().map(|r| serde_json::to_vec(r).unwrap_or_default()).collect()
         } else {
@@ -618,9 +655,10 @@ impl Writer for HttpWriter {
     }
 
     fn submit(&mut self, item: &mut Vec<Vec<u8>>) -> Result<()> {
+        let path = if self.openlineage.is_some() { "/api/v1/lineage" } else { "/api/v1/runs" };
         for body in item {
-            let a = self.conn.post_json("/api/v1/runs", body)?;
-            check(&a, "POST /api/v1/runs")?;
+            let a = self.conn.post_json(path, body)?;
+            check(&a, path)?;
         }
         Ok(())
     }
@@ -721,14 +759,16 @@ fn http(a: HttpArgs) -> Result<Value> {
         }
         (None, None) => bail!("give --addr of a running server or --server BIN to start one"),
     };
-    let logged = ingest(w, concurrency, |_| Ok(HttpWriter { conn: Conn::new(addr)?, single: w.batch <= 1 }))?;
+    let logged = ingest(w, concurrency, |i| {
+        Ok(HttpWriter { conn: Conn::new(addr)?, single: w.batch <= 1, openlineage: a.openlineage.then_some((i, 0)) })
+    })?;
     let queries = if w.no_queries { BTreeMap::new() } else { http_queries(addr, &logged, w)? };
     let mut conn = Conn::new(addr)?;
     let stats: Value = serde_json::from_slice(&conn.get("/api/v1/stats")?.body).unwrap_or(Value::Null);
     let runs = logged.report.runs.max(1);
     let log_bytes = stats.get("log_bytes").and_then(Value::as_u64).unwrap_or(0);
     let mut report = json!({
-        "mode": "http",
+        "mode": if a.openlineage { "http-openlineage" } else { "http" },
         "fsync": a.fsync,
         "workload": workload_json(w, concurrency),
         "ingest": logged.report,

@@ -2,8 +2,9 @@
 //! `review` and `inspect` agree with each other.
 
 use crate::output::{Cell, Out, Paint, Style, Table, duration, local_time};
-use mltrace_store::RunId;
+use mltrace_store::event::RunStatus;
 use mltrace_store::model::RunSummary;
+use mltrace_store::{RunId, Timestamp};
 
 /// The marker of a stale run.
 pub const STALE: &str = "⚠ stale";
@@ -30,6 +31,24 @@ pub fn stale_cell(stale: &[String]) -> Cell {
     if stale.is_empty() { Cell::from("") } else { Cell::new(STALE, Style::Yellow) }
 }
 
+/// The marker of an OpenLineage run that has not completed (`None` for a completed or native run).
+pub fn status_marker(status: Option<RunStatus>) -> Option<(&'static str, Style)> {
+    match status? {
+        RunStatus::Running => Some(("● running", Style::Green)),
+        RunStatus::Failed => Some(("✗ failed", Style::Red)),
+        RunStatus::Aborted => Some(("✗ aborted", Style::Yellow)),
+        RunStatus::Completed => None,
+    }
+}
+
+/// A run's duration; a run still going on shows how long it has been running.
+pub fn run_duration(r: &RunSummary) -> String {
+    if r.status == Some(RunStatus::Running) {
+        return format!("{} so far", duration(Timestamp::now().0 - r.start.0));
+    }
+    duration(r.duration_ms)
+}
+
 /// A list of runs as a table, newest first as given.
 pub fn runs_table(runs: &[RunSummary], with_component: bool) -> Table {
     let mut headers = vec!["ID"];
@@ -46,10 +65,13 @@ pub fn runs_table(runs: &[RunSummary], with_component: bool) -> Table {
             row.push(Cell::new(r.component.clone(), Style::Cyan));
         }
         row.push(Cell::from(local_time(r.start)));
-        row.push(Cell::from(duration(r.duration_ms)));
+        row.push(Cell::from(run_duration(r)));
         row.push(Cell::from(names_short(&r.inputs)));
         row.push(Cell::from(names_short(&r.outputs)));
-        row.push(stale_cell(&r.stale));
+        row.push(match status_marker(r.status) {
+            Some((text, style)) => Cell::new(text, style),
+            None => stale_cell(&r.stale),
+        });
         table.row(row);
     }
     table
@@ -61,8 +83,12 @@ pub fn run_line(out: Paint, r: &RunSummary) -> String {
         "{}  {}  {}",
         run_label(out, &r.component, r.id),
         local_time(r.start),
-        out.paint(&duration(r.duration_ms), Style::Dim)
+        out.paint(&run_duration(r), Style::Dim)
     );
+    if let Some((text, style)) = status_marker(r.status) {
+        line.push_str("  ");
+        line.push_str(&out.paint(text, style));
+    }
     if !r.stale.is_empty() {
         line.push_str("  ");
         line.push_str(&out.paint(STALE, Style::Yellow));

@@ -1384,3 +1384,76 @@ mod restore {
         assert_fails(&o, 2, "is not empty");
     }
 }
+
+/// An Airflow-like DAG run with a task that failed, sent to `POST /api/v1/lineage`.
+fn send_openlineage(url: &str) {
+    let event = |ty: &str, time: &str, run: &str, job: &str, facets: serde_json::Value, outputs: serde_json::Value| {
+        serde_json::json!({
+            "eventType": ty, "eventTime": time, "producer": "https://example.com/cli-test",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": run, "facets": facets}, "job": {"namespace": "airflow", "name": job},
+            "inputs": [{"namespace": "mltrace", "name": "raw/2025-03-01.csv"}], "outputs": outputs,
+        })
+    };
+    let dag = "0190c0de-0000-7000-8000-0000000000d1";
+    let task = "0190c0de-0000-7000-8000-0000000000d2";
+    let parent = serde_json::json!({"parent": {"_producer": "p", "_schemaURL": "s", "run": {"runId": dag},
+                                               "job": {"namespace": "airflow", "name": "nightly"}}});
+    let mut fail_facets = parent.clone();
+    fail_facets["errorMessage"] = serde_json::json!({"_producer": "p", "_schemaURL": "s", "message": "disk full", "programmingLanguage": "python"});
+    let out = serde_json::json!([{"namespace": "s3://lake", "name": "agg.parquet"}]);
+    let events = serde_json::json!([
+        event("START", "2025-03-05T00:00:00Z", dag, "nightly", serde_json::json!({}), serde_json::json!([])),
+        event("START", "2025-03-05T00:01:00Z", task, "nightly.agg", parent, out.clone()),
+        event("FAIL", "2025-03-05T00:03:30Z", task, "nightly.agg", fail_facets, out),
+    ]);
+    let resp = ureq::post(&format!("{url}/api/v1/lineage")).send_json(events).expect("POST /api/v1/lineage");
+    assert_eq!(resp.status(), 201);
+}
+
+#[test]
+fn openlineage_runs_show_their_status_and_export_as_openlineage_in_both_modes() {
+    let env = Env::with_server();
+    env.load_pipeline();
+    send_openlineage(env.url());
+    let recent = stdout(&run(env.cmd(&["recent", "-n", "3"])));
+    assert!(recent.contains("airflow/nightly.agg") && recent.contains("✗ failed"), "{recent}");
+    assert!(recent.contains("● running") && recent.contains("so far"), "{recent}");
+    let card = stdout(&run(env.cmd(&["inspect", "14"])));
+    assert!(card.contains("✗ failed: disk full"), "{card}");
+    assert!(card.contains("parent       airflow/nightly #13"), "{card}");
+    assert!(card.contains("events       START, FAIL"), "{card}");
+    assert_eq!(stdout(&run(env.dir_cmd(&["inspect", "14"]))), card, "the same card on the data directory");
+
+    let api = api_get(env.url(), "/lineage/events");
+    let server = run(env.cmd(&["export", "--openlineage"]));
+    assert!(server.status.success(), "{}", stderr(&server));
+    assert_eq!(stdout(&server), api, "export --openlineage through the server vs GET /lineage/events");
+    assert_eq!(stdout(&run(env.dir_cmd(&["export", "--openlineage"]))), api, "and on the data directory");
+    let events: Vec<serde_json::Value> = api.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    // 12 native runs and the task: START and an end each; the DAG run is still running: START only.
+    let run_events = events.iter().filter(|e| e.get("eventType").is_some()).count();
+    assert_eq!(run_events, 13 * 2 + 1);
+    assert!(
+        events.iter().any(|e| e["eventType"] == "FAIL" && e["run"]["facets"]["errorMessage"]["message"] == "disk full")
+    );
+    let as_of = run(env.cmd(&["export", "--openlineage", "--as-of", "12"]));
+    assert_eq!(stdout(&as_of).lines().filter(|l| l.contains("\"eventType\"")).count(), 2 * 8, "8 runs as of seq 12");
+}
+
+#[test]
+fn an_export_with_openlineage_events_restores_to_the_same_history() {
+    let source = Env::with_server();
+    source.load_pipeline();
+    send_openlineage(source.url());
+    let o = run(source.cmd(&["export"]));
+    let exported = stdout(&o);
+    assert!(exported.contains("\"type\":\"openlineage\""), "the export holds OpenLineage events");
+    std::fs::write(source.cwd.join("backup.ndjson"), &exported).expect("write");
+    let copy = Env::new();
+    let o = run(copy.cmd(&["import", source.cwd.join("backup.ndjson").to_str().expect("utf-8")]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&run(copy.cmd(&["export"]))), exported, "the same events, byte for byte");
+    let ol = |env: &Env| stdout(&run(env.cmd(&["export", "--openlineage"])));
+    assert_eq!(ol(&copy), ol(&source), "the same OpenLineage export");
+}

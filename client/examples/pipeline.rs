@@ -7,8 +7,8 @@
 //! MLTRACE_DATA_DIR=/tmp/lineage cargo run --example pipeline     # then: mltrace trace ... --data-dir /tmp/lineage
 //! ```
 
-use mltrace_client::{Backend, Settings, Target, connect};
 use mltrace_client::instrument::{Checks, Component, RunView, Test};
+use mltrace_client::{Backend, Settings, Target, connect};
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -184,6 +184,15 @@ impl Backend for DataDir {
         self.write(|s| Backend::restore(s, lines))
     }
 
+    fn openlineage_events(
+        &self,
+        after: Seq,
+        as_of: Option<AsOf>,
+        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        self.read(|s| s.openlineage_events(after, as_of, each))
+    }
+
     fn log_run(&self, run: &NewRun) -> Result<Logged> {
         // Check the run before taking the directory's lock, so a bad run never waits on it.
         run.check()?;

@@ -436,6 +436,28 @@ impl Backend for HttpClient {
         Ok(sent)
     }
 
+    fn openlineage_events(
+        &self,
+        after: Seq,
+        as_of: Option<AsOf>,
+        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        let resp = self.send(&Call::get("/lineage/events").q("after", after).at(as_of), None, true)?;
+        let mut sent = 0;
+        for line in BufReader::with_capacity(256 * 1024, resp.into_reader()).lines() {
+            let line = line.map_err(|e| Error::Unreachable {
+                url: self.base.clone(),
+                reason: format!("the OpenLineage stream was cut short after {sent} events: {e}"),
+            })?;
+            if line.is_empty() {
+                continue;
+            }
+            each(&line)?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
     fn log_run(&self, run: &NewRun) -> Result<Logged> {
         let retry = run.idempotency_key.is_some();
         let r: Runs<Logged> = self.json(Call::with("POST", "/runs"), Some(&run_json(run)), retry)?;

@@ -187,6 +187,14 @@ pub trait Backend {
     /// (without the newline), handed to `each` in seq order; answers how many were handed over.
     /// An error from `each` stops the stream and is returned as [`Error::Io`].
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64>;
+    /// The history as OpenLineage events (`GET /api/v1/lineage/events`), each line handed to
+    /// `each`, for the runs first logged after `after`, as of `as_of`.
+    fn openlineage_events(
+        &self,
+        after: Seq,
+        as_of: Option<AsOf>,
+        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64>;
 
     /// Appends lines of an export (`events`) verbatim, all or nothing, where they continue the log;
     /// answers the last seq. Errors name `events[i].field`.
@@ -306,6 +314,27 @@ impl Backend for Store {
             }
             sent += page.len() as u64;
             left -= page.len() as u64;
+        }
+        Ok(sent)
+    }
+
+    fn openlineage_events(
+        &self,
+        after: Seq,
+        as_of: Option<AsOf>,
+        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        // Pinned once, so that every page reads the same history.
+        let pinned = Some(AsOf::Seq(self.reader(as_of).seq()));
+        let mut cursor = Some(after);
+        let mut sent = 0;
+        while let Some(after) = cursor {
+            let (events, next) = self.reader(pinned).openlineage_page(after, EVENT_PAGE)?;
+            for e in &events {
+                each(&e.to_string())?;
+            }
+            sent += events.len() as u64;
+            cursor = next;
         }
         Ok(sent)
     }

@@ -243,6 +243,46 @@ mod tests {
     }
 
     #[test]
+    fn an_openlineage_event_round_trips_owned_and_borrowed() {
+        use crate::event::{Dependency, IoRecord, IoType, LineageKind, LineageRecord, RunStatus, RunUpdate};
+        let io = |n: &str| IoRecord { name: n.into(), hash: Some("v1".into()), kind: IoType::Data, producer: Some(1) };
+        let update = RunUpdate {
+            id: 2,
+            uuid: "0190c0de-0000-7000-8000-000000000001".into(),
+            opened: false,
+            component: "etl/clean".into(),
+            event_type: "COMPLETE".into(),
+            start: 1,
+            end: 9,
+            status: RunStatus::Completed,
+            inputs: vec![io("a")],
+            outputs: vec![io("b")],
+            produced: vec![io("b")],
+            dependencies: vec![Dependency { run: 1, via: Some("a".into()) }],
+            stale: vec!["s".into()],
+            git_hash: Some("g".into()),
+            source_url: None,
+            code_snapshot: Some("select 1".into()),
+            tests: Vec::new(),
+            error: None,
+            parent: Some("0190c0de-0000-7000-8000-000000000000".into()),
+            parent_component: Some("etl/dag".into()),
+        };
+        let record = LineageRecord {
+            raw: "{\"eventType\": \"COMPLETE\"}".into(),
+            kind: LineageKind::Run,
+            event_time: 9,
+            run: Some(update),
+        };
+        let e = Event { seq: 3, at: 7, kind: EventKind::Lineage(Box::new(record)) };
+        let mut buf = Vec::new();
+        encode_record(&e, true, &mut buf);
+        let f = read_frame(&buf, 0).unwrap();
+        assert_eq!(decode_event(f.payload).unwrap(), e);
+        assert_eq!(decode_event_ref(f.payload).unwrap(), e.as_ref());
+    }
+
+    #[test]
     fn records_round_trip_and_detect_torn_and_flipped_bytes() {
         let mut buf = Vec::new();
         encode_record(&ev(1), false, &mut buf);

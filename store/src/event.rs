@@ -69,6 +69,112 @@ pub enum EventKind {
         /// The request was "unflag all".
         all: bool,
     },
+    /// An OpenLineage event was received (see [`crate::openlineage`]).
+    Lineage(Box<LineageRecord>),
+}
+
+/// An OpenLineage event as received, with everything derived from it when it was appended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LineageRecord {
+    /// The event's JSON text exactly as the client sent it (after any gzip was undone).
+    pub raw: String,
+    /// `RunEvent`, `DatasetEvent` or `JobEvent`.
+    pub kind: LineageKind,
+    /// `eventTime`, epoch milliseconds.
+    pub event_time: i64,
+    /// For a run event: what it did to its run.
+    pub run: Option<RunUpdate>,
+}
+
+/// Which of OpenLineage's three event types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LineageKind {
+    /// A `RunEvent` (has `run`).
+    Run,
+    /// A `DatasetEvent` (has `dataset`).
+    Dataset,
+    /// A `JobEvent` (has `job`, no `run`).
+    Job,
+}
+
+/// A run's lifecycle state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Started (or seen), not ended yet.
+    #[default]
+    Running,
+    /// Ended successfully: its outputs are produced.
+    Completed,
+    /// Ended with an error.
+    Failed,
+    /// Ended by cancellation.
+    Aborted,
+}
+
+impl RunStatus {
+    /// The spelling in answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Aborted => "aborted",
+        }
+    }
+
+    /// Whether the run has ended.
+    pub fn is_terminal(self) -> bool {
+        self != RunStatus::Running
+    }
+}
+
+/// What one OpenLineage run event changed in its run. Lists hold only what is new to the run
+/// (merging is a concatenation), scalars hold the run's value after this event, so applying an
+/// update never recomputes anything.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunUpdate {
+    /// The run (assigned at the run's first event).
+    pub id: RunId,
+    /// OpenLineage's `run.runId`, lowercase.
+    pub uuid: String,
+    /// This event opened the run (assigned its id).
+    pub opened: bool,
+    /// The component (from `job.namespace` and `job.name`).
+    pub component: String,
+    /// The `eventType` as sent.
+    pub event_type: String,
+    /// The run's start after this event.
+    pub start: i64,
+    /// The run's end after this event (the latest event time while it runs).
+    pub end: i64,
+    /// The run's status after this event.
+    pub status: RunStatus,
+    /// Inputs new to the run, with the producers they were resolved to.
+    pub inputs: Vec<IoRecord>,
+    /// Outputs new to the run.
+    pub outputs: Vec<IoRecord>,
+    /// Outputs this run becomes the latest producer of with this event (it completed, or it had
+    /// completed and named them now), each with its content hash.
+    pub produced: Vec<IoRecord>,
+    /// Dependencies new to the run.
+    pub dependencies: Vec<Dependency>,
+    /// Staleness messages about the new dependencies.
+    pub stale: Vec<String>,
+    /// Git commit (`sourceCodeLocation.version`), when this event gave one.
+    pub git_hash: Option<String>,
+    /// Source URL (`sourceCodeLocation.url` or `repoUrl`), when this event gave one.
+    pub source_url: Option<String>,
+    /// Code (`sourceCode.sourceCode` or `sql.query`), when this event gave it.
+    pub code_snapshot: Option<String>,
+    /// Results from the `test` run facet (and data quality assertions).
+    pub tests: Vec<TestResult>,
+    /// `errorMessage.message`, when this event gave one.
+    pub error: Option<String>,
+    /// `parent.run.runId`, lowercase, when this event gave one.
+    pub parent: Option<String>,
+    /// The parent's component, when this event gave a parent.
+    pub parent_component: Option<String>,
 }
 
 /// A run as stored in its event: complete and final.
@@ -266,6 +372,8 @@ pub enum EventKindRef<'a> {
         outputs: Vec<&'a str>,
         all: bool,
     },
+    // Owned when decoded (OpenLineage events are few next to native runs), borrowed when applied live.
+    Lineage(std::borrow::Cow<'a, LineageRecord>),
 }
 
 /// [`RunRecord`], borrowed, with only what the state keeps: the fields it never reads (messages,
@@ -375,6 +483,7 @@ impl Event {
                 EventKindRef::Flagged { outputs: strs(outputs), reason: reason.as_deref(), by: by.as_deref() }
             }
             EventKind::Unflagged { outputs, all } => EventKindRef::Unflagged { outputs: strs(outputs), all: *all },
+            EventKind::Lineage(l) => EventKindRef::Lineage(std::borrow::Cow::Borrowed(l)),
         };
         EventRef { seq: self.seq, at: self.at, kind }
     }

@@ -21,6 +21,7 @@
 //! | [`restore`] | exported events appended back verbatim (backups, moving history)         |
 //! | [`model`]  | the answers, shaped as the HTTP API's JSON                                |
 //! | [`names`]  | the name rules and the interner                                          |
+//! | [`openlineage`] | OpenLineage events: checks, what we take from them, the naming rules |
 //! | [`time`]   | timestamps and `as_of`                                                    |
 //!
 //! # Example
@@ -46,6 +47,7 @@ pub mod ingest;
 pub mod log;
 pub mod model;
 pub mod names;
+pub mod openlineage;
 pub mod query;
 pub mod restore;
 mod state;

@@ -2,7 +2,7 @@
 //! API serializes them as they are, the CLI's `--json` prints the same bytes in either mode, and the
 //! Rust client deserializes them back.
 
-use crate::event::{IoType, RunId, Seq, TestResult};
+use crate::event::{IoType, RunId, RunStatus, Seq, TestResult};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +49,16 @@ pub struct RunSummary {
     /// The component's tags.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// OpenLineage runs only: `running`, `completed`, `failed` or `aborted` (a native run is
+    /// logged when it is over, so it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RunStatus>,
+    /// OpenLineage runs only: the error message of a failed run (`errorMessage` facet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// OpenLineage runs only: the parent run (`parent` facet), when it is logged here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<RunId>,
 }
 
 /// One input of a full run.
@@ -120,6 +130,32 @@ pub struct RunDetail {
     pub description: String,
     /// The component's tags.
     pub tags: Vec<String>,
+    /// OpenLineage runs only: `running`, `completed`, `failed` or `aborted` (a native run is
+    /// logged when it is over, so it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RunStatus>,
+    /// OpenLineage runs only: the error message of a failed run (`errorMessage` facet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// OpenLineage runs only: the parent run (`parent` facet), when it is logged here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<RunId>,
+    /// OpenLineage runs only: the run card's OpenLineage details (`run_id`, `job`, `events`,
+    /// `parent`, `source_url`, `nominal_time`, `processing_engine`, `environment_variables`) and
+    /// every facet as received (`facets`: `run`, `job`, `inputs`, `outputs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openlineage: Option<serde_json::Value>,
+}
+
+/// What appending one OpenLineage event answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageLogged {
+    /// The event's seq.
+    pub seq: Seq,
+    /// The run it belongs to (run events only).
+    pub run: Option<RunId>,
+    /// The run's status after it.
+    pub status: Option<RunStatus>,
 }
 
 /// What logging one run answers.
@@ -378,5 +414,33 @@ pub fn event_json(e: &crate::event::Event) -> serde_json::Value {
         EventKind::Unflagged { outputs, all } => json!({
             "seq": e.seq, "at": at, "type": "unflagged", "outputs": outputs, "all": all,
         }),
+        EventKind::Lineage(l) => {
+            let kind = match l.kind {
+                crate::event::LineageKind::Run => "RunEvent",
+                crate::event::LineageKind::Dataset => "DatasetEvent",
+                crate::event::LineageKind::Job => "JobEvent",
+            };
+            let io = |list: &[crate::event::IoRecord]| -> Vec<serde_json::Value> {
+                list.iter()
+                    .map(|i| json!({"name": i.name, "type": i.kind, "hash": i.hash, "producer": i.producer}))
+                    .collect()
+            };
+            let run = l.run.as_ref().map(|u| {
+                json!({
+                    "id": u.id, "run_id": u.uuid, "opened": u.opened, "component": u.component,
+                    "event_type": u.event_type, "start": Timestamp(u.start), "end": Timestamp(u.end),
+                    "status": u.status, "inputs": io(&u.inputs), "outputs": io(&u.outputs),
+                    "produced": io(&u.produced),
+                    "edges": u.dependencies.iter().map(|d| json!({"to": d.run, "via": d.via})).collect::<Vec<_>>(),
+                    "stale": u.stale, "git_hash": u.git_hash, "source_url": u.source_url,
+                    "code_snapshot": u.code_snapshot, "tests": u.tests, "error": u.error,
+                    "parent": u.parent, "parent_component": u.parent_component,
+                })
+            });
+            json!({
+                "seq": e.seq, "at": at, "type": "openlineage", "kind": kind,
+                "event_time": Timestamp(l.event_time), "raw": l.raw, "run": run,
+            })
+        }
     }
 }

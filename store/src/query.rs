@@ -4,7 +4,7 @@
 //! A [`Reader`] holds the state's read lock for its lifetime: keep it short-lived.
 
 use crate::error::{Result, StoreError};
-use crate::event::{RunId, RunRecord, Seq};
+use crate::event::{EventKind, LineageRecord, RunId, RunRecord, RunStatus, Seq};
 use crate::model::*;
 use crate::state::{FlagEntry, NO_VIA, State, View};
 use crate::store::Store;
@@ -13,6 +13,10 @@ use crate::time::Timestamp;
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
 use hashbrown::{HashMap, HashSet};
 use std::sync::RwLockReadGuard;
+
+// The OpenLineage export: a child module, so that it reads through the same private helpers.
+#[path = "query_lineage.rs"]
+mod lineage;
 
 /// Default and largest node limit of a trace.
 pub const DEFAULT_TRACE_LIMIT: usize = 10_000;
@@ -28,6 +32,73 @@ pub struct Lineage {
     pub edges: Vec<(RunId, RunId, Option<String>)>,
     /// The node limit cut the walk short.
     pub truncated: bool,
+}
+
+/// What an OpenLineage run's events say beyond a run record.
+#[derive(Default)]
+struct LineageFacts {
+    uuid: String,
+    status: RunStatus,
+    error: Option<String>,
+    source_url: Option<String>,
+    parent: Option<String>,
+    parent_component: Option<String>,
+    /// (seq, eventType, eventTime) of each event.
+    events: Vec<(Seq, String, i64)>,
+    /// Each event's text as received.
+    raws: Vec<String>,
+}
+
+impl LineageFacts {
+    /// The run card's OpenLineage block: the well-known facets picked out, and every facet as
+    /// received (a later event's facet replaces an earlier one of the same name).
+    fn card(&self, component: &str, parent: Option<RunId>) -> serde_json::Value {
+        use serde_json::{Map, Value, json};
+        let mut run_facets = Map::new();
+        let mut job_facets = Map::new();
+        let mut inputs = Map::new();
+        let mut outputs = Map::new();
+        let mut job = Value::Null;
+        for raw in &self.raws {
+            let Ok(v) = serde_json::from_str::<Value>(raw) else { continue };
+            let merge = |into: &mut Map<String, Value>, from: Option<&Value>| {
+                if let Some(Value::Object(f)) = from {
+                    into.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            };
+            merge(&mut run_facets, v.pointer("/run/facets"));
+            merge(&mut job_facets, v.pointer("/job/facets"));
+            for (key, into) in [("inputs", &mut inputs), ("outputs", &mut outputs)] {
+                for d in v.get(key).and_then(Value::as_array).into_iter().flatten() {
+                    let (Some(ns), Some(name)) = (d["namespace"].as_str(), d["name"].as_str()) else { continue };
+                    let entry =
+                        into.entry(crate::openlineage::io_name(ns, name)).or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(e) = entry {
+                        merge(e, d.get("facets"));
+                        merge(e, d.get(if key == "inputs" { "inputFacets" } else { "outputFacets" }));
+                    }
+                }
+            }
+            if let Some(j) = v.get("job") {
+                job = json!({"namespace": j["namespace"], "name": j["name"]});
+            }
+        }
+        if job.is_null() {
+            let (namespace, name) = crate::openlineage::job_of(component);
+            job = json!({"namespace": namespace, "name": name});
+        }
+        json!({
+            "run_id": self.uuid,
+            "job": job,
+            "events": self.events.iter().map(|(seq, ty, t)| json!({"seq": seq, "eventType": ty, "eventTime": Timestamp(*t)})).collect::<Vec<_>>(),
+            "parent": self.parent.as_ref().map(|p| json!({"run_id": p, "component": self.parent_component, "run": parent})),
+            "source_url": self.source_url,
+            "nominal_time": run_facets.get("nominalTime"),
+            "processing_engine": run_facets.get("processing_engine"),
+            "environment_variables": run_facets.get("environmentVariables").and_then(|f| f.get("environmentVariables")),
+            "facets": {"run": run_facets, "job": job_facets, "inputs": inputs, "outputs": outputs},
+        })
+    }
 }
 
 /// A consistent read of the store at one seq.
@@ -55,9 +126,80 @@ impl<'s> Reader<'s> {
         self.seq
     }
 
-    fn record(&self, id: RunId) -> Result<RunRecord> {
+    fn record(&self, id: RunId) -> Result<(RunRecord, Option<LineageFacts>)> {
         let row = self.view().run(id).ok_or_else(|| StoreError::not_found("id", format!("run {id} does not exist")))?;
-        self.store.run_record_at(self.st.locs[row.seq as usize - 1])
+        if self.st.lineage_run(id).is_some() {
+            let (record, facts) = self.lineage_record(id)?;
+            return Ok((record, Some(facts)));
+        }
+        Ok((self.store.run_record_at(self.st.locs[row.seq as usize - 1])?, None))
+    }
+
+    /// An OpenLineage run as of this reader: its events up to the reader's seq, merged (lists
+    /// concatenated, scalars from the latest event that gave them).
+    fn lineage_record(&self, id: RunId) -> Result<(RunRecord, LineageFacts)> {
+        let seqs: Vec<Seq> = self
+            .st
+            .lineage_run(id)
+            .map(|r| r.seqs.iter().copied().filter(|&s| s <= self.seq).collect())
+            .unwrap_or_default();
+        let mut record = RunRecord {
+            id,
+            component: String::new(),
+            start: 0,
+            end: 0,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            dependencies: Vec::new(),
+            stale: Vec::new(),
+            git_hash: None,
+            git_tags: Vec::new(),
+            code_snapshot: None,
+            notes: String::new(),
+            tests: Vec::new(),
+            idempotency_key: None,
+        };
+        let mut facts = LineageFacts::default();
+        for seq in seqs {
+            let event = self.store.log.read(self.st.locs[seq as usize - 1])?;
+            let EventKind::Lineage(l) = event.kind else { continue };
+            let LineageRecord { raw, run, event_time, .. } = *l;
+            let Some(u) = run else { continue };
+            record.component = u.component;
+            record.start = u.start;
+            record.end = u.end;
+            record.inputs.extend(u.inputs);
+            for o in u.outputs {
+                // A second mention brings the version the first lacked.
+                match record.outputs.iter_mut().find(|known| known.name == o.name) {
+                    Some(known) => known.hash = known.hash.take().or(o.hash),
+                    None => record.outputs.push(o),
+                }
+            }
+            record.dependencies.extend(u.dependencies);
+            record.stale.extend(u.stale);
+            record.tests.extend(u.tests);
+            record.git_hash = u.git_hash.or(record.git_hash);
+            record.code_snapshot = u.code_snapshot.or(record.code_snapshot);
+            facts.uuid = u.uuid;
+            facts.status = u.status;
+            facts.error = u.error.or(facts.error);
+            facts.source_url = u.source_url.or(facts.source_url);
+            if u.parent.is_some() {
+                facts.parent = u.parent;
+                facts.parent_component = u.parent_component;
+            }
+            facts.events.push((seq, u.event_type, event_time));
+            facts.raws.push(raw);
+        }
+        record.dependencies.sort_by_key(|d| d.run);
+        Ok((record, facts))
+    }
+
+    /// The parent run of an OpenLineage run, when it is logged here (as of this reader).
+    fn parent_of(&self, facts: &LineageFacts) -> Option<RunId> {
+        let id = self.st.lineage_id(facts.parent.as_deref()?)?;
+        self.view().run(id).map(|_| id)
     }
 
     fn component_fields(&self, name: &str) -> (String, String, Vec<String>) {
@@ -75,7 +217,8 @@ impl<'s> Reader<'s> {
 
     /// A run summary.
     pub fn summary(&self, id: RunId) -> Result<RunSummary> {
-        let r = self.record(id)?;
+        let (r, facts) = self.record(id)?;
+        let parent = facts.as_ref().and_then(|f| self.parent_of(f));
         let row_seq = self.view().run(id).map(|r| r.seq).unwrap_or(0);
         let (description, owner, tags) = self.component_fields(&r.component);
         let notes = self.view().notes(id).map(str::to_string).unwrap_or(r.notes);
@@ -97,6 +240,9 @@ impl<'s> Reader<'s> {
             owner,
             description,
             tags,
+            status: facts.as_ref().map(|f| f.status),
+            error: facts.and_then(|f| f.error),
+            parent,
         })
     }
 
@@ -106,7 +252,9 @@ impl<'s> Reader<'s> {
 
     /// The full run.
     pub fn run(&self, id: RunId) -> Result<RunDetail> {
-        let r = self.record(id)?;
+        let (r, facts) = self.record(id)?;
+        let parent = facts.as_ref().and_then(|f| self.parent_of(f));
+        let openlineage = facts.as_ref().map(|f| f.card(&r.component, parent));
         let v = self.view();
         let flags = v.flags();
         let flagged = |name: &str| v.io(name).is_some_and(|io| flags.contains_key(&io));
@@ -145,6 +293,10 @@ impl<'s> Reader<'s> {
             owner,
             description,
             tags,
+            status: facts.as_ref().map(|f| f.status),
+            error: facts.and_then(|f| f.error),
+            parent,
+            openlineage,
         })
     }
 

@@ -9,7 +9,10 @@
 //! run ids in order, dependencies on earlier runs, flags on known names) before anything is written;
 //! a bad line names its field and writes nothing.
 
-use crate::event::{Dependency, Event, EventKind, IoRecord, IoType, RunRecord, TestResult};
+use crate::event::{
+    Dependency, Event, EventKind, IoRecord, IoType, LineageKind, LineageRecord, RunRecord, RunStatus, RunUpdate,
+    TestResult,
+};
 use crate::names::check_name;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -101,6 +104,31 @@ impl Store {
                         }
                     }
                     EventKind::Unflagged { .. } => {}
+                    EventKind::Lineage(l) => {
+                        if let Some(u) = &l.run {
+                            if u.opened && u.id != runs + 1 {
+                                return Err(StoreError::invalid(
+                                    field("run.id"),
+                                    format!("{} is {}, but the next run id is {}", field("run.id"), u.id, runs + 1),
+                                ));
+                            }
+                            if !u.opened && (u.id == 0 || u.id > runs) {
+                                return Err(StoreError::invalid(field("run.id"), format!("{} names no run", field("run.id"))));
+                            }
+                            if u.opened {
+                                runs += 1;
+                            }
+                            if u.dependencies.iter().any(|d| d.run == 0 || d.run > runs) {
+                                return Err(StoreError::invalid(
+                                    field("run.edges"),
+                                    format!("{} must name earlier runs", field("run.edges")),
+                                ));
+                            }
+                            for io in u.inputs.iter().chain(&u.outputs).chain(&u.produced) {
+                                names.insert(&io.name);
+                            }
+                        }
+                    }
                 }
                 seq = e.seq;
                 at = e.at;
@@ -164,6 +192,7 @@ pub fn event_from_json(v: &Value) -> Result<Event> {
             outputs: texts(o, "outputs")?,
             all: o.get("all").and_then(Value::as_bool).ok_or_else(|| wrong("all", "true or false"))?,
         },
+        "openlineage" => EventKind::Lineage(Box::new(lineage(o)?)),
         other => {
             return Err(StoreError::invalid("type", format!("`{other}` is not an event type this version knows")));
         }
@@ -171,34 +200,81 @@ pub fn event_from_json(v: &Value) -> Result<Event> {
     Ok(Event { seq, at: at.0, kind })
 }
 
-fn run(o: &Map<String, Value>) -> Result<RunRecord> {
-    let id = u32::try_from(uint(o, "id")?).map_err(|_| wrong("id", "a run id"))?;
-    let io = |key: &str, inputs: bool| -> Result<Vec<IoRecord>> {
-        let list = o.get(key).and_then(Value::as_array).ok_or_else(|| wrong(key, "a list"))?;
-        list.iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let at = format!("{key}[{i}]");
-                let p = v.as_object().ok_or_else(|| wrong(&at, "an object"))?;
-                let kind = IoType::parse(&text(p, "type").map_err(|e| e.within(&at))?)
-                    .ok_or_else(|| wrong(&format!("{at}.type"), "data, model, endpoint or unknown"))?;
-                let producer = match p.get("producer") {
-                    Some(Value::Number(n)) if inputs => {
-                        Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| wrong(&at, "a run id"))?)
-                    }
-                    _ => None,
-                };
-                Ok(IoRecord {
-                    name: text(p, "name").map_err(|e| e.within(&at))?,
-                    hash: opt_text(p, "hash").map_err(|e| e.within(&at))?,
-                    kind,
-                    producer,
-                })
-            })
-            .collect()
+fn lineage(o: &Map<String, Value>) -> Result<LineageRecord> {
+    let kind = match text(o, "kind")?.as_str() {
+        "RunEvent" => LineageKind::Run,
+        "DatasetEvent" => LineageKind::Dataset,
+        "JobEvent" => LineageKind::Job,
+        other => return Err(StoreError::invalid("kind", format!("kind `{other}` is not an OpenLineage event type"))),
     };
+    let run = match o.get("run") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(u)) => Some(run_update(u).map_err(|e| e.within("run"))?),
+        Some(_) => return Err(wrong("run", "an object or null")),
+    };
+    Ok(LineageRecord { raw: text(o, "raw")?, kind, event_time: time(o, "event_time")?.0, run })
+}
+
+fn run_update(o: &Map<String, Value>) -> Result<RunUpdate> {
+    let status = match text(o, "status")?.as_str() {
+        "running" => RunStatus::Running,
+        "completed" => RunStatus::Completed,
+        "failed" => RunStatus::Failed,
+        "aborted" => RunStatus::Aborted,
+        other => return Err(StoreError::invalid("status", format!("status `{other}` is not a run status"))),
+    };
+    Ok(RunUpdate {
+        id: u32::try_from(uint(o, "id")?).map_err(|_| wrong("id", "a run id"))?,
+        uuid: text(o, "run_id")?,
+        opened: o.get("opened").and_then(Value::as_bool).ok_or_else(|| wrong("opened", "true or false"))?,
+        component: text(o, "component")?,
+        event_type: text(o, "event_type")?,
+        start: time(o, "start")?.0,
+        end: time(o, "end")?.0,
+        status,
+        inputs: io_list(o, "inputs", true)?,
+        outputs: io_list(o, "outputs", true)?,
+        produced: io_list(o, "produced", true)?,
+        dependencies: edges(o)?,
+        stale: texts(o, "stale")?,
+        git_hash: opt_text(o, "git_hash")?,
+        source_url: opt_text(o, "source_url")?,
+        code_snapshot: opt_text(o, "code_snapshot")?,
+        tests: tests(o)?,
+        error: opt_text(o, "error")?,
+        parent: opt_text(o, "parent")?,
+        parent_component: opt_text(o, "parent_component")?,
+    })
+}
+
+fn io_list(o: &Map<String, Value>, key: &str, with_producer: bool) -> Result<Vec<IoRecord>> {
+    let list = o.get(key).and_then(Value::as_array).ok_or_else(|| wrong(key, "a list"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let at = format!("{key}[{i}]");
+            let p = v.as_object().ok_or_else(|| wrong(&at, "an object"))?;
+            let kind = IoType::parse(&text(p, "type").map_err(|e| e.within(&at))?)
+                .ok_or_else(|| wrong(&format!("{at}.type"), "data, model, endpoint or unknown"))?;
+            let producer = match p.get("producer") {
+                Some(Value::Number(n)) if with_producer => {
+                    Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| wrong(&at, "a run id"))?)
+                }
+                _ => None,
+            };
+            Ok(IoRecord {
+                name: text(p, "name").map_err(|e| e.within(&at))?,
+                hash: opt_text(p, "hash").map_err(|e| e.within(&at))?,
+                kind,
+                producer,
+            })
+        })
+        .collect()
+}
+
+fn edges(o: &Map<String, Value>) -> Result<Vec<Dependency>> {
     let edges = o.get("edges").and_then(Value::as_array).ok_or_else(|| wrong("edges", "a list"))?;
-    let dependencies = edges
+    edges
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -211,25 +287,33 @@ fn run(o: &Map<String, Value>) -> Result<RunRecord> {
             };
             Ok(Dependency { run: to, via })
         })
-        .collect::<Result<Vec<_>>>()?;
-    let tests = match o.get("tests") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(t) => serde_json::from_value::<Vec<TestResult>>(t.clone()).map_err(|e| wrong("tests", &e.to_string()))?,
-    };
+        .collect()
+}
+
+fn tests(o: &Map<String, Value>) -> Result<Vec<TestResult>> {
+    match o.get("tests") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(t) => serde_json::from_value::<Vec<TestResult>>(t.clone()).map_err(|e| wrong("tests", &e.to_string())),
+    }
+}
+
+fn run(o: &Map<String, Value>) -> Result<RunRecord> {
+    let id = u32::try_from(uint(o, "id")?).map_err(|_| wrong("id", "a run id"))?;
+    let outputs = io_list(o, "outputs", false)?;
     Ok(RunRecord {
         id,
         component: text(o, "component")?,
         start: time(o, "start")?.0,
         end: time(o, "end")?.0,
-        inputs: io("inputs", true)?,
-        outputs: io("outputs", false)?,
-        dependencies,
+        inputs: io_list(o, "inputs", true)?,
+        outputs,
+        dependencies: edges(o)?,
         stale: texts(o, "stale")?,
         git_hash: opt_text(o, "git_hash")?,
         git_tags: texts(o, "git_tags")?,
         code_snapshot: opt_text(o, "code_snapshot")?,
         notes: opt_text(o, "notes")?.unwrap_or_default(),
-        tests,
+        tests: tests(o)?,
         idempotency_key: opt_text(o, "idempotency_key")?,
     })
 }

@@ -23,6 +23,10 @@ use std::borrow::Cow;
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
 use hashbrown::{HashMap, HashSet};
 
+// OpenLineage runs: resolved and applied by a child module, so that it shares the private indices.
+#[path = "state_lineage.rs"]
+pub(crate) mod lineage;
+
 /// Edge label for an explicit upstream dependency (no linking input).
 pub(crate) const NO_VIA: u32 = u32::MAX;
 const DAY_MS: i64 = 86_400_000;
@@ -142,6 +146,8 @@ pub(crate) struct State {
     /// (first seq, append time) for each run of events appended at the same millisecond.
     times: Vec<(Seq, i64)>,
     pub last_seq: Seq,
+    /// OpenLineage runs, which grow over several events (empty without them).
+    pub ol: lineage::LineageIndex,
     /// Replaying: the start-ordered indices are appended to and sorted once at the end
     /// ([`State::end_bulk`]) instead of kept sorted at every run.
     #[serde(skip)]
@@ -208,6 +214,7 @@ impl State {
                 });
             }
             EventKindRef::RunLogged(run) => self.apply_run(run, event.seq),
+            EventKindRef::Lineage(record) => self.apply_lineage(record, event.seq),
             EventKindRef::NotesSet { run, notes } => {
                 self.notes.entry(*run).or_default().push((event.seq, notes.to_string()));
             }
@@ -285,10 +292,14 @@ impl State {
     }
 
     fn io_id(&mut self, io: &IoRef<'_>, run: RunId) -> u32 {
-        let (id, new) = self.io_names.intern(io.name);
+        self.io_id_of(io.name, io.kind, run)
+    }
+
+    fn io_id_of(&mut self, name: &str, kind: IoType, run: RunId) -> u32 {
+        let (id, new) = self.io_names.intern(name);
         if new {
             self.io.push(IoEntry {
-                kind: io.kind,
+                kind,
                 first_run: run,
                 latest_hash: 0,
                 producers: IdList::Empty,
@@ -554,6 +565,12 @@ impl State {
         ]
     }
 
+    /// The append time of event `seq` (of the last event at or before it).
+    pub fn last_time_at(&self, seq: Seq) -> i64 {
+        let i = self.times.partition_point(|&(first, _)| first <= seq);
+        i.checked_sub(1).and_then(|i| self.times.get(i)).map_or(0, |&(_, at)| at)
+    }
+
     /// The time of the last event; appends never go back in time.
     pub fn last_time(&self) -> i64 {
         self.times.last().map(|&(_, at)| at).unwrap_or(i64::MIN)
@@ -629,11 +646,33 @@ impl<'a> View<'a> {
     }
 
     pub fn producers(&self, io: u32) -> &'a [RunId] {
-        self.visible(self.st.io[io as usize].producers.as_slice())
+        let ids = self.st.io[io as usize].producers.as_slice();
+        if self.st.ol.late_producers.is_empty() {
+            return self.visible(ids);
+        }
+        self.visible_links(ids, io, &self.st.ol.late_producers)
     }
 
     pub fn consumers(&self, io: u32) -> &'a [RunId] {
-        self.visible(self.st.io[io as usize].consumers.as_slice())
+        let ids = self.st.io[io as usize].consumers.as_slice();
+        if self.st.ol.late_consumers.is_empty() {
+            return self.visible(ids);
+        }
+        self.visible_links(ids, io, &self.st.ol.late_consumers)
+    }
+
+    /// The prefix of a producer or consumer list that existed at this view. Entries are appended
+    /// in log order, so their seqs ascend: a native run's entry dates from its event, an entry an
+    /// OpenLineage run added later from the event that added it.
+    fn visible_links<'s>(&self, ids: &'s [RunId], io: u32, late: &HashMap<(u32, RunId), Seq>) -> &'s [RunId] {
+        let added = |id: RunId| late.get(&(io, id)).copied().unwrap_or_else(|| self.st.runs[id as usize - 1].seq);
+        &ids[..ids.partition_point(|&id| added(id) <= self.seq)]
+    }
+
+    /// Whether an edge existed at this view (edges an OpenLineage run added after its first event
+    /// carry their own seq).
+    fn edge_visible(&self, from: RunId, to: RunId) -> bool {
+        self.st.ol.late_edges.is_empty() || self.st.ol.late_edges.get(&(from, to)).is_none_or(|&s| s <= self.seq)
     }
 
     pub fn latest_producer(&self, io: u32) -> Option<RunId> {
@@ -667,6 +706,9 @@ impl<'a> View<'a> {
                 (other.index() as RunId + 1, *e.weight())
             })
             .filter(|&(r, _)| r <= self.max_run)
+            .filter(
+                |&(r, _)| if dir == Direction::Outgoing { self.edge_visible(id, r) } else { self.edge_visible(r, id) },
+            )
             .collect();
         out.sort_unstable();
         out
@@ -713,7 +755,7 @@ impl<'a> View<'a> {
                 let node = NodeIndex::new(id as usize - 1);
                 for e in self.st.graph.edges_directed(node, Direction::Outgoing) {
                     let dep = petgraph::visit::EdgeRef::target(&e).index() as RunId + 1;
-                    if !set.contains(dep) {
+                    if !set.contains(dep) && self.edge_visible(id, dep) {
                         stack.push(dep);
                     }
                 }

@@ -10,7 +10,7 @@ use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
 use crate::ingest::{MAX_TEXT_BYTES, NewRun};
 use crate::log::{Loc, Log, LogOptions, Recovery};
-use crate::model::{ComponentView, Logged};
+use crate::model::{ComponentView, LineageLogged, Logged};
 use crate::names::{check_name, check_text};
 use crate::query::Reader;
 use crate::state::State;
@@ -467,6 +467,41 @@ impl Store {
                 batch.push(st, EventKind::Unflagged { outputs: was.clone(), all: true });
             }
             Ok((was, 0))
+        })
+    }
+
+    /// Appends OpenLineage events (see [`crate::openlineage`]), all or nothing, in order: each is
+    /// stored as received with what it did to its run, preceded by a registration when its job
+    /// facets change the component and followed by a flag when it carries our flag facet.
+    pub fn log_lineage(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
+        use crate::state::lineage::Planned;
+        self.write(move |st, batch| {
+            // Everything that can refuse the batch is checked before the first event is added.
+            st.check_lineage(&events)?;
+            let mut out = Vec::with_capacity(events.len());
+            for e in events {
+                let mut logged = LineageLogged { seq: 0, run: None, status: None };
+                for planned in st.plan_lineage(e)? {
+                    match planned {
+                        Planned::Register { name, description, owner, tags } => {
+                            batch.push(st, EventKind::ComponentRegistered { name, description, owner, tags });
+                        }
+                        Planned::Lineage(record) => {
+                            logged.run = record.run.as_ref().map(|u| u.id);
+                            logged.status = record.run.as_ref().map(|u| u.status);
+                            logged.seq = batch.push(st, EventKind::Lineage(record));
+                        }
+                        Planned::Flag { name, flagged: true, reason, by } => {
+                            batch.push(st, EventKind::Flagged { outputs: vec![name], reason, by });
+                        }
+                        Planned::Flag { name, flagged: false, .. } => {
+                            batch.push(st, EventKind::Unflagged { outputs: vec![name], all: false });
+                        }
+                    }
+                }
+                out.push(logged);
+            }
+            Ok((out, 0))
         })
     }
 

@@ -363,6 +363,7 @@ fn every_change_is_one_event_with_a_sequence_number_and_an_append_time() {
             EventKind::Flagged { .. } => "flagged",
             EventKind::Unflagged { all: false, .. } => "unflagged",
             EventKind::Unflagged { all: true, .. } => "unflagged all",
+            EventKind::Lineage(_) => "openlineage",
         })
         .collect();
     assert_eq!(kinds, ["registered", "tagged", "run", "notes", "flagged", "unflagged", "flagged", "unflagged all"]);
@@ -1483,4 +1484,96 @@ fn regression_every_version_of_an_output_stays_reachable_by_its_hash() {
     r.inputs = vec![versioned(Some("h2"))];
     let id = log(&store, &r);
     assert_eq!(store.reader(None).run(id).expect("run").dependencies, vec![2], "after replay too");
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenLineage runs (see docs/openlineage.md)
+// ---------------------------------------------------------------------------------------------
+
+fn ol(ty: &str, minute: u32, run: u32, job: &str, inputs: &[&str], outputs: &[&str]) -> String {
+    let ds = |names: &[&str]| -> Vec<serde_json::Value> {
+        names.iter().map(|n| serde_json::json!({"namespace": "s3://lake", "name": n})).collect()
+    };
+    serde_json::json!({
+        "eventType": ty, "eventTime": format!("2026-11-20T00:{minute:02}:00Z"), "producer": "p", "schemaURL": "s",
+        "run": {"runId": format!("0190c0de-0000-7000-8000-{run:012x}")}, "job": {"namespace": "etl", "name": job},
+        "inputs": ds(inputs), "outputs": ds(outputs),
+    })
+    .to_string()
+}
+
+fn send(store: &Store, events: &[String]) -> Result<Vec<mltrace_store::model::LineageLogged>, StoreError> {
+    let parsed =
+        events.iter().map(|e| mltrace_store::openlineage::parse_event(e.clone())).collect::<Result<Vec<_>, _>>()?;
+    store.log_lineage(parsed)
+}
+
+#[test]
+fn openlineage_runs_replay_and_load_from_a_checkpoint_to_the_same_answers_at_every_seq() {
+    let dir = tempdir();
+    let answers = |store: &Store| {
+        let last = store.last_seq();
+        (1..=last)
+            .map(|seq| {
+                let r = store.reader(Some(mltrace_store::AsOf::Seq(seq)));
+                (
+                    r.trace("s3://lake/b", None, LIMIT).ok(),
+                    r.recent(100, None).expect("recent"),
+                    (1..=4).map(|id| r.run(id).ok()).collect::<Vec<_>>(),
+                    r.io("s3://lake/a").ok(),
+                    r.review(100).expect("review"),
+                    r.stats().runs,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let live = {
+        let store = open(dir.path());
+        send(&store, &[ol("START", 0, 1, "extract", &[], &["a"])]).expect("start");
+        log(&store, &run("native", at(0, 1), ["s3://lake/a"], ["s3://lake/n.csv"]));
+        send(&store, &[ol("COMPLETE", 5, 1, "extract", &[], &["a"])]).expect("complete");
+        // clean starts, then reads a second input in a later event, then completes.
+        send(&store, &[ol("START", 10, 2, "clean", &["a"], &[]), ol("RUNNING", 11, 2, "clean", &["n.csv"], &["b"])])
+            .expect("clean");
+        send(&store, &[ol("COMPLETE", 12, 2, "clean", &[], &["b"])]).expect("clean done");
+        // A retry that fails never becomes the producer of b.
+        send(&store, &[ol("START", 20, 3, "clean", &["a"], &["b"]), ol("FAIL", 21, 3, "clean", &[], &[])])
+            .expect("retry");
+        store.flag(&names(&["s3://lake/b"]), Some("bad"), None).expect("flag");
+        let r = store.reader(None);
+        assert_eq!(
+            r.trace("s3://lake/b", None, LIMIT).expect("trace").root,
+            Some(3),
+            "run ids: extract 1, native 2, clean 3"
+        );
+        assert_eq!(r.run(3).expect("clean").dependencies, vec![1, 2]);
+        assert_eq!(r.io("s3://lake/a").expect("a").producers, vec![1]);
+        answers(&store)
+    };
+    let replayed = open(dir.path());
+    assert_eq!(answers(&replayed), live);
+    replayed.checkpoint().expect("checkpoint");
+    drop(replayed);
+    let from_checkpoint = open(dir.path());
+    assert_eq!(answers(&from_checkpoint), live);
+    // As of the native run, extract was running: a was a source, the native run depends on nothing.
+    let then = from_checkpoint.reader(Some(mltrace_store::AsOf::Seq(2)));
+    assert_eq!(then.run(1).expect("extract").status, Some(mltrace_store::event::RunStatus::Running));
+    assert_eq!(then.run(2).expect("native").dependencies, Vec::<u32>::new());
+}
+
+#[test]
+fn a_refused_openlineage_batch_changes_nothing() {
+    let dir = tempdir();
+    let store = open(dir.path());
+    send(&store, &[ol("START", 0, 1, "extract", &[], &["a"]), ol("COMPLETE", 5, 1, "extract", &[], &["a"])])
+        .expect("run");
+    let before = snapshot(&store);
+    let refused = send(&store, &[ol("START", 30, 2, "x", &[], &[]), ol("START", 9, 1, "extract", &[], &[])]);
+    assert_eq!(invalid_field(refused), "[1].eventType", "a START after the run ended");
+    let refused = send(&store, &[ol("START", 30, 2, "x", &[], &[]), ol("FAIL", 6, 1, "extract", &[], &[])]);
+    assert_eq!(invalid_field(refused), "[1].eventType", "a second, different end");
+    let refused = send(&store, &[ol("START", 1, 1, "other", &[], &[])]);
+    assert_eq!(invalid_field(refused), "job", "one run, one job");
+    assert_eq!(snapshot(&store), before);
 }

@@ -83,6 +83,27 @@ impl Server {
         answer(self.agent.request(method, &format!("{}{path}", self.url)).send_json(body.clone()))
     }
 
+    /// Sends a body as it is, with a content type (any status).
+    pub fn send_text(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+        answer(
+            self.agent
+                .request(method, &format!("{}{path}", self.url))
+                .set("Content-Type", content_type)
+                .send_string(body),
+        )
+    }
+
+    /// GET a text answer (any status).
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        match self.agent.get(&format!("{}{path}", self.url)).call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let status = r.status();
+                (status, r.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("request failed: {e}"),
+        }
+    }
+
     /// Kills the process with SIGKILL.
     pub fn kill(mut self) {
         let _ = self.child.kill();

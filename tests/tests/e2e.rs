@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "e2e/openlineage.rs"]
+mod openlineage;
+
 fn run(component: &str, start: &str, inputs: Value, outputs: Value) -> Value {
     json!({"component": component, "start": start, "end": start, "inputs": inputs, "outputs": outputs})
 }

@@ -25,10 +25,21 @@ export async function render(ctx) {
     return;
   }
   ctx.title(`${run.component} #${run.id}`);
-  const card = runCard(run, ctx);
+  let card = runCard(run, ctx);
   mount(ctx.root, card);
 
-  ctx.onEvent((event) => {
+  ctx.onEvent(async (event) => {
+    // A later OpenLineage event of this run (RUNNING, COMPLETE, FAIL ...) changes the card: redraw it.
+    if (event.type === 'openlineage' && event.run && Number(event.run.id) === run.id) {
+      try {
+        run = await api(`/runs/${id}`, { signal: ctx.signal });
+        card = runCard(run, ctx);
+        mount(ctx.root, card);
+      } catch (e) {
+        if (e.name !== 'AbortError') toast(`Could not refresh run ${id}: ${errorText(e)}`);
+      }
+      return;
+    }
     if (event.type !== 'notes_set') return;
     // {"run": 12, "notes": "..."}; also accepts {"run": {"id": 12, "notes": "..."}}.
     const target = event.run && typeof event.run === 'object' ? event.run : { id: event.run, notes: event.notes };
@@ -144,13 +155,52 @@ function notesEditor(run) {
   return box;
 }
 
+/** The badge of an OpenLineage run that has not completed (native runs have no status). */
+function statusBadge(run) {
+  if (run.status === 'running') {
+    return h('span', { class: 'badge run-status running', title: `running since ${run.start}` }, `running for ${fmtDuration(Date.now() - new Date(run.start))}`);
+  }
+  if (run.status === 'failed' || run.status === 'aborted') {
+    return h('span', { class: `badge run-status ${run.status}`, title: run.error || run.status }, icon('cross'), run.status);
+  }
+  return null;
+}
+
+/** What the OpenLineage events of the run said: its id there, its job, its parent (a link when it
+ *  is logged here), where the code lives, the scheduler's facets, and every facet as received. */
+function lineageBlock(run) {
+  const ol = run.openlineage;
+  if (!ol) return null;
+  const dash = h('span', { class: 'muted' }, '—');
+  const parent = ol.parent
+    ? [run.parent ? runLink(run.parent) : null, ' ', h('span', { class: 'mono' }, ol.parent.component || ''), ' ', h('span', { class: 'mono muted' }, ol.parent.run_id)]
+    : dash;
+  const nominal = ol.nominal_time ? [timeEl(ol.nominal_time.nominalStartTime), ol.nominal_time.nominalEndTime ? [' → ', timeEl(ol.nominal_time.nominalEndTime)] : null] : dash;
+  const engine = ol.processing_engine ? h('span', { class: 'mono' }, `${ol.processing_engine.name || ''} ${ol.processing_engine.version || ''}`.trim()) : dash;
+  const env = (ol.environment_variables || []).length ? ol.environment_variables.map((v) => h('span', { class: 'chip mono static' }, `${v.name}=${v.value}`)) : dash;
+  return h('section', { class: 'block openlineage' },
+    h('h2', {}, 'OpenLineage'),
+    run.error ? h('div', { class: 'error-box', role: 'note' }, h('strong', {}, `This run ${run.status}`), h('pre', { class: 'mono' }, run.error)) : null,
+    h('dl', { class: 'fields' },
+      field('Run id', h('span', { class: 'mono' }, ol.run_id)),
+      field('Job', h('span', { class: 'mono' }, `${ol.job.namespace} / ${ol.job.name}`)),
+      field('Parent', parent),
+      field('Source', ol.source_url ? h('a', { class: 'mono', href: ol.source_url, rel: 'noopener noreferrer', target: '_blank' }, ol.source_url) : dash),
+      field('Nominal time', nominal),
+      field('Engine', engine),
+      field('Environment', env),
+      field('Events', (ol.events || []).map((e) => h('span', { class: 'chip mono static', title: `seq ${e.seq}, ${e.eventTime}` }, e.eventType)))),
+    h('details', { class: 'code-snapshot' }, h('summary', {}, 'Facets as received'), copyBlock(JSON.stringify(ol.facets, null, 2), { cls: 'code' })));
+}
+
 function runCard(run, ctx) {
   const lines = (run.code_snapshot || '').split('\n').length;
   const notes = notesEditor(run);
   const card = h('article', { class: 'view run-card', 'aria-label': `run ${run.id}` },
     h('header', { class: 'view-head' },
       h('h1', {}, h('a', { class: 'mono', href: paths.history(run.component) }, run.component), h('span', { class: 'run-id-big mono' }, `#${run.id}`)),
-      (run.stale || []).length ? h('span', { class: 'badge warn' }, icon('warn'), 'stale') : null),
+      (run.stale || []).length ? h('span', { class: 'badge warn' }, icon('warn'), 'stale') : null,
+      statusBadge(run)),
     run.description ? h('p', { class: 'lede' }, run.description) : null,
     (run.stale || []).length ? h('div', { class: 'stale-box', role: 'note' },
       h('strong', {}, 'This run may need to be rerun'),
@@ -164,6 +214,7 @@ function runCard(run, ctx) {
       field('Git', run.git_hash ? h('span', { class: 'mono git-hash', title: run.git_hash }, run.git_hash.slice(0, 12)) : h('span', { class: 'muted' }, '—'),
         (run.git_tags || []).map((t) => h('span', { class: 'chip mono static' }, t))),
       field('Log position', h('span', { class: 'mono' }, `seq ${run.seq}`))),
+    lineageBlock(run),
     h('section', { class: 'block' }, h('h2', {}, 'Inputs ', h('span', { class: 'count muted' }, String((run.inputs || []).length))), ioTable(run.inputs, 'inputs')),
     h('section', { class: 'block' }, h('h2', {}, 'Outputs ', h('span', { class: 'count muted' }, String((run.outputs || []).length))), ioTable(run.outputs, 'outputs')),
     h('section', { class: 'block' }, h('h2', {}, 'Dependencies ', h('span', { class: 'count muted' }, String((run.dependencies || []).length))), dependencyList(run, ctx.signal)),

@@ -7,6 +7,7 @@ mod events;
 mod flags;
 mod lineage;
 mod meta;
+mod openlineage;
 mod runs;
 
 use crate::error::{ApiError, ApiResult};
@@ -46,6 +47,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/events"),
     ("post", "/api/v1/events"),
     ("get", "/api/v1/openapi.json"),
+    ("post", "/api/v1/lineage"),
+    ("get", "/api/v1/lineage/events"),
 ];
 
 /// The `/api/v1` router.
@@ -72,6 +75,8 @@ pub fn router() -> Router<AppState> {
         .route("/suggest", get(meta::suggest))
         .route("/outdated", get(lineage::outdated))
         .route("/events", get(events::stream).post(events::restore))
+        .route("/lineage", post(openlineage::receive))
+        .route("/lineage/events", get(openlineage::export))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }
 

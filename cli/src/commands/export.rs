@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 /// trail, a backup, or the input of another tool.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  mltrace export > events.ndjson\n  mltrace export --after 1200                  # only what came after seq 1200\n  mltrace export --as-of 2026-03-01T00:00:00Z  # the log as it was then\n  mltrace export | jq -c 'select(.type == \"flagged\")'"
+    after_help = "Examples:\n  mltrace export > events.ndjson\n  mltrace export --after 1200                  # only what came after seq 1200\n  mltrace export --as-of 2026-03-01T00:00:00Z  # the log as it was then\n  mltrace export | jq -c 'select(.type == \"flagged\")'\n  mltrace export --openlineage > lineage.ndjson   # OpenLineage RunEvents"
 )]
 pub struct ExportArgs {
     /// Only events after this sequence number.
@@ -20,6 +20,10 @@ pub struct ExportArgs {
     /// Stop at the last event at this point: a sequence number or a time.
     #[arg(long, value_name = "SEQ|TIME", value_parser = |t: &str| AsOf::parse(t))]
     pub as_of: Option<AsOf>,
+    /// Print the history as OpenLineage events instead (START and end of each run, for Marquez,
+    /// DataHub or another mltrace); --after then means runs first logged after that seq.
+    #[arg(long)]
+    pub openlineage: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -27,6 +31,11 @@ pub struct ExportArgs {
 /// `mltrace export`.
 pub fn run(a: ExportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
+    if a.openlineage {
+        let out = &mut ctx.out;
+        conn.openlineage_events(a.after, a.as_of, &mut |line| out.line(line)).explained(&conn)?;
+        return Ok(());
+    }
     // The last seq to send: what the store saw at `as_of` (or now), which also sizes the bar.
     let last = conn.stats(a.as_of).explained(&conn)?.last_seq;
     let limit = last.saturating_sub(a.after);

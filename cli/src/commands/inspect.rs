@@ -6,6 +6,7 @@ use crate::output::{Out, Style, duration, local_time, plural, width};
 use crate::view::{FLAGGED, STALE, card, heading, run_label};
 use clap::Args;
 use mltrace_store::RunId;
+use mltrace_store::event::RunStatus;
 use mltrace_store::model::RunDetail;
 use std::io;
 
@@ -60,7 +61,22 @@ fn write_card(out: &mut Out, r: &RunDetail, full_code: bool) -> io::Result<()> {
     rows.push(("owner", r.owner.clone()));
     rows.push(("tags", r.tags.join(", ")));
     rows.push(("started", local_time(r.start)));
-    rows.push(("ended", format!("{}  ({})", local_time(r.end), duration(r.duration_ms))));
+    match r.status {
+        Some(RunStatus::Running) => {
+            let so_far = duration(mltrace_store::Timestamp::now().0 - r.start.0);
+            rows.push(("status", out.paint(&format!("● running for {so_far}"), Style::Green)));
+            rows.push(("last event", local_time(r.end)));
+        }
+        _ => rows.push(("ended", format!("{}  ({})", local_time(r.end), duration(r.duration_ms)))),
+    }
+    if let Some(status @ (RunStatus::Failed | RunStatus::Aborted)) = r.status {
+        let text = match &r.error {
+            Some(e) => format!("✗ {}: {e}", status.as_str()),
+            None => format!("✗ {}", status.as_str()),
+        };
+        rows.push(("status", out.paint(&text, Style::Red)));
+    }
+    lineage_rows(out, r, &mut rows);
     if let Some(h) = &r.git_hash {
         let mut g = out.paint(h, Style::Magenta);
         if !r.git_tags.is_empty() {
@@ -144,6 +160,43 @@ fn write_card(out: &mut Out, r: &RunDetail, full_code: bool) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The OpenLineage part of the card: the run's id there, its job, parent, source and the facets a
+/// scheduler sets (nominal time, engine, environment).
+fn lineage_rows(out: &Out, r: &RunDetail, rows: &mut Vec<(&str, String)>) {
+    let Some(ol) = &r.openlineage else { return };
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    rows.push((
+        "openlineage",
+        format!("{}  {}/{}", text(&ol["run_id"]), text(&ol["job"]["namespace"]), text(&ol["job"]["name"])),
+    ));
+    if let Some(p) = ol.get("parent").filter(|p| !p.is_null()) {
+        let at = match r.parent {
+            Some(id) => run_label(out.painter(), &text(&p["component"]), id),
+            None => format!("{} (not logged here)", text(&p["component"])),
+        };
+        rows.push(("parent", format!("{at}  {}", out.paint(&text(&p["run_id"]), Style::Dim))));
+    }
+    if let Some(url) = ol["source_url"].as_str() {
+        rows.push(("source", url.to_string()));
+    }
+    if let Some(n) = ol.get("nominal_time").filter(|n| !n.is_null()) {
+        let mut t = text(&n["nominalStartTime"]);
+        if let Some(end) = n["nominalEndTime"].as_str() {
+            t.push_str(&format!(" → {end}"));
+        }
+        rows.push(("nominal", t));
+    }
+    if let Some(e) = ol.get("processing_engine").filter(|e| !e.is_null()) {
+        rows.push(("engine", format!("{} {}", text(&e["name"]), text(&e["version"])).trim().to_string()));
+    }
+    if let Some(vars) = ol["environment_variables"].as_array() {
+        let list: Vec<String> = vars.iter().map(|v| format!("{}={}", text(&v["name"]), text(&v["value"]))).collect();
+        rows.push(("environment", list.join(" ")));
+    }
+    let events: Vec<String> = ol["events"].as_array().into_iter().flatten().map(|e| text(&e["eventType"])).collect();
+    rows.push(("events", events.join(", ")));
 }
 
 struct Io<'a> {
