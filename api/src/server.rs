@@ -41,6 +41,10 @@ pub struct ServeConfig {
     pub header_timeout: Duration,
     /// Write a checkpoint after this many new events (0: only at shutdown).
     pub checkpoint_every: u64,
+    /// Sign tree heads with the Ed25519 key in this file instead of the data directory's own.
+    pub signing_key: Option<PathBuf>,
+    /// Keep the audit tree (off only to measure what it costs).
+    pub merkle: bool,
 }
 
 impl Default for ServeConfig {
@@ -56,6 +60,8 @@ impl Default for ServeConfig {
             segment_bytes: LogOptions::default().segment_bytes,
             header_timeout: Duration::from_secs(30),
             checkpoint_every: 1_000_000,
+            signing_key: None,
+            merkle: true,
         }
     }
 }
@@ -112,6 +118,8 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         fsync: cfg.fsync,
         read_only: false,
         holder: format!("pid {}, serving {url}", std::process::id()),
+        merkle: cfg.merkle,
+        signing_key: cfg.signing_key.clone(),
     };
     let dir = cfg.data_dir.clone();
     let (store, recovery) = tokio::task::spawn_blocking(move || Store::open(&dir, opts))

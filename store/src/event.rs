@@ -69,6 +69,18 @@ pub enum EventKind {
         /// The request was "unflag all".
         all: bool,
     },
+    /// A signed tree head: the server's Ed25519 signature over the Merkle root of every event before
+    /// this one (`size` = this event's seq - 1), at this event's time (see `audit`).
+    TreeHead {
+        /// Events covered: 1 ..= size.
+        size: u64,
+        /// Their Merkle root.
+        root: [u8; 32],
+        /// The signer's public key.
+        key: [u8; 32],
+        /// The 64-byte signature.
+        signature: Vec<u8>,
+    },
 }
 
 /// A run as stored in its event: complete and final.
@@ -266,6 +278,12 @@ pub enum EventKindRef<'a> {
         outputs: Vec<&'a str>,
         all: bool,
     },
+    TreeHead {
+        size: u64,
+        root: [u8; 32],
+        key: [u8; 32],
+        signature: Vec<u8>,
+    },
 }
 
 /// [`RunRecord`], borrowed, with only what the state keeps: the fields it never reads (messages,
@@ -375,6 +393,9 @@ impl Event {
                 EventKindRef::Flagged { outputs: strs(outputs), reason: reason.as_deref(), by: by.as_deref() }
             }
             EventKind::Unflagged { outputs, all } => EventKindRef::Unflagged { outputs: strs(outputs), all: *all },
+            EventKind::TreeHead { size, root, key, signature } => {
+                EventKindRef::TreeHead { size: *size, root: *root, key: *key, signature: signature.clone() }
+            }
         };
         EventRef { seq: self.seq, at: self.at, kind }
     }

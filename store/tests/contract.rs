@@ -363,6 +363,7 @@ fn every_change_is_one_event_with_a_sequence_number_and_an_append_time() {
             EventKind::Flagged { .. } => "flagged",
             EventKind::Unflagged { all: false, .. } => "unflagged",
             EventKind::Unflagged { all: true, .. } => "unflagged all",
+            EventKind::TreeHead { .. } => "tree head",
         })
         .collect();
     assert_eq!(kinds, ["registered", "tagged", "run", "notes", "flagged", "unflagged", "flagged", "unflagged all"]);
