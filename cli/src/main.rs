@@ -89,8 +89,10 @@ enum Command {
     Outdated(commands::lineage::OutdatedArgs),
     /// Replace a run's notes.
     Notes(commands::notes::NotesArgs),
-    /// Check every record's checksum and the log's structure.
+    /// Check every record's checksum, the log's structure, its Merkle tree and signed tree heads.
     Verify(commands::verify::VerifyArgs),
+    /// Signed tree heads, proofs that runs are in the log unchanged, checks against saved heads.
+    Audit(commands::audit::AuditArgs),
     /// Counts and sizes.
     Stats(commands::stats::StatsArgs),
     /// Print a shell completion script (bash, zsh or fish).
@@ -259,6 +261,7 @@ fn main() -> ExitCode {
         Command::Outdated(a) => commands::lineage::outdated(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Notes(a) => commands::notes::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Verify(a) => commands::verify::run(a, &mut ctx),
+        Command::Audit(a) => commands::audit::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| ExitCode::SUCCESS),
         Command::Names(a) => commands::completions::names(a, &mut ctx).map(|()| ExitCode::SUCCESS),

@@ -216,6 +216,13 @@ impl Backend for DataDir {
     fn unflag_all(&self) -> Result<Vec<String>> {
         self.write(Backend::unflag_all)
     }
+
+    fn audit(&self, ask: &super::AuditAsk) -> Result<serde_json::Value> {
+        if *ask == super::AuditAsk::RecordHead {
+            return self.write(|s| Backend::audit(s, ask));
+        }
+        self.read(|s| Backend::audit(s, ask))
+    }
 }
 
 #[cfg(test)]
