@@ -52,8 +52,21 @@ impl Batch {
 impl Store {
     /// Opens (creating when needed) a data directory for writing; replays the log.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
+        Self::open_with(dir, opts, true)
+    }
+
+    /// Opens a data directory read-only from its log alone, ignoring the checkpoint: what an audit
+    /// of the directory reads, so that every answer (the tree above all) comes from the records'
+    /// bytes as they are now, not from a cache written before someone changed them.
+    pub fn open_read_only_from_log(dir: &Path) -> Result<Store> {
+        let opts = LogOptions { read_only: true, ..LogOptions::default() };
+        Self::open_with(dir, opts, false).map(|(s, _)| s)
+    }
+
+    fn open_with(dir: &Path, opts: LogOptions, use_checkpoint: bool) -> Result<(Store, Recovery)> {
         let merkle = opts.merkle;
-        let (mut state, log, recovery) = match crate::checkpoint::read(dir) {
+        let checkpoint = if use_checkpoint { crate::checkpoint::read(dir) } else { Ok(None) };
+        let (mut state, log, recovery) = match checkpoint {
             Ok(Some(state)) if merkle && state.tree.size() != state.last_seq => {
                 tracing::warn!("the checkpoint has no audit tree; replaying the whole log");
                 Self::replay(dir, opts)?

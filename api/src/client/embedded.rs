@@ -221,7 +221,13 @@ impl Backend for DataDir {
         if *ask == super::AuditAsk::RecordHead {
             return self.write(|s| Backend::audit(s, ask));
         }
-        self.read(|s| Backend::audit(s, ask))
+        if let Some(w) = self.open_writer() {
+            return Backend::audit(&*w, ask);
+        }
+        // An audit trusts no cache: the tree is rebuilt from the records' bytes, not loaded from
+        // a checkpoint that may predate an edit.
+        let store = Store::open_read_only_from_log(&self.path)?;
+        Backend::audit(&store, ask)
     }
 }
 

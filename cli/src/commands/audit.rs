@@ -121,7 +121,12 @@ fn prove(a: ProveArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     }
     let out = &mut ctx.out;
     let ok = out.paint("ok", Style::Green);
-    out.line(&format!("{ok} run {}: {} checked against a tree head signed at {}", a.id, count(events.len() as u64), mltrace_store::Timestamp(head.time)))?;
+    out.line(&format!(
+        "{ok} run {}: {} checked against a tree head signed at {}",
+        a.id,
+        count(events.len() as u64),
+        mltrace_store::Timestamp(head.time)
+    ))?;
     for l in lines {
         out.line(&format!("  {l}"))?;
     }
@@ -162,9 +167,8 @@ fn read_heads(file: &PathBuf) -> anyhow::Result<Vec<TreeHead>> {
     };
     let mut heads = Vec::new();
     for (i, v) in values.iter().enumerate() {
-        let head = head_from_json(v).map_err(|why| {
-            anyhow::Error::new(crate::Usage(format!("{} head {}: {why}", file.display(), i + 1)))
-        })?;
+        let head = head_from_json(v)
+            .map_err(|why| anyhow::Error::new(crate::Usage(format!("{} head {}: {why}", file.display(), i + 1))))?;
         heads.push(head);
     }
     if heads.is_empty() {
@@ -176,12 +180,11 @@ fn read_heads(file: &PathBuf) -> anyhow::Result<Vec<TreeHead>> {
 
 fn check(a: CheckArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let pinned: Option<[u8; 32]> = match &a.key {
-        Some(k) => Some(
-            B64.decode(k.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .ok_or_else(|| anyhow::Error::new(crate::Usage("--key must be a base64 Ed25519 public key (32 bytes)".into())))?,
-        ),
+        Some(k) => {
+            Some(B64.decode(k.trim()).ok().and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()).ok_or_else(|| {
+                anyhow::Error::new(crate::Usage("--key must be a base64 Ed25519 public key (32 bytes)".into()))
+            })?)
+        }
         None => None,
     };
     let heads = read_heads(&a.file)?;

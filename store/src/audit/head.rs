@@ -83,7 +83,8 @@ pub fn key_path(dir: &Path) -> PathBuf {
 impl AuditKey {
     /// Reads a key file: the 32-byte seed, as base64 text (one line) or as 32 raw bytes.
     pub fn read(path: &Path) -> Result<AuditKey> {
-        let bytes = fs::read(path).map_err(|e| StoreError::io(format!("reading the signing key {}", path.display()), e))?;
+        let bytes =
+            fs::read(path).map_err(|e| StoreError::io(format!("reading the signing key {}", path.display()), e))?;
         let seed: Option<[u8; 32]> = if bytes.len() == 32 {
             bytes.as_slice().try_into().ok()
         } else {
@@ -109,8 +110,9 @@ impl AuditKey {
             return Self::read(&path);
         }
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)
-            .map_err(|e| StoreError::io("reading the OS's random source for a signing key", std::io::Error::other(e.to_string())))?;
+        getrandom::fill(&mut seed).map_err(|e| {
+            StoreError::io("reading the OS's random source for a signing key", std::io::Error::other(e.to_string()))
+        })?;
         write_secret(&path, format!("{}\n", B64.encode(seed)).as_bytes())?;
         Ok(AuditKey { key: SigningKey::from_bytes(&seed) })
     }

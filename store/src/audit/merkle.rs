@@ -482,7 +482,10 @@ mod tests {
         let d: Vec<Hash> = data.iter().map(|x| leaf_hash(&unhex(x))).collect();
         let t = tree_of(&d);
         let mut src = Vector(d.clone());
-        assert_eq!(hex(&t.root(0, &mut src).unwrap()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            hex(&t.root(0, &mut src).unwrap()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         for (i, want) in roots.iter().enumerate() {
             assert_eq!(hex(&t.root(i as u64 + 1, &mut src).unwrap()), *want, "root of {} leaves", i + 1);
         }

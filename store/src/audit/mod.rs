@@ -23,11 +23,13 @@ pub mod head;
 pub mod merkle;
 
 pub use head::{AuditKey, TreeHead, key_path, signed_message};
-pub use merkle::{Hash, LeafSource, MerkleTree, ProofError, leaf_hash, node_hash, verify_consistency, verify_inclusion};
+pub use merkle::{
+    Hash, LeafSource, MerkleTree, ProofError, leaf_hash, node_hash, verify_consistency, verify_inclusion,
+};
 
 use crate::error::{Result, StoreError};
 use crate::event::{EventKind, EventKindRef, RunId, Seq};
-use crate::log::{Log, LogOptions, Loc};
+use crate::log::{Loc, Log, LogOptions};
 use crate::store::Store;
 use crate::time::{AsOf, Timestamp};
 use base64::Engine;
@@ -139,7 +141,8 @@ impl Store {
         let key = self.signer()?;
         let size = self.tree_size(as_of);
         let st = self.state();
-        let root = st.tree.root(size, &mut LogLeaves { log: &self.log, locs: &st.locs }).map_err(proof_error("as_of"))?;
+        let root =
+            st.tree.root(size, &mut LogLeaves { log: &self.log, locs: &st.locs }).map_err(proof_error("as_of"))?;
         Ok(key.sign(size, root, Timestamp::now().0.max(st.last_time())))
     }
 
@@ -156,14 +159,10 @@ impl Store {
                     st.tree.size()
                 )));
             }
-            let root = st.tree.root(size, &mut LogLeaves { log: &self.log, locs: &st.locs }).map_err(proof_error("size"))?;
+            let root =
+                st.tree.root(size, &mut LogLeaves { log: &self.log, locs: &st.locs }).map_err(proof_error("size"))?;
             let head = key.sign(size, root, batch.at);
-            let kind = EventKind::TreeHead {
-                size,
-                root,
-                key: head.key,
-                signature: head.signature.to_vec(),
-            };
+            let kind = EventKind::TreeHead { size, root, key: head.key, signature: head.signature.to_vec() };
             let seq = batch.push(st, kind);
             Ok(((seq, head), 0))
         })
@@ -330,7 +329,10 @@ pub fn hashes_from_json(v: &Value, key: &str) -> std::result::Result<Vec<Hash>, 
     items
         .iter()
         .map(|x| {
-            let b = x.as_str().and_then(|t| B64.decode(t).ok()).ok_or_else(|| format!("`{key}` holds a non-base64 item"))?;
+            let b = x
+                .as_str()
+                .and_then(|t| B64.decode(t).ok())
+                .ok_or_else(|| format!("`{key}` holds a non-base64 item"))?;
             <Hash>::try_from(b.as_slice()).map_err(|_| format!("`{key}` holds an item that is not 32 bytes"))
         })
         .collect()
@@ -389,12 +391,20 @@ pub fn verify_dir(dir: &Path, key: Option<[u8; 32]>, progress: impl FnMut(u64, u
             heads += 1;
             let at_seq = event.seq;
             let mut bad = |what: String| {
-                findings.push(Finding { first: good_up_to + 1, last: *size, path: segment(loc), offset: loc.offset(), what })
+                findings.push(Finding {
+                    first: good_up_to + 1,
+                    last: *size,
+                    path: segment(loc),
+                    offset: loc.offset(),
+                    what,
+                })
             };
             if *size != tree.size() {
                 bad(format!(
-                    "the tree head at seq {at_seq} was signed for {size} events, but {} events precede it",
-                    tree.size()
+                    "the tree head at seq {at_seq} was signed for {size} events, but {} events precede it: events \
+                     were removed or added among seq {}..={size}",
+                    tree.size(),
+                    good_up_to + 1
                 ));
             } else {
                 let ours = tree.root(*size, &mut none).unwrap_or_else(|_| merkle::empty_root());
@@ -438,7 +448,9 @@ pub fn verify_dir(dir: &Path, key: Option<[u8; 32]>, progress: impl FnMut(u64, u
                     what: if first == last {
                         format!("event seq {first} differs from what the checkpoint's audit tree recorded")
                     } else {
-                        format!("an event among seq {first}..={last} differs from what the checkpoint's audit tree recorded")
+                        format!(
+                            "an event among seq {first}..={last} differs from what the checkpoint's audit tree recorded"
+                        )
                     },
                 });
             }
