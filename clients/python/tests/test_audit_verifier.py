@@ -13,7 +13,7 @@ import tempfile
 import unittest
 import urllib.request
 
-from ._support import CLIENT_DIR, Server
+from _support import CLIENT_DIR, Server
 
 TOOL = os.path.join(CLIENT_DIR, "tools", "mltrace_audit.py")
 _spec = importlib.util.spec_from_file_location("mltrace_audit", TOOL)
