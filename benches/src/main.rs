@@ -137,6 +137,9 @@ struct AuditArgs {
     /// Heads to sign.
     #[arg(long, default_value_t = 5_000)]
     heads: u64,
+    /// Also build a real store of this many runs and time proofs that read the log (0: skip).
+    #[arg(long, default_value_t = 0)]
+    store_runs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -163,7 +166,13 @@ fn main() -> Result<()> {
         Mode::Inproc(a) => inproc(a)?,
         Mode::Http(a) => http(a)?,
         Mode::Open { data_dir, checkpoint, no_audit_tree } => open_report(&data_dir, checkpoint, !no_audit_tree)?,
-        Mode::Audit(a) => mltrace_benches::audit::report(a.leaves, a.proofs, a.heads),
+        Mode::Audit(a) => {
+            let mut r = json!({"tree": mltrace_benches::audit::report(a.leaves, a.proofs, a.heads)});
+            if a.store_runs > 0 {
+                r["store"] = mltrace_benches::audit::store_report(a.store_runs, a.proofs);
+            }
+            r
+        }
         Mode::Dump(w) => return dump(&w),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -649,6 +649,48 @@ impl Log {
         })
     }
 
+    /// Shows `f` the payload bytes of the records at `locs`, in order, each checksum checked. Records
+    /// of one segment in ascending order (a run of consecutive events) are read with one `pread`.
+    pub fn for_each_payload(&self, locs: &[Loc], mut f: impl FnMut(&[u8])) -> Result<()> {
+        let (Some(&first), Some(&last)) = (locs.first(), locs.last()) else { return Ok(()) };
+        let one_run = locs.windows(2).all(|w| w[0].segment() == w[1].segment() && w[0].offset() < w[1].offset());
+        let file = {
+            let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+            segs.get(first.segment() as usize - 1).cloned()
+        };
+        let (true, Some(file)) = (one_run, file) else {
+            for &loc in locs {
+                f(&self.read_payload(loc)?);
+            }
+            return Ok(());
+        };
+        let path = || segment_path(&self.dir, first.segment());
+        let start = first.offset();
+        let tail = (last.offset() - start) as usize;
+        let mut buf = vec![0u8; tail + 512];
+        let n = read_at_most(&file, &mut buf, start)
+            .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        buf.truncate(n);
+        let len =
+            buf.get(tail + 4..tail + 8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
+        let need = tail + codec::FRAME_LEN + len.min(codec::MAX_PAYLOAD);
+        if need > buf.len() {
+            buf.resize(need, 0);
+            file.read_exact_at(&mut buf, start)
+                .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        }
+        for &loc in locs {
+            let at = (loc.offset() - start) as usize;
+            let frame = codec::read_frame(&buf, at).map_err(|e| StoreError::Corrupt {
+                path: path(),
+                offset: loc.offset(),
+                reason: format!("{e:?}"),
+            })?;
+            f(frame.payload);
+        }
+        Ok(())
+    }
+
     /// The payload bytes of the record at `loc`, exactly as stored, its checksum checked.
     pub fn read_payload(&self, loc: Loc) -> Result<Vec<u8>> {
         let file = {

@@ -100,7 +100,7 @@ impl MerkleTree {
         }
         let nodes = &mut self.levels[level];
         nodes.push(hash);
-        if nodes.len() % 2 == 0 {
+        if nodes.len().is_multiple_of(2) {
             let parent = node_hash(&nodes[nodes.len() - 2], &nodes[nodes.len() - 1]);
             self.push_node(level + 1, parent);
         }

@@ -62,7 +62,9 @@ impl LeafSource for LogLeaves<'_> {
         let locs = self.locs.get(from..from + merkle::BLOCK as usize).ok_or_else(|| {
             StoreError::not_found("seq", format!("block {index} of the audit tree is beyond the log"))
         })?;
-        locs.iter().map(|&loc| self.log.read_payload(loc).map(|p| leaf_hash(&p))).collect()
+        let mut leaves = Vec::with_capacity(locs.len());
+        self.log.for_each_payload(locs, |payload| leaves.push(leaf_hash(payload)))?;
+        Ok(leaves)
     }
 }
 
