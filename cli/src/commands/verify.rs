@@ -54,10 +54,9 @@ pub fn run(a: VerifyArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     );
     out.line(&line)?;
     let line = format!(
-        "{} audit tree of {} events, root {}; {} match",
+        "{} audit tree of {} events: {} match",
         out.paint("ok", Style::Green),
         count(report.last_seq),
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, audit.root),
         plural(audit.heads, "signed tree head", "signed tree heads"),
     );
     out.line(&line)?;
