@@ -34,6 +34,14 @@ install_prereqs() {
         python3 -m pip install --user --quiet openlineage-python jsonschema \
             || python3 -m pip install --user --quiet --break-system-packages openlineage-python jsonschema
     fi
+    if ! python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' >/dev/null 2>&1; then
+        # The independent audit verifier (clients/python/tools) checks Ed25519 signatures with it.
+        say "installing python3-cryptography (Debian) for the audit verifier's tests"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-cryptography >/dev/null
+    fi
     if [ ! -d ui-tests/node_modules/playwright-core ]; then
         say "installing the UI test packages (npm ci)"
         (cd ui-tests && npm ci --no-audit --no-fund --loglevel=error)

@@ -50,6 +50,10 @@ pub struct ServeConfig {
     /// A connection whose peer accepts no bytes for this long is closed (a follower of the event
     /// stream that stopped reading, a client that never reads its answer).
     pub write_stall_timeout: Duration,
+    /// Sign tree heads with the Ed25519 key in this file instead of the data directory's own.
+    pub signing_key: Option<PathBuf>,
+    /// Keep the audit tree (off only to measure what it costs).
+    pub merkle: bool,
 }
 
 impl Default for ServeConfig {
@@ -69,6 +73,8 @@ impl Default for ServeConfig {
             body_timeout: crate::DEFAULT_BODY_TIMEOUT,
             max_connections: None,
             write_stall_timeout: Duration::from_secs(60),
+            signing_key: None,
+            merkle: true,
         }
     }
 }
@@ -130,6 +136,8 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         fsync: cfg.fsync,
         read_only: false,
         holder: format!("pid {}, serving {url}", std::process::id()),
+        merkle: cfg.merkle,
+        signing_key: cfg.signing_key.clone(),
     };
     let dir = cfg.data_dir.clone();
     let (store, recovery) = tokio::task::spawn_blocking(move || Store::open(&dir, opts))

@@ -8,6 +8,7 @@
 //! | [`workload`] | the synthetic pipeline (ingest → clean → featgen → train → infer)         |
 //! | [`measure`]  | latency percentiles, resident memory from `/proc`, bytes on disk          |
 //! | [`http`]     | a minimal keep-alive HTTP/1.1 client (loopback only)                      |
+//! | [`audit`]    | the audit Merkle tree alone at scale (synthetic leaves), for proof timings |
 //!
 //! The criterion benchmarks live in `benches/store.rs`, the `loadgen` binary in `src/main.rs`, the
 //! comparison with the peers (mltrace 0.17 on PostgreSQL, MLflow on SQLite) in `peers/`, and the
@@ -15,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod http;
 pub mod measure;
 pub mod workload;

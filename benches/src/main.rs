@@ -50,7 +50,13 @@ enum Mode {
         /// Then write a checkpoint, and report how long that took.
         #[arg(long)]
         checkpoint: bool,
+        /// Without the audit Merkle tree.
+        #[arg(long)]
+        no_audit_tree: bool,
     },
+    /// The audit Merkle tree alone: build one of `--leaves` leaves directly, then time inclusion
+    /// and consistency proofs (p50/p99) and head signing, and report its memory per leaf.
+    Audit(AuditArgs),
     /// Print the workload of one writer as NDJSON (`{"run": {...}}` or `{"flag": name}`), for the
     /// peer comparison: the same runs, in the same order, as `inproc --concurrency 1`.
     Dump(Workload),
@@ -115,6 +121,25 @@ struct InprocArgs {
     /// Measure open by full replay only (no checkpoint written).
     #[arg(long)]
     no_checkpoint: bool,
+    /// Run without the audit Merkle tree (to measure what it costs).
+    #[arg(long)]
+    no_audit_tree: bool,
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// Leaves in the tree.
+    #[arg(long, default_value_t = 10_000_000)]
+    leaves: u64,
+    /// Proofs of each kind to time.
+    #[arg(long, default_value_t = 20_000)]
+    proofs: u64,
+    /// Heads to sign.
+    #[arg(long, default_value_t = 5_000)]
+    heads: u64,
+    /// Also build a real store of this many runs and time proofs that read the log (0: skip).
+    #[arg(long, default_value_t = 0)]
+    store_runs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -144,7 +169,14 @@ fn main() -> Result<()> {
     let report = match cli.mode {
         Mode::Inproc(a) => inproc(a)?,
         Mode::Http(a) => http(a)?,
-        Mode::Open { data_dir, checkpoint } => open_report(&data_dir, checkpoint)?,
+        Mode::Open { data_dir, checkpoint, no_audit_tree } => open_report(&data_dir, checkpoint, !no_audit_tree)?,
+        Mode::Audit(a) => {
+            let mut r = json!({"tree": mltrace_benches::audit::report(a.leaves, a.proofs, a.heads)});
+            if a.store_runs > 0 {
+                r["store"] = mltrace_benches::audit::store_report(a.store_runs, a.proofs);
+            }
+            r
+        }
         Mode::Dump(w) => return dump(&w),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -521,7 +553,8 @@ fn inproc(a: InprocArgs) -> Result<Value> {
         (None, None) => bail!("no data directory"),
     };
     let before = measure::memory(None);
-    let (store, _) = Store::open(&dir, LogOptions { fsync, ..LogOptions::default() })?;
+    let merkle = !a.no_audit_tree;
+    let (store, _) = Store::open(&dir, LogOptions { fsync, merkle, ..LogOptions::default() })?;
     let logged = ingest(w, concurrency, |_| Ok(StoreWriter { store: &store, single: w.batch <= 1 }))?;
     let after_ingest = measure::memory(None);
     let queries = if w.no_queries { BTreeMap::new() } else { inproc_queries(&store, &logged, w)? };
@@ -531,18 +564,19 @@ fn inproc(a: InprocArgs) -> Result<Value> {
     drop(store);
     let mut open = json!({});
     if !a.no_open {
-        open["replay"] = open_in_child(&dir, false)?;
+        open["replay"] = open_in_child(&dir, false, merkle)?;
         if !a.no_checkpoint {
-            let written = open_in_child(&dir, true)?;
+            let written = open_in_child(&dir, true, merkle)?;
             open["checkpoint_write_seconds"] = written["checkpoint_seconds"].clone();
             open["checkpoint_bytes"] = json!(std::fs::metadata(dir.join("checkpoint")).map(|m| m.len()).unwrap_or(0));
-            open["with_checkpoint"] = open_in_child(&dir, false)?;
+            open["with_checkpoint"] = open_in_child(&dir, false, merkle)?;
         }
     }
     let runs = logged.report.runs.max(1);
     Ok(json!({
         "mode": "inproc",
         "fsync": a.fsync,
+        "audit_tree": merkle,
         "workload": workload_json(w, concurrency),
         "ingest": logged.report,
         "events": events,
@@ -556,12 +590,15 @@ fn inproc(a: InprocArgs) -> Result<Value> {
 }
 
 /// Spawns this binary's `open` mode on `dir`: a fresh process, so its memory is the store's alone.
-fn open_in_child(dir: &Path, checkpoint: bool) -> Result<Value> {
+fn open_in_child(dir: &Path, checkpoint: bool, merkle: bool) -> Result<Value> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.arg("open").arg(dir);
     if checkpoint {
         cmd.arg("--checkpoint");
+    }
+    if !merkle {
+        cmd.arg("--no-audit-tree");
     }
     let out = cmd.stderr(Stdio::inherit()).output()?;
     if !out.status.success() {
@@ -572,11 +609,11 @@ fn open_in_child(dir: &Path, checkpoint: bool) -> Result<Value> {
 
 /// Opens `dir` read-write (a checkpoint load plus the tail, or a full replay) and reports time and
 /// memory; then, if asked, writes a checkpoint.
-fn open_report(dir: &Path, checkpoint: bool) -> Result<Value> {
+fn open_report(dir: &Path, checkpoint: bool, merkle: bool) -> Result<Value> {
     let had_checkpoint = dir.join("checkpoint").exists();
     let before = measure::memory(None);
     let t = Instant::now();
-    let (store, recovery) = Store::open(dir, LogOptions::default())?;
+    let (store, recovery) = Store::open(dir, LogOptions { merkle, ..LogOptions::default() })?;
     let seconds = t.elapsed().as_secs_f64();
     let after = measure::memory(None);
     let events = store.last_seq();

@@ -91,8 +91,10 @@ enum Command {
     Notes(commands::notes::NotesArgs),
     /// Copy a live store's history into a new data directory (a consistent backup).
     Backup(commands::backup::BackupArgs),
-    /// Check every record's checksum and the log's structure.
+    /// Check every record's checksum, the log's structure, its Merkle tree and signed tree heads.
     Verify(commands::verify::VerifyArgs),
+    /// Signed tree heads, proofs that runs are in the log unchanged, checks against saved heads.
+    Audit(commands::audit::AuditArgs),
     /// Counts and sizes.
     Stats(commands::stats::StatsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or PowerShell).
@@ -278,6 +280,7 @@ fn main() -> ExitCode {
         Command::Notes(a) => commands::notes::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Backup(a) => commands::backup::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Verify(a) => commands::verify::run(a, &mut ctx),
+        Command::Audit(a) => commands::audit::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
         Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| ExitCode::SUCCESS),
         Command::Names(a) => commands::completions::names(a, &mut ctx).map(|()| ExitCode::SUCCESS),

@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// a restart replays only the log's tail.
     #[arg(long, default_value_t = 1_000_000)]
     pub checkpoint_every: u64,
+    /// Sign tree heads with the Ed25519 key in this file (its 32-byte seed, base64 or raw) instead
+    /// of the one created in DATA_DIR/audit/signing-key.
+    #[arg(long, env = "MLTRACE_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+    /// Do not keep the audit Merkle tree (no tree heads or proofs; for measuring its cost).
+    #[arg(long, hide = true)]
+    pub no_audit_tree: bool,
     /// Largest request body, in MiB.
     #[arg(long, default_value_t = 64)]
     pub body_limit_mib: usize,
@@ -96,6 +103,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
         max_connections: args.max_connections.map(|n| n as usize),
         write_stall_timeout: std::time::Duration::from_secs(args.write_timeout_secs),
+        signing_key: args.signing_key,
+        merkle: !args.no_audit_tree,
         ..ServeConfig::default()
     };
     run(cfg)?;

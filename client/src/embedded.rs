@@ -21,6 +21,8 @@ pub struct DataDir {
     path: PathBuf,
     writer: Mutex<Option<Arc<Store>>>,
     snapshot: Mutex<Option<Arc<Store>>>,
+    /// The directory opened from its log alone, for audit questions (see [`Backend::audit`]).
+    audited: Mutex<Option<Arc<Store>>>,
     holder: String,
 }
 
@@ -37,6 +39,7 @@ impl DataDir {
             path: path.as_ref().to_path_buf(),
             writer: Mutex::new(None),
             snapshot: Mutex::new(None),
+            audited: Mutex::new(None),
             holder: format!("pid {}, the mltrace command line", std::process::id()),
         }
     }
@@ -59,6 +62,7 @@ impl DataDir {
     /// Forgets the read-only snapshot, so the next read sees what others wrote since.
     pub fn refresh(&self) {
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.audited.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     fn snapshot(&self) -> Result<Arc<Store>> {
@@ -228,6 +232,29 @@ impl Backend for DataDir {
 
     fn unflag_all(&self) -> Result<Vec<String>> {
         self.write(Backend::unflag_all)
+    }
+
+    fn audit(&self, ask: &super::AuditAsk) -> Result<serde_json::Value> {
+        if *ask == super::AuditAsk::RecordHead {
+            return self.write(|s| Backend::audit(s, ask));
+        }
+        if let Some(w) = self.open_writer() {
+            return Backend::audit(&*w, ask);
+        }
+        // An audit trusts no cache: the tree is rebuilt from the records' bytes, not loaded from
+        // a checkpoint that may predate an edit. One such open serves this handle's later asks.
+        let store = {
+            let mut slot = self.audited.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.as_ref() {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(Store::open_read_only_from_log(&self.path)?);
+                    *slot = Some(s.clone());
+                    s
+                }
+            }
+        };
+        Backend::audit(&*store, ask)
     }
 }
 

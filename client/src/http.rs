@@ -517,6 +517,22 @@ impl Backend for HttpClient {
         let r: Unflagged = self.json(Call::with("POST", "/unflag"), Some(&json!({"all": true})), false)?;
         Ok(r.unflagged)
     }
+
+    fn audit(&self, ask: &super::AuditAsk) -> Result<Value> {
+        use super::AuditAsk;
+        match ask {
+            AuditAsk::Key => self.get(Call::get("/audit/key")),
+            AuditAsk::Head(as_of) => self.get(Call::get("/audit/head").at(*as_of)),
+            AuditAsk::RecordHead => self.json(Call::with("POST", "/audit/head"), None, false),
+            AuditAsk::Inclusion { seq, size } => {
+                self.get(Call::get("/audit/proof/inclusion").q("seq", seq).opt("size", *size))
+            }
+            AuditAsk::Consistency { from, to } => {
+                self.get(Call::get("/audit/proof/consistency").q("from", from).opt("to", *to))
+            }
+            AuditAsk::Run { id, as_of } => self.get(Call::get(format!("/runs/{id}")).q("proof", true).at(*as_of)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,18 @@ pub enum EventKind {
     },
     /// An OpenLineage event was received (see [`crate::openlineage`]).
     Lineage(Box<LineageRecord>),
+    /// A signed tree head: the server's Ed25519 signature over the Merkle root of every event before
+    /// this one (`size` = this event's seq - 1), at this event's time (see `audit`).
+    TreeHead {
+        /// Events covered: 1 ..= size.
+        size: u64,
+        /// Their Merkle root.
+        root: [u8; 32],
+        /// The signer's public key.
+        key: [u8; 32],
+        /// The 64-byte signature.
+        signature: Vec<u8>,
+    },
 }
 
 /// An OpenLineage event as received, with everything derived from it when it was appended.
@@ -374,6 +386,12 @@ pub enum EventKindRef<'a> {
     },
     // Owned when decoded (OpenLineage events are few next to native runs), borrowed when applied live.
     Lineage(std::borrow::Cow<'a, LineageRecord>),
+    TreeHead {
+        size: u64,
+        root: [u8; 32],
+        key: [u8; 32],
+        signature: Vec<u8>,
+    },
 }
 
 /// [`RunRecord`], borrowed, with only what the state keeps: the fields it never reads (messages,
@@ -484,6 +502,9 @@ impl Event {
             }
             EventKind::Unflagged { outputs, all } => EventKindRef::Unflagged { outputs: strs(outputs), all: *all },
             EventKind::Lineage(l) => EventKindRef::Lineage(std::borrow::Cow::Borrowed(l)),
+            EventKind::TreeHead { size, root, key, signature } => {
+                EventKindRef::TreeHead { size: *size, root: *root, key: *key, signature: signature.clone() }
+            }
         };
         EventRef { seq: self.seq, at: self.at, kind }
     }

@@ -14,6 +14,7 @@
 //! | [`codec`]  | the byte format (segment header, record frame, bincode payload)           |
 //! | [`log`]    | segment files, group commit, fsync policies, recovery, the writer lock     |
 //! | [`checkpoint`] | a snapshot of the state, so an open replays only the log's tail        |
+//! | [`audit`]  | the Merkle tree over the log, signed tree heads, proofs, the tamper check  |
 //! | `state`    | the materialized indices and the structural queries, at any past seq      |
 //! | [`ingest`] | requests ([`NewRun`]), their validation and their JSON parsing            |
 //! | [`store`]  | [`Store`]: writes (validate, resolve, apply, append, sync) and readers     |
@@ -39,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod checkpoint;
 pub mod codec;
 pub mod error;

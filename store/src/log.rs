@@ -64,6 +64,10 @@ pub struct LogOptions {
     pub read_only: bool,
     /// What a second writer is told about us (pid, address).
     pub holder: String,
+    /// Keep the audit Merkle tree (off only to measure what it costs).
+    pub merkle: bool,
+    /// Sign tree heads with the key in this file instead of the data directory's own.
+    pub signing_key: Option<PathBuf>,
 }
 
 impl Default for LogOptions {
@@ -73,6 +77,8 @@ impl Default for LogOptions {
             fsync: FsyncPolicy::Always,
             read_only: false,
             holder: format!("pid {}", std::process::id()),
+            merkle: true,
+            signing_key: None,
         }
     }
 }
@@ -218,7 +224,7 @@ fn list_segments(dir: &Path) -> Result<Vec<u32>> {
 }
 
 /// Events of one segment, delivered a batch at a time, borrowed from the segment's bytes.
-struct Scanner<'f, F: FnMut(&EventRef<'_>, Loc) -> Result<()>> {
+struct Scanner<'f, F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> {
     expected_seq: Seq,
     on_event: &'f mut F,
 }
@@ -233,7 +239,7 @@ enum ScanEnd {
     },
 }
 
-impl<F: FnMut(&EventRef<'_>, Loc) -> Result<()>> Scanner<'_, F> {
+impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
     /// Scans a whole segment, or (`from`) the records after a checkpoint's last one.
     fn scan(&mut self, path: &Path, segment: u32, buf: &[u8], from: Option<usize>) -> Result<ScanEnd> {
         let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
@@ -253,7 +259,7 @@ impl<F: FnMut(&EventRef<'_>, Loc) -> Result<()>> Scanner<'_, F> {
         }
         let mut offset = from.unwrap_or(HEADER_LEN);
         let mut batch_start = offset;
-        let mut pending: Vec<(EventRef<'_>, Loc)> = Vec::new();
+        let mut pending: Vec<(EventRef<'_>, Loc, &[u8])> = Vec::new();
         while offset < buf.len() {
             let frame = match codec::read_frame(buf, offset) {
                 Ok(f) => f,
@@ -278,11 +284,11 @@ impl<F: FnMut(&EventRef<'_>, Loc) -> Result<()>> Scanner<'_, F> {
                 return Err(corrupt(offset, format!("record has seq {}, expected {}", event.seq, self.expected_seq)));
             }
             self.expected_seq += 1;
-            pending.push((event, Loc::new(segment, offset as u64)));
+            pending.push((event, Loc::new(segment, offset as u64), frame.payload));
             offset = frame.next;
             if frame.batch_end {
-                for (event, loc) in pending.drain(..) {
-                    (self.on_event)(&event, loc)?;
+                for (event, loc, payload) in pending.drain(..) {
+                    (self.on_event)(&event, loc, payload)?;
                 }
                 batch_start = offset;
             }
@@ -307,13 +313,14 @@ fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 impl Log {
-    /// Opens (creating when needed) the log in `dir`, delivering every complete event in order.
-    /// With `resume` (a checkpoint's last event and its seq), only the events after it are read.
+    /// Opens (creating when needed) the log in `dir`, delivering every complete event in order,
+    /// with its payload bytes as stored. With `resume` (a checkpoint's last event and its seq), only
+    /// the events after it are read.
     pub fn open(
         dir: &Path,
         opts: LogOptions,
         resume: Option<(Loc, Seq)>,
-        mut on_event: impl FnMut(&EventRef<'_>, Loc) -> Result<()>,
+        mut on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
         let lock_file = if opts.read_only {
@@ -519,6 +526,11 @@ impl Log {
         Ok(file)
     }
 
+    /// The options it was opened with.
+    pub fn options(&self) -> LogOptions {
+        self.opts.clone()
+    }
+
     /// The directory this log lives in.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -541,6 +553,12 @@ impl Log {
     /// Durability is [`Log::wait_durable`]'s job. On a failed write the partial batch is cut off
     /// again, so the log stays a sequence of whole batches.
     pub fn append(&self, events: &[Event]) -> Result<Vec<Loc>> {
+        self.append_with(events, |_| {})
+    }
+
+    /// [`Log::append`], showing each record's payload bytes to `on_payload` as they are encoded
+    /// (the audit tree hashes them), whether or not the write then succeeds.
+    pub fn append_with(&self, events: &[Event], mut on_payload: impl FnMut(&[u8])) -> Result<Vec<Loc>> {
         let tail = self.tail.as_ref().ok_or_else(|| StoreError::Unavailable("the store is open read-only".into()))?;
         if let Some(why) = self.failure() {
             return Err(StoreError::Unavailable(why));
@@ -551,8 +569,10 @@ impl Log {
         let mut offsets = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             debug_assert_eq!(e.seq, t.next_seq + i as u64);
-            offsets.push(buf.len() as u64);
-            codec::encode_record(e, i + 1 == events.len(), &mut buf);
+            let start = buf.len();
+            offsets.push(start as u64);
+            let len = codec::encode_record(e, i + 1 == events.len(), &mut buf);
+            on_payload(&buf[start + codec::FRAME_LEN..start + len]);
         }
         if t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64 {
             self.roll(&mut t)?;
@@ -621,6 +641,58 @@ impl Log {
 
     /// Reads the event stored at `loc`.
     pub fn read(&self, loc: Loc) -> Result<Event> {
+        let payload = self.read_payload(loc)?;
+        codec::decode_event(&payload).map_err(|reason| StoreError::Corrupt {
+            path: segment_path(&self.dir, loc.segment()),
+            offset: loc.offset(),
+            reason,
+        })
+    }
+
+    /// Shows `f` the payload bytes of the records at `locs`, in order, each checksum checked. Records
+    /// of one segment in ascending order (a run of consecutive events) are read with one `pread`.
+    pub fn for_each_payload(&self, locs: &[Loc], mut f: impl FnMut(&[u8])) -> Result<()> {
+        let (Some(&first), Some(&last)) = (locs.first(), locs.last()) else { return Ok(()) };
+        let one_run = locs.windows(2).all(|w| w[0].segment() == w[1].segment() && w[0].offset() < w[1].offset());
+        let file = {
+            let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+            segs.get(first.segment() as usize - 1).cloned()
+        };
+        let (true, Some(file)) = (one_run, file) else {
+            for &loc in locs {
+                f(&self.read_payload(loc)?);
+            }
+            return Ok(());
+        };
+        let path = || segment_path(&self.dir, first.segment());
+        let start = first.offset();
+        let tail = (last.offset() - start) as usize;
+        let mut buf = vec![0u8; tail + 512];
+        let n = read_at_most(&file, &mut buf, start)
+            .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        buf.truncate(n);
+        let len =
+            buf.get(tail + 4..tail + 8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
+        let need = tail + codec::FRAME_LEN + len.min(codec::MAX_PAYLOAD);
+        if need > buf.len() {
+            buf.resize(need, 0);
+            file.read_exact_at(&mut buf, start)
+                .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
+        }
+        for &loc in locs {
+            let at = (loc.offset() - start) as usize;
+            let frame = codec::read_frame(&buf, at).map_err(|e| StoreError::Corrupt {
+                path: path(),
+                offset: loc.offset(),
+                reason: format!("{e:?}"),
+            })?;
+            f(frame.payload);
+        }
+        Ok(())
+    }
+
+    /// The payload bytes of the record at `loc`, exactly as stored, its checksum checked.
+    pub fn read_payload(&self, loc: Loc) -> Result<Vec<u8>> {
         let file = {
             let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
             segs.get(loc.segment() as usize - 1).cloned()
@@ -640,7 +712,10 @@ impl Log {
         }
         let corrupt = |reason: String| StoreError::Corrupt { path: path(), offset: loc.offset(), reason };
         let frame = codec::read_frame(&buf, 0).map_err(|e| corrupt(format!("{e:?}")))?;
-        codec::decode_event(frame.payload).map_err(corrupt)
+        let end = frame.next;
+        buf.truncate(end);
+        buf.drain(..codec::FRAME_LEN);
+        Ok(buf)
     }
 
     /// Makes every later fsync fail (fault-injection tests only).
@@ -693,7 +768,17 @@ pub struct VerifyReport {
 /// Checks every record's checksum and the log's structure (headers, seq continuity, batch markers)
 /// without changing anything; `progress(done, total)` is called with bytes after each segment.
 /// Damage is an error naming the file and offset.
-pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+pub fn verify(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+    verify_with(dir, progress, |_, _, _| Ok(()))
+}
+
+/// [`verify`], also delivering every complete event with its location and payload bytes, in order
+/// (what the audit check recomputes the tree from).
+pub fn verify_with(
+    dir: &Path,
+    mut progress: impl FnMut(u64, u64),
+    mut on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
+) -> Result<VerifyReport> {
     if !dir.join("log").exists() {
         return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
     }
@@ -701,9 +786,9 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
     let total: u64 = numbers.iter().map(|&n| fs::metadata(segment_path(dir, n)).map(|m| m.len()).unwrap_or(0)).sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let records = std::cell::Cell::new(0u64);
-    let mut count = |_: &EventRef<'_>, _: Loc| {
+    let mut count = |event: &EventRef<'_>, loc: Loc, payload: &[u8]| {
         records.set(records.get() + 1);
-        Ok(())
+        on_event(event, loc, payload)
     };
     let mut scanner = Scanner { expected_seq: 1, on_event: &mut count };
     for &n in &numbers {

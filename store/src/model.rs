@@ -442,5 +442,13 @@ pub fn event_json(e: &crate::event::Event) -> serde_json::Value {
                 "event_time": Timestamp(l.event_time), "raw": l.raw, "run": run,
             })
         }
+        EventKind::TreeHead { size, root, key, signature } => {
+            use base64::Engine;
+            let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+            json!({
+                "seq": e.seq, "at": at, "type": "tree_head", "size": size, "root": b64(root),
+                "timestamp": e.at, "public_key": b64(key), "signature": b64(signature),
+            })
+        }
     }
 }

@@ -104,6 +104,14 @@ impl Store {
                         }
                     }
                     EventKind::Unflagged { .. } => {}
+                    EventKind::TreeHead { size, .. } => {
+                        if *size != e.seq - 1 {
+                            return Err(StoreError::invalid(
+                                field("size"),
+                                format!("{} must cover every earlier event ({})", field("size"), e.seq - 1),
+                            ));
+                        }
+                    }
                     EventKind::Lineage(l) => {
                         if let Some(u) = &l.run {
                             if u.opened && u.id != runs + 1 {
@@ -193,11 +201,26 @@ pub fn event_from_json(v: &Value) -> Result<Event> {
             all: o.get("all").and_then(Value::as_bool).ok_or_else(|| wrong("all", "true or false"))?,
         },
         "openlineage" => EventKind::Lineage(Box::new(lineage(o)?)),
+        "tree_head" => EventKind::TreeHead {
+            size: uint(o, "size")?,
+            root: bytes32(o, "root")?,
+            key: bytes32(o, "public_key")?,
+            signature: base64_field(o, "signature")?,
+        },
         other => {
             return Err(StoreError::invalid("type", format!("`{other}` is not an event type this version knows")));
         }
     };
     Ok(Event { seq, at: at.0, kind })
+}
+
+fn base64_field(o: &Map<String, Value>, key: &str) -> Result<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text(o, key)?).map_err(|_| wrong(key, "standard base64"))
+}
+
+fn bytes32(o: &Map<String, Value>, key: &str) -> Result<[u8; 32]> {
+    base64_field(o, key)?.try_into().map_err(|_| wrong(key, "32 bytes in base64"))
 }
 
 fn lineage(o: &Map<String, Value>) -> Result<LineageRecord> {
@@ -384,6 +407,9 @@ mod tests {
         store.flag(&["clean.csv".to_string()], Some("bad"), Some("bob")).expect("flag");
         store.unflag_all().expect("unflag");
         store.tag_component("clean", &["x".to_string()]).expect("tag");
+        if store.audit_key().is_ok() {
+            store.record_head().expect("a signed tree head");
+        }
         for e in store.events_after(0, 100).expect("events") {
             let back = event_from_json(&crate::model::event_json(&e)).expect("parses back");
             assert_eq!(back, e);

@@ -148,6 +148,11 @@ pub(crate) struct State {
     pub last_seq: Seq,
     /// OpenLineage runs, which grow over several events (empty without them).
     pub ol: lineage::LineageIndex,
+    /// The Merkle tree over the events whose records are written (see `audit`): it trails
+    /// `last_seq` only while a batch is being written.
+    pub tree: crate::audit::MerkleTree,
+    /// Seq of the last signed tree head written to the log (0: none).
+    pub last_head: Seq,
     /// Replaying: the start-ordered indices are appended to and sorted once at the end
     /// ([`State::end_bulk`]) instead of kept sorted at every run.
     #[serde(skip)]
@@ -255,6 +260,7 @@ impl State {
                     by: None,
                 });
             }
+            EventKindRef::TreeHead { .. } => self.last_head = event.seq,
         }
     }
 
@@ -540,6 +546,7 @@ impl State {
         self.by_start.shrink_to_fit();
         self.locs.shrink_to_fit();
         self.times.shrink_to_fit();
+        self.tree.shrink();
     }
 
     /// Approximate heap bytes of each index, for the memory report of benchmarks and `stats`.
@@ -562,6 +569,7 @@ impl State {
             ("hashed outputs", self.hashed.capacity() * (size_of::<((u32, u64), RunId)>() + 1)),
             ("event locations", self.locs.capacity() * 8),
             ("idempotency keys", self.idem.capacity() * 13),
+            ("audit tree", self.tree.memory()),
         ]
     }
 

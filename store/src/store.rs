@@ -28,12 +28,15 @@ pub struct Store {
     state: RwLock<State>,
     writer: Mutex<()>,
     visible: AtomicU64,
+    /// Signs tree heads; `None` only for a read-only open of a directory that has no key yet.
+    pub(crate) key: Option<crate::audit::AuditKey>,
+    pub(crate) merkle: bool,
 }
 
 /// Events being prepared by one write; each is applied to the state as it is added.
 pub(crate) struct Batch {
     events: Vec<Event>,
-    at: i64,
+    pub(crate) at: i64,
 }
 
 impl Batch {
@@ -43,7 +46,7 @@ impl Batch {
         self.events.push(event);
     }
 
-    fn push(&mut self, st: &mut State, kind: EventKind) -> Seq {
+    pub(crate) fn push(&mut self, st: &mut State, kind: EventKind) -> Seq {
         let event = Event { seq: st.last_seq + 1, at: self.at, kind };
         st.apply(&event.as_ref(), Loc::PENDING);
         let seq = event.seq;
@@ -55,12 +58,33 @@ impl Batch {
 impl Store {
     /// Opens (creating when needed) a data directory for writing; replays the log.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
-        let (mut state, log, recovery) = match crate::checkpoint::read(dir) {
+        Self::open_with(dir, opts, true)
+    }
+
+    /// Opens a data directory read-only from its log alone, ignoring the checkpoint: what an audit
+    /// of the directory reads, so that every answer (the tree above all) comes from the records'
+    /// bytes as they are now, not from a cache written before someone changed them.
+    pub fn open_read_only_from_log(dir: &Path) -> Result<Store> {
+        let opts = LogOptions { read_only: true, ..LogOptions::default() };
+        Self::open_with(dir, opts, false).map(|(s, _)| s)
+    }
+
+    fn open_with(dir: &Path, opts: LogOptions, use_checkpoint: bool) -> Result<(Store, Recovery)> {
+        let merkle = opts.merkle;
+        let checkpoint = if use_checkpoint { crate::checkpoint::read(dir) } else { Ok(None) };
+        let (mut state, log, recovery) = match checkpoint {
+            Ok(Some(state)) if merkle && state.tree.size() != state.last_seq => {
+                tracing::warn!("the checkpoint has no audit tree; replaying the whole log");
+                Self::replay(dir, opts)?
+            }
             Ok(Some(mut state)) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
                 state.begin_bulk();
-                match Log::open(dir, opts.clone(), resume, |event, loc| {
+                match Log::open(dir, opts.clone(), resume, |event, loc, payload| {
                     state.apply(event, loc);
+                    if merkle {
+                        state.tree.push(crate::audit::leaf_hash(payload));
+                    }
                     Ok(())
                 }) {
                     Ok((log, recovery)) => (state, log, recovery),
@@ -84,15 +108,21 @@ impl Store {
                 "cut off a torn tail left by a crash: {}", t.reason
             );
         }
+        let key = crate::audit::open_key(dir, &log.options())?;
         let visible = AtomicU64::new(state.last_seq);
-        Ok((Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible }, recovery))
+        let store = Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible, key, merkle };
+        Ok((store, recovery))
     }
 
     fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         state.begin_bulk();
-        let (log, recovery) = Log::open(dir, opts, None, |event, loc| {
+        let merkle = opts.merkle;
+        let (log, recovery) = Log::open(dir, opts, None, |event, loc, payload| {
             state.apply(event, loc);
+            if merkle {
+                state.tree.push(crate::audit::leaf_hash(payload));
+            }
             Ok(())
         })?;
         Ok((state, log, recovery))
@@ -101,6 +131,7 @@ impl Store {
     /// Writes a checkpoint of the state (everything acknowledged so far), so that the next open
     /// loads it and replays only what came after. Writers wait while it is written.
     pub fn checkpoint(&self) -> Result<Seq> {
+        self.head_for_checkpoint()?;
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         self.log.flush()?;
         let st = self.state();
@@ -115,7 +146,7 @@ impl Store {
         Store::open(dir, opts).map(|(s, _)| s)
     }
 
-    fn state(&self) -> RwLockReadGuard<'_, State> {
+    pub(crate) fn state(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -194,12 +225,19 @@ impl Store {
         let (answer, wait_for) = build(&mut st, &mut batch)?;
         drop(st);
         if !batch.events.is_empty() {
-            match self.log.append(&batch.events) {
+            let mut leaves = Vec::with_capacity(if self.merkle { batch.events.len() } else { 0 });
+            let appended = self.log.append_with(&batch.events, |payload| {
+                if self.merkle {
+                    leaves.push(crate::audit::leaf_hash(payload));
+                }
+            });
+            match appended {
                 Ok(locs) => {
                     let mut st = self.state_mut();
                     for (e, loc) in batch.events.iter().zip(locs) {
                         st.set_loc(e.seq, loc);
                     }
+                    leaves.into_iter().for_each(|l| st.tree.push(l));
                 }
                 Err(e) => {
                     self.rebuild(before)?;
@@ -228,6 +266,8 @@ impl Store {
             fresh.apply(&event.as_ref(), loc);
         }
         fresh.end_bulk();
+        // The tree only ever holds events whose records were written, so it is still right.
+        fresh.tree = std::mem::take(&mut st.tree);
         *st = fresh;
         Ok(())
     }

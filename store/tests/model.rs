@@ -229,6 +229,8 @@ type Written = Result<Vec<(RunId, u64, Vec<RunId>, Vec<String>)>, Vec<String>>;
 #[derive(Clone, Debug, Default)]
 struct Model {
     seq: u64,
+    /// Seq of the last signed tree head (written by checkpoints).
+    last_head: u64,
     runs: Vec<MRun>,
     components: Vec<MComponent>,
     /// Every I/O name in order of first appearance, with its type.
@@ -1114,6 +1116,11 @@ fn step(store: Store, dir: &Path, model: &mut Model, op: &Op) -> Result<Store, T
         Op::Reopen { segment_bytes } => return Ok(reopen(store, dir, *segment_bytes)),
         Op::Checkpoint => {
             store.checkpoint().expect("checkpoint");
+            // A checkpoint writes a signed tree head first, unless the last event is one.
+            if model.seq > 0 && model.last_head != model.seq {
+                model.seq += 1;
+                model.last_head = model.seq;
+            }
         }
     }
     Ok(store)

@@ -190,7 +190,7 @@ describe('themes', () => {
 
 describe('a server with a token', () => {
   let env;
-  before(async () => { env = await setup({ seed: false, args: ['--token', 'sesame'] }); });
+  before(async () => { env = await setup({ seed: false, args: ['--token', 'open-sesame-token'] }); });
   after(async () => { await env.close(); });
 
   test('asks for the token, in words, and works once it is given', async () => {
@@ -200,7 +200,7 @@ describe('a server with a token', () => {
     const text = await page.locator('.error-box').innerText();
     assert.match(text, /token is needed/i);
     assert.match(text, /401/);
-    await page.locator('.token-form input').fill('sesame');
+    await page.locator('.token-form input').fill('open-sesame-token');
     await page.locator('.token-form button').click();
     await page.waitForSelector('.empty-state');
     await page.waitForSelector('#live[data-status="live"]');

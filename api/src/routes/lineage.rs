@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use mltrace_store::DEFAULT_TRACE_LIMIT;
-use mltrace_store::model::{DownstreamView, IoView, TraceView};
+use mltrace_store::model::{DownstreamView, IoView};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -31,10 +31,21 @@ pub async fn io(State(state): State<AppState>, q: Q) -> ApiResult<Json<IoView>> 
 }
 
 /// `GET /trace?output=`.
-pub async fn trace(State(state): State<AppState>, q: Q) -> ApiResult<Json<TraceView>> {
+pub async fn trace(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
     let p = params(q)?;
     let (output, max_depth, limit) = walk_params(&p)?;
-    read(&state, p.as_of()?, move |r| r.trace(&output, max_depth, limit)).await.map(Json)
+    let (as_of, proof) = (p.as_of()?, p.flag("proof")?);
+    super::blocking_store(&state, move |s| {
+        let r = s.reader(as_of);
+        let trace = r.trace(&output, max_depth, limit)?;
+        let seq = r.seq();
+        drop(r);
+        let ids: Vec<_> = trace.nodes.iter().map(|n| n.run.id).collect();
+        let answer = serde_json::to_value(trace).unwrap_or_default();
+        if proof { super::audit::with_evidence(s, answer, &ids, seq) } else { Ok(answer) }
+    })
+    .await
+    .map(Json)
 }
 
 /// `GET /downstream?output=`.

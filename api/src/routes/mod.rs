@@ -2,6 +2,7 @@
 //! request (errors name the field), ask the store on the blocking pool (reads touch the log's files,
 //! writes wait for an fsync), answer JSON.
 
+mod audit;
 mod components;
 mod events;
 mod flags;
@@ -49,6 +50,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/lineage"),
     ("get", "/api/v1/lineage/events"),
+    ("get", "/api/v1/audit/key"),
+    ("get", "/api/v1/audit/head"),
+    ("post", "/api/v1/audit/head"),
+    ("get", "/api/v1/audit/proof/inclusion"),
+    ("get", "/api/v1/audit/proof/consistency"),
 ];
 
 /// The `/api/v1` router.
@@ -77,6 +83,10 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::stream).post(events::restore))
         .route("/lineage", post(openlineage::receive))
         .route("/lineage/events", get(openlineage::export))
+        .route("/audit/key", get(audit::key))
+        .route("/audit/head", get(audit::head).post(audit::record))
+        .route("/audit/proof/inclusion", get(audit::inclusion))
+        .route("/audit/proof/consistency", get(audit::consistency))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }
 
@@ -109,6 +119,15 @@ pub(crate) async fn write<T: Send + 'static>(
     let out = blocking(move || f(&store)).await;
     state.notify_appended();
     out
+}
+
+/// Runs a call on the store on the blocking pool.
+pub(crate) async fn blocking_store<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> mltrace_store::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let store = state.store.clone();
+    blocking(move || f(&store)).await
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> mltrace_store::Result<T> + Send + 'static) -> ApiResult<T> {

@@ -155,10 +155,19 @@ pub async fn recent(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value
 }
 
 /// `GET /runs/{id}`.
-pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, q: Q) -> ApiResult<Json<RunDetail>> {
+pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, q: Q) -> ApiResult<Json<Value>> {
     let id = run_id(&raw)?;
     let p = params(q)?;
-    read(&state, p.as_of()?, move |r| r.run(id)).await.map(Json)
+    let (as_of, proof) = (p.as_of()?, p.flag("proof")?);
+    super::blocking_store(&state, move |s| {
+        let r = s.reader(as_of);
+        let detail = serde_json::to_value(r.run(id)?).unwrap_or_default();
+        let seq = r.seq();
+        drop(r);
+        if proof { super::audit::with_evidence(s, detail, &[id], seq) } else { Ok(detail) }
+    })
+    .await
+    .map(Json)
 }
 
 /// `PUT /runs/{id}/notes`.

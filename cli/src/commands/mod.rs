@@ -1,6 +1,7 @@
 //! One module per command (or per small family of commands), each with the same three steps:
 //! parse the arguments (clap), ask the [`Backend`](mltrace_api::client::Backend), print.
 
+pub mod audit;
 pub mod backup;
 pub mod completions;
 pub mod components;

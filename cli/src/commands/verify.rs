@@ -1,4 +1,5 @@
-//! `verify`: every record's checksum and the log's structure, read-only (safe beside a server).
+//! `verify`: every record's checksum, the log's structure, the audit tree and every signed tree
+//! head in the log, read-only (safe beside a server).
 
 use super::Ctx;
 use crate::conn::ConnArgs;
@@ -9,8 +10,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Checks every record's checksum and the log's structure (segment headers, sequence numbers,
-/// batch markers) without changing anything; safe while a server writes the directory. Exits 1 at
-/// the first fault, naming the file and the byte offset.
+/// batch markers), recomputes the audit Merkle tree from the records' bytes and checks every signed
+/// tree head in the log (and the checkpoint's tree) against it, without changing anything; safe
+/// while a server writes the directory. Exits 1 at the first fault, naming the file and the byte
+/// offset, and the event or range of events that no longer matches what was signed.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  mltrace verify --data-dir /var/lib/mltrace\n  mltrace verify                      # ./mltrace-data, or $MLTRACE_DATA_DIR"
@@ -32,12 +35,13 @@ pub fn run(a: VerifyArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let report = mltrace_store::verify(&dir, |done, total| {
+    let audit = mltrace_store::audit::verify_dir(&dir, None, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
     bar.finish_and_clear();
-    let report = report?;
+    let audit = audit?;
+    let report = &audit.log;
     let out = &mut ctx.out;
     let line = format!(
         "{} {}: {}, {}, {}, last seq {}",
@@ -47,6 +51,13 @@ pub fn run(a: VerifyArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
         plural(report.records, "record", "records"),
         bytes(report.bytes),
         count(report.last_seq)
+    );
+    out.line(&line)?;
+    let line = format!(
+        "{} audit tree of {} events: {} match",
+        out.paint("ok", Style::Green),
+        count(report.last_seq),
+        plural(audit.heads, "signed tree head", "signed tree heads"),
     );
     out.line(&line)?;
     if let Some(t) = &report.torn_tail {
