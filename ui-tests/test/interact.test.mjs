@@ -206,7 +206,7 @@ describe('a server with a token', () => {
     await page.waitForSelector('#live[data-status="live"]');
     const res = await fetch(`${env.url}/api/v1/runs`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer sesame' },
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer open-sesame-token' },
       body: JSON.stringify({ component: 'ingest', start: hoursAgo(1), end: hoursAgo(0.9), outputs: ['raw.csv'] }),
     });
     assert.equal(res.status, 201);
