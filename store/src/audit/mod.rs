@@ -510,7 +510,8 @@ fn first_difference(a: &MerkleTree, b: &MerkleTree) -> Option<(Seq, Seq)> {
 
 /// Feeds the tree during a replay from a second thread: hashing every record's bytes was about a
 /// third of a replay's time on one core, and the state's apply leaves the other core idle. Records
-/// are copied into chunks of about 1 MiB and hashed in log order there.
+/// are copied into chunks of 256 KiB (two in flight, so little memory is held) and hashed in log order
+/// there.
 pub(crate) struct TreeFeeder {
     bytes: Vec<u8>,
     lens: Vec<u32>,
@@ -523,7 +524,7 @@ enum Feeding {
     Threaded(std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u32>)>, std::thread::JoinHandle<MerkleTree>),
 }
 
-const FEED_CHUNK: usize = 1 << 20;
+const FEED_CHUNK: usize = 256 << 10;
 
 impl TreeFeeder {
     /// Continues `tree` (nothing at all when `on` is false).
@@ -531,7 +532,7 @@ impl TreeFeeder {
         let mode = if !on {
             Feeding::Off
         } else {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<u32>)>(4);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<u32>)>(2);
             let (tree_tx, tree_back) = std::sync::mpsc::channel();
             let spawned = std::thread::Builder::new().name("mltrace-tree".into()).spawn(move || {
                 let mut t: MerkleTree = tree_back.recv().unwrap_or_default();
