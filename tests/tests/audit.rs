@@ -217,6 +217,17 @@ fn a_swapped_signing_key_is_caught() {
     let (code, out) = mltrace(&["audit", "head", "--record"], &s.data);
     assert_eq!(code, 0, "{out}");
     assert_caught("verify", verify(&s), &["tree head at seq 4", "not this data directory's key"]);
+    // With the key pinned, the new head is the one that does not match.
+    let pinned = {
+        let (_, out) = mltrace(&["audit", "head", "--as-of", "3"], &s.data);
+        let v: Value = serde_json::from_str(out.trim()).expect("a head");
+        v["public_key"].as_str().map(str::to_string).expect("a key")
+    };
+    let first_line = std::fs::read_to_string(&s.heads).expect("heads");
+    let saved: Value = serde_json::from_str(first_line.lines().next().expect("a head")).expect("json");
+    assert_ne!(pinned, saved["public_key"].as_str().unwrap_or(""), "the directory signs with the new key now");
+    let old = saved["public_key"].as_str().expect("the saved key");
+    assert_caught("verify --key", mltrace(&["verify", "--key", old], &s.data), &["tree head at seq 12"]);
     assert_caught("check", check(&s), &["signing key was swapped"]);
 }
 
