@@ -6,6 +6,7 @@
 //! never wait for an fsync: they read the state at the last *visible* seq, which only moves forward
 //! once the events up to it are durable under the policy, so nothing unacknowledged is ever shown.
 
+use crate::audit::{MerkleTree, TreeFeeder};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
 use crate::ingest::{MAX_TEXT_BYTES, NewRun};
@@ -80,14 +81,18 @@ impl Store {
             Ok(Some(mut state)) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
                 state.begin_bulk();
-                match Log::open(dir, opts.clone(), resume, |event, loc, payload| {
+                let mut feeder = TreeFeeder::start(std::mem::take(&mut state.tree), merkle);
+                let opened = Log::open(dir, opts.clone(), resume, |event, loc, payload| {
                     state.apply(event, loc);
-                    if merkle {
-                        state.tree.push(crate::audit::leaf_hash(payload));
-                    }
+                    feeder.push(payload);
                     Ok(())
-                }) {
-                    Ok((log, recovery)) => (state, log, recovery),
+                });
+                let tree = feeder.finish()?;
+                match opened {
+                    Ok((log, recovery)) => {
+                        state.tree = tree;
+                        (state, log, recovery)
+                    }
                     Err(e @ StoreError::Locked { .. }) => return Err(e),
                     Err(e) => {
                         tracing::warn!("the checkpoint does not fit the log ({e}); replaying the whole log");
@@ -117,14 +122,14 @@ impl Store {
     fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         state.begin_bulk();
-        let merkle = opts.merkle;
-        let (log, recovery) = Log::open(dir, opts, None, |event, loc, payload| {
+        let mut feeder = TreeFeeder::start(MerkleTree::default(), opts.merkle);
+        let opened = Log::open(dir, opts, None, |event, loc, payload| {
             state.apply(event, loc);
-            if merkle {
-                state.tree.push(crate::audit::leaf_hash(payload));
-            }
+            feeder.push(payload);
             Ok(())
-        })?;
+        });
+        state.tree = feeder.finish()?;
+        let (log, recovery) = opened?;
         Ok((state, log, recovery))
     }
 

@@ -154,3 +154,38 @@ fn a_log_written_by_format_version_1_still_opens_and_answers() {
     let logged = store.log_run(&NewRun::new("infer", t, t).inputs(["model.pkl"])).expect("append after an old log");
     assert_eq!((logged.id, logged.dependencies.as_slice()), (4, &[2][..]));
 }
+
+#[test]
+fn audit_proofs_read_blocks_across_segments_and_every_open_keeps_the_root() {
+    use mltrace_store::audit::{leaf_hash, verify_consistency, verify_inclusion};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Small segments, so that 32-event blocks of the tree span segment files.
+    let small = LogOptions { segment_bytes: 1024, ..opts() };
+    let (store, _) = Store::open(dir.path(), small.clone()).expect("open");
+    log_some(&store, 0, 100);
+    let last = store.last_seq();
+    let head = store.signed_head(None).expect("head");
+    assert_eq!(head.size, last);
+    assert!(store.log_size().1 > 4, "the log spans several segments");
+    for seq in 1..=last {
+        let p = store.inclusion_proof(seq, None).expect("proof");
+        assert!(verify_inclusion(seq - 1, p.size, &leaf_hash(&p.event), &p.path, &head.root), "seq {seq}");
+    }
+    for from in [0, 1, 31, 32, 33, 64, 96, last - 1, last] {
+        let c = store.consistency_proof(from, None).expect("consistency");
+        let old = store.signed_head(Some(mltrace_store::AsOf::Seq(from))).expect("old head");
+        assert_eq!(c.from_root, old.root);
+        assert!(verify_consistency(from, last, &old.root, &head.root, &c.path), "{from} -> {last}");
+    }
+    let at = |store: &Store| store.signed_head(Some(mltrace_store::AsOf::Seq(last))).expect("head").root;
+    store.checkpoint().expect("checkpoint");
+    drop(store);
+    let (store, _) = Store::open(dir.path(), small.clone()).expect("open from the checkpoint");
+    assert_eq!(at(&store), head.root, "from a checkpoint");
+    drop(store);
+    std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm");
+    let store = Store::open_read_only_from_log(dir.path()).expect("open from the log");
+    assert_eq!(at(&store), head.root, "from the log alone");
+    let report = mltrace_store::audit::verify_dir(dir.path(), None, |_, _| {}).expect("verify");
+    assert_eq!((report.heads, report.log.last_seq), (1, last + 1), "the checkpoint's head, and it matches");
+}

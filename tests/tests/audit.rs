@@ -217,6 +217,17 @@ fn a_swapped_signing_key_is_caught() {
     let (code, out) = mltrace(&["audit", "head", "--record"], &s.data);
     assert_eq!(code, 0, "{out}");
     assert_caught("verify", verify(&s), &["tree head at seq 4", "not this data directory's key"]);
+    // With the key pinned, the new head is the one that does not match.
+    let pinned = {
+        let (_, out) = mltrace(&["audit", "head", "--as-of", "3"], &s.data);
+        let v: Value = serde_json::from_str(out.trim()).expect("a head");
+        v["public_key"].as_str().map(str::to_string).expect("a key")
+    };
+    let first_line = std::fs::read_to_string(&s.heads).expect("heads");
+    let saved: Value = serde_json::from_str(first_line.lines().next().expect("a head")).expect("json");
+    assert_ne!(pinned, saved["public_key"].as_str().unwrap_or(""), "the directory signs with the new key now");
+    let old = saved["public_key"].as_str().expect("the saved key");
+    assert_caught("verify --key", mltrace(&["verify", "--key", old], &s.data), &["tree head at seq 12"]);
     assert_caught("check", check(&s), &["signing key was swapped"]);
 }
 
@@ -253,4 +264,53 @@ fn proofs_over_http_check_out_and_bad_asks_name_their_field() {
     let (st, c) = s.get("/api/v1/audit/proof/consistency?from=1&to=2");
     assert_eq!(st, 200);
     assert_eq!(c["path"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn prove_checks_a_runs_evidence_and_prints_it_as_json() {
+    let s = scene();
+    let (code, out) = mltrace(&["audit", "prove", "2"], &s.data);
+    assert_eq!(code, 0, "{out}");
+    // Run 2's own event (seq 2) and the event that set its notes (seq 6).
+    assert!(
+        out.contains("run 2: 2 checked") && out.contains("event seq 2 is leaf 1") && out.contains("event seq 6"),
+        "{out}"
+    );
+    let (code, out) = mltrace(&["audit", "prove", "2", "--json", "--as-of", "5"], &s.data);
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON document");
+    assert_eq!(v["proof"]["head"]["size"], 5, "as of seq 5");
+    assert_eq!(v["proof"]["events"].as_array().map(Vec::len), Some(1), "the notes came later");
+    let (code, out) = mltrace(&["audit", "prove", "99"], &s.data);
+    assert_eq!(code, 1, "{out}");
+}
+
+#[test]
+fn bad_head_files_and_keys_are_usage_errors() {
+    let s = scene();
+    std::fs::write(&s.heads, "not json\n").expect("write");
+    let (code, out) = check(&s);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("line 1"), "{out}");
+    std::fs::write(&s.heads, "{\"size\": 3}\n").expect("write");
+    let (code, out) = check(&s);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("head 1: the head has no"), "{out}");
+    let (code, out) = mltrace(&["audit", "check", "/nonexistent/heads", "--key", "!!"], &s.data);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn a_signing_key_given_in_a_file_signs_the_heads() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = tmp.path().join("key");
+    std::fs::write(&key, [9u8; 32]).expect("key");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("dir");
+    let s = Server::start(&data, &["--fsync", "never", "--signing-key", key.to_str().expect("utf-8")]);
+    let (st, v) = s.send("POST", "/api/v1/audit/head", &json!({}));
+    assert_eq!(st, 201, "{v}");
+    let (_, k) = s.get("/api/v1/audit/key");
+    assert_eq!(v["public_key"], k["public_key"]);
+    assert!(!data.join("audit").join("signing-key").exists(), "no key of its own is created");
 }

@@ -19,6 +19,10 @@ use std::process::ExitCode;
     after_help = "Examples:\n  mltrace verify --data-dir /var/lib/mltrace\n  mltrace verify                      # ./mltrace-data, or $MLTRACE_DATA_DIR"
 )]
 pub struct VerifyArgs {
+    /// The public key (base64) the log's tree heads must be signed with; by default the data
+    /// directory's own key (DATA_DIR/audit/signing-key), else the key each head names.
+    #[arg(long, value_name = "BASE64")]
+    pub key: Option<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -26,6 +30,15 @@ pub struct VerifyArgs {
 /// `mltrace verify`.
 pub fn run(a: VerifyArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     let dir = ctx.conn_args(&a.conn).data_dir_only("verify")?;
+    let key = match &a.key {
+        None => None,
+        Some(k) => Some(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .ok_or_else(|| crate::Usage("--key must be a base64 Ed25519 public key (32 bytes)".into()))?,
+        ),
+    };
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{spinner} verifying {bar:30} {bytes}/{total_bytes}  {bytes_per_sec}")
@@ -35,7 +48,7 @@ pub fn run(a: VerifyArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let audit = mltrace_store::audit::verify_dir(&dir, None, |done, total| {
+    let audit = mltrace_store::audit::verify_dir(&dir, key, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
