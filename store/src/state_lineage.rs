@@ -26,6 +26,8 @@ pub(crate) struct LineageIndex {
     pub ids: HashMap<String, RunId>,
     /// Edges added after their run's first event: (from, to) → seq.
     pub late_edges: HashMap<(RunId, RunId), Seq>,
+    /// (seq, run) of the event that ended each run, in log order.
+    pub ended: Vec<(Seq, RunId)>,
     /// Producer entries added after their run's first event: (io, run) → seq.
     pub late_producers: HashMap<(u32, RunId), Seq>,
     /// Consumer entries added after their run's first event: (io, run) → seq.
@@ -435,7 +437,7 @@ impl State {
                 id,
                 LineageRun {
                     uuid: u.uuid.clone(),
-                    status: u.status,
+                    status: RunStatus::Running,
                     start: u.start,
                     end: u.end,
                     start_event: None,
@@ -491,6 +493,9 @@ impl State {
             }
         }
         if let Some(run) = self.ol.runs.get_mut(&id) {
+            if u.status.is_terminal() && !run.status.is_terminal() {
+                self.ol.ended.push((seq, id));
+            }
             run.status = u.status;
             run.start = u.start;
             run.end = u.end;
