@@ -37,7 +37,6 @@ pub(crate) struct LineageIndex {
 /// One OpenLineage run as it stands after its latest event.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub(crate) struct LineageRun {
-    pub uuid: String,
     pub status: RunStatus,
     pub start: i64,
     pub end: i64,
@@ -436,7 +435,6 @@ impl State {
             self.ol.runs.insert(
                 id,
                 LineageRun {
-                    uuid: u.uuid.clone(),
                     status: RunStatus::Running,
                     start: u.start,
                     end: u.end,
