@@ -585,6 +585,8 @@ mod slim {
         Present(T),
     }
 
+    // By hand: a derive would ask `T: Default`, and the decoded structs have no defaults.
+    #[allow(clippy::derivable_impls)]
     impl<T> Default for Maybe<T> {
         fn default() -> Self {
             Maybe::Absent
