@@ -396,7 +396,7 @@ impl Backend for Store {
         let mut cursor = Some(after);
         let mut sent = 0;
         while let Some(after) = cursor {
-            let (events, next) = self.reader(pinned).openlineage_page(after, EVENT_PAGE)?;
+            let (events, next) = self.reader(pinned).openlineage_page(after, EVENT_PAGE as u64)?;
             for e in &events {
                 each(&e.to_string())?;
             }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: [u8; 8] = *b"MLTRCKP\0";
 /// Format version of checkpoints this build writes and reads.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 const HEADER_LEN: usize = 32;
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
 

@@ -284,9 +284,19 @@ fn time(o: &Map<String, Value>, key: &str) -> Result<Timestamp> {
 
 /// Parses and checks one OpenLineage event. `raw` is kept as the event's text.
 pub fn parse_event(raw: String) -> Result<LineageEvent> {
-    let value: Value =
-        serde_json::from_str(&raw).map_err(|e| invalid("", format!("the event is not valid JSON: {e}")))?;
-    let o = obj(&value, "event").map_err(|_| invalid("", "an OpenLineage event must be a JSON object"))?;
+    // Well-formed events take the slim path: only the fields we read are decoded (facets we do not
+    // interpret, often most of an event, are stepped over), then checked by the same code as the
+    // full tree. Anything the slim form cannot hold is parsed whole, so errors are the same.
+    let value = match serde_json::from_str::<slim::Event>(&raw) {
+        Ok(e) => e.into_value(),
+        Err(_) => serde_json::from_str(&raw).map_err(|e| invalid("", format!("the event is not valid JSON: {e}")))?,
+    };
+    parse_value(raw, &value)
+}
+
+/// [`parse_event`] on a parsed event.
+fn parse_value(raw: String, value: &Value) -> Result<LineageEvent> {
+    let o = obj(value, "event").map_err(|_| invalid("", "an OpenLineage event must be a JSON object"))?;
     let event_time = time(o, "eventTime")?;
     req_str(o, "producer", "producer")?;
     req_str(o, "schemaURL", "schemaURL")?;
@@ -562,10 +572,223 @@ fn dataset_event(o: &Map<String, Value>) -> Result<Option<FlagPart>> {
     Ok(Some(FlagPart { name, flagged, reason, by }))
 }
 
+/// The fields of an event that [`parse_value`] reads, decoded without building a value tree for
+/// the rest. A field that is present but `null` where the full parser would object (`run`, `job`,
+/// `dataset`) does not fit, so such events take the full path and get the same error.
+mod slim {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::{Map, Value};
+
+    /// A field that must not be `null` when present.
+    pub(super) enum Maybe<T> {
+        Absent,
+        Present(T),
+    }
+
+    // By hand: a derive would ask `T: Default`, and the decoded structs have no defaults.
+    #[allow(clippy::derivable_impls)]
+    impl<T> Default for Maybe<T> {
+        fn default() -> Self {
+            Maybe::Absent
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Maybe<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            T::deserialize(d).map(Maybe::Present)
+        }
+    }
+
+    fn put(o: &mut Map<String, Value>, key: &str, v: Option<Value>) {
+        if let Some(v) = v {
+            o.insert(key.to_string(), v);
+        }
+    }
+
+    fn string(s: Option<String>) -> Option<Value> {
+        s.map(Value::String)
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Event {
+        #[serde(rename = "eventType")]
+        event_type: Option<String>,
+        #[serde(rename = "eventTime")]
+        event_time: Option<String>,
+        producer: Option<String>,
+        #[serde(rename = "schemaURL")]
+        schema_url: Option<String>,
+        #[serde(default)]
+        run: Maybe<Run>,
+        #[serde(default)]
+        job: Maybe<Job>,
+        #[serde(default)]
+        dataset: Maybe<Dataset>,
+        inputs: Option<Vec<Dataset>>,
+        outputs: Option<Vec<Dataset>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Run {
+        #[serde(rename = "runId")]
+        run_id: Option<String>,
+        facets: Option<RunFacets>,
+    }
+
+    #[derive(Deserialize)]
+    struct RunFacets {
+        parent: Option<Value>,
+        #[serde(rename = "errorMessage")]
+        error_message: Option<Value>,
+        test: Option<Value>,
+        mltrace: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    struct Job {
+        namespace: Option<String>,
+        name: Option<String>,
+        facets: Option<JobFacets>,
+    }
+
+    #[derive(Deserialize)]
+    struct JobFacets {
+        #[serde(rename = "sourceCodeLocation")]
+        source_code_location: Option<Value>,
+        #[serde(rename = "sourceCode")]
+        source_code: Option<Value>,
+        sql: Option<Value>,
+        ownership: Option<Value>,
+        documentation: Option<Value>,
+        tags: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    struct Dataset {
+        namespace: Option<String>,
+        name: Option<String>,
+        facets: Option<DatasetFacets>,
+    }
+
+    #[derive(Deserialize)]
+    struct DatasetFacets {
+        version: Option<Value>,
+        mltrace_flag: Option<Value>,
+    }
+
+    impl Event {
+        /// The event as the value tree the full parser reads (with only the fields it reads).
+        pub(super) fn into_value(self) -> Value {
+            let mut o = Map::new();
+            put(&mut o, "eventType", string(self.event_type));
+            put(&mut o, "eventTime", string(self.event_time));
+            put(&mut o, "producer", string(self.producer));
+            put(&mut o, "schemaURL", string(self.schema_url));
+            if let Maybe::Present(r) = self.run {
+                let mut run = Map::new();
+                put(&mut run, "runId", string(r.run_id));
+                if let Some(f) = r.facets {
+                    let mut facets = Map::new();
+                    put(&mut facets, "parent", f.parent);
+                    put(&mut facets, "errorMessage", f.error_message);
+                    put(&mut facets, "test", f.test);
+                    put(&mut facets, "mltrace", f.mltrace);
+                    run.insert("facets".into(), Value::Object(facets));
+                }
+                o.insert("run".into(), Value::Object(run));
+            }
+            if let Maybe::Present(j) = self.job {
+                let mut job = Map::new();
+                put(&mut job, "namespace", string(j.namespace));
+                put(&mut job, "name", string(j.name));
+                if let Some(f) = j.facets {
+                    let mut facets = Map::new();
+                    put(&mut facets, "sourceCodeLocation", f.source_code_location);
+                    put(&mut facets, "sourceCode", f.source_code);
+                    put(&mut facets, "sql", f.sql);
+                    put(&mut facets, "ownership", f.ownership);
+                    put(&mut facets, "documentation", f.documentation);
+                    put(&mut facets, "tags", f.tags);
+                    job.insert("facets".into(), Value::Object(facets));
+                }
+                o.insert("job".into(), Value::Object(job));
+            }
+            if let Maybe::Present(d) = self.dataset {
+                o.insert("dataset".into(), d.into_value());
+            }
+            for (key, list) in [("inputs", self.inputs), ("outputs", self.outputs)] {
+                if let Some(list) = list {
+                    o.insert(key.into(), Value::Array(list.into_iter().map(Dataset::into_value).collect()));
+                }
+            }
+            Value::Object(o)
+        }
+    }
+
+    impl Dataset {
+        fn into_value(self) -> Value {
+            let mut d = Map::new();
+            put(&mut d, "namespace", string(self.namespace));
+            put(&mut d, "name", string(self.name));
+            if let Some(f) = self.facets {
+                let mut facets = Map::new();
+                put(&mut facets, "version", f.version);
+                put(&mut facets, "mltrace_flag", f.mltrace_flag);
+                d.insert("facets".into(), Value::Object(facets));
+            }
+            Value::Object(d)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The slim path either declines or reads exactly what the full tree reads.
+    #[test]
+    fn the_slim_path_agrees_with_the_full_tree() {
+        let base = json!({
+            "eventType": "COMPLETE", "eventTime": "2026-11-26T03:00:00Z", "producer": "p", "schemaURL": "s",
+            "run": {"runId": "0176a8c2-fe01-7439-87e6-56a1a1b4029f", "facets": {
+                "parent": {"run": {"runId": "0176a8c2-fe01-7439-87e6-56a1a1b40290"}, "job": {"namespace": "a", "name": "d"}},
+                "errorMessage": {"message": "m", "programmingLanguage": "x"}, "spark.logicalPlan": {"plan": [1, 2]},
+                "test": {"tests": [{"name": "t", "status": "fail", "actual": "1"}]}, "mltrace": {"upstream": []}}},
+            "job": {"namespace": "n", "name": "j", "facets": {"sql": {"query": "select 1"}, "ownership": {"owners": [{"name": "o"}]},
+                    "tags": {"tags": [{"key": "k", "value": "v"}]}, "documentation": {"description": "d"},
+                    "sourceCodeLocation": {"type": "git", "url": "u", "version": "g"}, "jobType": {"x": 1}}},
+            "inputs": [{"namespace": "s3://b", "name": "i", "facets": {"version": {"datasetVersion": "v"}, "schema": {"fields": []}}}],
+            "outputs": [{"namespace": "s3://b", "name": "o", "outputFacets": {"outputStatistics": {"rowCount": 1}}}]
+        });
+        let full = |v: &Value| parse_value(v.to_string(), &serde_json::from_str::<Value>(&v.to_string()).unwrap());
+        let mut cases = vec![base.clone()];
+        for (path, value) in [
+            ("/run", Value::Null),
+            ("/job", json!("j")),
+            ("/run/facets", Value::Null),
+            ("/run/facets/parent", json!(3)),
+            ("/eventType", Value::Null),
+            ("/inputs", Value::Null),
+            ("/inputs/0/name", json!(7)),
+            ("/inputs/0/facets/version", json!("v")),
+            ("/outputs/0/namespace", Value::Null),
+            ("/job/facets/sql", Value::Null),
+        ] {
+            let mut v = base.clone();
+            *v.pointer_mut(path).unwrap() = value;
+            cases.push(v);
+        }
+        cases.push(json!({"eventTime": "2026-11-26T03:00:00Z", "producer": "p", "schemaURL": "s",
+                          "dataset": {"namespace": "s3://b", "name": "o", "facets": {"mltrace_flag": {"flagged": true}}}}));
+        cases.push(json!({"eventTime": "2026-11-26T03:00:00Z", "producer": "p", "schemaURL": "s", "dataset": null, "job": {"namespace": "a", "name": "b"}}));
+        for case in cases {
+            let text = case.to_string();
+            let slim = parse_event(text.clone());
+            let whole = full(&case);
+            assert_eq!(format!("{slim:?}"), format!("{whole:?}"), "{text}");
+        }
+    }
 
     #[test]
     fn dataset_names_follow_the_naming_convention_and_map_back() {

@@ -1,9 +1,10 @@
-//! OpenLineage out: the whole history (native runs included) as OpenLineage events, read at a
-//! reader's seq. Each run becomes a START at its start and its terminal event (COMPLETE, FAIL or
-//! ABORT) at its end, a run still going on a START alone; after the runs come a `JobEvent` for each
-//! component that has metadata but no run, and a `DatasetEvent` for each flagged output, carrying
-//! our `mltrace_flag` facet. Replayed into an empty mltrace in this order, they give the same runs,
-//! ids, lineage and review (see `docs/openlineage.md`).
+//! OpenLineage out: the whole history (native runs included) as OpenLineage events, in log order,
+//! read at a reader's seq. Each run becomes a START (at the seq of its first event) and its end,
+//! COMPLETE, FAIL or ABORT (at the seq of the event that ended it; a native run ends where it
+//! starts), a run still going on a START alone; each registration or tagging of a component a
+//! `JobEvent`; each flag or unflag a `DatasetEvent` per output with our `mltrace_flag` facet.
+//! Replayed into an empty mltrace in this order, they give the same runs, ids, lineage and review,
+//! and the same interleaving of runs ending and others starting (see `docs/openlineage.md`).
 
 use super::Reader;
 use crate::error::Result;
@@ -15,6 +16,7 @@ use crate::openlineage::{
 };
 use crate::state::NO_VIA;
 use crate::time::Timestamp;
+use hashbrown::HashMap;
 use serde_json::{Map, Value, json};
 
 const TEST_FACET_SCHEMA: &str = "https://openlineage.io/spec/facets/1-0-1/TestRunFacet.json#/$defs/TestRunFacet";
@@ -49,24 +51,81 @@ fn dataset(name: &str, hash: Option<&str>) -> Value {
     d
 }
 
+/// What one position of the export stands for.
+enum Item {
+    /// A component's metadata as of a registration or tagging (component, version index).
+    Job(u32, usize),
+    /// A run began.
+    Start(RunId),
+    /// A run ended.
+    End(RunId),
+    /// A flag change (index in the flag log).
+    Flag(usize),
+}
+
 impl Reader<'_> {
-    /// One page of the OpenLineage export: the events of at most `max_runs` runs first logged
-    /// after seq `after`, and the seq to continue after (`None` when this page ends the export,
-    /// and then it also holds the job and dataset events that close it).
-    pub fn openlineage_page(&self, after: Seq, max_runs: usize) -> Result<(Vec<Value>, Option<Seq>)> {
+    /// One page of the OpenLineage export: the events for what happened in seqs `after + 1 ..=
+    /// after + max_seqs` (at most up to the reader's seq), in log order, and the seq to continue
+    /// after (`None` when this page ends the export).
+    pub fn openlineage_page(&self, after: Seq, max_seqs: u64) -> Result<(Vec<Value>, Option<Seq>)> {
         let v = self.view();
+        if after >= self.seq {
+            return Ok((Vec::new(), None));
+        }
+        let hi = after.saturating_add(max_seqs.max(1)).min(self.seq);
+        let in_page = |seq: Seq| seq > after && seq <= hi;
+        // (seq, order within one event's seq, item): a registration comes before the run it
+        // precedes in the log, a run's START before its end, a flag after the run it names.
+        let mut items: Vec<(Seq, u8, Item)> = Vec::new();
         let runs = &self.st.runs[..v.max_run as usize];
         let first = runs.partition_point(|r| r.seq <= after);
-        let last = (first + max_runs).min(runs.len());
-        let mut out = Vec::new();
-        for i in first..last {
-            self.run_events(i as RunId + 1, &mut out)?;
+        let last = runs.partition_point(|r| r.seq <= hi);
+        for (i, row) in runs.iter().enumerate().take(last).skip(first) {
+            let id = i as RunId + 1;
+            items.push((row.seq, 1, Item::Start(id)));
+            if self.st.lineage_run(id).is_none() {
+                items.push((row.seq, 2, Item::End(id)));
+            }
         }
-        if last < runs.len() {
-            return Ok((out, Some(runs[last - 1].seq)));
+        let ended = &self.st.ol.ended;
+        let from = ended.partition_point(|&(seq, _)| seq <= after);
+        for &(seq, id) in ended[from..].iter().take_while(|&&(seq, _)| seq <= hi) {
+            items.push((seq, 2, Item::End(id)));
         }
-        self.closing_events(&mut out);
-        Ok((out, None))
+        for c in v.components() {
+            for (i, version) in self.st.comps[c as usize].versions.iter().enumerate() {
+                if in_page(version.seq) {
+                    items.push((version.seq, 0, Item::Job(c, i)));
+                }
+            }
+        }
+        let flags = &self.st.flag_log;
+        let from = flags.partition_point(|f| f.seq <= after);
+        for (i, change) in flags.iter().enumerate().skip(from).take_while(|(_, f)| f.seq <= hi) {
+            items.push((change.seq, 3, Item::Flag(i)));
+        }
+        items.sort_by_key(|&(seq, order, _)| (seq, order));
+
+        let mut out = Vec::with_capacity(items.len());
+        let mut runs_read: HashMap<RunId, RunDetail> = HashMap::new();
+        for (_, _, item) in items {
+            match item {
+                Item::Job(c, i) => out.push(self.job_event(c, i)),
+                Item::Start(id) | Item::End(id) => {
+                    if !runs_read.contains_key(&id) {
+                        runs_read.insert(id, self.run(id)?);
+                    }
+                    if let Some(d) = runs_read.get(&id) {
+                        let end = matches!(item, Item::End(_));
+                        if let Some(e) = self.run_event(d, end) {
+                            out.push(e);
+                        }
+                    }
+                }
+                Item::Flag(i) => self.flag_events(i, &mut out),
+            }
+        }
+        Ok((out, (hi < self.seq).then_some(hi)))
     }
 
     fn job_facets(&self, component: &str, detail: Option<&RunDetail>) -> Map<String, Value> {
@@ -86,31 +145,39 @@ impl Reader<'_> {
             }
         }
         let (description, owner, tags) = self.component_fields(component);
-        if !owner.is_empty() {
-            let owners: Vec<Value> = owner.split(", ").map(|o| json!({"name": o})).collect();
-            f.insert("ownership".into(), facet(OWNERSHIP_FACET_SCHEMA, json!({"owners": owners})));
-        }
-        if !description.is_empty() {
-            f.insert("documentation".into(), facet(DOCUMENTATION_FACET_SCHEMA, json!({"description": description})));
-        }
-        if !tags.is_empty() {
-            let tags: Vec<Value> = tags
-                .iter()
-                .map(|t| match t.split_once(':') {
-                    Some((k, v)) => json!({"key": k, "value": v}),
-                    None => json!({"key": t, "value": ""}),
-                })
-                .collect();
-            f.insert("tags".into(), facet(TAGS_FACET_SCHEMA, json!({"tags": tags})));
-        }
+        meta_facets(&mut f, &description, &owner, &tags);
         f
     }
 
-    fn run_events(&self, id: RunId, out: &mut Vec<Value>) -> Result<()> {
-        let d = self.run(id)?;
+    /// A `JobEvent` with a component's metadata as one registration or tagging left it.
+    fn job_event(&self, c: u32, version: usize) -> Value {
+        let name = self.st.comp_names.name(c);
+        let v = &self.st.comps[c as usize].versions[version];
+        let mut tags: Vec<String> = v.tags.iter().map(|&t| self.st.tag_names.name(t).to_string()).collect();
+        tags.sort();
+        let mut f = Map::new();
+        meta_facets(&mut f, &v.description, &v.owner, &tags);
+        let (namespace, job_name) = job_of(name);
+        json!({
+            "eventTime": Timestamp(self.st.last_time_at(v.seq)), "producer": PRODUCER, "schemaURL": JOB_EVENT_SCHEMA,
+            "job": {"namespace": namespace, "name": job_name, "facets": f},
+        })
+    }
+
+    /// A run's START (`end` false) or its end event (`None` for the end of a run still going on).
+    fn run_event(&self, d: &RunDetail, end: bool) -> Option<Value> {
         let v = self.view();
+        let id = d.id;
         let ol = d.openlineage.as_ref();
         let uuid = ol.and_then(|o| o["run_id"].as_str()).map(str::to_string).unwrap_or_else(|| native_run_uuid(id));
+        let status = d.status.unwrap_or(RunStatus::Completed);
+        let (event_type, at) = match (end, status) {
+            (false, _) => ("START", d.start),
+            (true, RunStatus::Running) => return None,
+            (true, RunStatus::Completed) => ("COMPLETE", d.end),
+            (true, RunStatus::Failed) => ("FAIL", d.end),
+            (true, RunStatus::Aborted) => ("ABORT", d.end),
+        };
         let mut run_facets = Map::new();
         if let Some(Value::Object(kept)) = ol.and_then(|o| o.pointer("/facets/run")) {
             run_facets.extend(kept.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -143,7 +210,6 @@ impl Reader<'_> {
                 .collect();
             run_facets.insert("test".into(), facet(TEST_FACET_SCHEMA, json!({"tests": tests})));
         }
-        let status = d.status.unwrap_or(RunStatus::Completed);
         if status == RunStatus::Failed && !run_facets.contains_key("errorMessage") {
             let message = d.error.clone().unwrap_or_else(|| "the run failed".into());
             run_facets.insert(
@@ -152,47 +218,50 @@ impl Reader<'_> {
             );
         }
         let (namespace, name) = job_of(&d.component);
-        let job = json!({"namespace": namespace, "name": name, "facets": self.job_facets(&d.component, Some(&d))});
+        let job = json!({"namespace": namespace, "name": name, "facets": self.job_facets(&d.component, Some(d))});
         let inputs: Vec<Value> = d.inputs.iter().map(|i| dataset(&i.name, i.hash.as_deref())).collect();
         let outputs: Vec<Value> = d.outputs.iter().map(|o| dataset(&o.name, o.hash.as_deref())).collect();
-        let event = |ty: &str, at: Timestamp| {
-            json!({
-                "eventType": ty, "eventTime": at, "producer": PRODUCER, "schemaURL": RUN_EVENT_SCHEMA,
-                "run": {"runId": uuid, "facets": run_facets}, "job": job, "inputs": inputs, "outputs": outputs,
-            })
-        };
-        out.push(event("START", d.start));
-        let terminal = match status {
-            RunStatus::Running => None,
-            RunStatus::Completed => Some("COMPLETE"),
-            RunStatus::Failed => Some("FAIL"),
-            RunStatus::Aborted => Some("ABORT"),
-        };
-        if let Some(ty) = terminal {
-            out.push(event(ty, d.end));
-        }
-        Ok(())
+        Some(json!({
+            "eventType": event_type, "eventTime": at, "producer": PRODUCER, "schemaURL": RUN_EVENT_SCHEMA,
+            "run": {"runId": uuid, "facets": run_facets}, "job": job, "inputs": inputs, "outputs": outputs,
+        }))
     }
 
-    fn closing_events(&self, out: &mut Vec<Value>) {
-        let v = self.view();
-        let at = Timestamp(self.st.last_time_at(self.seq));
-        let mut comps: Vec<u32> = v.components().filter(|&c| v.component_runs(c).is_empty()).collect();
-        comps.sort_by_key(|&c| self.st.comp_names.name(c));
-        for c in comps {
-            let name = self.st.comp_names.name(c);
-            let (namespace, job_name) = job_of(name);
-            out.push(json!({
-                "eventTime": at, "producer": PRODUCER, "schemaURL": JOB_EVENT_SCHEMA,
-                "job": {"namespace": namespace, "name": job_name, "facets": self.job_facets(name, None)},
-            }));
-        }
-        for (io, f) in self.flag_list() {
+    /// One `DatasetEvent` per output of a flag or unflag.
+    fn flag_events(&self, i: usize, out: &mut Vec<Value>) {
+        let Some(change) = self.st.flag_log.get(i) else { return };
+        for &io in &change.ids {
             let mut d = dataset(self.st.io_names.name(io), None);
-            d["facets"] = json!({"mltrace_flag": facet(MLTRACE_FACET_SCHEMA, json!({"flagged": true, "reason": f.reason, "by": f.by}))});
+            let fields = if change.flag {
+                json!({"flagged": true, "reason": change.reason, "by": change.by})
+            } else {
+                json!({"flagged": false})
+            };
+            d["facets"] = json!({"mltrace_flag": facet(MLTRACE_FACET_SCHEMA, fields)});
             out.push(json!({
-                "eventTime": Timestamp(f.at), "producer": PRODUCER, "schemaURL": DATASET_EVENT_SCHEMA, "dataset": d,
+                "eventTime": Timestamp(change.at), "producer": PRODUCER, "schemaURL": DATASET_EVENT_SCHEMA, "dataset": d,
             }));
         }
+    }
+}
+
+/// The `ownership`, `documentation` and `tags` job facets of a component's metadata.
+fn meta_facets(f: &mut Map<String, Value>, description: &str, owner: &str, tags: &[String]) {
+    if !owner.is_empty() {
+        let owners: Vec<Value> = owner.split(", ").map(|o| json!({"name": o})).collect();
+        f.insert("ownership".into(), facet(OWNERSHIP_FACET_SCHEMA, json!({"owners": owners})));
+    }
+    if !description.is_empty() {
+        f.insert("documentation".into(), facet(DOCUMENTATION_FACET_SCHEMA, json!({"description": description})));
+    }
+    if !tags.is_empty() {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|t| match t.split_once(':') {
+                Some((k, v)) => json!({"key": k, "value": v}),
+                None => json!({"key": t, "value": ""}),
+            })
+            .collect();
+        f.insert("tags".into(), facet(TAGS_FACET_SCHEMA, json!({"tags": tags})));
     }
 }

@@ -112,12 +112,12 @@ pub(crate) struct FlagEntry {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct FlagChange {
-    seq: Seq,
-    at: i64,
-    flag: bool,
-    ids: Vec<u32>,
-    reason: Option<String>,
-    by: Option<String>,
+    pub seq: Seq,
+    pub at: i64,
+    pub flag: bool,
+    pub ids: Vec<u32>,
+    pub reason: Option<String>,
+    pub by: Option<String>,
 }
 
 /// Everything the log materializes into.
@@ -138,7 +138,7 @@ pub(crate) struct State {
     hashed: HashMap<(u32, u64), RunId>,
     pub flagged: HashMap<u32, FlagEntry>,
     pub flag_bits: RoaringBitmap,
-    flag_log: Vec<FlagChange>,
+    pub flag_log: Vec<FlagChange>,
     pub notes: HashMap<RunId, Vec<(Seq, String)>>,
     /// Hash of an idempotency key → run; the run's event holds the key to confirm a hit.
     idem: HashMap<u64, RunId>,

@@ -26,6 +26,8 @@ pub(crate) struct LineageIndex {
     pub ids: HashMap<String, RunId>,
     /// Edges added after their run's first event: (from, to) → seq.
     pub late_edges: HashMap<(RunId, RunId), Seq>,
+    /// (seq, run) of the event that ended each run, in log order.
+    pub ended: Vec<(Seq, RunId)>,
     /// Producer entries added after their run's first event: (io, run) → seq.
     pub late_producers: HashMap<(u32, RunId), Seq>,
     /// Consumer entries added after their run's first event: (io, run) → seq.
@@ -35,7 +37,6 @@ pub(crate) struct LineageIndex {
 /// One OpenLineage run as it stands after its latest event.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub(crate) struct LineageRun {
-    pub uuid: String,
     pub status: RunStatus,
     pub start: i64,
     pub end: i64,
@@ -434,8 +435,7 @@ impl State {
             self.ol.runs.insert(
                 id,
                 LineageRun {
-                    uuid: u.uuid.clone(),
-                    status: u.status,
+                    status: RunStatus::Running,
                     start: u.start,
                     end: u.end,
                     start_event: None,
@@ -491,6 +491,9 @@ impl State {
             }
         }
         if let Some(run) = self.ol.runs.get_mut(&id) {
+            if u.status.is_terminal() && !run.status.is_terminal() {
+                self.ol.ended.push((seq, id));
+            }
             run.status = u.status;
             run.start = u.start;
             run.end = u.end;

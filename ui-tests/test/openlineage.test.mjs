@@ -45,6 +45,10 @@ describe('OpenLineage runs on the run card', () => {
     assert.match(card, /relation "orders" does not exist/);
     assert.match(card, /Airflow 2\.10\.0/);
     assert.match(card, new RegExp(TASK));
+    // Fields the events did not give each show a dash of their own.
+    for (const label of ['Nominal time', 'Environment', 'Source']) {
+      assert.match(await page.locator('.openlineage .field', { hasText: label }).innerText(), /—/, label);
+    }
     await page.locator('.openlineage a', { hasText: '#1' }).first().click();
     await waitForView(page, `${env.url}/run/1`);
     await page.waitForSelector('.run-status.running');

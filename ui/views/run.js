@@ -171,13 +171,14 @@ function statusBadge(run) {
 function lineageBlock(run) {
   const ol = run.openlineage;
   if (!ol) return null;
-  const dash = h('span', { class: 'muted' }, '—');
+  // A fresh node each time: one DOM node can only sit in one place.
+  const dash = () => h('span', { class: 'muted' }, '—');
   const parent = ol.parent
     ? [run.parent ? runLink(run.parent) : null, ' ', h('span', { class: 'mono' }, ol.parent.component || ''), ' ', h('span', { class: 'mono muted' }, ol.parent.run_id)]
-    : dash;
-  const nominal = ol.nominal_time ? [timeEl(ol.nominal_time.nominalStartTime), ol.nominal_time.nominalEndTime ? [' → ', timeEl(ol.nominal_time.nominalEndTime)] : null] : dash;
-  const engine = ol.processing_engine ? h('span', { class: 'mono' }, `${ol.processing_engine.name || ''} ${ol.processing_engine.version || ''}`.trim()) : dash;
-  const env = (ol.environment_variables || []).length ? ol.environment_variables.map((v) => h('span', { class: 'chip mono static' }, `${v.name}=${v.value}`)) : dash;
+    : dash();
+  const nominal = ol.nominal_time ? [timeEl(ol.nominal_time.nominalStartTime), ol.nominal_time.nominalEndTime ? [' → ', timeEl(ol.nominal_time.nominalEndTime)] : null] : dash();
+  const engine = ol.processing_engine ? h('span', { class: 'mono' }, `${ol.processing_engine.name || ''} ${ol.processing_engine.version || ''}`.trim()) : dash();
+  const env = (ol.environment_variables || []).length ? ol.environment_variables.map((v) => h('span', { class: 'chip mono static' }, `${v.name}=${v.value}`)) : dash();
   return h('section', { class: 'block openlineage' },
     h('h2', {}, 'OpenLineage'),
     run.error ? h('div', { class: 'error-box', role: 'note' }, h('strong', {}, `This run ${run.status}`), h('pre', { class: 'mono' }, run.error)) : null,
@@ -185,7 +186,7 @@ function lineageBlock(run) {
       field('Run id', h('span', { class: 'mono' }, ol.run_id)),
       field('Job', h('span', { class: 'mono' }, `${ol.job.namespace} / ${ol.job.name}`)),
       field('Parent', parent),
-      field('Source', ol.source_url ? h('a', { class: 'mono', href: ol.source_url, rel: 'noopener noreferrer', target: '_blank' }, ol.source_url) : dash),
+      field('Source', ol.source_url ? h('a', { class: 'mono', href: ol.source_url, rel: 'noopener noreferrer', target: '_blank' }, ol.source_url) : dash()),
       field('Nominal time', nominal),
       field('Engine', engine),
       field('Environment', env),

@@ -19,8 +19,8 @@ use std::io::Read;
 
 type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-/// Runs per page of the export stream.
-const PAGE_RUNS: usize = 500;
+/// Log positions per page of the export stream.
+const PAGE_SEQS: u64 = 1_000;
 
 /// The body as text, gunzipped when `Content-Encoding: gzip` says so (bounded by the body limit,
 /// so a small bomb cannot expand without end).
@@ -159,7 +159,7 @@ async fn next_page(c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cursor)>
     let after = c.after?;
     let store = c.state.store.clone();
     let as_of = c.as_of;
-    let page = tokio::task::spawn_blocking(move || store.reader(as_of).openlineage_page(after, PAGE_RUNS)).await;
+    let page = tokio::task::spawn_blocking(move || store.reader(as_of).openlineage_page(after, PAGE_SEQS)).await;
     match page {
         Ok(Ok((events, next))) => {
             let mut out = Vec::with_capacity(events.len() * 512);

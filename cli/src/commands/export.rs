@@ -20,8 +20,8 @@ pub struct ExportArgs {
     /// Stop at the last event at this point: a sequence number or a time.
     #[arg(long, value_name = "SEQ|TIME", value_parser = |t: &str| AsOf::parse(t))]
     pub as_of: Option<AsOf>,
-    /// Print the history as OpenLineage events instead (START and end of each run, for Marquez,
-    /// DataHub or another mltrace); --after then means runs first logged after that seq.
+    /// Print the history as OpenLineage events instead (START and end of each run, registrations
+    /// and flags, in log order), for Marquez, DataHub or another mltrace.
     #[arg(long)]
     pub openlineage: bool,
     #[command(flatten)]

@@ -237,6 +237,20 @@ fn the_openlineage_export_replays_into_an_empty_server_to_the_same_traces_and_re
         s.send("POST", "/api/v1/runs", &run("ingest", "2026-11-23T00:00:00Z", json!([]), json!(["side.csv"])));
     assert_eq!(st, 201, "{v}");
 
+    // A long run whose output is read before it completes (a source then) and after (a dependency):
+    // the export keeps the interleaving, so the replay resolves both reads the same way.
+    let long = |ty: &str, minute: u32| {
+        event(ty, &format!("2026-11-24T00:{minute:02}:00Z"), 8, "long", json!([]), json!([ds("s3://lake", "long.csv")]))
+    };
+    assert_eq!(post(&s, &long("START", 0)).0, 201);
+    let peek = run("peek", "2026-11-24T00:05:00Z", json!(["s3://lake/long.csv"]), json!(["peek.out"]));
+    assert_eq!(s.send("POST", "/api/v1/runs", &peek).0, 201);
+    assert_eq!(post(&s, &long("COMPLETE", 10)).0, 201);
+    let after = run("after", "2026-11-24T00:15:00Z", json!(["s3://lake/long.csv"]), json!(["after.out"]));
+    assert_eq!(s.send("POST", "/api/v1/runs", &after).0, 201);
+    assert_eq!(trace_shape(&s, "peek.out")["nodes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(trace_shape(&s, "after.out")["nodes"].as_array().map(Vec::len), Some(2));
+
     let (st, export) = s.get_text("/api/v1/lineage/events");
     assert_eq!(st, 200);
     let fresh_dir = tempfile::tempdir().unwrap();
