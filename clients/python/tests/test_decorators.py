@@ -233,8 +233,8 @@ class DecoratorTest(MltraceTestCase):
         self.assertEqual(sorted(info.tags), ["etl", "nyc-taxicab"])
         self.assertEqual(info.run_count, 3)
         # registered once: repeated runs (even from a new process) add no registration events
-        with urllib.request.urlopen(self.srv.url + "/api/v1/events?after=0", timeout=10) as r:
-            events = [json.loads(line) for line in r.read().decode("utf-8").splitlines() if line.strip()]
+        raw = self.srv.fetch("/api/v1/events?after=0")
+        events = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
         registered = [e for e in events if e["type"] == "component_registered"
                       and e["component"]["name"] == name]
         self.assertEqual(len(registered), 1)

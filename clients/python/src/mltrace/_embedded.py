@@ -1,0 +1,128 @@
+"""In-process transport: the store embedded in this process.
+
+The extension (``mltrace._native``) opens a data directory with the very store
+the server runs and answers API requests with the very router the server puts on
+a socket, without the socket. So this module only hands it the request the HTTP
+transport would have sent and gets back the status and body the server would
+have answered: both modes share every line of the client above the transport.
+
+One store is open at a time: when the settings point elsewhere, the open one is
+closed (its lock released, a throwaway directory removed). Whatever is open is
+closed at exit, after the batching queue is flushed.
+"""
+
+import atexit
+import logging
+import os
+import threading
+from typing import Optional, Tuple
+
+from . import _config
+from .errors import ConnectionError
+
+logger = logging.getLogger("mltrace")
+
+_lock = threading.RLock()
+_open: Optional[Tuple[_config.LocalStore, object]] = None
+
+
+def _native():
+    try:
+        from . import _native as native
+    except ImportError as e:  # a source checkout that was never built
+        raise ImportError(
+            "the embedded store needs mltrace's compiled extension (mltrace._native), which this "
+            "installation lacks: install the package with `pip install ./clients/python` (it "
+            "builds with Rust) or from a wheel, or log to a server instead "
+            "(MLTRACE_SERVER, set_address)"
+        ) from e
+    return native
+
+
+def label(store: _config.LocalStore) -> str:
+    """How errors name an embedded store."""
+    if store.path is None:
+        return "the throwaway store of set_db_uri('test')"
+    return f"the data directory {store.path} (embedded)"
+
+
+def _fsync(store: _config.LocalStore) -> str:
+    return store.fsync or os.environ.get("MLTRACE_FSYNC") or "always"
+
+
+def engine(store: _config.LocalStore):
+    """The open engine for ``store``, opening it (and closing another) when needed."""
+    global _open
+    with _lock:
+        if _open is not None and _open[0] == store:
+            return _open[1]
+        native = _native()
+        try:
+            close()
+        except native.EngineError as e:  # e.g. its directory was deleted under it
+            logger.warning("mltrace: closing the previous embedded store: %s", e)
+        try:
+            eng = native.Engine(store.path, _fsync(store))
+        except native.EngineError as e:
+            # Locked by another writer (the message names the holder), unreadable, corrupt.
+            raise ConnectionError(f"cannot open {label(store)}: {e}", store.uri) from None
+        except ValueError as e:
+            raise ValueError(f"cannot open {label(store)}: {e}") from None
+        if eng.recovered:
+            logger.warning("mltrace: %s: %s", label(store), eng.recovered)
+        _open = (store, eng)
+        return eng
+
+
+def current():
+    """The open engine, or ``None``."""
+    with _lock:
+        return _open[1] if _open is not None else None
+
+
+def open_path() -> Optional[str]:
+    """The data directory of the open engine (``None``: none, or a throwaway)."""
+    with _lock:
+        return _open[0].path if _open is not None else None
+
+
+def request(store: _config.LocalStore, method: str, target: str,
+            payload: Optional[bytes], content_type: Optional[str] = None) -> Tuple[int, bytes]:
+    """``(status, body)`` of one API request answered in process."""
+    eng = engine(store)
+    native = _native()
+    try:
+        return eng.request(method, target, payload, content_type)
+    except native.EngineError as e:
+        raise ConnectionError(f"{label(store)} failed: {e}", store.uri) from None
+
+
+def flush() -> None:
+    """fsyncs the open store (everything acknowledged survives a power loss)."""
+    eng = current()
+    if eng is not None:
+        eng.flush()
+
+
+def close() -> None:
+    """Closes the open store: flushed, checkpointed, lock released (a
+    throwaway directory is removed). The next request opens it again."""
+    global _open
+    with _lock:
+        if _open is None:
+            return
+        _store, eng = _open
+        _open = None
+        eng.close()
+
+
+def _close_at_exit() -> None:
+    try:
+        from . import _batch
+
+        _batch.flush_at_exit()
+    finally:
+        close()
+
+
+atexit.register(_close_at_exit)
