@@ -336,14 +336,22 @@ def get_history(
     as_of: TimeLike = None,
 ) -> List[ComponentRun]:
     """The component's runs, newest first (``limit=None``: all), optionally
-    within a start-time range (inclusive). Runs are summaries: no
+    within a start-time range (inclusive); ``[]`` for an unknown component, as
+    in mltrace 0.17. Runs are summaries: no
     ``code_snapshot`` (see :func:`get_component_run_information`)."""
     params: Dict[str, Any] = {
         "since": _times.time_param(date_lower),
         "until": _times.time_param(date_upper),
         "as_of": _as_of(as_of),
     }
-    return _paged(_component_path(component_name) + "/runs", params, limit)
+    try:
+        return _paged(_component_path(component_name) + "/runs", params, limit)
+    except NotFoundError as e:
+        # mltrace 0.17 answered [] for a component that never ran (e.g. one
+        # whose before-tests always failed); only an unknown component is that.
+        if e.code == "not_found" and e.field == "name":
+            return []
+        raise
 
 
 def _paged(path: str, params: Dict[str, Any], limit: Optional[int]) -> List[ComponentRun]:

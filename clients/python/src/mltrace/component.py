@@ -306,31 +306,46 @@ def _renamed(values: Dict[str, Any], renames: Dict[str, str]) -> Dict[str, Any]:
     return out
 
 
+class MissingVariableError(ValueError, RuntimeError):
+    """A variable named in ``input_vars``/``output_vars``/``*_kwargs`` is not a
+    local of the function. A ``ValueError`` as the contract says, and a
+    ``RuntimeError`` as mltrace 0.17 raised (its test suites catch that)."""
+
+
 def _names_from_var(var: str, local_vars: Dict[str, Any]) -> List[str]:
     if var not in local_vars:
-        raise ValueError(f"Variable {var} not in current stack frame.")
+        raise MissingVariableError(f"Variable {var} not in current stack frame.")
     val = local_vars[var]
     if val is None:
         logger.debug("mltrace: variable %s is None; skipped", var)
         return []
-    if isinstance(val, (list, tuple, set)):
-        return [str(v) for v in val if v is not None]
-    return [str(val)]
+    values = list(val) if isinstance(val, (list, tuple, set)) else [val]
+    names = [str(v) for v in values if v is not None]
+    if "" in names:
+        # mltrace 0.17 logged the run and went on (e.g. a parameter defaulting to "").
+        logger.debug("mltrace: variable %s holds an empty string; skipped", var)
+        names = [n for n in names if n]
+    return names
 
 
 def _pointers_from_kwargs(mapping: Dict[str, str], local_vars: Dict[str, Any]) -> List[IOPointer]:
     out: List[IOPointer] = []
     for key, val in mapping.items():
         if key not in local_vars or val not in local_vars:
-            raise ValueError(f"Variables ({key}, {val}) not in current stack frame.")
+            raise MissingVariableError(f"Variables ({key}, {val}) not in current stack frame.")
         names = local_vars[key]
-        if names is None:
+        if names is None or names == "":
+            logger.debug("mltrace: variable %s is %r; skipped", key, names)
             continue
         values = local_vars[val]
         if isinstance(names, (list, tuple)):
             if not isinstance(values, (list, tuple)) or len(names) != len(values):
                 raise ValueError(f'Value "{val}" does not have the same length as the key "{key}."')
-            out.extend(IOPointer(str(n), hash=_artifacts.content_hash(v)) for n, v in zip(names, values))
+            for n, v in zip(names, values):
+                if n is None or str(n) == "":
+                    logger.debug("mltrace: an entry of %s is %r; skipped", key, n)
+                    continue
+                out.append(IOPointer(str(n), hash=_artifacts.content_hash(v)))
         else:
             out.append(IOPointer(str(names), hash=_artifacts.content_hash(values)))
     return out
