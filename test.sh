@@ -16,6 +16,10 @@ install_prereqs() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
     fi
+    if ! python3 -c 'import maturin' >/dev/null 2>&1; then
+        say "installing maturin (PyPI) to build the Python package"
+        python3 -m pip install --quiet "maturin>=1.5,<2"
+    fi
     if [ ! -d ui-tests/node_modules/playwright-core ]; then
         say "installing the UI test packages (npm ci)"
         (cd ui-tests && npm ci --no-audit --no-fund --loglevel=error)
@@ -37,8 +41,15 @@ fi
 
 export MLTRACE_BIN="$root/target/debug/mltrace"
 
-say "Python client tests"
-python3 -m unittest discover -s clients/python/tests -t clients/python
+say "Python package (editable install: the extension is built in debug, like the rest)"
+# Editable: the tests import the package from clients/python/src, where maturin puts the extension.
+MATURIN_PEP517_ARGS="--profile dev" python3 -m pip install --quiet --no-build-isolation -e ./clients/python
+
+say "Python client tests against a server"
+MLTRACE_TEST_MODE=server python3 -m unittest discover -s clients/python/tests -t clients/python
+
+say "Python client tests against the embedded store"
+MLTRACE_TEST_MODE=embedded python3 -m unittest discover -s clients/python/tests -t clients/python
 
 say "web UI tests (headless Chromium)"
 (cd ui-tests && npm test)
