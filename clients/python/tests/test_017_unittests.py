@@ -195,6 +195,21 @@ class Store017Test(unittest.TestCase):
         run = get_history("kw")[0]
         self.assertEqual(([i.name for i in run.inputs], [o.name for o in run.outputs]), ([], ["out.pkl"]))
 
+    def testSetValuedVariablesLogInTheSameOrderInEveryProcess(self):
+        # 0.17 logged a set in iteration order, which follows PYTHONHASHSEED
+        @register("fanout", output_vars=["parts"])
+        def split():
+            parts = {"part-c", "part-a", "part-b"}  # noqa: F841
+
+        split()
+        cr = ComponentRun("explicit")
+        cr.set_start_timestamp()
+        cr.add_inputs({"in-z", "in-x", "in-y"})
+        cr.set_end_timestamp()
+        log_component_run(cr)
+        self.assertEqual([o.name for o in get_history("fanout")[0].outputs], ["part-a", "part-b", "part-c"])
+        self.assertEqual([i.name for i in get_history("explicit")[0].inputs], ["in-x", "in-y", "in-z"])
+
     # ---------------------------------------------------------- Component.run and Test
 
     def testBareRunDecoratorWithBeforeAndAfterTests(self):

@@ -319,7 +319,12 @@ def _names_from_var(var: str, local_vars: Dict[str, Any]) -> List[str]:
     if val is None:
         logger.debug("mltrace: variable %s is None; skipped", var)
         return []
-    values = list(val) if isinstance(val, (list, tuple, set)) else [val]
+    if isinstance(val, (set, frozenset)):
+        # A set's order follows string hashing, which changes from one process to
+        # the next (0.17 logged it as it came); sorted, the run is the same every time.
+        values = sorted(val, key=str)
+    else:
+        values = list(val) if isinstance(val, (list, tuple)) else [val]
     names = [str(v) for v in values if v is not None]
     if "" in names:
         # mltrace 0.17 logged the run and went on (e.g. a parameter defaulting to "").
