@@ -372,6 +372,7 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
     except (TypeError, ValueError):
         sig = None
     param_names = set(sig.parameters) if sig is not None else set()
+    source: List[Optional[str]] = []
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -480,9 +481,10 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         for r in results:
             cr.add_test_result(r.name, r.phase, r.passed, r.message)
 
-        cr.git_hash = _git.get_git_hash()
-        cr.git_tags = _git.get_git_tags()
-        cr.code_snapshot = _source_of(func)
+        cr.git_hash, cr.git_tags = _git.capture()
+        if not source:
+            source.append(_source_of(func))  # once: the code does not change under a process
+        cr.code_snapshot = source[0]
 
         component._ensure_registered()
         client.log_component_run(cr, set_dependencies_from_inputs=True,
