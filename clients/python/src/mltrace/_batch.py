@@ -26,7 +26,7 @@ from .errors import BatchError, MltraceError
 
 logger = logging.getLogger("mltrace")
 
-_cv = threading.Condition()
+_cv = threading.Condition(threading.Lock())  # (a plain lock: cheaper than the default RLock)
 _queue: Deque[Tuple[Dict[str, Any], Any]] = collections.deque()
 _in_flight = 0
 _failures: List[Tuple[Any, BaseException]] = []

@@ -379,10 +379,16 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         from . import client
 
         start = _times.now()
-        try:
-            call_values = _call_arguments(sig, args, kwargs)
-        except TypeError:
-            return func(*args, **kwargs)  # let Python report the bad call
+        # Binding the arguments costs more than the rest of a plain call: only when
+        # before-tests or auto_log read them (a bad call then fails in the function).
+        needs_args = opt.auto_log or (not opt.skip_before and bool(
+            component.beforeTests or type(component).beforeRun is not Component.beforeRun))
+        call_values: Dict[str, Any] = {}
+        if needs_args:
+            try:
+                call_values = _call_arguments(sig, args, kwargs)
+            except TypeError:
+                return func(*args, **kwargs)  # let Python report the bad call
 
         # Before-tests: a failure stops here; nothing is logged.
         results: List[TestResult] = []
@@ -463,6 +469,8 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         # After-tests run before logging; their results are logged, then raised.
         failures: List[BaseException] = []
         if not opt.skip_after:
+            if not local_vars and not call_values:  # no Python frame: the arguments instead
+                call_values = _call_arguments(sig, args, kwargs)
             after_values = _renamed(local_vars if local_vars else call_values, opt.renames)
             if type(component).afterRun is Component.afterRun:
                 for result, exc in component._run_tests(component.afterTests, "after",
