@@ -16,6 +16,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
+use mltrace_api::ingest::Ingest;
 use mltrace_api::{AppState, app};
 use mltrace_store::{FsyncPolicy, LogOptions, Store};
 use pyo3::create_exception;
@@ -121,8 +122,12 @@ impl Engine {
             .build()
             .map_err(|e| engine_error(format!("cannot start the runtime: {e}")))?;
         let store = Arc::new(store);
-        // AppState starts the writer thread that coalesces runs, which needs no runtime.
-        let router = app(AppState::new(store.clone()));
+        let mut state = AppState::new(store.clone());
+        // Runs are logged on the calling thread (the server's writer thread, which coalesces
+        // concurrent requests, would cost two thread handoffs per run here; the client's batching
+        // mode does the coalescing). Replacing it ends that thread.
+        state.ingest = Ingest::inline(store.clone());
+        let router = app(state);
         Ok(Engine { open: Mutex::new(Some(Open { router, store, temp })), runtime, dir, recovered })
     }
 
@@ -193,7 +198,7 @@ impl Engine {
             return Ok(());
         };
         py.detach(move || {
-            // The router's writer thread holds the store until its queue closes with the router.
+            // A writer thread (if any) holds the store until its queue closes with the router.
             drop(router);
             let deadline = Instant::now() + CLOSE_WAIT;
             let mut store = store;
