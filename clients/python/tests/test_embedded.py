@@ -36,6 +36,14 @@ def child_env(**extra):
     return env
 
 
+def _log_in_child():
+    try:
+        log_run("child", outputs=["c"])
+        return "logged"
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+
+
 class DataDirectoryTest(unittest.TestCase):
     def setUp(self):
         self._saved = {k: os.environ.pop(k, None)
@@ -138,6 +146,24 @@ class DataDirectoryTest(unittest.TestCase):
             self.assertEqual(res.returncode, 0, res.stdout.decode("utf-8", "replace"))
         mltrace.set_db_uri("file://" + self.dir)
         self.assertEqual([(d, r.id) for d, r in mltrace.backtrace("c")], [(0, 2), (1, 1)])
+
+    @unittest.skipUnless(hasattr(os, "fork"), "needs fork")
+    def test_a_forked_child_never_writes_the_parents_store(self):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        for uri in ("file://" + self.dir, "test"):
+            mltrace.set_db_uri(uri)
+            first = log_run("parent", outputs=["p"])
+            path = _embedded.current().path
+            with ctx.Pool(1) as pool:
+                answer = pool.apply(_log_in_child)
+            self.assertTrue(answer.startswith("ConnectionError"), answer)
+            self.assertIn(f"pid {os.getpid()}", answer)
+            # the parent goes on, its store intact (a throwaway directory still there)
+            self.assertTrue(os.path.isdir(path))
+            self.assertEqual(log_run("parent", inputs=["p"]).dependencies, [first.id])
+            self.assertEqual([c.name for c in mltrace.get_components()], ["parent"])
 
     def test_bad_uris(self):
         for uri in ("file://otherhost/data", "file://", "file:///x?colour=red"):

@@ -34,19 +34,19 @@ create_exception!(_native, EngineError, PyRuntimeError, "The embedded store refu
 /// How long `close` waits for the router's writer thread to let go of the store.
 const CLOSE_WAIT: Duration = Duration::from_secs(30);
 
-/// What an open engine holds; `None` once closed.
+/// What an open engine holds; `None` once closed (or abandoned by a forked child).
 struct Open {
     router: Router,
     store: Arc<Store>,
     /// The throwaway directory of `set_db_uri("test")`, removed when the engine closes.
     temp: Option<tempfile::TempDir>,
+    runtime: tokio::runtime::Runtime,
 }
 
 /// A data directory open in this process, answering the HTTP API's requests without a socket.
 #[pyclass(frozen, module = "mltrace._native")]
 struct Engine {
     open: Mutex<Option<Open>>,
-    runtime: tokio::runtime::Runtime,
     dir: PathBuf,
     recovered: Option<String>,
 }
@@ -60,10 +60,10 @@ impl Engine {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn router(&self) -> PyResult<Router> {
+    fn router(&self) -> PyResult<(Router, tokio::runtime::Handle)> {
         self.state()
             .as_ref()
-            .map(|o| o.router.clone())
+            .map(|o| (o.router.clone(), o.runtime.handle().clone()))
             .ok_or_else(|| engine_error(format!("the embedded store at {} is closed", self.dir.display())))
     }
 }
@@ -128,7 +128,7 @@ impl Engine {
         // mode does the coalescing). Replacing it ends that thread.
         state.ingest = Ingest::inline(store.clone());
         let router = app(state);
-        Ok(Engine { open: Mutex::new(Some(Open { router, store, temp })), runtime, dir, recovered })
+        Ok(Engine { open: Mutex::new(Some(Open { router, store, temp, runtime })), dir, recovered })
     }
 
     /// The data directory.
@@ -160,7 +160,7 @@ impl Engine {
         body: Option<Vec<u8>>,
         content_type: Option<&str>,
     ) -> PyResult<(u16, Bound<'py, PyBytes>)> {
-        let router = self.router()?;
+        let (router, runtime) = self.router()?;
         let method = Method::from_bytes(method.as_bytes()).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut req = Request::builder().method(method).uri(target).header(header::ACCEPT, "application/json");
         if body.is_some() {
@@ -170,7 +170,7 @@ impl Engine {
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .map_err(|e| PyValueError::new_err(format!("bad request {target:?}: {e}")))?;
         let answer = py.detach(|| {
-            self.runtime.block_on(async move {
+            runtime.block_on(async move {
                 let resp = router.oneshot(req).await.map_err(|e| e.to_string())?;
                 let status = resp.status().as_u16();
                 let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
@@ -194,7 +194,7 @@ impl Engine {
     /// Flushes, writes a checkpoint (a persistent directory reopens faster), releases the
     /// directory's lock and removes a temporary directory. Closing twice does nothing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let Some(Open { router, store, temp }) = self.state().take() else {
+        let Some(Open { router, store, temp, runtime }) = self.state().take() else {
             return Ok(());
         };
         py.detach(move || {
@@ -215,8 +215,20 @@ impl Engine {
             let result = if temp.is_none() { store.checkpoint().map(|_| ()) } else { Ok(()) };
             drop(store);
             drop(temp);
+            drop(runtime);
             result.map_err(engine_error)
         })
+    }
+
+    /// For a process forked from the one that opened the store: forgets the engine without
+    /// running any of its destructors. The parent still owns the directory, its lock, its log's
+    /// tail and (for a throwaway store) the directory's removal; the child has none of the threads
+    /// they rely on. Leaking is the only safe way out: closing would flush and checkpoint a state
+    /// the parent goes on changing, and remove a throwaway directory the parent still uses.
+    fn abandon(&self) {
+        if let Some(open) = self.state().take() {
+            std::mem::forget(open);
+        }
     }
 }
 

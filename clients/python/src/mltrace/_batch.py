@@ -191,4 +191,18 @@ def _send(items: List[Tuple[Dict[str, Any], Any]]) -> None:
     _apply(items, answer)
 
 
+def _after_fork_in_child() -> None:
+    """Queued runs belong to the parent, which logs them; the child starts empty,
+    with a fresh lock (the worker may have held the old one) and no worker."""
+    global _cv, _queue, _in_flight, _thread, _failures
+    _cv = threading.Condition(threading.Lock())
+    _queue = collections.deque()
+    _in_flight = 0
+    _thread = None
+    _failures = []
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 atexit.register(flush_at_exit)

@@ -15,7 +15,7 @@ import atexit
 import logging
 import os
 import threading
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from . import _config
 from .errors import ConnectionError
@@ -24,6 +24,8 @@ logger = logging.getLogger("mltrace")
 
 _lock = threading.RLock()
 _open: Optional[Tuple[_config.LocalStore, object]] = None
+# Stores a forked child inherited from its parent: (store, parent pid).
+_parents: Dict[_config.LocalStore, int] = {}
 
 
 def _native():
@@ -56,6 +58,11 @@ def engine(store: _config.LocalStore):
     with _lock:
         if _open is not None and _open[0] == store:
             return _open[1]
+        if store.path is None and store in _parents:
+            raise ConnectionError(
+                f"{label(store)} belongs to the parent process (pid {_parents[store]}) this one "
+                "was forked from: log from the parent, or have both log to a data directory "
+                "through a server (mltrace serve)", store.uri)
         native = _native()
         try:
             close()
@@ -114,6 +121,24 @@ def close() -> None:
         _store, eng = _open
         _open = None
         eng.close()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must never touch the parent's open store (the same log file
+    written by two processes with two states would be corrupt): it is abandoned
+    without closing, and opening it again meets the parent's lock (a data
+    directory) or a clear error (a throwaway store)."""
+    global _lock, _open
+    _lock = threading.RLock()
+    if _open is not None:
+        store, eng = _open
+        _open = None
+        _parents[store] = os.getppid()
+        eng.abandon()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _close_at_exit() -> None:
