@@ -1,7 +1,9 @@
 """The ``mltrace`` command installed with the package: the real CLI, from the
 extension (``mltrace serve``, ``mltrace launch``, ``mltrace trace ...``)."""
 
+import signal
 import sys
+import threading
 from typing import List, Optional
 
 
@@ -14,6 +16,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         args[0] = "mltrace"
     sys.stdout.flush()
     sys.stderr.flush()
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C as for the binary: `serve` shuts down gracefully (its own handler), any
+        # other command dies at once; Python's handler would only raise KeyboardInterrupt
+        # once the command had returned.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = _native.cli_main(args)
     if argv is None:
         sys.exit(code)
