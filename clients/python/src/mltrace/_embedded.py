@@ -28,7 +28,13 @@ _open: Optional[Tuple[_config.LocalStore, object]] = None
 _parents: Dict[_config.LocalStore, int] = {}
 
 
+_module = None
+
+
 def _native():
+    global _module
+    if _module is not None:
+        return _module
     try:
         from . import _native as native
     except ImportError as e:  # a source checkout that was never built
@@ -38,6 +44,7 @@ def _native():
             "builds with Rust) or from a wheel, or log to a server instead "
             "(MLTRACE_SERVER, set_address)"
         ) from e
+    _module = native
     return native
 
 

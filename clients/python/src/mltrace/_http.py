@@ -28,6 +28,9 @@ _MAX_DELAY = 4.0
 
 _local = threading.local()
 
+# One encoder for every request: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
 
 def _connection(base: str) -> Tuple[http.client.HTTPConnection, bool]:
     """The thread's pooled connection to ``base``; ``True`` when it is reused."""
@@ -109,7 +112,7 @@ def _answer(status: int, data: bytes, server: str, method: str, path: str, raw: 
     if not data:
         return None
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data)  # bytes: UTF-8 is detected
     except (ValueError, UnicodeDecodeError) as e:
         raise ServerError(status, "bad_response",
                           f"the answer is not JSON: {data[:200]!r}", server, method, path) from e
@@ -139,7 +142,7 @@ def request(
     _batch.flush_before_request()
     payload: Optional[bytes] = None
     if body is not None:
-        payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        payload = _ENCODER.encode(body).encode("utf-8")
     where = _config.target()
     if isinstance(where, _config.LocalStore):
         status, data = _embedded.request(where, method, path + _query(params), payload)

@@ -373,6 +373,7 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         sig = None
     param_names = set(sig.parameters) if sig is not None else set()
     source: List[Optional[str]] = []
+    target_code = _capture._target_code(func)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -415,7 +416,7 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         ctx = _artifacts.RunContext(component.name)
         _artifacts.push_context(ctx)
         try:
-            local_vars, value = _capture.call_capturing_locals(func, args, kwargs)
+            local_vars, value = _capture.call_capturing_locals(func, args, kwargs, target_code)
         finally:
             _artifacts.pop_context(ctx)
         end = _times.now()
