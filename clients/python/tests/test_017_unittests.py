@@ -300,6 +300,41 @@ class Store017Test(unittest.TestCase):
         # the second run's input was produced by nobody: no dependencies
         self.assertEqual(runs[0].dependencies, [])
 
+    def testIndustryStylePipelineWithEmptyDefault(self):
+        # mltrace 0.17's examples/industry_ml.py, in its input_vars form: training's
+        # dev_model defaults to "" and is an input variable
+        ingest_c = Component(name="ingest", description="ingests", owner="data_engineer", tags=["example"])
+        train_c = Component(name="training", description="trains", owner="data_scientist", tags=["example"])
+        infer_c = Component(name="inference", description="infers", owner="ml_engineer", tags=["example"])
+
+        @ingest_c.run(input_vars=["client_data_filename"], output_vars=["ingested_data_filename"])
+        def ingest(client_data_filename: str) -> str:
+            ingested_data_filename = f"ingested_{client_data_filename}"
+            return ingested_data_filename
+
+        @train_c.run(input_vars=["filename", "dev_model"], output_vars=["model_filename"])
+        def training(filename: str, dev_model: str = "") -> str:
+            model_filename = "prod_model.joblib" if dev_model else "model.joblib"
+            return model_filename
+
+        @infer_c.run(input_vars=["filename", "model_path"], output_vars=["output_id"])
+        def inference(filename: str, model_path: str) -> str:
+            output_id = "prediction-1"
+            return output_id
+
+        features = ingest("historical_data.csv")
+        dev = training(features)  # dev_model == "": skipped, the run is logged
+        prod = training(features, dev)
+        inference(ingest("live_data.csv"), prod)
+
+        self.assertEqual([c.name for c in get_components(tag="example")], ["inference", "ingest", "training"])
+        trace = [(d, r.component_name) for d, r in backtrace("prediction-1")]
+        # pre-order, dependencies by id: the prod training (3) before the live ingest (4);
+        # under it the historical ingest (1) and the dev training (2), whose ingest is seen
+        self.assertEqual(trace, [(0, "inference"), (1, "training"), (2, "ingest"), (2, "training"),
+                                 (1, "ingest")])
+        self.assertEqual(len(get_history("training")), 2)
+
     # ---------------------------------------------------------- save / load, lineage, review
 
     def testSaveLoadLineage(self):
