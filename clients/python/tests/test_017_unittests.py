@@ -17,6 +17,7 @@ from mltrace import (
     IOPointer,
     Test,
     backtrace,
+    clean_db,
     create_component,
     flag_output_id,
     get_component_information,
@@ -69,6 +70,14 @@ class Store017Test(unittest.TestCase):
             self.assertEqual(set_db_uri(uri), "test")
             self.assertEqual(get_components(), [])
             create_component("c", "", "")
+
+    def testCleanDbEmptiesTheTestStore(self):
+        create_component("c", "", "")
+        clean_db()
+        self.assertEqual(get_components(), [])
+        set_db_uri("file://" + os.path.join(self.tmp, "data"))
+        with self.assertRaises(NotImplementedError):  # a real log is append-only
+            clean_db()
 
     def testThrowawayDirectoryIsRemoved(self):
         create_component("c", "", "")
