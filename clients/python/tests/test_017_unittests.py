@@ -297,7 +297,9 @@ class Store017Test(unittest.TestCase):
                 super().__init__(name="cleaning", owner="plumber", description="cleans",
                                  tags=["etl"], beforeTests=beforeTests, afterTests=afterTests)
 
-        @Cleaning().run(input_vars=["src"], output_vars=["dst"])
+        cleaning = Cleaning()  # (`@Cleaning().run(...)` needs Python 3.9)
+
+        @cleaning.run(input_vars=["src"], output_vars=["dst"])
         def clean(src):
             dst = src.replace("raw", "clean")  # noqa: F841
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 import time
@@ -34,6 +35,10 @@ def child_env(**extra):
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
+
+
+# The console script `pip install` puts beside this interpreter.
+SCRIPT = os.path.join(sysconfig.get_path("scripts"), "mltrace")
 
 
 def _log_in_child():
@@ -223,9 +228,9 @@ class CommandTest(unittest.TestCase):
         self.assertEqual(res.returncode, 0)
         self.assertTrue(res.stdout.decode().startswith("mltrace "))
 
-    @unittest.skipUnless(shutil.which("mltrace"), "the package is not installed (no mltrace command)")
+    @unittest.skipUnless(os.path.exists(SCRIPT), "the package is not installed for this Python")
     def test_console_script_is_installed(self):
-        res = subprocess.run(["mltrace", "serve", "--help"], stdout=subprocess.PIPE,
+        res = subprocess.run([SCRIPT, "serve", "--help"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, timeout=60)
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("--data-dir", res.stdout.decode("utf-8", "replace"))
