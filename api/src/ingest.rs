@@ -23,28 +23,39 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<Logged>, StoreError>>,
 }
 
-/// The queue to the writer thread.
+/// The queue to the writer thread, or (inline) the store itself.
 #[derive(Clone)]
 pub struct Ingest {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    store: Arc<Store>,
 }
 
 impl Ingest {
     /// Starts the writer thread; it ends when the last handle is dropped.
     pub fn start(store: Arc<Store>) -> Ingest {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let writer_store = store.clone();
         std::thread::Builder::new()
             .name("mltrace-ingest".into())
-            .spawn(move || writer(&store, &queue))
+            .spawn(move || writer(&writer_store, &queue))
             .unwrap_or_else(|e| panic!("cannot start the ingest thread: {e}"));
-        Ingest { jobs }
+        Ingest { jobs: Some(jobs), store }
+    }
+
+    /// Logs on the requesting thread, without the writer thread: for a store embedded in a
+    /// process (the Python package), whose requests come one at a time from the caller's own
+    /// thread, two thread handoffs per run cost more than coalescing can save.
+    pub fn inline(store: Arc<Store>) -> Ingest {
+        Ingest { jobs: None, store }
     }
 
     /// Logs the runs of one request (all or nothing) and answers when they are durable.
     pub async fn log(&self, runs: Vec<NewRun>, single: bool) -> Result<Vec<Logged>, StoreError> {
+        let Some(jobs) = &self.jobs else {
+            return log_one(&self.store, runs, single);
+        };
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { runs, single, reply })
+        jobs.send(Job { runs, single, reply })
             .map_err(|_| StoreError::Unavailable("the server is shutting down".into()))?;
         answer.await.map_err(|_| StoreError::Unavailable("the ingest thread stopped".into()))?
     }

@@ -84,6 +84,30 @@ async fn a_pipeline_logged_over_http_traces_back_to_its_source() {
     assert_eq!(r["outputs"][0]["type"], "model");
 }
 
+/// The embedded store (Python) logs on the requesting thread: the answers, errors included, are
+/// the writer thread's.
+#[tokio::test]
+async fn inline_ingest_answers_as_the_writer_thread_does() {
+    let threaded = Api::new();
+    let inline = Api::with(|state| state.ingest = mltrace_api::ingest::Ingest::inline(state.store.clone()));
+    let mut bad = run("b", 5_000, &[], &[]);
+    bad["end"] = json!(1);
+    let requests = [
+        json!({"runs": [run("ingest", 1_000, &[], &["raw.csv"]), run("clean", 2_000, &["raw.csv"], &["clean.csv"])]}),
+        run("train", 3_000, &["clean.csv"], &["model.pkl"]),
+        json!({"runs": [run("a", 1, &[], &["x"]), bad.clone()]}),
+        bad,
+    ];
+    for body in requests {
+        let expected = threaded.send("POST", "/api/v1/runs", body.clone()).await;
+        assert_eq!(inline.send("POST", "/api/v1/runs", body).await, expected);
+    }
+    assert_eq!(
+        inline.get("/api/v1/trace?output=model.pkl").await,
+        threaded.get("/api/v1/trace?output=model.pkl").await
+    );
+}
+
 #[tokio::test]
 async fn a_batch_with_one_bad_run_writes_nothing_and_names_the_field() {
     let api = Api::new();

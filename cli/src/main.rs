@@ -1,4 +1,5 @@
-//! `mltrace`: the command line. One binary for the server and everything a user does from a shell:
+//! `mltrace`: the command line, as a library whose [`main`] the binary (`src/bin/mltrace.rs`) and
+//! the Python package's `mltrace` command both call. One binary for the server and everything a user does from a shell:
 //! log runs (from scripts, or around any command), ask questions of the lineage (recent, history,
 //! inspect, trace, downstream, review, outdated), flag outputs, move events in and out, and check
 //! a data directory.
@@ -26,8 +27,8 @@ mod view;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::Ctx;
+use std::ffi::OsString;
 use std::io::Write;
-use std::process::ExitCode;
 
 /// mltrace: lineage and observability for ML pipelines.
 #[derive(Parser, Debug)]
@@ -51,7 +52,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Start the server (HTTP API + web UI on one port).
+    /// Start the server (HTTP API + web UI on one port). `launch` is mltrace 0.17's name for it.
+    #[command(visible_alias = "launch")]
     Serve(serve::ServeArgs),
     /// Log one run of a component (from any shell script).
     Log(commands::log::LogArgs),
@@ -146,42 +148,43 @@ impl std::error::Error for Failed {}
 fn init_tracing(serving: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" }));
-    // Colour codes only on a terminal: a log written to a file or journald must stay plain text.
+    // Colour codes only on a terminal: a log written to a file or journald must stay plain text. A
+    // host process (Python) may have installed a subscriber already; then that one logs.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(ansi)
-        .init();
+        .try_init();
 }
 
 /// Parses the command line; a usage error becomes one line (and exit 2), help and version print
 /// as clap prints them.
-fn parse() -> Result<Cli, ExitCode> {
-    let matches = match Cli::command().try_get_matches() {
+fn parse(args: &[OsString]) -> Result<Cli, u8> {
+    let matches = match Cli::command().try_get_matches_from(args) {
         Ok(m) => m,
-        Err(e) => return Err(usage_exit(e)),
+        Err(e) => return Err(usage_exit(e, args)),
     };
-    Cli::from_arg_matches(&matches).map_err(usage_exit)
+    Cli::from_arg_matches(&matches).map_err(|e| usage_exit(e, args))
 }
 
-fn usage_exit(e: clap::Error) -> ExitCode {
+fn usage_exit(e: clap::Error, args: &[OsString]) -> u8 {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            ExitCode::SUCCESS
+            0
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             let _ = e.print();
-            ExitCode::from(2)
+            2
         }
         _ => {
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
             let line = one_line_usage(&e.render().to_string(), &command_path(&args));
             let _ = writeln!(std::io::stderr(), "mltrace: {line}");
-            ExitCode::from(2)
+            2
         }
     }
 }
@@ -250,8 +253,10 @@ fn ending(e: &anyhow::Error) -> Ending {
     Ending::Code(1)
 }
 
-fn main() -> ExitCode {
-    let cli = match parse() {
+/// Runs one command line (`args[0]` is the program name) and returns the process's exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match parse(&args) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
@@ -259,42 +264,42 @@ fn main() -> ExitCode {
     let mut ctx = Ctx::new(cli.conn);
     init_tracing(matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
-        Command::Serve(args) => serve::serve(serve_args(args, &top)).map(|()| ExitCode::SUCCESS),
-        Command::Log(a) => commands::log::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::serve(serve_args(args, &top)).map(|()| 0),
+        Command::Log(a) => commands::log::run(a, &mut ctx).map(|()| 0),
         Command::Run(a) => commands::exec::run(a, &mut ctx),
-        Command::Import(a) => commands::import::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Export(a) => commands::export::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Recent(a) => commands::runs::recent(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::History(a) => commands::runs::history(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Inspect(a) => commands::inspect::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Trace(a) => commands::lineage::trace(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Downstream(a) => commands::lineage::downstream(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Components(a) => commands::components::list(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Tags(a) => commands::components::tags(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Tag(a) => commands::components::tag(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Flag(a) => commands::flags::flag(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Unflag(a) => commands::flags::unflag(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Flags(a) => commands::flags::list(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Review(a) => commands::review::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Outdated(a) => commands::lineage::outdated(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Notes(a) => commands::notes::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Backup(a) => commands::backup::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Import(a) => commands::import::run(a, &mut ctx).map(|()| 0),
+        Command::Export(a) => commands::export::run(a, &mut ctx).map(|()| 0),
+        Command::Recent(a) => commands::runs::recent(a, &mut ctx).map(|()| 0),
+        Command::History(a) => commands::runs::history(a, &mut ctx).map(|()| 0),
+        Command::Inspect(a) => commands::inspect::run(a, &mut ctx).map(|()| 0),
+        Command::Trace(a) => commands::lineage::trace(a, &mut ctx).map(|()| 0),
+        Command::Downstream(a) => commands::lineage::downstream(a, &mut ctx).map(|()| 0),
+        Command::Components(a) => commands::components::list(a, &mut ctx).map(|()| 0),
+        Command::Tags(a) => commands::components::tags(a, &mut ctx).map(|()| 0),
+        Command::Tag(a) => commands::components::tag(a, &mut ctx).map(|()| 0),
+        Command::Flag(a) => commands::flags::flag(a, &mut ctx).map(|()| 0),
+        Command::Unflag(a) => commands::flags::unflag(a, &mut ctx).map(|()| 0),
+        Command::Flags(a) => commands::flags::list(a, &mut ctx).map(|()| 0),
+        Command::Review(a) => commands::review::run(a, &mut ctx).map(|()| 0),
+        Command::Outdated(a) => commands::lineage::outdated(a, &mut ctx).map(|()| 0),
+        Command::Notes(a) => commands::notes::run(a, &mut ctx).map(|()| 0),
+        Command::Backup(a) => commands::backup::run(a, &mut ctx).map(|()| 0),
         Command::Verify(a) => commands::verify::run(a, &mut ctx),
-        Command::Audit(a) => commands::audit::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| ExitCode::SUCCESS),
-        Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| ExitCode::SUCCESS),
-        Command::Names(a) => commands::completions::names(a, &mut ctx).map(|()| ExitCode::SUCCESS),
+        Command::Audit(a) => commands::audit::run(a, &mut ctx).map(|()| 0),
+        Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| 0),
+        Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| 0),
+        Command::Names(a) => commands::completions::names(a, &mut ctx).map(|()| 0),
     };
     // What is still buffered goes out now; a reader that left early is not an error.
     let result = result.and_then(|code| ctx.out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {
         Ok(code) => code,
         Err(e) => match ending(&e) {
-            Ending::Quiet => ExitCode::SUCCESS,
+            Ending::Quiet => 0,
             Ending::Code(code) => {
                 let message = format!("{e:#}").replace('\n', " ");
                 let _ = writeln!(std::io::stderr(), "mltrace: {message}");
-                ExitCode::from(code)
+                code
             }
         },
     }

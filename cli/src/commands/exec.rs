@@ -14,7 +14,7 @@ use mltrace_api::instrument::git;
 use mltrace_store::{StoreError, Timestamp};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
 /// Runs a command and logs it as a run of a component if it succeeds (nothing is logged when it
 /// fails, and its exit code is passed through either way). The git commit of the working directory
@@ -57,7 +57,7 @@ fn say(text: &str) {
 }
 
 /// `mltrace run`.
-pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
+pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<u8> {
     let (program, args) = a.command.split_first().ok_or_else(|| {
         crate::Usage(
             "give the command to run after the options, e.g. `mltrace run -c train -o model.pkl -- python train.py`"
@@ -79,14 +79,14 @@ pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
                 };
             say(&format!("mltrace: cannot run `{program}`: {e}; nothing logged{hint}"));
             let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-            return Ok(ExitCode::from(code));
+            return Ok(code);
         }
     };
     let end = Timestamp::now();
     if !status.success() {
         let (code, how) = exit_of(&status);
         say(&format!("mltrace: `{line}` {how} (ran {}); nothing logged", duration(end.0 - start.0)));
-        return Ok(ExitCode::from(code));
+        return Ok(code);
     }
     let mut run = a.spec.new_run(a.io.io(), start, end)?;
     run.code_snapshot = Some(line);
@@ -110,7 +110,7 @@ pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
         };
         say(&format!("mltrace: {l}"));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// The exit code to pass on, and how the command ended, in words.

@@ -1,5 +1,14 @@
-"""Test support: start the real ``mltrace`` server binary on a free loopback
-port with a temporary data directory, and point the client at it.
+"""Test support: the store the tests log into, in one of two modes chosen by
+``MLTRACE_TEST_MODE``:
+
+- ``server`` (default): the real ``mltrace`` server binary on a free loopback
+  port with a temporary data directory; the client talks HTTP to it;
+- ``embedded``: a temporary data directory opened in the test process by the
+  compiled extension (``set_db_uri("file:///...")``), no server.
+
+Every test that uses the fixture runs unchanged in both. Tests of the HTTP
+transport itself (retries, tokens, unreachable servers) start their own
+:class:`Server` in both modes.
 
 The binary is ``$MLTRACE_BIN``, default ``<repo>/target/debug/mltrace``
 (build it with ``cargo build --workspace``).
@@ -34,7 +43,12 @@ import mltrace  # noqa: E402
 
 # Stale-run warnings are expected in tests; keep the output readable.
 logging.getLogger("mltrace").setLevel(logging.ERROR)
-from mltrace import _config, _http  # noqa: E402
+from mltrace import _batch, _config, _embedded, _http  # noqa: E402
+
+MODE = os.environ.get("MLTRACE_TEST_MODE", "server").strip().lower() or "server"
+if MODE not in ("server", "embedded"):
+    raise RuntimeError(f"MLTRACE_TEST_MODE={MODE!r}: use server or embedded")
+EMBEDDED = MODE == "embedded"
 
 
 def binary() -> str:
@@ -86,6 +100,23 @@ class Server:
     def url(self) -> str:
         scheme = "https" if "--tls-cert" in self.extra_args else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def uri(self) -> str:
+        """What ``set_db_uri`` takes to log here."""
+        return self.url
+
+    def env(self) -> Dict[str, str]:
+        """The environment that points a child process here (0.17 style)."""
+        return {"DB_SERVER": f"127.0.0.1:{self.port}"}
+
+    def release(self) -> None:
+        """Nothing to release: a server takes any number of clients."""
+
+    def fetch(self, path: str) -> bytes:
+        """The raw answer to ``GET path``."""
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return r.read()
 
     def start(self, wait: float = 20.0) -> "Server":
         last = ""
@@ -152,27 +183,86 @@ class Server:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-_shared: Optional[Server] = None
+class EmbeddedStore:
+    """A temporary data directory opened in the test process (no server)."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.mkdtemp(prefix="mltrace-pytest-embedded-")
+        self.data_dir = os.path.join(self._tmp, "data")
+        self.token: Optional[str] = None
+
+    @property
+    def uri(self) -> str:
+        # fsync off: a test directory needs no power-loss durability.
+        return "file://" + self.data_dir + "?fsync=never"
+
+    def start(self) -> "EmbeddedStore":
+        return self
+
+    def env(self) -> Dict[str, str]:
+        return {"MLTRACE_DATA_DIR": self.data_dir, "MLTRACE_FSYNC": "never"}
+
+    def release(self) -> None:
+        """Closes the store in this process so that a child process (or a
+        server) can open the directory; the next call opens it again."""
+        _batch.flush_quietly()
+        _embedded.close()
+
+    def fetch(self, path: str) -> bytes:
+        return _http.request("GET", path, raw=True)
+
+    def serve(self) -> Server:
+        """A server on this directory (after releasing it), for the UI and CLI."""
+        self.release()
+        return Server(data_dir=self.data_dir).start()
+
+    def cleanup(self) -> None:
+        if _embedded.open_path() == self.data_dir:
+            _embedded.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def shared_server() -> Server:
-    """One server for the whole test process (tests use unique names)."""
+_shared_http: Optional[Server] = None
+
+
+def shared_http_server() -> Server:
+    """A real server in either mode, for the tests of the HTTP transport."""
+    global _shared_http
+    if _shared_http is None:
+        _shared_http = Server().start()
+        atexit.register(_shared_http.cleanup)
+    return _shared_http
+
+
+def new_store():
+    """A fresh store of the mode under test."""
+    return EmbeddedStore() if EMBEDDED else Server().start()
+
+
+_shared = None
+
+
+def shared_server():
+    """One store for the whole test process (tests use unique names)."""
     global _shared
     if _shared is None:
-        _shared = Server().start()
+        if not EMBEDDED:
+            return shared_http_server()
+        _shared = new_store()
         atexit.register(_shared.cleanup)
     return _shared
 
 
 _ENV_KEYS = ("MLTRACE_SERVER", "DB_SERVER", "DB_URI", "MLTRACE_TOKEN", "SAVE_DIR",
-             "MLTRACE_RETRIES", "MLTRACE_RETRY_BACKOFF", "MLTRACE_TIMEOUT")
+             "MLTRACE_RETRIES", "MLTRACE_RETRY_BACKOFF", "MLTRACE_TIMEOUT", "MLTRACE_DATA_DIR",
+             "MLTRACE_BATCH", "MLTRACE_FSYNC")
 
 
 class MltraceTestCase(unittest.TestCase):
     """Points the client at a server (the shared one unless ``server()`` is
     overridden), with a private ``SAVE_DIR`` and a clean environment."""
 
-    def server(self) -> Server:
+    def server(self):
         return shared_server()
 
     def setUp(self) -> None:
@@ -181,10 +271,11 @@ class MltraceTestCase(unittest.TestCase):
             os.environ.pop(k, None)
         self.tmp = tempfile.mkdtemp(prefix="mltrace-pytest-case-")
         os.environ["SAVE_DIR"] = os.path.join(self.tmp, "save")
+        _batch.reset()
         _config.reset()
         _http.close()
         self.srv = self.server()
-        mltrace.set_db_uri(self.srv.url)
+        mltrace.set_db_uri(self.srv.uri)
         mltrace.set_retries(count=3, backoff=0.05, timeout=10)
         self._cwd = os.getcwd()
 
@@ -195,6 +286,7 @@ class MltraceTestCase(unittest.TestCase):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _batch.reset()
         _config.reset()
         _http.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -205,14 +297,14 @@ class MltraceTestCase(unittest.TestCase):
 
 
 class PrivateServerTestCase(MltraceTestCase):
-    """Like :class:`MltraceTestCase` but with a server of the class's own
+    """Like :class:`MltraceTestCase` but with a store of the class's own
     (fresh state, e.g. for flags and review)."""
 
-    _private: Optional[Server] = None
+    _private = None
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls._private = Server().start()
+        cls._private = new_store()
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -220,7 +312,7 @@ class PrivateServerTestCase(MltraceTestCase):
             cls._private.cleanup()
             cls._private = None
 
-    def server(self) -> Server:
+    def server(self):
         assert self._private is not None
         return self._private
 

@@ -4,7 +4,7 @@ import os
 import time
 import unittest
 
-from _support import MltraceTestCase, Server, free_port
+from _support import MltraceTestCase, Server, free_port, shared_http_server
 
 import mltrace
 from mltrace import _config, _http
@@ -125,7 +125,7 @@ class ServerErrorTest(MltraceTestCase):
         self.assertIsInstance(e, mltrace.NotFoundError)
         self.assertEqual(e.status, 404)
         self.assertEqual(e.code, "not_found")
-        self.assertIn(self.srv.url, str(e))
+        self.assertIn(self.srv.uri, str(e))
 
     def test_invalid_argument(self):
         cr = mltrace.ComponentRun("bad\x01name")
@@ -139,6 +139,13 @@ class ServerErrorTest(MltraceTestCase):
     def test_health(self):
         h = mltrace.health()
         self.assertEqual(h["status"], "ok")
+
+
+class HttpTransportTest(MltraceTestCase):
+    """The HTTP transport itself: a real server in both test modes."""
+
+    def server(self):
+        return shared_http_server()
 
     def test_env_db_server_with_port_reaches_server(self):
         _config.reset()

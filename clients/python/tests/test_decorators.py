@@ -4,7 +4,6 @@ captured code, git and times."""
 import json
 import os
 import shutil
-import urllib.request
 import subprocess
 import unittest
 from datetime import timedelta, timezone
@@ -233,8 +232,8 @@ class DecoratorTest(MltraceTestCase):
         self.assertEqual(sorted(info.tags), ["etl", "nyc-taxicab"])
         self.assertEqual(info.run_count, 3)
         # registered once: repeated runs (even from a new process) add no registration events
-        with urllib.request.urlopen(self.srv.url + "/api/v1/events?after=0", timeout=10) as r:
-            events = [json.loads(line) for line in r.read().decode("utf-8").splitlines() if line.strip()]
+        raw = self.srv.fetch("/api/v1/events?after=0")
+        events = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
         registered = [e for e in events if e["type"] == "component_registered"
                       and e["component"]["name"] == name]
         self.assertEqual(len(registered), 1)
@@ -301,6 +300,22 @@ class DecoratorTest(MltraceTestCase):
         run = last_run(name)
         self.assertEqual(run.git_hash, head)
         self.assertEqual(sorted(run.git_tags), ["release-1", "v1.2"])
+
+        # the capture is cached per process, but a commit, a new tag or a checkout shows
+        with chdir(repo):
+            with open(os.path.join(repo, "f.txt"), "a") as fh:
+                fh.write("more\n")
+            git("commit", "-q", "-am", "second")
+            second = git("rev-parse", "HEAD")
+            f()
+            self.assertEqual((last_run(name).git_hash, last_run(name).git_tags), (second, []))
+            git("tag", "v2")
+            f()
+            self.assertEqual((last_run(name).git_hash, last_run(name).git_tags), (second, ["v2"]))
+            git("checkout", "-q", "v1.2")
+            f()
+            self.assertEqual(last_run(name).git_hash, head)
+            self.assertEqual(sorted(last_run(name).git_tags), ["release-1", "v1.2"])
 
     def test_outside_a_repository(self):
         with chdir(self.tmp):

@@ -26,7 +26,7 @@ class QueryTest(PrivateServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        mltrace.set_db_uri(cls._private.url)
+        mltrace.set_db_uri(cls._private.uri)
         mltrace.create_component("ingest", "Reads raw trips", "alice", ["etl"])
         mltrace.create_component("clean", "Cleans trips", "alice", ["etl"])
         mltrace.create_component("train", "Trains the model", "bob", ["ml"])

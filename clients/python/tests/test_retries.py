@@ -8,7 +8,7 @@ import time
 import unittest
 from typing import List
 
-from _support import MltraceTestCase, Server, free_port
+from _support import MltraceTestCase, Server, free_port, shared_http_server
 
 import mltrace
 from mltrace import ComponentRun, _config, _http
@@ -134,6 +134,11 @@ def new_run(component: str) -> ComponentRun:
 
 
 class RetryTest(MltraceTestCase):
+    """Retries are the HTTP transport's: a real server in both test modes."""
+
+    def server(self):
+        return shared_http_server()
+
     def via_proxy(self, modes: List[str]) -> FaultyProxy:
         proxy = FaultyProxy(self.srv.port, modes)
         self.addCleanup(proxy.close)

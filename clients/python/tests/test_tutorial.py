@@ -11,7 +11,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from _support import CLIENT_DIR, SRC, PrivateServerTestCase, binary
+from _support import CLIENT_DIR, EMBEDDED, SRC, PrivateServerTestCase, binary
 
 import mltrace
 
@@ -30,14 +30,18 @@ def have(*modules):
 
 class PipelineRunner(PrivateServerTestCase):
     def run_script(self, script, *args, cwd=None, env_server="DB_SERVER"):
-        env = {k: v for k, v in os.environ.items() if k not in ("MLTRACE_SERVER", "DB_SERVER", "DB_URI")}
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MLTRACE_SERVER", "DB_SERVER", "DB_URI", "MLTRACE_DATA_DIR")}
         env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["SAVE_DIR"] = os.path.join(self.tmp, "save")
-        if env_server == "DB_SERVER":
-            env["DB_SERVER"] = f"127.0.0.1:{self.srv.port}"  # the old variable: host[:port]
-        else:
+        # server mode: the old variable DB_SERVER=host:port (or MLTRACE_SERVER);
+        # embedded mode: MLTRACE_DATA_DIR, which this process lets go of first.
+        env.update(self.srv.env())
+        if env_server != "DB_SERVER" and "DB_SERVER" in env:
             env["MLTRACE_SERVER"] = self.srv.url
+            del env["DB_SERVER"]
+        self.srv.release()
         res = subprocess.run([sys.executable, script, *args], cwd=cwd or self.tmp, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         out = res.stdout.decode("utf-8", "replace")
@@ -84,11 +88,22 @@ class TutorialTest(PipelineRunner):
         self.assertIn(train.id, [r.id for r, _ in runs])
         self.assertTrue(all(count == 1 for _, count in runs))
 
-        # the UI: its index, and a deep link to the trace
-        for path in ("/", "/trace/" + urllib.parse.quote(prediction, safe="")):
-            with urllib.request.urlopen(self.srv.url + path, timeout=10) as r:
-                self.assertEqual(r.status, 200)
-                self.assertIn("text/html", r.headers.get("Content-Type", ""))
+        # the UI: its index, and a deep link to the trace (embedded mode: `mltrace
+        # serve` on the directory the pipeline logged into, after this process lets go)
+        web = self.srv.serve() if EMBEDDED else self.srv
+        try:
+            for path in ("/", "/trace/" + urllib.parse.quote(prediction, safe="")):
+                with urllib.request.urlopen(web.url + path, timeout=10) as r:
+                    self.assertEqual(r.status, 200)
+                    self.assertIn("text/html", r.headers.get("Content-Type", ""))
+            # the server reads what the pipeline logged in process
+            answer = json.loads(urllib.request.urlopen(
+                web.url + "/api/v1/trace?output=" + urllib.parse.quote(prediction, safe=""),
+                timeout=10).read().decode("utf-8"))
+            self.assertEqual(answer["root"], inf.id)
+        finally:
+            if web is not self.srv:
+                web.cleanup()
 
         return prediction, inf, train
 
@@ -105,7 +120,10 @@ class TutorialTest(PipelineRunner):
         if "  trace" not in help_text or "  review" not in help_text:
             self.skipTest("this mltrace binary has no trace/review commands yet")
         prediction, inf, train = self.run_tutorial("stdlib")
-        env = {**os.environ, "MLTRACE_SERVER": self.srv.url}
+        # embedded mode: the CLI reads the data directory beside this process
+        env = {**os.environ, **self.srv.env()}
+        if not EMBEDDED:
+            env["MLTRACE_SERVER"] = self.srv.url
         res = subprocess.run([binary(), "trace", prediction, "--json"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         self.assertEqual(res.returncode, 0, res.stderr.decode("utf-8", "replace"))

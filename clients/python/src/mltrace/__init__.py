@@ -1,4 +1,6 @@
-"""mltrace: lineage and tests for ML pipelines, logged to an mltrace server.
+"""mltrace: lineage and tests for ML pipelines, logged to an mltrace server or
+to the store embedded in this process (``set_db_uri("test")``,
+``set_db_uri("file:///path")``, ``MLTRACE_DATA_DIR``).
 
 Existing mltrace 0.16/0.17 code works unchanged::
 
@@ -8,7 +10,8 @@ Existing mltrace 0.16/0.17 code works unchanged::
     @Component("cleaning", owner="plumber").run(input_vars=["src"], output_vars=["dst"])
     def clean(src): ...
 
-Standard library only; pandas, numpy and joblib are used when installed.
+Standard library only (plus the compiled store); pandas, numpy and joblib are
+used when installed.
 """
 
 from ._version import __version__
@@ -16,10 +19,12 @@ from .client import (
     add_notes_to_component_run,
     backtrace,
     clean_db,
+    close,
     create_component,
     create_random_ids,
     downstream,
     flag_output_id,
+    flush,
     get_address,
     get_all_tags,
     get_component_information,
@@ -43,6 +48,7 @@ from .client import (
     review_flagged_outputs,
     save,
     set_address,
+    set_batching,
     set_db_uri,
     set_ca_cert,
     set_retries,
@@ -55,14 +61,14 @@ from .client import (
 )
 from .component import Component
 from .entities import ComponentRun, IOPointer, PointerTypeEnum, Test, TestResult
-from .errors import ConnectionError, MltraceError, NotFoundError, ServerError
+from .errors import BatchError, ConnectionError, MltraceError, NotFoundError, ServerError
 from . import components, tests  # noqa: E402  (mltrace 0.17 exported these modules)
 
 __all__ = [
     "__version__",
     # settings
     "set_address", "set_db_uri", "get_db_uri", "get_address", "set_token", "set_ca_cert", "set_retries",
-    "health", "clean_db",
+    "health", "clean_db", "set_batching", "flush", "close",
     # logging
     "Component", "ComponentRun", "IOPointer", "PointerTypeEnum", "Test", "TestResult",
     "create_component", "tag_component", "register", "log_component_run",
@@ -75,7 +81,7 @@ __all__ = [
     "get_components_with_tag", "get_all_tags", "get_io_pointer", "get_flags",
     "review_flagged_outputs",
     # errors
-    "MltraceError", "ServerError", "NotFoundError", "ConnectionError",
+    "MltraceError", "ServerError", "NotFoundError", "ConnectionError", "BatchError",
     # modules
     "components", "tests",
 ]

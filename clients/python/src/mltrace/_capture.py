@@ -12,7 +12,7 @@ def _target_code(func: Callable[..., Any]) -> Any:
 
 
 def call_capturing_locals(
-    func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], code: Any = False
 ) -> Tuple[Dict[str, Any], Any]:
     """Calls ``func(*args, **kwargs)`` and returns ``(locals_at_return, result)``.
 
@@ -20,9 +20,11 @@ def call_capturing_locals(
     (identified by its code object, so other decorators in between do not
     confuse it), then the previous tracer (a debugger, coverage) is put back, so
     the function runs at full speed. The frame is read after it returns. For a
-    callable with no Python frame the locals are empty.
+    callable with no Python frame the locals are empty. ``code`` is the code
+    object to wait for (``None``: the first frame), when the caller knows it.
     """
-    code = _target_code(func)
+    if code is False:  # not given: look it up (the decorator gives it, looked up once)
+        code = _target_code(func)
     holder: List[FrameType] = []
     previous = sys.gettrace()
 

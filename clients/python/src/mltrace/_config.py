@@ -1,13 +1,15 @@
-"""Connection settings: which server the client talks to, the token, retries.
+"""Connection settings: where the client logs (a server, or a store embedded in
+this process), the token, retries.
 
 Resolution order when nothing was set at run time:
 
 1. ``MLTRACE_SERVER`` (a URL, e.g. ``http://10.0.0.5:8080``);
-2. ``DB_URI`` when it is an ``http://`` or ``https://`` URL (mltrace 0.17 used a
-   Postgres URI here; any other URI is ignored);
-3. ``DB_SERVER`` (a host name or address, mltrace 0.17 style; port 8080 unless
+2. ``MLTRACE_DATA_DIR`` (a data directory, opened in this process: no server);
+3. ``DB_URI`` when it is an ``http://`` or ``https://`` URL, ``file:///path`` or
+   ``test`` (mltrace 0.17 used a Postgres URI here; any other URI is ignored);
+4. ``DB_SERVER`` (a host name or address, mltrace 0.17 style; port 8080 unless
    given as ``host:port``);
-4. ``http://127.0.0.1:8080``.
+5. ``http://127.0.0.1:8080``.
 
 ``set_address`` / ``set_db_uri`` override the environment for the process.
 """
@@ -15,16 +17,38 @@ Resolution order when nothing was set at run time:
 import logging
 import os
 import threading
-from typing import Optional
-from urllib.parse import urlsplit
+import uuid
+from typing import NamedTuple, Optional, Union
+from urllib.parse import parse_qs, unquote, urlsplit
 
 logger = logging.getLogger("mltrace")
 
 DEFAULT_PORT = 8080
 DEFAULT_SERVER = f"http://127.0.0.1:{DEFAULT_PORT}"
 
+
+
+class LocalStore(NamedTuple):
+    """A store embedded in this process: a data directory (``path``), or a
+    throwaway one (``path`` is ``None``; ``key`` tells one ``set_db_uri("test")``
+    from the next)."""
+
+    path: Optional[str]
+    fsync: Optional[str] = None
+    key: str = ""
+
+    @property
+    def uri(self) -> str:
+        if self.path is None:
+            return "test"
+        uri = "file://" + self.path
+        return uri + (f"?fsync={self.fsync}" if self.fsync else "")
+
+
+Target = Union[str, LocalStore]
+
 _lock = threading.Lock()
-_explicit_server: Optional[str] = None
+_explicit_server: Optional[Target] = None
 _explicit_token: Optional[str] = None
 _retries: Optional[int] = None
 _backoff: Optional[float] = None
@@ -72,16 +96,52 @@ def normalize_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _from_environment() -> str:
+def is_test_uri(value: str) -> bool:
+    """``"test"``, any case, spaces around: mltrace 0.17's throwaway store."""
+    return value.strip().lower() == "test"
+
+
+def local_store(uri: str) -> LocalStore:
+    """Parses ``file:///abs/path`` (or ``file:relative/path``), with an optional
+    ``?fsync=always|never|interval:MS``."""
+    parts = urlsplit(uri.strip())
+    if parts.scheme.lower() != "file":
+        raise ValueError(f"{uri!r} is not a file:// URI")
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"cannot use {uri!r}: a file:// URI names a local directory (file:///path)")
+    path = unquote(parts.path)
+    if not path:
+        raise ValueError(f"cannot use {uri!r}: it names no directory (file:///path)")
+    fsync = None
+    for key, values in parse_qs(parts.query).items():
+        if key != "fsync":
+            raise ValueError(f"cannot use {uri!r}: unknown option {key!r} (only fsync=)")
+        fsync = values[-1]
+    return LocalStore(os.path.abspath(os.path.expanduser(path)), fsync)
+
+
+def throwaway_store() -> LocalStore:
+    """A fresh private store, removed when it is closed or the process ends."""
+    return LocalStore(None, os.environ.get("MLTRACE_FSYNC") or "never", uuid.uuid4().hex)
+
+
+def _from_environment() -> Target:
     env = os.environ
     server = env.get("MLTRACE_SERVER", "").strip()
     if server:
         if _is_http_url(server):
             return normalize_url(server)
         return _host_to_url(server)
+    data_dir = env.get("MLTRACE_DATA_DIR", "").strip()
+    if data_dir:
+        return LocalStore(os.path.abspath(os.path.expanduser(data_dir)))
     db_uri = env.get("DB_URI", "").strip()
     if db_uri and _is_http_url(db_uri):
         return normalize_url(db_uri)
+    if db_uri and db_uri.lower().startswith("file:"):
+        return local_store(db_uri)
+    if db_uri and is_test_uri(db_uri):
+        return _environment_test_store()
     db_server = env.get("DB_SERVER", "").strip()
     if db_server:
         if _is_http_url(db_server):
@@ -90,19 +150,49 @@ def _from_environment() -> str:
     return DEFAULT_SERVER
 
 
-def server_url() -> str:
-    """The base URL of the server that requests go to."""
+_env_test_store: Optional[LocalStore] = None
+
+
+def _environment_test_store() -> LocalStore:
+    """``DB_URI=test``: one throwaway store for the process."""
+    global _env_test_store
+    if _env_test_store is None:
+        _env_test_store = throwaway_store()
+    return _env_test_store
+
+
+def target() -> Target:
+    """Where requests go: a server's base URL, or a :class:`LocalStore`."""
     with _lock:
         if _explicit_server is not None:
             return _explicit_server
     return _from_environment()
 
 
+def server_url() -> str:
+    """The base URL of the server that requests go to (the default server's
+    when the client logs into an embedded store)."""
+    t = target()
+    return t if isinstance(t, str) else DEFAULT_SERVER
+
+
+def db_uri() -> str:
+    """The URL of the server, ``file:///path`` of an embedded data directory,
+    or ``test``."""
+    t = target()
+    return t if isinstance(t, str) else t.uri
+
+
 def set_server_url(url: Optional[str]) -> None:
     """Sets (or with ``None`` clears) the server URL for this process."""
+    set_target(normalize_url(url) if url is not None else None)
+
+
+def set_target(value: Optional[Target]) -> None:
+    """Sets (or with ``None`` clears) where requests go, for this process."""
     global _explicit_server
     with _lock:
-        _explicit_server = normalize_url(url) if url is not None else None
+        _explicit_server = value
 
 
 def set_address(address: str) -> str:
@@ -121,18 +211,29 @@ def set_address(address: str) -> str:
 
 
 def set_db_uri(uri: str) -> str:
-    """mltrace 0.17's ``set_db_uri``. An ``http(s)`` URL is used as is; an old
-    database URI (``postgresql://user:pw@host:5432/db``) is mapped to the mltrace
-    server on that host, port 8080, with a warning."""
+    """mltrace 0.17's ``set_db_uri``. ``"test"`` (any case) is a fresh
+    throwaway store in this process; ``file:///path`` a data directory opened in
+    this process; an ``http(s)`` URL a server; an old database URI
+    (``postgresql://user:pw@host:5432/db``) is mapped to the mltrace server on
+    that host, port 8080, with a warning."""
     if not isinstance(uri, str):
         raise TypeError("the URI must be a string")
+    if is_test_uri(uri):
+        store = throwaway_store()
+        set_target(store)
+        return store.uri
+    if uri.strip().lower().startswith("file:"):
+        store = local_store(uri)
+        set_target(store)
+        return store.uri
     if _is_http_url(uri):
         url = normalize_url(uri)
     else:
         host = urlsplit(uri).hostname
         if not host:
             raise ValueError(
-                f"cannot use {uri!r} as the mltrace server: give an http(s):// URL"
+                f"cannot use {uri!r} as the mltrace store: give an http(s):// URL, "
+                "file:///path for a data directory in this process, or 'test'"
             )
         url = _host_to_url(host if ":" not in host else f"[{host}]")
         logger.warning(
@@ -237,10 +338,11 @@ def set_ca_cert(path: Optional[str]) -> None:
 
 def reset() -> None:
     """Forgets every run-time setting (back to the environment)."""
-    global _explicit_server, _explicit_token, _retries, _backoff, _timeout, _ca_cert
+    global _explicit_server, _explicit_token, _retries, _backoff, _timeout, _env_test_store, _ca_cert
     _ca_cert = None
     with _lock:
         _explicit_server = None
+        _env_test_store = None
         _explicit_token = None
         _retries = None
         _backoff = None

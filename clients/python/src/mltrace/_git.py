@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import subprocess
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 logger = logging.getLogger("mltrace")
 
@@ -138,3 +138,50 @@ def get_git_tags(path: Optional[str] = None) -> List[str]:
         if ref.startswith("refs/tags/") and head in (sha, peeled):
             tags.add(ref[len("refs/tags/"):])
     return sorted(tags)
+
+
+# What a decorated call captures, cached per working directory. A call only
+# stats the files a commit, a checkout or a new tag changes (HEAD, the branch's
+# ref, packed-refs, refs/tags), and reruns the capture (which spawns `git tag`)
+# when one of them changed: milliseconds per run otherwise.
+_dirs: Dict[str, Optional[Tuple[str, str]]] = {}
+_captured: Dict[str, Tuple[Tuple[Any, ...], Optional[str], List[str]]] = {}
+
+
+def _stamp(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _branch_ref_path(git_dir: str, common: str) -> Optional[str]:
+    head = _read(os.path.join(git_dir, "HEAD")) or ""
+    if not head.startswith("ref:"):
+        return None
+    ref = head[4:].strip().split("/")
+    loose = os.path.join(git_dir, *ref)
+    return loose if os.path.exists(loose) else os.path.join(common, *ref)
+
+
+def capture() -> Tuple[Optional[str], List[str]]:
+    """``(commit, tags)`` of the working directory's repository, as
+    :func:`get_git_hash` and :func:`get_git_tags` answer them."""
+    cwd = os.getcwd()
+    if cwd not in _dirs:
+        _dirs[cwd] = _find_git_dir(cwd)
+    found = _dirs[cwd]
+    if not found:
+        return None, []
+    git_dir, common = found
+    head_stamp = _stamp(os.path.join(git_dir, "HEAD"))
+    cached = _captured.get(cwd)
+    branch = cached[0][1] if cached and cached[0][0] == head_stamp else _branch_ref_path(git_dir, common)
+    key = (head_stamp, branch, _stamp(branch) if branch else None,
+           _stamp(os.path.join(common, "packed-refs")), _stamp(os.path.join(common, "refs", "tags")))
+    if cached and cached[0] == key:
+        return cached[1], list(cached[2])
+    commit, tags = get_git_hash(cwd), get_git_tags(cwd)
+    _captured[cwd] = (key, commit, tags)
+    return commit, list(tags)

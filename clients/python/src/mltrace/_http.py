@@ -1,5 +1,6 @@
-"""HTTP transport: one keep-alive connection per thread, JSON in and out,
-retries with exponential backoff.
+"""The transport: requests to the HTTP API, sent to a server (one keep-alive
+connection per thread, retries with exponential backoff) or answered in process
+by the embedded store (``_embedded``), JSON in and out either way.
 
 Every request the client makes is safe to repeat: reads are reads, writes are
 either idempotent by nature (set notes, register a component, flag) or carry an
@@ -18,7 +19,7 @@ import time
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
 
-from . import _config
+from . import _batch, _config, _embedded
 from ._version import __version__
 from .errors import ConnectionError, NotFoundError, ServerError
 
@@ -58,6 +59,10 @@ def _ssl_context() -> ssl.SSLContext:
     if extra:
         ctx.load_verify_locations(cafile=extra)
     return ctx
+
+
+# One encoder for every request: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _connection(base: str) -> Tuple[http.client.HTTPConnection, bool]:
@@ -144,15 +149,34 @@ def _error_from(status: int, body: bytes, server: str, method: str, path: str) -
     return cls(status, code, message, server, method, path, field)
 
 
+def _answer(status: int, data: bytes, server: str, method: str, path: str, raw: bool) -> Any:
+    if status >= 400:
+        raise _error_from(status, data, server, method, path)
+    if raw:
+        return data
+    if not data:
+        return None
+    try:
+        return json.loads(data)  # bytes: UTF-8 is detected
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ServerError(status, "bad_response",
+                          f"the answer is not JSON: {data[:200]!r}", server, method, path) from e
+
+
 def request(
     method: str,
     path: str,
     params: Params = None,
     body: Any = None,
     retries: Optional[int] = None,
+    raw: bool = False,
 ) -> Any:
-    """Sends one request to the configured server and returns the decoded JSON
-    answer (``None`` for an empty body).
+    """Sends one request to the configured server (or the embedded store) and
+    returns the decoded JSON answer (``None`` for an empty body; the bytes with
+    ``raw``).
+
+    Runs queued by the batching mode are sent first, so that every read sees
+    them and every write lands after them, as without batching.
 
     Connection failures, timeouts and answers 429/502/503/504 are retried
     (``retries`` times, default from the settings) with exponential backoff; a
@@ -160,16 +184,26 @@ def request(
     a fresh one. Raises :class:`mltrace.ConnectionError` naming the server when
     it stays unreachable, :class:`mltrace.ServerError` for an error answer.
     """
-    base = _config.server_url()
+    _batch.flush_before_request()
+    payload: Optional[bytes] = None
+    if body is not None:
+        payload = _ENCODER.encode(body).encode("utf-8")
+    where = _config.target()
+    if isinstance(where, _config.LocalStore):
+        status, data = _embedded.request(where, method, path + _query(params), payload)
+        return _answer(status, data, where.uri, method, path, raw)
+    return _send(where, method, path, params, payload, retries, raw)
+
+
+def _send(base: str, method: str, path: str, params: Params, payload: Optional[bytes],
+          retries: Optional[int], raw: bool) -> Any:
     prefix = urlsplit(base).path.rstrip("/")
     target = prefix + path + _query(params)
     headers = {
         "Accept": "application/json",
         "User-Agent": f"mltrace-python/{__version__}",
     }
-    payload: Optional[bytes] = None
-    if body is not None:
-        payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    if payload is not None:
         headers["Content-Type"] = "application/json; charset=utf-8"
     tok = _config.token()
     if tok:
@@ -224,15 +258,7 @@ def request(
             delay = min(delay * 2, _MAX_DELAY) if delay > 0 else 0
             attempt += 1
             continue
-        if status >= 400:
-            raise _error_from(status, data, base, method, path)
-        if not data:
-            return None
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ServerError(status, "bad_response",
-                              f"the answer is not JSON: {data[:200]!r}", base, method, path) from e
+        return _answer(status, data, base, method, path, raw)
 
 
 def _total_wait(delay: float, tries: int) -> float:

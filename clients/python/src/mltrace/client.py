@@ -1,11 +1,13 @@
 """The functions of the ``mltrace`` module: settings, logging, queries."""
 
+import itertools
 import logging
+import os
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from . import _artifacts, _config, _git, _http, _times
+from . import _artifacts, _batch, _config, _embedded, _git, _http, _times
 from .component import DEFAULT_STALENESS_THRESHOLD, Component
 from .entities import ComponentRun, IOPointer, infer_pointer_type
 from .errors import NotFoundError
@@ -17,30 +19,73 @@ TimeLike = Union[None, str, int, datetime]
 # ------------------------------------------------------------ settings
 
 
+def _switching() -> None:
+    """Before the settings change: queued runs go where they were meant to."""
+    _batch.flush_quietly()
+
+
 def set_address(address: str) -> str:
     """Points the client at a server: a host (``"10.0.0.5"``: the current port,
     8080 by default, is kept), ``"host:port"``, or a URL. Returns the URL."""
+    _switching()
     url = _config.set_address(address)
     _http.close()
     return url
 
 
 def set_db_uri(uri: str) -> str:
-    """Points the client at a server URL (``http://host:8080``). An old database
-    URI is mapped to the mltrace server on its host, with a warning."""
-    url = _config.set_db_uri(uri)
+    """Where runs are logged:
+
+    - ``"test"`` (any case): a fresh private store in this process, removed at
+      exit (mltrace 0.17's test store; each call starts an empty one);
+    - ``"file:///path"``: a data directory opened in this process, which
+      ``mltrace serve --data-dir /path`` and the CLI read later (one writing
+      process at a time; ``?fsync=never|interval:MS|always``, default always);
+    - ``"http://host:8080"``: a server. An old database URI is mapped to the
+      mltrace server on its host, with a warning.
+
+    Returns the URI in effect."""
+    _switching()
+    uri = _config.set_db_uri(uri)
     _http.close()
-    return url
+    return uri
 
 
 def get_db_uri() -> str:
-    """The URL of the server the client talks to."""
-    return _config.server_url()
+    """Where the client logs: the server's URL, ``file:///path`` or ``test``."""
+    return _config.db_uri()
 
 
 def get_address() -> str:
     """Same as :func:`get_db_uri`."""
-    return _config.server_url()
+    return _config.db_uri()
+
+
+def set_batching(enabled: bool = True, max_batch: Optional[int] = None) -> None:
+    """Batching mode (also ``MLTRACE_BATCH=1``): runs are queued and logged in
+    batches (up to ``max_batch``, default 1,000) by a background thread, so a
+    decorated call returns without waiting for the store. A run's ``id`` is set
+    once its batch is logged; any other request waits for the queue first.
+    :func:`flush` waits for everything and reports refused runs; the queue is
+    flushed at exit. ``set_batching(False)`` flushes and turns it off."""
+    _batch.configure(enabled, max_batch)
+
+
+def flush() -> None:
+    """Returns when every run logged so far is durable (queued runs logged; the
+    embedded store fsynced whatever its policy). Raises
+    :class:`mltrace.BatchError` for queued runs that were refused."""
+    _batch.flush()
+    if isinstance(_config.target(), _config.LocalStore):
+        _embedded.flush()
+
+
+def close() -> None:
+    """Flushes and closes the embedded store (its data directory is free for
+    ``mltrace serve`` or another process; a throwaway store is removed). The
+    next call opens it again. Nothing to do for a server."""
+    _batch.flush()
+    _embedded.close()
 
 
 def set_token(token: Optional[str]) -> None:
@@ -70,8 +115,13 @@ def health() -> Dict[str, Any]:
 
 
 def clean_db() -> None:
-    """Not available: the event log is append-only and nothing is ever deleted.
-    Use a new server data directory for a fresh store."""
+    """With ``set_db_uri("test")``: starts a fresh empty throwaway store (what
+    0.17 test suites expect from it). Elsewhere not available: the event log is
+    append-only and nothing is ever deleted; use a new data directory."""
+    where = _config.target()
+    if isinstance(where, _config.LocalStore) and where.path is None:
+        set_db_uri("test")
+        return
     raise NotImplementedError(
         "clean_db() is not supported: mltrace's event log is append-only. "
         "Start the server with a new --data-dir for an empty store."
@@ -154,6 +204,23 @@ def _threshold_seconds(staleness_threshold: Union[int, float, timedelta, None]) 
     return int(staleness_threshold)
 
 
+# Idempotency keys: a random prefix per process and a counter (a uuid4 per run
+# costs more than the rest of queuing it in batching mode). The prefix is drawn
+# again in a forked child.
+_KEY_PREFIX = uuid.uuid4().hex
+_key_counter = itertools.count(1)
+
+
+def _new_key_prefix() -> None:
+    global _KEY_PREFIX, _key_counter
+    _KEY_PREFIX = uuid.uuid4().hex
+    _key_counter = itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_key_prefix)
+
+
 def log_component_run(
     component_run: ComponentRun,
     set_dependencies_from_inputs: bool = True,
@@ -163,17 +230,23 @@ def log_component_run(
     """Logs a run. Its ``id``, ``dependencies`` (run ids) and ``stale``
     messages are filled in from the server's answer, and the run is returned.
 
-    The request carries an idempotency key (a fresh uuid4 unless given), so
-    retries after a network failure never log the run twice.
+    The request carries an idempotency key (unique to the process and the run
+    unless given), so retries after a network failure never log the run twice.
+
+    In batching mode (:func:`set_batching`) the run is queued and this returns
+    at once; ``id``, ``dependencies`` and ``stale`` are set when it is logged.
     """
     if not isinstance(component_run, ComponentRun):
         raise TypeError("log_component_run takes a ComponentRun")
-    key = idempotency_key or f"py-{uuid.uuid4()}"
+    key = idempotency_key or f"py-{_KEY_PREFIX}-{next(_key_counter)}"
     body = component_run.to_api(
         set_dependencies_from_inputs=set_dependencies_from_inputs,
         staleness_threshold=_threshold_seconds(staleness_threshold),
         idempotency_key=key,
     )
+    if _batch.enabled():
+        _batch.enqueue(body, component_run)
+        return component_run
     answer = _http.post("/api/v1/runs", body)
     runs = (answer or {}).get("runs") or []
     if runs:
@@ -275,14 +348,22 @@ def get_history(
     as_of: TimeLike = None,
 ) -> List[ComponentRun]:
     """The component's runs, newest first (``limit=None``: all), optionally
-    within a start-time range (inclusive). Runs are summaries: no
+    within a start-time range (inclusive); ``[]`` for an unknown component, as
+    in mltrace 0.17. Runs are summaries: no
     ``code_snapshot`` (see :func:`get_component_run_information`)."""
     params: Dict[str, Any] = {
         "since": _times.time_param(date_lower),
         "until": _times.time_param(date_upper),
         "as_of": _as_of(as_of),
     }
-    return _paged(_component_path(component_name) + "/runs", params, limit)
+    try:
+        return _paged(_component_path(component_name) + "/runs", params, limit)
+    except NotFoundError as e:
+        # mltrace 0.17 answered [] for a component that never ran (e.g. one
+        # whose before-tests always failed); only an unknown component is that.
+        if e.code == "not_found" and e.field == "name":
+            return []
+        raise
 
 
 def _paged(path: str, params: Dict[str, Any], limit: Optional[int]) -> List[ComponentRun]:

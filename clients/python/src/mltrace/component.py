@@ -306,31 +306,51 @@ def _renamed(values: Dict[str, Any], renames: Dict[str, str]) -> Dict[str, Any]:
     return out
 
 
+class MissingVariableError(ValueError, RuntimeError):
+    """A variable named in ``input_vars``/``output_vars``/``*_kwargs`` is not a
+    local of the function. A ``ValueError`` as the contract says, and a
+    ``RuntimeError`` as mltrace 0.17 raised (its test suites catch that)."""
+
+
 def _names_from_var(var: str, local_vars: Dict[str, Any]) -> List[str]:
     if var not in local_vars:
-        raise ValueError(f"Variable {var} not in current stack frame.")
+        raise MissingVariableError(f"Variable {var} not in current stack frame.")
     val = local_vars[var]
     if val is None:
         logger.debug("mltrace: variable %s is None; skipped", var)
         return []
-    if isinstance(val, (list, tuple, set)):
-        return [str(v) for v in val if v is not None]
-    return [str(val)]
+    if isinstance(val, (set, frozenset)):
+        # A set's order follows string hashing, which changes from one process to
+        # the next (0.17 logged it as it came); sorted, the run is the same every time.
+        values = sorted(val, key=str)
+    else:
+        values = list(val) if isinstance(val, (list, tuple)) else [val]
+    names = [str(v) for v in values if v is not None]
+    if "" in names:
+        # mltrace 0.17 logged the run and went on (e.g. a parameter defaulting to "").
+        logger.debug("mltrace: variable %s holds an empty string; skipped", var)
+        names = [n for n in names if n]
+    return names
 
 
 def _pointers_from_kwargs(mapping: Dict[str, str], local_vars: Dict[str, Any]) -> List[IOPointer]:
     out: List[IOPointer] = []
     for key, val in mapping.items():
         if key not in local_vars or val not in local_vars:
-            raise ValueError(f"Variables ({key}, {val}) not in current stack frame.")
+            raise MissingVariableError(f"Variables ({key}, {val}) not in current stack frame.")
         names = local_vars[key]
-        if names is None:
+        if names is None or names == "":
+            logger.debug("mltrace: variable %s is %r; skipped", key, names)
             continue
         values = local_vars[val]
         if isinstance(names, (list, tuple)):
             if not isinstance(values, (list, tuple)) or len(names) != len(values):
                 raise ValueError(f'Value "{val}" does not have the same length as the key "{key}."')
-            out.extend(IOPointer(str(n), hash=_artifacts.content_hash(v)) for n, v in zip(names, values))
+            for n, v in zip(names, values):
+                if n is None or str(n) == "":
+                    logger.debug("mltrace: an entry of %s is %r; skipped", key, n)
+                    continue
+                out.append(IOPointer(str(n), hash=_artifacts.content_hash(v)))
         else:
             out.append(IOPointer(str(names), hash=_artifacts.content_hash(values)))
     return out
@@ -352,16 +372,24 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
     except (TypeError, ValueError):
         sig = None
     param_names = set(sig.parameters) if sig is not None else set()
+    source: List[Optional[str]] = []
+    target_code = _capture._target_code(func)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from . import client
 
         start = _times.now()
-        try:
-            call_values = _call_arguments(sig, args, kwargs)
-        except TypeError:
-            return func(*args, **kwargs)  # let Python report the bad call
+        # Binding the arguments costs more than the rest of a plain call: only when
+        # before-tests or auto_log read them (a bad call then fails in the function).
+        needs_args = opt.auto_log or (not opt.skip_before and bool(
+            component.beforeTests or type(component).beforeRun is not Component.beforeRun))
+        call_values: Dict[str, Any] = {}
+        if needs_args:
+            try:
+                call_values = _call_arguments(sig, args, kwargs)
+            except TypeError:
+                return func(*args, **kwargs)  # let Python report the bad call
 
         # Before-tests: a failure stops here; nothing is logged.
         results: List[TestResult] = []
@@ -388,7 +416,7 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         ctx = _artifacts.RunContext(component.name)
         _artifacts.push_context(ctx)
         try:
-            local_vars, value = _capture.call_capturing_locals(func, args, kwargs)
+            local_vars, value = _capture.call_capturing_locals(func, args, kwargs, target_code)
         finally:
             _artifacts.pop_context(ctx)
         end = _times.now()
@@ -442,6 +470,8 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         # After-tests run before logging; their results are logged, then raised.
         failures: List[BaseException] = []
         if not opt.skip_after:
+            if not local_vars and not call_values:  # no Python frame: the arguments instead
+                call_values = _call_arguments(sig, args, kwargs)
             after_values = _renamed(local_vars if local_vars else call_values, opt.renames)
             if type(component).afterRun is Component.afterRun:
                 for result, exc in component._run_tests(component.afterTests, "after",
@@ -460,9 +490,10 @@ def _decorate(component: Component, func: F, opt: _RunOptions) -> F:
         for r in results:
             cr.add_test_result(r.name, r.phase, r.passed, r.message)
 
-        cr.git_hash = _git.get_git_hash()
-        cr.git_tags = _git.get_git_tags()
-        cr.code_snapshot = _source_of(func)
+        cr.git_hash, cr.git_tags = _git.capture()
+        if not source:
+            source.append(_source_of(func))  # once: the code does not change under a process
+        cr.code_snapshot = source[0]
 
         component._ensure_registered()
         client.log_component_run(cr, set_dependencies_from_inputs=True,

@@ -231,6 +231,10 @@ class TestResult(dict):
         return self.get("message")
 
 
+def _sorted_set(items: Any) -> List[Any]:
+    return sorted(items, key=lambda i: i.name if isinstance(i, IOPointer) else str(i))
+
+
 class ComponentRun:
     """One execution of a component.
 
@@ -439,6 +443,8 @@ class ComponentRun:
         """Adds several inputs."""
         if isinstance(inputs, (str, IOPointer)):
             inputs = [inputs]
+        elif isinstance(inputs, (set, frozenset)):
+            inputs = _sorted_set(inputs)  # the same order in every process
         for inp in inputs:
             self._add_io(inp, True)
 
@@ -450,6 +456,8 @@ class ComponentRun:
         """Adds several outputs."""
         if isinstance(outputs, (str, IOPointer)):
             outputs = [outputs]
+        elif isinstance(outputs, (set, frozenset)):
+            outputs = _sorted_set(outputs)  # the same order in every process
         for out in outputs:
             self._add_io(out, False)
 
