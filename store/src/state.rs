@@ -887,20 +887,30 @@ impl<'a> View<'a> {
 
     /// Superseded dependencies of a component's latest run: (dependency, the newer run).
     pub fn superseded(&self, c: u32) -> Option<(RunId, Vec<(RunId, RunId)>)> {
-        let latest = *self.component_runs(c).last()?;
+        let latest = self.latest_effective(c)?;
         let mut out = Vec::new();
         for (dep, _) in self.deps(latest) {
             let Some(row) = self.run(dep) else { continue };
             if row.component == c {
                 continue;
             }
-            if let Some(&newest) = self.component_runs(row.component).last()
+            if let Some(newest) = self.latest_effective(row.component)
                 && newest != dep
             {
                 out.push((dep, newest));
             }
         }
         Some((latest, out))
+    }
+
+    /// The latest run of a component that had not failed or been aborted at this view: a failed
+    /// OpenLineage run produced nothing, so it supersedes nothing (native runs never fail).
+    fn latest_effective(&self, c: u32) -> Option<RunId> {
+        let runs = self.component_runs(c);
+        if self.st.ol.runs.is_empty() {
+            return runs.last().copied();
+        }
+        runs.iter().rev().copied().find(|&id| !self.st.failed_by(id, self.seq))
     }
 
     pub fn events(&self) -> u64 {
