@@ -444,7 +444,7 @@ impl State {
             }
         }
         deps.sort_by_key(|d| d.run);
-        let stale = self.staleness(new.start.0, new.staleness_threshold_s, &deps);
+        let stale = self.staleness(id, new.start.0, new.staleness_threshold_s, &deps);
         RunRecord {
             id,
             component: new.component,
@@ -464,7 +464,7 @@ impl State {
     }
 
     /// The contract's staleness messages, in dependency id order.
-    fn staleness(&self, start: i64, threshold_s: u64, deps: &[Dependency]) -> Vec<String> {
+    fn staleness(&self, this: RunId, start: i64, threshold_s: u64, deps: &[Dependency]) -> Vec<String> {
         let threshold_ms = i64::try_from(threshold_s.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut out = Vec::new();
         for d in deps {
@@ -479,7 +479,14 @@ impl State {
                 let start_of = |r: RunId| self.runs[r as usize - 1].start;
                 let lo = runs.partition_point(|&r| start_of(r) < row.start);
                 let hi = runs.partition_point(|&r| start_of(r) <= start);
-                let n = hi - lo - 1;
+                let n = if self.ol.runs.is_empty() {
+                    hi - lo - 1
+                } else {
+                    // With OpenLineage runs: a run that had failed when this was appended is no
+                    // fresher data, and an OpenLineage run's own later events must not count it.
+                    let fresher = |&&r: &&RunId| r != d.run && r != this && !self.failed_by(r, self.last_seq);
+                    runs[lo..hi].iter().filter(fresher).count()
+                };
                 if n >= 1 {
                     let noun = if n == 1 { "run" } else { "runs" };
                     out.push(format!(

@@ -389,7 +389,7 @@ impl State {
             p.extend(outputs.iter().cloned());
             p
         };
-        let stale = self.staleness(tr.start, DEFAULT_STALENESS_S, &deps);
+        let stale = self.staleness(id, tr.start, DEFAULT_STALENESS_S, &deps);
         Ok(RunUpdate {
             id,
             uuid: part.uuid.clone(),

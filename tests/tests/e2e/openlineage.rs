@@ -172,6 +172,10 @@ fn running_and_failed_runs_are_shown_but_never_become_the_latest_producer() {
     let (_, then) = s.get(&format!("/api/v1/outdated?as_of={seq_retry_running}"));
     assert_eq!(then["components"][0]["reasons"], json!(["etl/report (ID 1) has been superseded by ID 3."]));
     assert_eq!(s.get("/api/v1/outdated").1["components"], json!([]));
+    // Nor is a failed run a fresher run that would make a later reader of run 1's output stale.
+    let late = run("late", "2026-11-22T00:00:00Z", json!(["s3://lake/report.csv"]), json!(["late.txt"]));
+    let (st, v) = s.send("POST", "/api/v1/runs", &late);
+    assert_eq!((st, v["runs"][0]["dependencies"].clone(), v["runs"][0]["stale"].clone()), (201, json!([1]), json!([])));
     let (_, run) = s.get("/api/v1/runs/3");
     assert_eq!(run["status"], json!("failed"));
     assert_eq!(run["error"], json!("disk quota exceeded"));
