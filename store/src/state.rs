@@ -450,7 +450,7 @@ impl State {
             }
         }
         deps.sort_by_key(|d| d.run);
-        let stale = self.staleness(new.start.0, new.staleness_threshold_s, &deps);
+        let stale = self.staleness(id, new.start.0, new.staleness_threshold_s, &deps);
         RunRecord {
             id,
             component: new.component,
@@ -470,7 +470,7 @@ impl State {
     }
 
     /// The contract's staleness messages, in dependency id order.
-    fn staleness(&self, start: i64, threshold_s: u64, deps: &[Dependency]) -> Vec<String> {
+    fn staleness(&self, this: RunId, start: i64, threshold_s: u64, deps: &[Dependency]) -> Vec<String> {
         let threshold_ms = i64::try_from(threshold_s.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut out = Vec::new();
         for d in deps {
@@ -485,7 +485,14 @@ impl State {
                 let start_of = |r: RunId| self.runs[r as usize - 1].start;
                 let lo = runs.partition_point(|&r| start_of(r) < row.start);
                 let hi = runs.partition_point(|&r| start_of(r) <= start);
-                let n = hi - lo - 1;
+                let n = if self.ol.runs.is_empty() {
+                    hi - lo - 1
+                } else {
+                    // With OpenLineage runs: a run that had failed when this was appended is no
+                    // fresher data, and an OpenLineage run's own later events must not count it.
+                    let fresher = |&&r: &&RunId| r != d.run && r != this && !self.failed_by(r, self.last_seq);
+                    runs[lo..hi].iter().filter(fresher).count()
+                };
                 if n >= 1 {
                     let noun = if n == 1 { "run" } else { "runs" };
                     out.push(format!(
@@ -895,20 +902,30 @@ impl<'a> View<'a> {
 
     /// Superseded dependencies of a component's latest run: (dependency, the newer run).
     pub fn superseded(&self, c: u32) -> Option<(RunId, Vec<(RunId, RunId)>)> {
-        let latest = *self.component_runs(c).last()?;
+        let latest = self.latest_effective(c)?;
         let mut out = Vec::new();
         for (dep, _) in self.deps(latest) {
             let Some(row) = self.run(dep) else { continue };
             if row.component == c {
                 continue;
             }
-            if let Some(&newest) = self.component_runs(row.component).last()
+            if let Some(newest) = self.latest_effective(row.component)
                 && newest != dep
             {
                 out.push((dep, newest));
             }
         }
         Some((latest, out))
+    }
+
+    /// The latest run of a component that had not failed or been aborted at this view: a failed
+    /// OpenLineage run produced nothing, so it supersedes nothing (native runs never fail).
+    fn latest_effective(&self, c: u32) -> Option<RunId> {
+        let runs = self.component_runs(c);
+        if self.st.ol.runs.is_empty() {
+            return runs.last().copied();
+        }
+        runs.iter().rev().copied().find(|&id| !self.st.failed_by(id, self.seq))
     }
 
     pub fn events(&self) -> u64 {

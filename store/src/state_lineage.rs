@@ -42,6 +42,8 @@ pub(crate) struct LineageRun {
     pub end: i64,
     /// The earliest START time seen, if any.
     pub start_event: Option<i64>,
+    /// The seq of the event that ended it.
+    pub ended: Option<Seq>,
     /// Seqs of the run's events.
     pub seqs: Vec<Seq>,
     pub inputs: Vec<u32>,
@@ -387,7 +389,7 @@ impl State {
             p.extend(outputs.iter().cloned());
             p
         };
-        let stale = self.staleness(tr.start, DEFAULT_STALENESS_S, &deps);
+        let stale = self.staleness(id, tr.start, DEFAULT_STALENESS_S, &deps);
         Ok(RunUpdate {
             id,
             uuid: part.uuid.clone(),
@@ -439,6 +441,7 @@ impl State {
                     start: u.start,
                     end: u.end,
                     start_event: None,
+                    ended: None,
                     seqs: Vec::new(),
                     inputs: Vec::new(),
                     outputs: Vec::new(),
@@ -493,6 +496,7 @@ impl State {
         if let Some(run) = self.ol.runs.get_mut(&id) {
             if u.status.is_terminal() && !run.status.is_terminal() {
                 self.ol.ended.push((seq, id));
+                run.ended = Some(seq);
             }
             run.status = u.status;
             run.start = u.start;
@@ -523,6 +527,13 @@ impl State {
             insert_sorted(&mut self.by_start, &self.runs, id);
             insert_sorted(&mut self.comps[c as usize].by_start, &self.runs, id);
         }
+    }
+
+    /// Whether a run had failed or been aborted by `seq`.
+    pub(crate) fn failed_by(&self, id: RunId, seq: Seq) -> bool {
+        self.ol.runs.get(&id).is_some_and(|r| {
+            matches!(r.status, RunStatus::Failed | RunStatus::Aborted) && r.ended.is_some_and(|s| s <= seq)
+        })
     }
 
     /// The OpenLineage run behind a run id, if it is one.

@@ -23,7 +23,13 @@ from openlineage.client.facet_v2 import (
     processing_engine_run,
     source_code_location_job,
 )
-from openlineage.client.transport.http import HttpCompression, HttpConfig, HttpTransport
+from openlineage.client.transport.http import (
+    ApiKeyTokenProvider,
+    HttpCompression,
+    HttpConfig,
+    HttpTransport,
+    TokenProvider,
+)
 from openlineage.client.uuid import generate_new_uuid
 
 PRODUCER = "https://github.com/mltrace-rs/mltrace/tree/main/clients/python/tests"
@@ -307,6 +313,38 @@ class OpenLineageTest(unittest.TestCase):
             self.assertEqual(len(again), len(exported))
         finally:
             fresh.cleanup()
+
+
+class OpenLineageAuthTest(unittest.TestCase):
+    """The same auth as the rest of the API: the client's `api_key` auth sends our token."""
+
+    TOKEN = "ol-write-token-0123456789abcdef0123456789"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.srv = Server(extra_args=["--token", cls.TOKEN]).start()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.srv.cleanup()
+
+    def client(self, token=None) -> OpenLineageClient:
+        auth = ApiKeyTokenProvider({"apiKey": token}) if token else TokenProvider({})
+        return OpenLineageClient(transport=HttpTransport(HttpConfig(url=self.srv.url, auth=auth,
+                                                                    compression=HttpCompression.GZIP)))
+
+    def test_the_clients_api_key_is_our_token(self):
+        event = RunEvent(eventType=RunState.START, eventTime=at(1), producer=PRODUCER,
+                         run=Run(runId=str(generate_new_uuid())), job=Job(namespace=NS, name="guarded"))
+        with self.assertRaises(Exception) as refused:
+            self.client().emit(event)
+        self.assertIn("401", str(refused.exception))
+        self.client(self.TOKEN).emit(event)
+        req = urllib.request.Request(f"{self.srv.url}/api/v1/runs",
+                                     headers={"Authorization": f"Bearer {self.TOKEN}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            runs = json.loads(r.read())["runs"]
+        self.assertEqual([(r["component"], r["status"]) for r in runs], [("python/guarded", "running")])
 
 
 if __name__ == "__main__":

@@ -159,12 +159,24 @@ fn running_and_failed_runs_are_shown_but_never_become_the_latest_producer() {
     let seq_running = s.get("/api/v1/stats").1["last_seq"].as_u64().unwrap();
     assert_eq!(post(&s, &event("COMPLETE", "2026-11-20T00:05:00Z", 1, "report", json!([]), out())).0, 201);
 
+    let consume = run("consume", "2026-11-20T12:00:00Z", json!(["s3://lake/report.csv"]), json!(["summary.txt"]));
+    assert_eq!(s.send("POST", "/api/v1/runs", &consume).0, 201);
     let mut fail = event("FAIL", "2026-11-21T00:05:00Z", 2, "report", json!([]), out());
     fail["run"]["facets"] = json!({"errorMessage": {"_producer": "p", "_schemaURL": "s",
         "message": "disk quota exceeded", "programmingLanguage": "python"}});
     assert_eq!(post(&s, &event("START", "2026-11-21T00:00:00Z", 2, "report", json!([]), out())).0, 201);
+    let seq_retry_running = s.get("/api/v1/stats").1["last_seq"].as_u64().unwrap();
     assert_eq!(post(&s, &fail).0, 201);
-    let (_, run) = s.get("/api/v1/runs/2");
+    // While the retry ran, consume's input had a newer run on the way; once it failed, nothing
+    // superseded run 1, so consume is not outdated.
+    let (_, then) = s.get(&format!("/api/v1/outdated?as_of={seq_retry_running}"));
+    assert_eq!(then["components"][0]["reasons"], json!(["etl/report (ID 1) has been superseded by ID 3."]));
+    assert_eq!(s.get("/api/v1/outdated").1["components"], json!([]));
+    // Nor is a failed run a fresher run that would make a later reader of run 1's output stale.
+    let late = run("late", "2026-11-22T00:00:00Z", json!(["s3://lake/report.csv"]), json!(["late.txt"]));
+    let (st, v) = s.send("POST", "/api/v1/runs", &late);
+    assert_eq!((st, v["runs"][0]["dependencies"].clone(), v["runs"][0]["stale"].clone()), (201, json!([1]), json!([])));
+    let (_, run) = s.get("/api/v1/runs/3");
     assert_eq!(run["status"], json!("failed"));
     assert_eq!(run["error"], json!("disk quota exceeded"));
     let (_, trace) = s.get("/api/v1/trace?output=s3://lake/report.csv");
@@ -177,10 +189,10 @@ fn running_and_failed_runs_are_shown_but_never_become_the_latest_producer() {
     let (_, trace) = s.get(&format!("/api/v1/trace?output=s3://lake/report.csv&as_of={seq_running}"));
     assert_eq!(trace["root"], Value::Null);
     // A restart replays to the same answers.
-    let answer = s.get("/api/v1/runs/2").1;
+    let answer = s.get("/api/v1/runs/3").1;
     drop(s);
     let s = Server::start(dir.path(), &[]);
-    assert_eq!(s.get("/api/v1/runs/2").1, answer);
+    assert_eq!(s.get("/api/v1/runs/3").1, answer);
     // Every event is in the event stream, with the text as received.
     let (_, text) = s.get_text("/api/v1/events");
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
