@@ -722,6 +722,73 @@ impl<'a> View<'a> {
         set
     }
 
+    /// For each root, the number of names whose latest producer (at this view) is the root or a
+    /// run that transitively depends on it: the outputs the root still contributes to. Review's
+    /// `count` of a run is the flagged part of exactly this set, which makes the two comparable.
+    ///
+    /// One sweep over the runs in id order per 64 roots (dependencies always point to smaller
+    /// ids, so id order is topological): each run ORs its dependencies' root bits, then adds its
+    /// names to every root whose bit it carries. Cost: the edges after the smallest root, times
+    /// `roots.len() / 64`, instead of a downstream walk per root.
+    pub fn reach(&self, roots: &[RunId]) -> Vec<u64> {
+        let mut out = vec![0u64; roots.len()];
+        let Some(&lo) = roots.iter().min() else { return out };
+        if lo == 0 || lo > self.max_run {
+            return out;
+        }
+        let span = |from: RunId| (self.max_run - from + 1) as usize;
+        let mut names_of = vec![0u64; span(lo)];
+        for entry in &self.st.io {
+            if entry.first_run > self.max_run {
+                continue;
+            }
+            if let Some(&p) = self.visible(entry.producers.as_slice()).last()
+                && p >= lo
+                && let Some(n) = names_of.get_mut((p - lo) as usize)
+            {
+                *n += 1;
+            }
+        }
+        for (chunk_no, chunk) in roots.chunks(64).enumerate() {
+            let Some(&clo) = chunk.iter().min() else { continue };
+            let mut bits = vec![0u64; span(clo)];
+            for (b, &r) in chunk.iter().enumerate() {
+                if let Some(m) = bits.get_mut((r - clo) as usize) {
+                    *m |= 1 << b;
+                }
+            }
+            for id in clo..=self.max_run {
+                let node = NodeIndex::new(id as usize - 1);
+                let mut mask = bits.get((id - clo) as usize).copied().unwrap_or(0);
+                for e in self.st.graph.edges_directed(node, Direction::Outgoing) {
+                    let dep = petgraph::visit::EdgeRef::target(&e).index() as RunId + 1;
+                    if dep >= clo {
+                        mask |= bits.get((dep - clo) as usize).copied().unwrap_or(0);
+                    }
+                }
+                if mask == 0 {
+                    continue;
+                }
+                if let Some(m) = bits.get_mut((id - clo) as usize) {
+                    *m = mask;
+                }
+                let names = names_of.get((id - lo) as usize).copied().unwrap_or(0);
+                if names == 0 {
+                    continue;
+                }
+                let mut rest = mask;
+                while rest != 0 {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    if let Some(o) = out.get_mut(chunk_no * 64 + b) {
+                        *o += names;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Breadth-first walk of dependents, from the producers of `io` (or its consumers for a source).
     pub fn downstream(&self, io: u32, max_depth: Option<u32>, limit: usize) -> (Vec<RunId>, Walk) {
         let producers = self.producers(io).to_vec();
