@@ -4,6 +4,7 @@
 import { api, errorText, flagBody } from './api.js';
 import { h, icon, ioName, timeEl, fmtDuration, runDuration, plural, mount } from './dom.js';
 import { paths } from './commands.js';
+import { breakParts, shortName, shortNames } from './names.js';
 
 /** Newest first by start time, ties by higher id: the API's order of run lists. */
 export function compareRuns(a, b) {
@@ -48,13 +49,44 @@ export function staleMark(stale) {
   return h('span', { class: 'mark stale', title: stale.join('\n'), 'aria-label': `stale: ${stale.join(' ')}` }, icon('warn'), 'stale');
 }
 
-/** A few I/O names as links to their traces, then "+N more". */
-export function ioList(names, { max = 3 } = {}) {
+/**
+ * A name as shown everywhere: its short form (lib/names.js) unless `full`, the full name on hover
+ * and to screen readers, breakable only after a `/`.
+ */
+export function nameEl(name, { short = null, full = false, cls = '' } = {}) {
+  const text = full ? name : (short ?? shortName(name));
+  const parts = breakParts(text);
+  const children = [];
+  parts.forEach((part, i) => { children.push(part); if (i + 1 < parts.length) children.push(h('wbr')); });
+  return h('span', { class: ['name', cls], title: name }, children);
+}
+
+/** A small button that copies text to the clipboard and says so. */
+export function copyButton(text, { label = 'Copy name' } = {}) {
+  const button = h('button', { type: 'button', class: 'icon-btn copy-btn', title: `${label}: ${text}`, 'aria-label': `${label} ${text}` }, icon('copy'));
+  button.addEventListener('click', async (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    try {
+      await navigator.clipboard.writeText(text);
+      button.classList.add('done');
+      button.title = 'Copied';
+    } catch {
+      button.title = 'Could not copy: select the name instead';
+    }
+    setTimeout(() => { button.classList.remove('done'); button.title = `${label}: ${text}`; }, 1500);
+  });
+  return button;
+}
+
+/** A few I/O names as links to their traces, then "+N more". `short` maps names to short forms. */
+export function ioList(names, { max = 3, short = null } = {}) {
   const list = (names || []).map(ioName);
   if (list.length === 0) return h('span', { class: 'muted' }, '—');
   const shown = list.slice(0, max);
+  const forms = short || shortNames(shown);
   return h('span', { class: 'io-list' },
-    shown.map((name) => h('a', { class: 'io mono', href: paths.trace(name), title: name }, name)),
+    shown.map((name) => h('a', { class: 'io mono', href: paths.trace(name), title: name }, nameEl(name, { short: forms.get(name) }))),
     list.length > max ? h('span', { class: 'more', title: list.slice(max).join('\n') }, `+${list.length - max}`) : null);
 }
 
