@@ -20,7 +20,7 @@ export { NODE_H, NODE_W, layout };
 
 /** The smallest zoom at which every text of the graph (11 px and up) renders at 11 px or more. */
 export const READABLE = 1;
-const LABEL_ROOM = COL_GAP - 22;
+const LABEL_ROOM = COL_GAP - 16;
 
 let measureCtx = null;
 const fonts = {};
@@ -247,6 +247,8 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
   container.append(frame, legend);
 
   let view = { x: 0, y: 0, k: 1 };
+  // The frame's size, kept by the ResizeObserver: reading it every frame would force a layout.
+  let frameSize = { width: 800, height: 500 };
   let frameRequested = false;
   let lowDetail = null;
   let selected = null;
@@ -258,7 +260,7 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
     zoomLabel.textContent = `${Math.round(view.k * 100)}%`;
     const low = view.k < 0.55;
     if (low !== lowDetail) { lowDetail = low; frame.classList.toggle('low-detail', low); }
-    const r = frame.getBoundingClientRect();
+    const r = frameSize;
     const vx = -view.x / view.k;
     const vy = -view.y / view.k;
     const vw = r.width / view.k;
@@ -453,10 +455,15 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
   // A short graph gets a short frame (the run card below moves up), never below 320 px.
   const cssHeight = frame.getBoundingClientRect().height;
   if (cssHeight && height + 8 < cssHeight) frame.style.height = `${Math.max(320, Math.ceil(height + 8))}px`;
+  { const r = frame.getBoundingClientRect(); frameSize = { width: r.width || 800, height: r.height || 500 }; }
   setTabStop(focus);
   initialView();
   apply();
-  const resize = new ResizeObserver(() => { if (!touched) initialView(); else schedule(); });
+  const resize = new ResizeObserver(() => {
+    const r = frame.getBoundingClientRect();
+    frameSize = { width: r.width, height: r.height };
+    if (!touched) initialView(); else schedule();
+  });
   resize.observe(frame);
 
   return {

@@ -16,7 +16,7 @@
 
 export const NODE_W = 160;
 export const NODE_H = 48;
-export const COL_GAP = 132;
+export const COL_GAP = 124;
 const ROW_GAP = 18;
 const DUMMY_H = 8;
 const SUB_GAP = 36;

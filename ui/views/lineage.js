@@ -175,11 +175,33 @@ async function sideCard(aside, id, signal) {
   }
 }
 
+/** The current URL with one query parameter changed (the others, as_of included, kept). */
+function withParam(key, value) {
+  const url = new URL(location.href);
+  url.searchParams.set(key, String(value));
+  return url.pathname + url.search;
+}
+
+/** For an unknown output: the known names that look like it, as links. */
+async function didYouMean(stage, output, mode, signal) {
+  try {
+    const tail = output.split('/').filter(Boolean).pop() || output;
+    const [whole, end] = await Promise.all([
+      api('/suggest', { query: { q: output, limit: 8 }, signal }),
+      tail !== output ? api('/suggest', { query: { q: tail, limit: 8 }, signal }) : Promise.resolve({ outputs: [] }),
+    ]);
+    const names = [...new Set([...(whole.outputs || []), ...(end.outputs || [])])].slice(0, 8);
+    if (names.length === 0) return;
+    stage.appendChild(h('section', { class: 'block did-you-mean' }, h('h2', {}, 'Did you mean'),
+      h('ul', { class: 'chips' }, names.map((name) => h('li', {}, h('a', { class: 'chip mono', href: paths[mode](name), title: name }, nameEl(name)))))));
+  } catch { /* suggestions are a help, not a must */ }
+}
+
 function ioMini(list) {
   if (!list || list.length === 0) return h('p', { class: 'muted' }, 'none');
   return h('ul', { class: 'io-mini' }, list.map((io) => h('li', {},
-    h('a', { class: 'mono', href: paths.trace(io.name), title: `trace ${io.name}` }, io.name),
-    flagToggle(io.name, Boolean(io.flagged)))));
+    h('a', { class: 'mono', href: paths.trace(io.name), title: `trace ${io.name}` }, nameEl(io.name, { full: true })),
+    h('span', { class: 'io-mini-tools' }, copyButton(io.name), flagToggle(io.name, Boolean(io.flagged))))));
 }
 
 export async function render(ctx) {
@@ -203,7 +225,7 @@ export async function render(ctx) {
 
   mount(ctx.root, h('section', { class: `view view-lineage mode-${mode}` },
     h('header', { class: 'view-head' },
-      h('h1', {}, h('span', { class: 'kicker' }, mode === 'trace' ? 'Trace of' : 'Downstream of'), ' ', h('span', { class: 'mono name' }, output)),
+      h('h1', {}, h('span', { class: 'kicker' }, mode === 'trace' ? 'Trace of' : 'Downstream of'), ' ', h('span', { class: 'mono name' }, nameEl(output, { full: true })), copyButton(output, { label: 'Copy output name' })),
       headFlag,
       h('nav', { class: 'head-links' },
         h('a', { class: 'btn ghost small', href: paths[other](output) }, icon(other === 'trace' ? 'trace' : 'down'), other),
@@ -213,6 +235,9 @@ export async function render(ctx) {
     h('div', { class: 'lineage' }, stage, aside),
     extra));
   mount(stage, loading(mode === 'trace' ? 'Tracing' : 'Following what derived from it'));
+  const graphTools = h('div', { class: 'graph-tools' });
+  graphTools.hidden = true;
+  switcher.after(graphTools);
 
   let data;
   let flaggedNames = new Set();
@@ -230,6 +255,8 @@ export async function render(ctx) {
     mount(stage, errorBox(e, mode === 'trace' ? `Tracing ${output}` : `Downstream of ${output}`));
     aside.remove();
     switcher.hidden = true;
+    graphTools.hidden = true;
+    if (e.code === 'not_found') didYouMean(stage, output, mode, ctx.signal);
     return;
   }
 
@@ -247,12 +274,12 @@ export async function render(ctx) {
   if (data.truncated) {
     mount(banner, h('div', { class: 'warn-box', role: 'status' },
       icon('warn'), h('span', {}, `The server stopped at ${plural(data.nodes.length, 'run')} (limit ${limit}): this ${mode} is incomplete. `),
-      limit < 10000 ? h('a', { href: `${location.pathname}?limit=${Math.min(10000, limit * 5)}${viewKind === 'tree' ? '&view=tree' : ''}` }, `Load up to ${Math.min(10000, limit * 5)}`) : null));
+      limit < 10000 ? h('a', { href: withParam('limit', Math.min(10000, limit * 5)) }, `Load up to ${Math.min(10000, limit * 5)}`) : null));
   }
 
   if (mode === 'downstream' && data.outputs.length) {
     mount(extra, h('section', { class: 'block' }, h('h2', {}, 'Derived outputs ', h('span', { class: 'count muted' }, String(data.outputs.length))),
-      h('ul', { class: 'chips' }, data.outputs.slice(0, 500).map((name) => h('li', {}, h('a', { class: 'chip mono', href: paths.trace(name) }, name)))),
+      h('ul', { class: 'chips' }, data.outputs.slice(0, 500).map((name) => h('li', {}, h('a', { class: 'chip mono link-chip', href: paths.trace(name), title: `trace ${name}` }, nameEl(name), ' ›')))),
       data.outputs.length > 500 ? h('p', { class: 'muted' }, `and ${data.outputs.length - 500} more`) : null));
   }
 
@@ -336,7 +363,7 @@ export async function render(ctx) {
   };
   const depthSelect = h('select', { class: 'input depth-select', 'aria-label': 'depth shown' });
   const groupBox = h('input', { type: 'checkbox', checked: grouping });
-  const graphTools = h('div', { class: 'graph-tools' },
+  mount(graphTools,
     h('label', {}, mode === 'trace' ? 'Levels upstream ' : 'Levels downstream ', depthSelect),
     h('label', { title: 'Fold chains and fans of runs of one component into one box' }, groupBox, ' fold repeated runs'));
   depthSelect.addEventListener('change', () => {
@@ -349,7 +376,6 @@ export async function render(ctx) {
     setQuery({ group: grouping ? null : 'off' });
     draw();
   });
-  switcher.after(graphTools);
 
   function draw() {
     for (const b of switcher.querySelectorAll('.seg')) b.setAttribute('aria-pressed', String(b.dataset.kind === viewKind));

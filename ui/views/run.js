@@ -4,7 +4,7 @@
 import { api, errorBox, errorText } from '../lib/api.js';
 import { h, icon, mount, timeEl, fmtDuration, runDuration, plural } from '../lib/dom.js';
 import { paths } from '../lib/commands.js';
-import { componentLink, copyBlock, flagToggle, loading, runLink, staleList, tagChip, viewHead } from '../lib/widgets.js';
+import { componentLink, copyBlock, copyButton, flagToggle, loading, nameEl, runLink, staleList, tagChip, viewHead } from '../lib/widgets.js';
 import { toast } from '../lib/toast.js';
 
 export async function render(ctx) {
@@ -42,14 +42,15 @@ function field(label, ...value) {
 
 function ioTable(entries, kind) {
   if (!entries || entries.length === 0) return h('p', { class: 'muted' }, kind === 'inputs' ? 'No inputs: this run is a source.' : 'No outputs.');
-  return h('table', { class: 'table io-table', 'aria-label': kind },
+  return h('table', { class: 'table io-table stack', 'aria-label': kind },
     h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Type'), kind === 'inputs' ? h('th', {}, 'Produced by') : null, h('th', {}, 'Flag'), h('th', {}, h('span', { class: 'sr-only' }, 'Links')))),
     h('tbody', {}, entries.map((io) => h('tr', { dataset: { io: io.name } },
-      h('td', { class: 'io-name' }, h('a', { class: 'mono', href: paths.output(io.name), title: io.hash ? `${io.name}\n${io.hash}` : io.name }, io.name),
+      h('td', { class: 'io-name', 'data-label': 'Name' }, h('a', { class: 'mono', href: paths.output(io.name), title: io.hash ? `${io.name}\n${io.hash}` : io.name }, nameEl(io.name, { full: true })),
+        copyButton(io.name),
         io.hash ? h('div', { class: 'hash mono muted' }, io.hash) : null),
-      h('td', {}, h('span', { class: `type type-${io.type}` }, io.type || 'unknown')),
-      kind === 'inputs' ? h('td', {}, io.producer ? runLink(io.producer) : h('span', { class: 'muted' }, 'source')) : null,
-      h('td', {}, flagToggle(io.name, Boolean(io.flagged))),
+      h('td', { 'data-label': 'Type' }, h('span', { class: `type type-${io.type}` }, io.type || 'unknown')),
+      kind === 'inputs' ? h('td', { 'data-label': 'Produced by' }, io.producer ? runLink(io.producer) : h('span', { class: 'muted' }, 'source')) : null,
+      h('td', { 'data-label': 'Flag' }, flagToggle(io.name, Boolean(io.flagged))),
       h('td', { class: 'links' },
         h('a', { class: 'btn ghost small', href: paths.trace(io.name), title: `trace ${io.name}` }, icon('trace'), 'trace'),
         h('a', { class: 'btn ghost small', href: paths.downstream(io.name), title: `downstream ${io.name}` }, icon('down'), 'downstream'))))));
