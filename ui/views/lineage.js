@@ -185,12 +185,14 @@ function withParam(key, value) {
 /** For an unknown output: the known names that look like it, as links. */
 async function didYouMean(stage, output, mode, signal) {
   try {
-    const tail = output.split('/').filter(Boolean).pop() || output;
-    const [whole, end] = await Promise.all([
-      api('/suggest', { query: { q: output, limit: 8 }, signal }),
-      tail !== output ? api('/suggest', { query: { q: tail, limit: 8 }, signal }) : Promise.resolve({ outputs: [] }),
-    ]);
-    const names = [...new Set([...(whole.outputs || []), ...(end.outputs || [])])].slice(0, 8);
+    // The suggest API matches substrings: try the name, its last segment, and its folder (the
+    // siblings of a misspelt file).
+    const cut = output.lastIndexOf('/', output.length - 2);
+    const tail = cut >= 0 ? output.slice(cut + 1) : '';
+    const folder = cut > 0 ? output.slice(0, cut + 1) : '';
+    const answers = await Promise.all([output, tail, folder].filter((q) => q.length >= 2)
+      .map((q) => api('/suggest', { query: { q, limit: 8 }, signal }).catch(() => ({ outputs: [] }))));
+    const names = [...new Set(answers.flatMap((a) => a.outputs || []))].slice(0, 8);
     if (names.length === 0) return;
     stage.appendChild(h('section', { class: 'block did-you-mean' }, h('h2', {}, 'Did you mean'),
       h('ul', { class: 'chips' }, names.map((name) => h('li', {}, h('a', { class: 'chip mono', href: paths[mode](name), title: name }, nameEl(name)))))));
