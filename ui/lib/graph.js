@@ -21,6 +21,9 @@ export { NODE_H, NODE_W, layout };
 /** The smallest zoom at which every text of the graph (11 px and up) renders at 11 px or more. */
 export const READABLE = 1;
 const LABEL_ROOM = COL_GAP - 16;
+const LABEL_MAX = 240;
+const LINE = 13;
+const MAX_LINES = 3;
 
 let measureCtx = null;
 const fonts = {};
@@ -59,16 +62,46 @@ export function fitText(text, kind, maxWidth) {
   return best;
 }
 
+/** Segments packed from the end into lines of at most `room` px; null when one does not fit. */
+function pack(segs, room) {
+  const lines = [];
+  let current = '';
+  for (let i = segs.length - 1; i >= 0; i -= 1) {
+    const seg = segs[i] + (i < segs.length - 1 ? '/' : '');
+    if (textWidth(seg, 'label') > room) return null;
+    if (current && textWidth(seg + current, 'label') <= room) { current = seg + current; continue; }
+    if (current) lines.unshift(current);
+    current = seg;
+  }
+  if (current) lines.unshift(current);
+  return lines;
+}
+
 /**
- * A short name as one or two lines that fit between columns: the whole when it fits, else the
- * part up to the last `/` (where partitions and dates sit) over the last segment.
+ * An edge label: a short name as at most three lines, each as narrow as it can be (from
+ * LABEL_ROOM up to LABEL_MAX px; the column gap widens to fit it). Segments are packed from the
+ * end, so the file name and the partitions and dates before it stay together. Labels of one graph
+ * come from shortNames, so they already differ from each other; a file extension is dropped, and
+ * the middle cut, only when a name cannot fit at all. Returns {lines, width}.
  */
 function labelLines(text) {
-  if (textWidth(text, 'label') <= LABEL_ROOM) return [text];
-  const cut = text.lastIndexOf('/', text.length - 2);
-  if (cut <= 0) return [fitText(text, 'label', LABEL_ROOM)];
-  const head = text.slice(0, cut + 1).replace(/^…\/(?=.)/, textWidth(text.slice(0, cut + 1), 'label') > LABEL_ROOM ? '' : '…/');
-  return [fitText(head, 'label', LABEL_ROOM), fitText(text.slice(cut + 1), 'label', LABEL_ROOM)];
+  const whole = textWidth(text, 'label');
+  if (whole <= LABEL_ROOM) return { lines: [text], width: whole };
+  const segs = text.replace(/^…\//, '').split('/');
+  for (let room = LABEL_ROOM; room <= LABEL_MAX; room += 12) {
+    const lines = pack(segs, room);
+    if (lines && lines.length <= MAX_LINES) return { lines, width: Math.max(...lines.map((l) => textWidth(l, 'label'))) };
+  }
+  const last = segs.length - 1;
+  segs[last] = segs[last].replace(/\.[A-Za-z0-9]{1,8}$/, '');
+  const lines = (pack(segs, LABEL_MAX) || [text]).slice(-MAX_LINES).map((l) => fitText(l, 'label', LABEL_MAX));
+  return { lines, width: Math.max(...lines.map((l) => textWidth(l, 'label'))) };
+}
+
+/** The label text of an edge: its input's short name, "+N" for more, "upstream" for none. */
+function labelText(e, short) {
+  if (e.vias.length === 0) return 'upstream';
+  return e.vias.length === 1 ? short.get(e.vias[0]) : `${short.get(e.vias[0])} +${e.vias.length - 1}`;
 }
 
 /** Whether a layout of width x height fits a frame at a readable zoom. */
@@ -93,8 +126,17 @@ export function prepare(nodes, edges, { align = 'sink', keep = new Set(), open =
   const folded = grouping
     ? fold(nodes, edges, { keep, open })
     : { nodes: nodes.map((n) => ({ ...n, members: null })), edges: mergeEdges(edges), groupOf: new Map() };
-  const lay = layout(folded.nodes, folded.edges, { align });
-  return { ...folded, ...lay };
+  const short = shortNames(folded.edges.flatMap((e) => e.vias), { max: 16, tail: 1 });
+  const labels = new Map();
+  const gapFor = new Map();
+  for (const e of folded.edges) {
+    const key = `${e.up}>${e.down}`;
+    const label = labelLines(labelText(e, short));
+    labels.set(key, label);
+    gapFor.set(key, Math.ceil(label.width) + 16);
+  }
+  const lay = layout(folded.nodes, folded.edges, { align, gapFor });
+  return { ...folded, ...lay, labels };
 }
 
 function mergeEdges(edges) {
@@ -116,7 +158,7 @@ function mergeEdges(edges) {
 export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor = 'right', focus = null }) {
   graphCount += 1;
   const markerId = `arrow-${graphCount}`;
-  const { nodes, edges, pos, routes, width, height } = prepared;
+  const { nodes, edges, pos, routes, width, height, gapBefore } = prepared;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const ups = new Map(nodes.map((n) => [n.id, []]));
   const downs = new Map(nodes.map((n) => [n.id, []]));
@@ -141,8 +183,6 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
     spread(edges.filter((e) => e.up === n.id), p, firstPoint, outPort);
   }
 
-  const allVias = edges.flatMap((e) => e.vias);
-  const short = shortNames(allVias);
   const edgeEls = new Map(); // edge key -> [path, label?]
   const edgeGroup = s('g', { class: 'edges' });
   const labelGroup = s('g', { class: 'edge-labels' });
@@ -168,18 +208,20 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
       s('title', {}, full));
     edgeGroup.appendChild(path);
     const els = [path];
-    const lines = labelLines(e.vias.length === 0 ? 'upstream' : e.vias.length === 1 ? short.get(e.vias[0]) : `${short.get(e.vias[0])} +${e.vias.length - 1}`);
-    const w = Math.max(...lines.map((l) => textWidth(l, 'label')));
-    const lh = 12 * lines.length;
+    const { lines, width: w } = prepared.labels.get(key(e));
+    // Baselines LINE apart, the last one 4 px above the edge's end; the box covers the glyphs.
+    const top = (yEnd) => yEnd - 4 - LINE * (lines.length - 1);
+    const box = (x, yEnd) => ({ x, y: top(yEnd) - 10, w, h: LINE * (lines.length - 1) + 14 });
     const spots = [
-      { x: b.x - 8, y: y2 - 4 - 12 * (lines.length - 1), anchor: 'end', box: { x: b.x - 8 - w, y: y2 - 1 - lh, w, h: lh } },
-      { x: a.x + NODE_W + 8, y: y1 - 4 - 12 * (lines.length - 1), anchor: 'start', box: { x: a.x + NODE_W + 8, y: y1 - 1 - lh, w, h: lh } },
-    ];
+      { x: b.x - 8, y: top(y2), anchor: 'end', box: box(b.x - 8 - w, y2) },
+      // At the source's end only when the gap after the source is wide enough.
+      w + 16 <= (gapBefore[a.layer + 1] ?? 0) ? { x: a.x + NODE_W + 8, y: top(y1), anchor: 'start', box: box(a.x + NODE_W + 8, y1) } : null,
+    ].filter(Boolean);
     const spot = spots.find((sp) => !placed.some((other) => boxesOverlap(sp.box, other)));
     if (spot) {
       placed.push(spot.box);
       const label = s('text', { class: 'edge-label', x: spot.x, y: spot.y, 'text-anchor': spot.anchor, dataset: { up: String(e.up), down: String(e.down) } },
-        s('title', {}, full), lines.map((line, i) => s('tspan', { x: spot.x, dy: i === 0 ? 0 : 12 }, line)));
+        s('title', {}, full), lines.map((line, i) => s('tspan', { x: spot.x, dy: i === 0 ? 0 : LINE }, line)));
       labelGroup.appendChild(label);
       els.push(label);
     }
@@ -194,7 +236,7 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
     const group = Boolean(n.members);
     const idText = group ? `${n.members.length}×` : `#${n.id}`;
     const title = fitText(n.component, 'title', NODE_W - 14 - idRoom(idText) - 12);
-    const sub = fitText(n.subtitle || '', 'sub', NODE_W - 14 - 44);
+    const sub = fitText(n.subtitle || '', 'sub', NODE_W - 14 - 38);
     const g = s('g', {
       class: ['node', group && 'group', n.root && 'root', n.stale && 'stale', n.flagged && 'flagged', n.more && 'has-more'],
       transform: `translate(${p.x},${p.y})`, tabindex: '-1', role: 'listitem',

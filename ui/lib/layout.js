@@ -87,7 +87,7 @@ function crossings(pairs) {
  * Returns {pos: Map id -> {x, y, layer}, routes: Map 'up>down' -> [{x, y}], width, height,
  * layers, crossings}. Layers come from the edges alone (see assignLayers).
  */
-export function layout(nodes, edges, { align = 'sink', maxPerColumn = 28, nodeW = NODE_W, nodeH = NODE_H, colGap = COL_GAP } = {}) {
+export function layout(nodes, edges, { align = 'sink', maxPerColumn = 28, nodeW = NODE_W, nodeH = NODE_H, colGap = COL_GAP, gapFor = null } = {}) {
   const ids = nodes.map((n) => n.id);
   const known = new Set(ids);
   const pairs = [];
@@ -163,14 +163,25 @@ export function layout(nodes, edges, { align = 'sink', maxPerColumn = 28, nodeW 
   best.forEach((l, i) => { layers[i] = l; setRanks(l); });
 
   // x: a column per layer (sub-columns for a wrapped one).
+  // The gap before a column fits the widest label of the edges that end in it (gapFor: edge key
+  // -> px), never narrower than colGap.
+  const gapBefore = layers.map(() => colGap);
+  if (gapFor) {
+    for (const p of pairs) {
+      const want = gapFor.get(p.key);
+      const li = layerOf.get(p.down);
+      if (want && want > gapBefore[li]) gapBefore[li] = want;
+    }
+  }
   const colX = [];
   const subCols = layers.map((layer) => Math.max(1, Math.ceil(layer.filter((k) => items.get(k).real).length / maxPerColumn)));
   let x = MARGIN;
   layers.forEach((_, li) => {
+    if (li > 0) x += gapBefore[li];
     colX.push(x);
-    x += subCols[li] * nodeW + (subCols[li] - 1) * SUB_GAP + colGap;
+    x += subCols[li] * nodeW + (subCols[li] - 1) * SUB_GAP;
   });
-  const width = x - colGap + MARGIN;
+  const width = x + MARGIN;
 
   // y: pack each column, then relax toward the neighbours' mean a few times.
   const y = new Map();
@@ -233,5 +244,5 @@ export function layout(nodes, edges, { align = 'sink', maxPerColumn = 28, nodeW 
   for (const [key, chain] of chains) {
     routes.set(key, chain.slice(1, -1).map((k) => points.get(k)));
   }
-  return { pos, routes, width, height: maxBottom + 2 * MARGIN, layers: maxLayer + 1, crossings: bestCount };
+  return { pos, routes, width, height: maxBottom + 2 * MARGIN, layers: maxLayer + 1, crossings: bestCount, gapBefore };
 }

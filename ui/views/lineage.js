@@ -7,6 +7,7 @@ import { h, icon, mount, timeEl, fmtDuration, fmtDurationShort, runDuration, plu
 import { paths } from '../lib/commands.js';
 import { createGraph, fitsReadable, prepare } from '../lib/graph.js';
 import { setQuery } from '../lib/router.js';
+import { shortNames } from '../lib/names.js';
 import { componentLink, copyButton, flagToggle, loading, nameEl, runLink, staleList, staleMark, summaryFromEvent } from '../lib/widgets.js';
 
 const DEFAULT_LIMIT = 1000;
@@ -95,6 +96,7 @@ const INDENT_CAP = 12;
 
 function drawTree(container, data, mode, flagged, onSelect) {
   const rows = treeOrder(data, mode);
+  const short = shortNames(rows.map((r) => r.via).filter(Boolean));
   const list = h('ol', { class: 'tree', role: 'tree', 'aria-label': `${mode} tree` });
   const items = new Map();
   const entries = [];
@@ -129,7 +131,7 @@ function drawTree(container, data, mode, flagged, onSelect) {
       onfocus: () => onSelect(node.id),
     },
     level > 0 ? h('span', { class: 'tree-via muted mono', title: via || 'explicit upstream dependency' },
-      level > INDENT_CAP ? h('span', { class: 'tree-depth' }, `depth ${level} · `) : null, via ? ['via ', nameEl(via)] : 'upstream') : null,
+      level > INDENT_CAP ? h('span', { class: 'tree-depth' }, `depth ${level} · `) : null, via ? ['via ', nameEl(via, { short: short.get(via) })] : 'upstream') : null,
     h('span', { class: 'tree-main' }, toggle, componentLink(run.component), ' ', runLink(run.id),
       h('span', { class: 'muted tree-time' }, ' ', timeEl(run.start)),
       staleMark(run.stale),
@@ -326,10 +328,10 @@ export async function render(ctx) {
   const groupLabel = (n) => {
     const ids = n.members.map((m) => m.id).sort((a, b) => a - b);
     const stale = n.members.filter((m) => m.stale).length;
-    n.subtitle = `#${ids[0]}–#${ids[ids.length - 1]}${stale ? ` · ${stale} stale` : ''}`;
+    n.subtitle = `#${ids[0]}–${ids[ids.length - 1]}`;
     n.stale = stale > 0;
     n.flagged = n.members.some((m) => m.flagged);
-    n.label = `${n.members.length} runs of ${n.component} folded, ${n.subtitle}. Enter opens them.`;
+    n.label = `${n.members.length} runs of ${n.component} folded, #${ids[0]} to #${ids[ids.length - 1]}${stale ? `, ${stale} stale` : ''}. Enter opens them.`;
     return n;
   };
   const frameSize = () => {

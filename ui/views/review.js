@@ -176,7 +176,7 @@ export async function render(ctx) {
   };
   const load = async () => {
     try {
-      const review = await api('/review', { query: { limit: 1000, rank: state.rank === 'specificity' ? 'specificity' : null }, signal: ctx.signal });
+      const review = await api('/review', { query: { limit: 200, rank: state.rank === 'specificity' ? 'specificity' : null }, signal: ctx.signal });
       draw(body, review, load, state);
     } catch (e) {
       if (e.name !== 'AbortError') mount(body, errorBox(e, 'Review'));
