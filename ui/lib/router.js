@@ -10,6 +10,7 @@ import { ApiError, errorBox } from './api.js';
 const ROUTES = [
   { re: /^\/(?:recent\/?)?$/, view: 'recent' },
   { re: /^\/run\/([^/]+)\/?$/, view: 'run', keys: ['id'] },
+  { re: /^\/compare\/([^/]+)\/([^/]+)\/?$/, view: 'compare', keys: ['a', 'b'] },
   { re: /^\/trace\/(.+)$/, view: 'lineage', keys: ['output'], extra: { mode: 'trace' } },
   { re: /^\/downstream\/(.+)$/, view: 'lineage', keys: ['output'], extra: { mode: 'downstream' } },
   { re: /^\/output\/(.+)$/, view: 'output', keys: ['name'] },
@@ -23,6 +24,7 @@ const ROUTES = [
 const VIEWS = {
   recent: () => import('../views/recent.js'),
   run: () => import('../views/run.js'),
+  compare: () => import('../views/compare.js'),
   lineage: () => import('../views/lineage.js'),
   output: () => import('../views/output.js'),
   history: () => import('../views/history.js'),

@@ -27,6 +27,7 @@ export async function render(ctx) {
   ctx.title(`${run.component} #${run.id}`);
   const card = runCard(run, ctx);
   mount(ctx.root, card);
+  compareLink(card, run, ctx.signal);
 
   ctx.onEvent((event) => {
     if (event.type !== 'notes_set') return;
@@ -34,6 +35,16 @@ export async function render(ctx) {
     const target = event.run && typeof event.run === 'object' ? event.run : { id: event.run, notes: event.notes };
     if (Number(target.id) === run.id) card.updateNotes(target.notes ?? event.notes ?? '');
   });
+}
+
+/** "Compare with #N", N the run of the same component just before this one, once it is known. */
+async function compareLink(card, run, signal) {
+  try {
+    const answer = await api(`/components/${encodeURIComponent(run.component)}/runs`, { query: { before: run.id, limit: 1 }, signal });
+    const prev = (answer.runs || [])[0];
+    if (!prev) return;
+    card.querySelector('.view-head').appendChild(h('a', { class: 'btn ghost small compare-link', href: paths.compare(prev.id, run.id), title: `What changed since ${run.component} #${prev.id}` }, `Compare with #${prev.id}`));
+  } catch { /* the card is complete without it */ }
 }
 
 function field(label, ...value) {
