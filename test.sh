@@ -16,7 +16,7 @@ install_prereqs() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
     fi
-    if [ ! -d ui-tests/node_modules/playwright-core ]; then
+    if [ ! -d ui-tests/node_modules/playwright-core ] || [ ! -d ui-tests/node_modules/axe-core ]; then
         say "installing the UI test packages (npm ci)"
         (cd ui-tests && npm ci --no-audit --no-fund --loglevel=error)
     fi
