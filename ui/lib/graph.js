@@ -24,6 +24,7 @@ const LABEL_ROOM = COL_GAP - 16;
 const LABEL_MAX = 240;
 const LINE = 13;
 const MAX_LINES = 3;
+const MAX_LIT_EDGES = 150;
 
 let measureCtx = null;
 const fonts = {};
@@ -375,11 +376,12 @@ export function createGraph(container, { prepared, onSelect, onOpenGroup, anchor
     const anc = walk(id, ups);
     const desc = walk(id, downs);
     for (const n of [...anc, ...desc]) nodeEls.get(n).classList.add('on-path');
-    for (const e of edges) {
-      if ((anc.has(e.up) && anc.has(e.down)) || (desc.has(e.up) && desc.has(e.down))) {
-        for (const el of edgeEls.get(key(e)) || []) el.classList.add('on-path');
-      }
-    }
+    const onPath = edges.filter((e) => (anc.has(e.up) && anc.has(e.down)) || (desc.has(e.up) && desc.has(e.down)));
+    // Hundreds of thick accent edges would paint one solid block (and slow every frame): past
+    // that, the path shows by its boxes alone.
+    frame.classList.toggle('wide-path', onPath.length > MAX_LIT_EDGES);
+    if (onPath.length > MAX_LIT_EDGES) return;
+    for (const e of onPath) for (const el of edgeEls.get(key(e)) || []) el.classList.add('on-path');
   }
 
   function select(id, { notify = false, revealIt = false } = {}) {
