@@ -731,6 +731,21 @@ impl<'a> View<'a> {
     /// names to every root whose bit it carries. Cost: the edges after the smallest root, times
     /// `roots.len() / 64`, instead of a downstream walk per root.
     pub fn reach(&self, roots: &[RunId]) -> Vec<u64> {
+        // Chunks of neighbouring ids: a chunk of late runs then sweeps only the end of the log.
+        let mut order: Vec<usize> = (0..roots.len()).collect();
+        order.sort_unstable_by_key(|&i| roots.get(i).copied().unwrap_or(0));
+        let sorted: Vec<RunId> = order.iter().filter_map(|&i| roots.get(i).copied()).collect();
+        let by_sorted = self.reach_sorted(&sorted);
+        let mut out = vec![0u64; roots.len()];
+        for (k, &i) in order.iter().enumerate() {
+            if let (Some(o), Some(&r)) = (out.get_mut(i), by_sorted.get(k)) {
+                *o = r;
+            }
+        }
+        out
+    }
+
+    fn reach_sorted(&self, roots: &[RunId]) -> Vec<u64> {
         let mut out = vec![0u64; roots.len()];
         let Some(&lo) = roots.iter().min() else { return out };
         if lo == 0 || lo > self.max_run {
