@@ -726,10 +726,11 @@ impl<'a> View<'a> {
     /// run that transitively depends on it: the outputs the root still contributes to. Review's
     /// `count` of a run is the flagged part of exactly this set, which makes the two comparable.
     ///
-    /// One sweep over the runs in id order per 64 roots (dependencies always point to smaller
-    /// ids, so id order is topological): each run ORs its dependencies' root bits, then adds its
-    /// names to every root whose bit it carries. Cost: the edges after the smallest root, times
-    /// `roots.len() / 64`, instead of a downstream walk per root.
+    /// One walk collects every run downstream of a root; then, per 64 roots, one pass over those
+    /// runs in id order (dependencies always point to smaller ids, so id order is topological):
+    /// each run ORs its dependencies' root bits and adds its names to every root whose bit it
+    /// carries. Cost: the shared downstream once per 64 roots, plus one pass over the names,
+    /// instead of a downstream walk per root.
     pub fn reach(&self, roots: &[RunId]) -> Vec<u64> {
         // Chunks of neighbouring ids: a chunk of late runs then sweeps only the end of the log.
         let mut order: Vec<usize> = (0..roots.len()).collect();
@@ -747,51 +748,54 @@ impl<'a> View<'a> {
 
     fn reach_sorted(&self, roots: &[RunId]) -> Vec<u64> {
         let mut out = vec![0u64; roots.len()];
-        let Some(&lo) = roots.iter().min() else { return out };
-        if lo == 0 || lo > self.max_run {
-            return out;
+        // Every run downstream of some root (the roots included), visible at this view.
+        let mut union = RoaringBitmap::new();
+        let mut stack: Vec<RunId> = roots.iter().copied().filter(|&r| r != 0 && r <= self.max_run).collect();
+        while let Some(id) = stack.pop() {
+            if !union.insert(id) {
+                continue;
+            }
+            let node = NodeIndex::new(id as usize - 1);
+            for e in self.st.graph.edges_directed(node, Direction::Incoming) {
+                let dependent = petgraph::visit::EdgeRef::source(&e).index() as RunId + 1;
+                if dependent <= self.max_run && !union.contains(dependent) {
+                    stack.push(dependent);
+                }
+            }
         }
-        let span = |from: RunId| (self.max_run - from + 1) as usize;
-        let mut names_of = vec![0u64; span(lo)];
+        // Names per latest producer, for the producers in that set only.
+        let mut names_of: HashMap<RunId, u64> = HashMap::new();
         for entry in &self.st.io {
             if entry.first_run > self.max_run {
                 continue;
             }
             if let Some(&p) = self.visible(entry.producers.as_slice()).last()
-                && p >= lo
-                && let Some(n) = names_of.get_mut((p - lo) as usize)
+                && union.contains(p)
             {
-                *n += 1;
+                *names_of.entry(p).or_default() += 1;
             }
         }
+        let mut masks: HashMap<RunId, u64> = HashMap::with_capacity(union.len() as usize);
         for (chunk_no, chunk) in roots.chunks(64).enumerate() {
             let Some(&clo) = chunk.iter().min() else { continue };
-            let mut bits = vec![0u64; span(clo)];
+            masks.clear();
             for (b, &r) in chunk.iter().enumerate() {
-                if let Some(m) = bits.get_mut((r - clo) as usize) {
-                    *m |= 1 << b;
-                }
+                *masks.entry(r).or_default() |= 1 << b;
             }
-            for id in clo..=self.max_run {
+            // Ascending ids are a topological order: a run's dependencies are done before it.
+            for id in union.range(clo..) {
                 let node = NodeIndex::new(id as usize - 1);
-                let mut mask = bits.get((id - clo) as usize).copied().unwrap_or(0);
+                let mut mask = masks.get(&id).copied().unwrap_or(0);
                 for e in self.st.graph.edges_directed(node, Direction::Outgoing) {
                     let dep = petgraph::visit::EdgeRef::target(&e).index() as RunId + 1;
-                    if dep >= clo {
-                        mask |= bits.get((dep - clo) as usize).copied().unwrap_or(0);
-                    }
+                    mask |= masks.get(&dep).copied().unwrap_or(0);
                 }
                 if mask == 0 {
                     continue;
                 }
-                if let Some(m) = bits.get_mut((id - clo) as usize) {
-                    *m = mask;
-                }
-                let names = names_of.get((id - lo) as usize).copied().unwrap_or(0);
-                if names == 0 {
-                    continue;
-                }
-                let mut rest = mask;
+                masks.insert(id, mask);
+                let names = names_of.get(&id).copied().unwrap_or(0);
+                let mut rest = if names == 0 { 0 } else { mask };
                 while rest != 0 {
                     let b = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
