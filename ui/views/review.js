@@ -53,6 +53,8 @@ function meter(value, label) {
 }
 
 const PAGE = 25;
+/** How many ranked runs the page asks for: far more than anyone reads, 20 at a time. */
+const RANKED = 200;
 
 /** Count first, specificity as the tie-breaker, then the newest run: the UI's default order. */
 function byCountThenSpecificity(a, b) {
@@ -95,13 +97,13 @@ function runsSection(review, flaggedCount, rank, setRank) {
     h('td', { class: 'num', 'data-label': 'ID' }, runLink(r.run.id, String(r.run.id))),
     h('td', { 'data-label': 'Component' }, componentLink(r.run.component)),
     h('td', { class: 'nowrap', 'data-label': 'Start' }, timeEl(r.run.start)),
-    h('td', { class: 'num mono', 'data-label': 'Flagged' }, `${r.count} of ${flaggedCount}`),
+    h('td', { class: 'num mono nowrap', 'data-label': 'Flagged' }, `${r.count} of ${flaggedCount}`),
     h('td', { 'data-label': 'Coverage', title: 'share of the flagged outputs whose trace contains this run' }, meter(r.coverage, 'coverage')),
     h('td', { 'data-label': 'Specificity', title: `${r.count} of the ${r.reach ?? '?'} outputs this run still feeds are flagged` },
       meter(r.specificity ?? 0, 'specificity'), h('span', { class: 'muted small-note' }, `${r.count} of ${r.reach ?? '?'} it feeds`)),
     h('td', { class: 'marks' }, staleMark(r.run.stale)));
   return h('section', { class: 'block' },
-    h('div', { class: 'toolbar' }, h('h2', {}, 'Where to start ', h('span', { class: 'count muted' }, String(runs.length))), h('span', { class: 'muted' }, 'rank by'), switcher),
+    h('div', { class: 'toolbar' }, h('h2', {}, 'Where to start ', h('span', { class: 'count muted' }, runs.length >= RANKED ? `top ${runs.length}` : String(runs.length))), h('span', { class: 'muted' }, 'rank by'), switcher),
     h('p', { class: 'muted' }, 'Coverage: the share of flagged outputs whose trace contains the run. Specificity: the share of the outputs the run still feeds that are flagged; a run that also fed healthy outputs scores lower. ',
       rank === 'specificity' ? 'Ranked by specificity, then coverage.' : 'Ranked by coverage, ties by specificity.'),
     runs.length === 0 ? h('p', { class: 'muted' }, 'No runs: none of the flagged outputs has a producer.') : paged(runs, row, { size: 20, wrap: table }));
@@ -176,7 +178,7 @@ export async function render(ctx) {
   };
   const load = async () => {
     try {
-      const review = await api('/review', { query: { limit: 200, rank: state.rank === 'specificity' ? 'specificity' : null }, signal: ctx.signal });
+      const review = await api('/review', { query: { limit: RANKED, rank: state.rank === 'specificity' ? 'specificity' : null }, signal: ctx.signal });
       draw(body, review, load, state);
     } catch (e) {
       if (e.name !== 'AbortError') mount(body, errorBox(e, 'Review'));
