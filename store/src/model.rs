@@ -275,10 +275,13 @@ pub struct ReviewRun {
     /// `count` over the number of flagged outputs.
     pub coverage: f64,
     /// Outputs the run still contributes to: names whose latest producer is the run or one of
-    /// its transitive dependents (flagged or not; `count` of them are flagged).
+    /// its transitive dependents (flagged or not; `count` of them are flagged). Absent (0) from
+    /// servers older than this field.
+    #[serde(default)]
     pub reach: u64,
     /// `count` over `reach`: 1.0 when everything the run feeds is flagged, lower when it also
     /// fed healthy outputs.
+    #[serde(default)]
     pub specificity: f64,
 }
 
