@@ -775,32 +775,53 @@ impl<'a> View<'a> {
                 *names_of.entry(p).or_default() += 1;
             }
         }
-        let mut masks: HashMap<RunId, u64> = HashMap::with_capacity(union.len() as usize);
-        for (chunk_no, chunk) in roots.chunks(64).enumerate() {
-            let Some(&clo) = chunk.iter().min() else { continue };
-            masks.clear();
-            for (b, &r) in chunk.iter().enumerate() {
-                *masks.entry(r).or_default() |= 1 << b;
-            }
-            // Ascending ids are a topological order: a run's dependencies are done before it.
-            for id in union.range(clo..) {
+        // The shared downstream in id order (a topological order: dependencies point to smaller
+        // ids), each run with its names and the positions of its dependencies in that order, so
+        // that each pass below is plain array work.
+        let order: Vec<RunId> = union.iter().collect();
+        let index: HashMap<RunId, u32> = order.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        let names: Vec<u64> = order.iter().map(|id| names_of.get(id).copied().unwrap_or(0)).collect();
+        let deps: Vec<Vec<u32>> = order
+            .iter()
+            .map(|&id| {
                 let node = NodeIndex::new(id as usize - 1);
-                let mut mask = masks.get(&id).copied().unwrap_or(0);
-                for e in self.st.graph.edges_directed(node, Direction::Outgoing) {
-                    let dep = petgraph::visit::EdgeRef::target(&e).index() as RunId + 1;
-                    mask |= masks.get(&dep).copied().unwrap_or(0);
+                self.st
+                    .graph
+                    .edges_directed(node, Direction::Outgoing)
+                    .filter_map(|e| index.get(&(petgraph::visit::EdgeRef::target(&e).index() as RunId + 1)).copied())
+                    .collect()
+            })
+            .collect();
+        let mut masks = vec![0u64; order.len()];
+        for (chunk_no, chunk) in roots.chunks(64).enumerate() {
+            masks.iter_mut().for_each(|m| *m = 0);
+            let mut first = order.len();
+            for (b, r) in chunk.iter().enumerate() {
+                if let Some(&i) = index.get(r) {
+                    if let Some(m) = masks.get_mut(i as usize) {
+                        *m |= 1 << b;
+                    }
+                    first = first.min(i as usize);
+                }
+            }
+            for i in first..order.len() {
+                let mut mask = masks.get(i).copied().unwrap_or(0);
+                for &d in deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                    mask |= masks.get(d as usize).copied().unwrap_or(0);
                 }
                 if mask == 0 {
                     continue;
                 }
-                masks.insert(id, mask);
-                let names = names_of.get(&id).copied().unwrap_or(0);
-                let mut rest = if names == 0 { 0 } else { mask };
+                if let Some(m) = masks.get_mut(i) {
+                    *m = mask;
+                }
+                let n = names.get(i).copied().unwrap_or(0);
+                let mut rest = if n == 0 { 0 } else { mask };
                 while rest != 0 {
                     let b = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
                     if let Some(o) = out.get_mut(chunk_no * 64 + b) {
-                        *o += names;
+                        *o += n;
                     }
                 }
             }

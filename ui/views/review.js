@@ -54,7 +54,7 @@ function meter(value, label) {
 
 const PAGE = 25;
 /** How many ranked runs the page asks for: far more than anyone reads, 20 at a time. */
-const RANKED = 200;
+const RANKED = 100;
 
 /** Count first, specificity as the tie-breaker, then the newest run: the UI's default order. */
 function byCountThenSpecificity(a, b) {
