@@ -354,7 +354,15 @@ impl<'s> Reader<'s> {
             ranked.truncate(limit);
         }
         let ids: Vec<RunId> = ranked.iter().map(|&(id, _)| id).collect();
-        let reach = v.reach(&ids);
+        let union = v.downstream_union(&ids);
+        // A small downstream (the usual case: the ranked runs feed a few hundred runs of a big
+        // log) reads its runs' outputs from the log; a large one counts over every name once.
+        let names_of = if union.len().saturating_mul(16) < v.io_count() {
+            self.latest_names_from_log(&union)?
+        } else {
+            v.latest_names_in(&union)
+        };
+        let reach = v.reach(&ids, &union, &names_of);
         let mut scored: Vec<(RunId, u64, u64, f64)> = ranked
             .into_iter()
             .zip(reach)
@@ -381,6 +389,24 @@ impl<'s> Reader<'s> {
             unresolved,
             runs,
         })
+    }
+
+    /// For each run of `runs`, how many of its outputs it is (still) the latest producer of.
+    fn latest_names_from_log(&self, runs: &roaring::RoaringBitmap) -> Result<HashMap<RunId, u64>> {
+        let v = self.view();
+        let mut names_of = HashMap::new();
+        for id in runs {
+            let record = self.record(id)?;
+            let latest = record
+                .outputs
+                .iter()
+                .filter(|o| v.io(&o.name).and_then(|io| v.latest_producer(io)) == Some(id))
+                .count() as u64;
+            if latest > 0 {
+                names_of.insert(id, latest);
+            }
+        }
+        Ok(names_of)
     }
 
     /// Components whose latest run depends on a run that is no longer the latest of its component.

@@ -722,33 +722,8 @@ impl<'a> View<'a> {
         set
     }
 
-    /// For each root, the number of names whose latest producer (at this view) is the root or a
-    /// run that transitively depends on it: the outputs the root still contributes to. Review's
-    /// `count` of a run is the flagged part of exactly this set, which makes the two comparable.
-    ///
-    /// One walk collects every run downstream of a root; then, per 64 roots, one pass over those
-    /// runs in id order (dependencies always point to smaller ids, so id order is topological):
-    /// each run ORs its dependencies' root bits and adds its names to every root whose bit it
-    /// carries. Cost: the shared downstream once per 64 roots, plus one pass over the names,
-    /// instead of a downstream walk per root.
-    pub fn reach(&self, roots: &[RunId]) -> Vec<u64> {
-        // Chunks of neighbouring ids: a chunk of late runs then sweeps only the end of the log.
-        let mut order: Vec<usize> = (0..roots.len()).collect();
-        order.sort_unstable_by_key(|&i| roots.get(i).copied().unwrap_or(0));
-        let sorted: Vec<RunId> = order.iter().filter_map(|&i| roots.get(i).copied()).collect();
-        let by_sorted = self.reach_sorted(&sorted);
-        let mut out = vec![0u64; roots.len()];
-        for (k, &i) in order.iter().enumerate() {
-            if let (Some(o), Some(&r)) = (out.get_mut(i), by_sorted.get(k)) {
-                *o = r;
-            }
-        }
-        out
-    }
-
-    fn reach_sorted(&self, roots: &[RunId]) -> Vec<u64> {
-        let mut out = vec![0u64; roots.len()];
-        // Every run downstream of some root (the roots included), visible at this view.
+    /// Every run downstream of a root (the roots included), visible at this view.
+    pub fn downstream_union(&self, roots: &[RunId]) -> RoaringBitmap {
         let mut union = RoaringBitmap::new();
         let mut stack: Vec<RunId> = roots.iter().copied().filter(|&r| r != 0 && r <= self.max_run).collect();
         while let Some(id) = stack.pop() {
@@ -763,18 +738,53 @@ impl<'a> View<'a> {
                 }
             }
         }
-        // Names per latest producer, for the producers in that set only.
+        union
+    }
+
+    /// For the runs of `runs`: how many names each is the latest producer of, by one pass over
+    /// every name (the way when `runs` is a large part of the log; else reading the runs' outputs
+    /// from the log is cheaper, see `Reader::review_ranked`).
+    pub fn latest_names_in(&self, runs: &RoaringBitmap) -> HashMap<RunId, u64> {
         let mut names_of: HashMap<RunId, u64> = HashMap::new();
         for entry in &self.st.io {
             if entry.first_run > self.max_run {
                 continue;
             }
             if let Some(&p) = self.visible(entry.producers.as_slice()).last()
-                && union.contains(p)
+                && runs.contains(p)
             {
                 *names_of.entry(p).or_default() += 1;
             }
         }
+        names_of
+    }
+
+    /// For each root, the number of names whose latest producer (at this view) is the root or a
+    /// run that transitively depends on it: the outputs the root still contributes to. Review's
+    /// `count` of a run is the flagged part of exactly this set, which makes the two comparable.
+    /// `union` is `downstream_union(roots)`, `names_of` its runs' latest names.
+    ///
+    /// Per 64 roots, one pass over the union in id order (dependencies always point to smaller
+    /// ids, so id order is topological): each run ORs its dependencies' root bits and adds its
+    /// names to every root whose bit it carries. Cost: the shared downstream once per 64 roots,
+    /// instead of a downstream walk per root.
+    pub fn reach(&self, roots: &[RunId], union: &RoaringBitmap, names_of: &HashMap<RunId, u64>) -> Vec<u64> {
+        // Chunks of neighbouring ids: a chunk of late runs then sweeps only the end of the union.
+        let mut order: Vec<usize> = (0..roots.len()).collect();
+        order.sort_unstable_by_key(|&i| roots.get(i).copied().unwrap_or(0));
+        let sorted: Vec<RunId> = order.iter().filter_map(|&i| roots.get(i).copied()).collect();
+        let by_sorted = self.reach_sorted(&sorted, union, names_of);
+        let mut out = vec![0u64; roots.len()];
+        for (k, &i) in order.iter().enumerate() {
+            if let (Some(o), Some(&r)) = (out.get_mut(i), by_sorted.get(k)) {
+                *o = r;
+            }
+        }
+        out
+    }
+
+    fn reach_sorted(&self, roots: &[RunId], union: &RoaringBitmap, names_of: &HashMap<RunId, u64>) -> Vec<u64> {
+        let mut out = vec![0u64; roots.len()];
         // The shared downstream in id order (a topological order: dependencies point to smaller
         // ids), each run with its names and the positions of its dependencies in that order, so
         // that each pass below is plain array work.

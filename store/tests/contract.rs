@@ -1059,6 +1059,25 @@ fn review_specificity_is_the_flagged_share_of_the_outputs_a_run_still_feeds() {
 }
 
 #[test]
+fn review_specificity_is_the_same_when_the_downstream_is_a_small_part_of_a_big_log() {
+    // A big log of unrelated names: review then reads the few runs' outputs from the log instead
+    // of counting over every name; the answer must not change.
+    let dir = tempdir();
+    let store = open(dir.path());
+    for i in 0..200 {
+        log(&store, &run("noise", at(0, 0), [], [format!("noise-{i}").as_str()]));
+    }
+    log(&store, &run("ingest", at(1, 0), [], ["raw.csv"])); // 201
+    log(&store, &run("featA", at(1, 1), ["raw.csv"], ["fa", "fa-stats"])); // 202
+    log(&store, &run("pred1", at(1, 2), ["fa"], ["p1"])); // 203
+    log(&store, &run("pred2", at(1, 3), ["fa"], ["p2"])); // 204
+    store.flag(&names(&["p1"]), None, None).expect("flag");
+    let rows = review_specificity(&store, ReviewRank::Count);
+    // 201 feeds raw.csv, fa, fa-stats, p1, p2; 202 all but raw.csv; 203 only p1.
+    assert_eq!(rows, [(203, 1, 1, 1.0), (202, 1, 4, 0.25), (201, 1, 5, 0.2)]);
+}
+
+#[test]
 fn review_reports_a_flagged_output_with_no_producer_as_unresolved() {
     let dir = tempdir();
     let store = open(dir.path());
