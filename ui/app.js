@@ -10,7 +10,7 @@ import { h, icon, mount } from './lib/dom.js';
 import { onEvent, onStatus, startLive } from './lib/live.js';
 import { syncFlags } from './lib/widgets.js';
 import { ioName } from './lib/dom.js';
-import { navigate, onRendered, startRouter } from './lib/router.js';
+import { asOf, navigate, onRendered, startRouter } from './lib/router.js';
 import { initTheme, onThemeChange, toggleTheme } from './lib/theme.js';
 import { initRowKeys } from './lib/rows.js';
 
@@ -35,6 +35,67 @@ function initLiveIndicator() {
     el.title = status === 'live' ? 'Updates appear as runs are logged' : status === 'offline' ? 'Lost the server; retrying' : 'Connecting to the event stream';
     mount(el, h('span', { class: 'dot', 'aria-hidden': 'true' }), words[status] || status);
   });
+}
+
+/** A seq (digits) or a time Date can read; else null. */
+function parseAsOf(text) {
+  const v = text.trim();
+  if (/^\d+$/.test(v)) return v;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+function withoutAsOf() {
+  const url = new URL(location.href);
+  url.searchParams.delete('as_of');
+  return url.pathname + url.search + url.hash;
+}
+
+/** The "as of" control and the banner that says the page shows the past. */
+function initTimeTravel() {
+  const button = document.getElementById('asof-btn');
+  const pop = document.getElementById('asof-pop');
+  const input = document.getElementById('asof-input');
+  const msg = document.getElementById('asof-msg');
+  const banner = document.getElementById('past-banner');
+  const close = () => { pop.hidden = true; button.setAttribute('aria-expanded', 'false'); };
+  button.addEventListener('click', () => {
+    pop.hidden = !pop.hidden;
+    button.setAttribute('aria-expanded', String(!pop.hidden));
+    if (!pop.hidden) { input.value = asOf() || ''; msg.textContent = ''; input.focus(); }
+  });
+  pop.addEventListener('keydown', (e) => { if (e.key === 'Escape') { close(); button.focus(); } });
+  pop.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const value = parseAsOf(input.value);
+    if (!value) { msg.textContent = 'Give a sequence number (1200) or a time (2026-11-27T10:00Z).'; return; }
+    close();
+    const url = new URL(location.href);
+    url.searchParams.set('as_of', value);
+    navigate(url.pathname + url.search);
+  });
+  document.getElementById('asof-now').addEventListener('click', () => { close(); navigate(withoutAsOf(), { present: true }); });
+  onRendered(() => {
+    const past = asOf();
+    document.documentElement.toggleAttribute('data-past', Boolean(past));
+    button.classList.toggle('on', Boolean(past));
+    banner.hidden = !past;
+    if (!past) return;
+    const what = /^\d+$/.test(past) ? `event ${past}` : new Date(past).toLocaleString();
+    mount(banner, icon('warn'), h('span', {}, h('strong', {}, 'The past: '), `this page shows the store as it was at ${what}. Links keep you there; runs logged since are not shown.`),
+      h('a', { class: 'btn small', href: withoutAsOf(), onclick: (e) => { e.preventDefault(); navigate(withoutAsOf(), { present: true }); } }, 'Back to now'));
+  });
+}
+
+/** On narrow screens the views' links live in a menu. */
+function initMenu() {
+  const button = document.getElementById('menu-btn');
+  const nav = document.getElementById('nav');
+  const set = (open) => { nav.classList.toggle('open', open); button.setAttribute('aria-expanded', String(open)); };
+  button.addEventListener('click', () => set(!nav.classList.contains('open')));
+  nav.addEventListener('click', () => set(false));
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && nav.classList.contains('open')) { set(false); button.focus(); } });
+  onRendered(() => set(false));
 }
 
 function isTyping(target) {
@@ -73,6 +134,8 @@ function boot() {
     message: document.getElementById('cmd-msg'),
   });
   initShortcuts(input);
+  initTimeTravel();
+  initMenu();
   initRowKeys();
   document.documentElement.dataset.ready = 'true';
   // Flag toggles on any view follow flags set elsewhere (another tab, the CLI, a colleague).

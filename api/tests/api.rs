@@ -146,6 +146,10 @@ async fn malformed_requests_get_json_errors() {
     assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("output")));
     let (s, v) = api.get("/api/v1/runs?limit=5000").await;
     assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("limit")));
+    let (s, v) = api.get("/api/v1/review?rank=newest").await;
+    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("rank")));
+    let (s, v) = api.get("/api/v1/review?rank=specificity").await;
+    assert_eq!((s, v["runs"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
     let (s, _) = api.get("/api/v1/nowhere").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, v) = api.send("POST", "/api/v1/flag", json!({"outputs": ["never-seen"]})).await;

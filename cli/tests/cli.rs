@@ -405,6 +405,7 @@ fn json_is_the_apis_json_in_server_and_data_dir_mode() {
         (&["review"], "/review".into()),
         (&["review", "-n", "2"], "/review?limit=2".into()),
         (&["review", "--as-of", "17"], "/review?as_of=17".into()),
+        (&["review", "--rank", "specificity"], "/review?rank=specificity".into()),
         (&["outdated"], "/outdated".into()),
         (&["stats"], "/stats".into()),
     ];

@@ -9,8 +9,8 @@
 
 use super::{Backend, Result};
 use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewView, RunDetail,
-    RunSummary, Stats, Suggestions, TagCount, TraceView,
+    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
+    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
 };
 use mltrace_store::{AsOf, LogOptions, NewRun, RunId, Seq, Store, Timestamp};
 use std::path::{Path, PathBuf};
@@ -168,8 +168,8 @@ impl Backend for DataDir {
         self.read(|s| s.flags(as_of))
     }
 
-    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
-        self.read(|s| s.review(limit, as_of))
+    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
+        self.read(|s| s.review_ranked(limit, rank, as_of))
     }
 
     fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {

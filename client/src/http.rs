@@ -6,8 +6,8 @@
 
 use super::{Backend, Error, Result};
 use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewView, RunDetail,
-    RunSummary, Stats, Suggestions, TagCount, TraceView,
+    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
+    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
 };
 use mltrace_store::{AsOf, IoSpec, NewRun, RunId, Seq, Timestamp};
 use serde::de::DeserializeOwned;
@@ -403,8 +403,11 @@ impl Backend for HttpClient {
         Ok(r.flags)
     }
 
-    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
-        self.get(Call::get("/review").q("limit", limit).at(as_of))
+    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
+        let call = Call::get("/review").q("limit", limit).at(as_of);
+        // The contract's order is the server's default: the parameter is left out for it.
+        let call = if rank == ReviewRank::Count { call } else { call.q("rank", rank.as_str()) };
+        self.get(call)
     }
 
     fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {

@@ -36,8 +36,8 @@ pub use embedded::DataDir;
 pub use http::HttpClient;
 
 use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewView, RunDetail,
-    RunSummary, Stats, Suggestions, TagCount, TraceView,
+    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
+    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
 };
 use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError, Timestamp};
 use std::path::PathBuf;
@@ -177,8 +177,13 @@ pub trait Backend {
     ) -> Result<DownstreamView>;
     /// Flagged outputs, in the order they were flagged.
     fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>>;
-    /// Flagged outputs and the runs most common to their traces.
-    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView>;
+    /// Flagged outputs and the runs most common to their traces, in the contract's order.
+    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
+        self.review_ranked(limit, ReviewRank::Count, as_of)
+    }
+    /// Review with the runs in the given order (`ReviewRank::Specificity` puts the runs specific to
+    /// the flagged outputs first).
+    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView>;
     /// Components whose latest run depends on a superseded run.
     fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>>;
     /// Names matching `q`, for completion.
@@ -351,8 +356,8 @@ impl Backend for Store {
         Ok(self.reader(as_of).flags())
     }
 
-    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
-        Ok(self.reader(as_of).review(limit)?)
+    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
+        Ok(self.reader(as_of).review_ranked(limit, rank)?)
     }
 
     fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {

@@ -310,6 +310,45 @@ pub struct ReviewRun {
     pub count: u64,
     /// `count` over the number of flagged outputs.
     pub coverage: f64,
+    /// Outputs the run still contributes to: names whose latest producer is the run or one of
+    /// its transitive dependents (flagged or not; `count` of them are flagged). Absent (0) from
+    /// servers older than this field.
+    #[serde(default)]
+    pub reach: u64,
+    /// `count` over `reach`: 1.0 when everything the run feeds is flagged, lower when it also
+    /// fed healthy outputs.
+    #[serde(default)]
+    pub specificity: f64,
+}
+
+/// The order of review's runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReviewRank {
+    /// The contract's order: count descending, then id descending.
+    #[default]
+    Count,
+    /// Specificity descending, then count descending, then id descending: runs specific to the
+    /// flagged outputs before runs that fed everything.
+    Specificity,
+}
+
+impl ReviewRank {
+    /// Parses `count` or `specificity`.
+    pub fn parse(text: &str) -> Option<ReviewRank> {
+        match text {
+            "count" => Some(ReviewRank::Count),
+            "specificity" => Some(ReviewRank::Specificity),
+            _ => None,
+        }
+    }
+
+    /// The name `parse` reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewRank::Count => "count",
+            ReviewRank::Specificity => "specificity",
+        }
+    }
 }
 
 /// `GET /api/v1/review`.

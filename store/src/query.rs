@@ -478,8 +478,14 @@ impl<'s> Reader<'s> {
         self.flag_list().iter().map(|(id, f)| flag_view(self.st.io_names.name(*id), f)).collect()
     }
 
-    /// Flagged outputs and the runs most common to their traces.
+    /// Flagged outputs and the runs most common to their traces, in the contract's order.
     pub fn review(&self, limit: usize) -> Result<ReviewView> {
+        self.review_ranked(limit, ReviewRank::Count)
+    }
+
+    /// Review with the runs in the given order. Every run carries its `specificity`; ranking by
+    /// it needs it for every candidate before the cut, ranking by count only for the runs kept.
+    pub fn review_ranked(&self, limit: usize, rank: ReviewRank) -> Result<ReviewView> {
         let v = self.view();
         let flags = self.flag_list();
         let mut counts: HashMap<RunId, u64> = HashMap::new();
@@ -496,17 +502,63 @@ impl<'s> Reader<'s> {
         }
         let mut ranked: Vec<(RunId, u64)> = counts.into_iter().collect();
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        ranked.truncate(limit);
-        let total = flags.len().max(1) as f64;
-        let runs = ranked
+        if rank == ReviewRank::Count {
+            ranked.truncate(limit);
+        }
+        let ids: Vec<RunId> = ranked.iter().map(|&(id, _)| id).collect();
+        let union = v.downstream_union(&ids);
+        // A small downstream (the usual case: the ranked runs feed a few hundred runs of a big
+        // log) reads its runs' outputs from the log; a large one counts over every name once.
+        let names_of = if union.len().saturating_mul(16) < v.io_count() {
+            self.latest_names_from_log(&union)?
+        } else {
+            v.latest_names_in(&union)
+        };
+        let reach = v.reach(&ids, &union, &names_of);
+        let mut scored: Vec<(RunId, u64, u64, f64)> = ranked
             .into_iter()
-            .map(|(id, count)| Ok(ReviewRun { run: self.summary(id)?, count, coverage: count as f64 / total }))
+            .zip(reach)
+            .map(|((id, count), reach)| {
+                // A counted output's latest producer is the run or downstream of it, so it is in
+                // the reach too: reach >= count >= 1.
+                debug_assert!(reach >= count, "run {id}: reach {reach} < count {count}");
+                (id, count, reach, count as f64 / reach.max(1) as f64)
+            })
+            .collect();
+        if rank == ReviewRank::Specificity {
+            scored.sort_unstable_by(|a, b| b.3.total_cmp(&a.3).then(b.1.cmp(&a.1)).then(b.0.cmp(&a.0)));
+            scored.truncate(limit);
+        }
+        let total = flags.len().max(1) as f64;
+        let runs = scored
+            .into_iter()
+            .map(|(id, count, reach, specificity)| {
+                Ok(ReviewRun { run: self.summary(id)?, count, coverage: count as f64 / total, reach, specificity })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(ReviewView {
             flagged: flags.iter().map(|(id, f)| flag_view(self.st.io_names.name(*id), f)).collect(),
             unresolved,
             runs,
         })
+    }
+
+    /// For each run of `runs`, how many of its outputs it is (still) the latest producer of.
+    fn latest_names_from_log(&self, runs: &roaring::RoaringBitmap) -> Result<HashMap<RunId, u64>> {
+        let v = self.view();
+        let mut names_of = HashMap::new();
+        for id in runs {
+            let (record, _) = self.record(id)?;
+            let latest = record
+                .outputs
+                .iter()
+                .filter(|o| v.io(&o.name).and_then(|io| v.latest_producer(io)) == Some(id))
+                .count() as u64;
+            if latest > 0 {
+                names_of.insert(id, latest);
+            }
+        }
+        Ok(names_of)
     }
 
     /// Components whose latest run depends on a run that is no longer the latest of its component.

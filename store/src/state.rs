@@ -779,6 +779,123 @@ impl<'a> View<'a> {
         set
     }
 
+    /// Every run downstream of a root (the roots included), visible at this view.
+    pub fn downstream_union(&self, roots: &[RunId]) -> RoaringBitmap {
+        let mut union = RoaringBitmap::new();
+        let mut stack: Vec<RunId> = roots.iter().copied().filter(|&r| r != 0 && r <= self.max_run).collect();
+        while let Some(id) = stack.pop() {
+            if !union.insert(id) {
+                continue;
+            }
+            let node = NodeIndex::new(id as usize - 1);
+            for e in self.st.graph.edges_directed(node, Direction::Incoming) {
+                let dependent = petgraph::visit::EdgeRef::source(&e).index() as RunId + 1;
+                if dependent <= self.max_run && !union.contains(dependent) {
+                    stack.push(dependent);
+                }
+            }
+        }
+        union
+    }
+
+    /// For the runs of `runs`: how many names each is the latest producer of, by one pass over
+    /// every name (the way when `runs` is a large part of the log; else reading the runs' outputs
+    /// from the log is cheaper, see `Reader::review_ranked`).
+    pub fn latest_names_in(&self, runs: &RoaringBitmap) -> HashMap<RunId, u64> {
+        let mut names_of: HashMap<RunId, u64> = HashMap::new();
+        for entry in &self.st.io {
+            if entry.first_run > self.max_run {
+                continue;
+            }
+            if let Some(&p) = self.visible(entry.producers.as_slice()).last()
+                && runs.contains(p)
+            {
+                *names_of.entry(p).or_default() += 1;
+            }
+        }
+        names_of
+    }
+
+    /// For each root, the number of names whose latest producer (at this view) is the root or a
+    /// run that transitively depends on it: the outputs the root still contributes to. Review's
+    /// `count` of a run is the flagged part of exactly this set, which makes the two comparable.
+    /// `union` is `downstream_union(roots)`, `names_of` its runs' latest names.
+    ///
+    /// Per 64 roots, one pass over the union in id order (dependencies always point to smaller
+    /// ids, so id order is topological): each run ORs its dependencies' root bits and adds its
+    /// names to every root whose bit it carries. Cost: the shared downstream once per 64 roots,
+    /// instead of a downstream walk per root.
+    pub fn reach(&self, roots: &[RunId], union: &RoaringBitmap, names_of: &HashMap<RunId, u64>) -> Vec<u64> {
+        // Chunks of neighbouring ids: a chunk of late runs then sweeps only the end of the union.
+        let mut order: Vec<usize> = (0..roots.len()).collect();
+        order.sort_unstable_by_key(|&i| roots.get(i).copied().unwrap_or(0));
+        let sorted: Vec<RunId> = order.iter().filter_map(|&i| roots.get(i).copied()).collect();
+        let by_sorted = self.reach_sorted(&sorted, union, names_of);
+        let mut out = vec![0u64; roots.len()];
+        for (k, &i) in order.iter().enumerate() {
+            if let (Some(o), Some(&r)) = (out.get_mut(i), by_sorted.get(k)) {
+                *o = r;
+            }
+        }
+        out
+    }
+
+    fn reach_sorted(&self, roots: &[RunId], union: &RoaringBitmap, names_of: &HashMap<RunId, u64>) -> Vec<u64> {
+        let mut out = vec![0u64; roots.len()];
+        // The shared downstream in id order (a topological order: dependencies point to smaller
+        // ids), each run with its names and the positions of its dependencies in that order, so
+        // that each pass below is plain array work.
+        let order: Vec<RunId> = union.iter().collect();
+        let index: HashMap<RunId, u32> = order.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        let names: Vec<u64> = order.iter().map(|id| names_of.get(id).copied().unwrap_or(0)).collect();
+        let deps: Vec<Vec<u32>> = order
+            .iter()
+            .map(|&id| {
+                let node = NodeIndex::new(id as usize - 1);
+                self.st
+                    .graph
+                    .edges_directed(node, Direction::Outgoing)
+                    .filter_map(|e| index.get(&(petgraph::visit::EdgeRef::target(&e).index() as RunId + 1)).copied())
+                    .collect()
+            })
+            .collect();
+        let mut masks = vec![0u64; order.len()];
+        for (chunk_no, chunk) in roots.chunks(64).enumerate() {
+            masks.iter_mut().for_each(|m| *m = 0);
+            let mut first = order.len();
+            for (b, r) in chunk.iter().enumerate() {
+                if let Some(&i) = index.get(r) {
+                    if let Some(m) = masks.get_mut(i as usize) {
+                        *m |= 1 << b;
+                    }
+                    first = first.min(i as usize);
+                }
+            }
+            for i in first..order.len() {
+                let mut mask = masks.get(i).copied().unwrap_or(0);
+                for &d in deps.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                    mask |= masks.get(d as usize).copied().unwrap_or(0);
+                }
+                if mask == 0 {
+                    continue;
+                }
+                if let Some(m) = masks.get_mut(i) {
+                    *m = mask;
+                }
+                let n = names.get(i).copied().unwrap_or(0);
+                let mut rest = if n == 0 { 0 } else { mask };
+                while rest != 0 {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    if let Some(o) = out.get_mut(chunk_no * 64 + b) {
+                        *o += n;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Breadth-first walk of dependents, from the producers of `io` (or its consumers for a source).
     pub fn downstream(&self, io: u32, max_depth: Option<u32>, limit: usize) -> (Vec<RunId>, Walk) {
         let producers = self.producers(io).to_vec();

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use mltrace_store::event::Dependency;
-use mltrace_store::model::{EdgeView, RunSummary, Stats};
+use mltrace_store::model::{EdgeView, ReviewRank, RunSummary, Stats};
 use mltrace_store::{
     AsOf, EventKind, FsyncPolicy, IoSpec, IoType, LogOptions, NewRun, Store, StoreError, TestResult, Timestamp,
 };
@@ -1021,6 +1021,62 @@ fn review_counts_runs_by_flagged_traces_count_descending_then_id_descending() {
         review_rows(&store),
         [(1, 3, 0.75), (2, 2, 0.5), (6, 1, 0.25), (5, 1, 0.25), (4, 1, 0.25), (3, 1, 0.25)]
     );
+}
+
+/// (id, count, reach, specificity) in the order asked for.
+fn review_specificity(store: &Store, rank: ReviewRank) -> Vec<(u32, u64, u64, f64)> {
+    let review = store.reader(None).review_ranked(100, rank).expect("review");
+    review.runs.iter().map(|r| (r.run.id, r.count, r.reach, r.specificity)).collect()
+}
+
+#[test]
+fn review_specificity_is_the_flagged_share_of_the_outputs_a_run_still_feeds() {
+    let dir = tempdir();
+    let store = open(dir.path());
+    log(&store, &run("ingest", at(0, 0), [], ["raw.csv"])); // 1
+    log(&store, &run("featA", at(0, 1), ["raw.csv"], ["fa"])); // 2
+    log(&store, &run("featB", at(0, 2), ["raw.csv"], ["fb"])); // 3
+    log(&store, &run("pred1", at(0, 3), ["fa"], ["p1"])); // 4
+    log(&store, &run("pred2", at(0, 4), ["fb"], ["p2"])); // 5
+    log(&store, &run("pred3", at(0, 5), ["fa"], ["p3"])); // 6
+    store.flag(&names(&["p1", "p3"]), Some("bad"), None).expect("flag");
+    let flagged_at = store.reader(None).seq();
+    // fa is written again by a run that does not descend from 2: 2 no longer feeds fa.
+    log(&store, &run("featA", at(0, 6), [], ["fa"])); // 7
+    // Reach: 1 feeds raw.csv, fb, p1, p2, p3 (5); 2 feeds p1 and p3 (fa moved to 7); 4 and 6
+    // feed their own prediction.
+    let by_count = review_specificity(&store, ReviewRank::Count);
+    assert_eq!(by_count, [(2, 2, 2, 1.0), (1, 2, 5, 0.4), (6, 1, 1, 1.0), (4, 1, 1, 1.0)]);
+    assert_eq!(store.reader(None).review(100).expect("default").runs.len(), 4, "the default order is by count");
+    // Ranked by specificity, the run that also fed healthy outputs (ingest) comes last.
+    let by_specificity = review_specificity(&store, ReviewRank::Specificity);
+    assert_eq!(by_specificity, [(2, 2, 2, 1.0), (6, 1, 1, 1.0), (4, 1, 1, 1.0), (1, 2, 5, 0.4)]);
+    // The limit cuts after the ranking.
+    let top = store.reader(None).review_ranked(1, ReviewRank::Specificity).expect("limit");
+    assert_eq!(top.runs.iter().map(|r| r.run.id).collect::<Vec<_>>(), [2]);
+    // Time travel: before run 7 rewrote fa, run 2 also fed fa (healthy) and 1 fed it too.
+    let before = store.reader(Some(AsOf::Seq(flagged_at))).review_ranked(100, ReviewRank::Count).expect("as of");
+    let rows: Vec<(u32, u64, u64)> = before.runs.iter().map(|r| (r.run.id, r.count, r.reach)).collect();
+    assert_eq!(rows, [(2, 2, 3), (1, 2, 6), (6, 1, 1), (4, 1, 1)]);
+}
+
+#[test]
+fn review_specificity_is_the_same_when_the_downstream_is_a_small_part_of_a_big_log() {
+    // A big log of unrelated names: review then reads the few runs' outputs from the log instead
+    // of counting over every name; the answer must not change.
+    let dir = tempdir();
+    let store = open(dir.path());
+    for i in 0..200 {
+        log(&store, &run("noise", at(0, 0), [], [format!("noise-{i}").as_str()]));
+    }
+    log(&store, &run("ingest", at(1, 0), [], ["raw.csv"])); // 201
+    log(&store, &run("featA", at(1, 1), ["raw.csv"], ["fa", "fa-stats"])); // 202
+    log(&store, &run("pred1", at(1, 2), ["fa"], ["p1"])); // 203
+    log(&store, &run("pred2", at(1, 3), ["fa"], ["p2"])); // 204
+    store.flag(&names(&["p1"]), None, None).expect("flag");
+    let rows = review_specificity(&store, ReviewRank::Count);
+    // 201 feeds raw.csv, fa, fa-stats, p1, p2; 202 all but raw.csv; 203 only p1.
+    assert_eq!(rows, [(203, 1, 1, 1.0), (202, 1, 4, 0.25), (201, 1, 5, 0.2)]);
 }
 
 #[test]

@@ -613,9 +613,25 @@ impl Model {
                 None => unresolved.push(f.name.clone()),
             }
         }
+        // Reach, the naive way: for every name with a producer, every run in its latest producer's
+        // lineage feeds it.
+        let mut reach: BTreeMap<RunId, u64> = BTreeMap::new();
+        let names: std::collections::BTreeSet<&str> =
+            self.runs.iter().flat_map(|r| r.outputs.iter().map(|o| o.name.as_str())).collect();
+        for name in names {
+            if let Some(root) = self.producers(name).into_iter().max() {
+                let mut lineage = Vec::new();
+                self.walk(root, 0, None, &mut lineage);
+                for (id, _) in lineage {
+                    *reach.entry(id).or_default() += 1;
+                }
+            }
+        }
         let total = self.flags.len() as f64;
-        let mut runs: Vec<(RunId, u64, f64)> =
-            counts.into_iter().map(|(id, count)| (id, count, count as f64 / total)).collect();
+        let mut runs: Vec<(RunId, u64, f64, u64)> = counts
+            .into_iter()
+            .map(|(id, count)| (id, count, count as f64 / total, reach.get(&id).copied().unwrap_or(0)))
+            .collect();
         runs.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
         unresolved.sort();
         let mut flagged: Vec<String> = self.flags.iter().map(|f| f.name.clone()).collect();
@@ -852,7 +868,8 @@ struct DownstreamAnswer {
 struct ReviewAnswer {
     flagged: Vec<String>,
     unresolved: Vec<String>,
-    runs: Vec<(RunId, u64, f64)>,
+    /// (id, count, coverage, reach)
+    runs: Vec<(RunId, u64, f64, u64)>,
 }
 
 /// A flag's reason and author.
@@ -982,7 +999,7 @@ fn observe(r: &Reader<'_>) -> Answers {
     let review = ReviewAnswer {
         flagged,
         unresolved,
-        runs: review.runs.iter().map(|x| (x.run.id, x.count, x.coverage)).collect(),
+        runs: review.runs.iter().map(|x| (x.run.id, x.count, x.coverage, x.reach)).collect(),
     };
     let recent = ids(&r.recent(1000, None).expect("recent"));
     let recent_page = match recent.get(1) {
@@ -1211,5 +1228,7 @@ fn the_model_answers_the_classic_cases_as_the_contract_says() {
     assert_eq!(infer("a.b"), IoType::Unknown);
     m.flag(&["metrics".into(), "g.parquet".into()], None, None).expect("flag");
     let review = m.review();
-    assert_eq!(review.runs, [(4, 1, 0.5), (3, 1, 0.5), (2, 1, 0.5), (1, 1, 0.5)]);
+    let rows: Vec<(RunId, u64, f64)> =
+        review.runs.iter().map(|&(id, count, coverage, _)| (id, count, coverage)).collect();
+    assert_eq!(rows, [(4, 1, 0.5), (3, 1, 0.5), (2, 1, 0.5), (1, 1, 0.5)]);
 }

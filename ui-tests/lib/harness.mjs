@@ -37,12 +37,12 @@ export function freePort() {
 }
 
 /** Starts `mltrace serve` on a fresh data dir; resolves once /api/v1/health answers. */
-export async function startServer({ args = [] } = {}) {
+export async function startServer({ args = [], dataDir: given = null, port: fixedPort = null } = {}) {
   if (!fs.existsSync(BIN)) throw new Error(`mltrace binary not found at ${BIN}: build it with cargo build --workspace, or set MLTRACE_BIN`);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mltrace-ui-test-'));
+  const dataDir = given || fs.mkdtempSync(path.join(os.tmpdir(), 'mltrace-ui-test-'));
   let lastError = null;
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    const port = await freePort();
+    const port = fixedPort || await freePort();
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,14 +63,16 @@ export async function startServer({ args = [] } = {}) {
             url,
             dataDir,
             output: () => output,
-            async stop() {
+            port,
+            /** Stops the server; `keep` leaves the data directory for a restart (an outage). */
+            async stop({ keep = false } = {}) {
               if (!exited) {
                 child.kill('SIGTERM');
                 const t = Date.now();
                 while (!exited && Date.now() - t < 5000) await sleep(50);
                 if (!exited) child.kill('SIGKILL');
               }
-              fs.rmSync(dataDir, { recursive: true, force: true });
+              if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
             },
           };
         }
@@ -80,7 +82,7 @@ export async function startServer({ args = [] } = {}) {
     if (!exited) child.kill('SIGKILL');
     lastError = new Error(`mltrace serve did not become healthy on ${url}: ${exited ? `exited ${JSON.stringify(exited)}` : 'timeout'}\n${output}`);
   }
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (!given) fs.rmSync(dataDir, { recursive: true, force: true });
   throw lastError;
 }
 
@@ -192,11 +194,13 @@ export async function eventually(fn, { timeout = 5000, interval = 100 } = {}) {
 export async function setup({ seed = true, args = [] } = {}) {
   const [server, browser] = await Promise.all([startServer({ args }), launchBrowser()]);
   const ids = seed ? await seedPipeline(server.url) : [];
-  return {
+  const env = {
     server, browser, ids, url: server.url,
     async close() {
       await browser.close().catch(() => {});
-      await server.stop();
+      // A test may have restarted the server (an outage): stop the one running now.
+      await env.server.stop();
     },
   };
+  return env;
 }

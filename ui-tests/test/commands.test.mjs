@@ -166,7 +166,15 @@ describe('command bar', () => {
     await page.waitForSelector('.outdated-item, .empty-state');
     const text = await page.locator('.view-outdated').innerText();
     assert.match(text, /train/);
-    assert.match(text, /featuregen \(ID 3\)/);
+    assert.match(text, /featuregen: 1 run superseded \(newest replacement #8\)/);
+    // The full reasons fold away; their run ids are links.
+    const train = page.locator('.outdated-item', { hasText: 'train' });
+    await train.locator('.reason-details summary').click();
+    assert.match(await train.locator('.reason-details').innerText(), /featuregen \(ID 3\) has been superseded by ID 8\./);
+    await train.locator('.reason-details a', { hasText: 'ID 3' }).click();
+    await waitForView(page, `${env.url}/run/3`);
+    await page.goBack();
+    await waitForView(page, `${env.url}/outdated`);
     await screenshot(page, 'outdated');
   });
 

@@ -6,6 +6,8 @@
 import { h } from './dom.js';
 
 const BASE = '/api/v1';
+/** Reads about the server itself, never about the past. */
+const NOW_ONLY = new Set(['/health', '/events', '/metrics']);
 const TOKEN_KEY = 'mltrace-token';
 
 export class ApiError extends Error {
@@ -81,6 +83,9 @@ async function errorFrom(res) {
 /** Calls the API and returns the parsed JSON answer; throws ApiError. */
 export async function api(path, { method = 'GET', query, body, signal } = {}) {
   const headers = { Accept: 'application/json', ...authHeaders() };
+  // Time travel: every read answers as of the URL's as_of (writes and the live stream do not).
+  const past = new URLSearchParams(location.search).get('as_of');
+  if (past && method === 'GET' && !NOW_ONLY.has(path) && !(query && 'as_of' in query)) query = { ...(query || {}), as_of: past };
   let payload;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -128,7 +133,18 @@ export function errorBox(err, what) {
     h('p', { class: 'error-message' }, errorText(err)),
     err instanceof ApiError && err.status ? h('p', { class: 'error-meta mono' }, `${err.status} ${err.code}`) : null);
   if (err instanceof ApiError && (err.status === 401 || err.status === 403)) box.appendChild(tokenForm());
+  if (err instanceof ApiError && (err.code === 'network' || err.status >= 500)) box.appendChild(retryButton());
   return box;
+}
+
+/**
+ * Asks the router to draw the view again. The page also does so by itself when the event stream
+ * reconnects (lib/router.js), so a user who waits sees the view come back.
+ */
+export function retryButton() {
+  document.documentElement.dataset.unreachable = 'true';
+  return h('p', {}, h('button', { type: 'button', class: 'btn small retry', onclick: () => window.dispatchEvent(new Event('mltrace:retry')) }, 'Retry'),
+    h('span', { class: 'muted' }, ' The page also retries by itself when the server is back.'));
 }
 
 function tokenForm() {

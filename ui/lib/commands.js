@@ -15,6 +15,7 @@ export function segment(name) {
 export const paths = {
   recent: () => '/',
   run: (id) => `/run/${id}`,
+  compare: (a, b) => `/compare/${a}/${b}`,
   trace: (output) => `/trace/${segment(output)}`,
   downstream: (output) => `/downstream/${segment(output)}`,
   output: (name) => `/output/${segment(name)}`,
@@ -33,6 +34,7 @@ export const COMMANDS = [
   { name: 'recent', usage: 'recent', example: 'recent', summary: 'The most recent runs of all components, newest first; loads more as you scroll and updates live. The home page.' },
   { name: 'history', usage: 'history COMPONENT [N]', example: 'history train 15', complete: 'components', summary: 'The runs of one component, newest first (10 unless N is given), with its owner, tags and a date range filter.' },
   { name: 'inspect', usage: 'inspect RUN_ID', example: 'inspect 12', summary: 'The card of one run: inputs and outputs with flag toggles, dependencies, staleness, tests, git, code snapshot and notes.' },
+  { name: 'compare', usage: 'compare RUN_ID RUN_ID', example: 'compare 4 9', summary: 'Two runs side by side: inputs, outputs, git, code and tests, with what differs marked. The question after "what changed?".' },
   { name: 'trace', usage: 'trace OUTPUT', example: 'trace model.pkl', complete: 'outputs', summary: 'The graph of runs that produced an output, layered by depth, with the inputs that link them.' },
   { name: 'downstream', usage: 'downstream OUTPUT', example: 'downstream raw.csv', complete: 'outputs', summary: 'Everything derived from an output: the runs that depended on it, transitively, and what they wrote.' },
   { name: 'tag', usage: 'tag TAG', example: 'tag etl', complete: 'tags', summary: 'The components that carry a tag.' },
@@ -107,6 +109,11 @@ export function parse(input) {
       const id = args.length === 1 ? args[0].text.replace(/^#/, '') : '';
       if (!/^[1-9][0-9]*$/.test(id)) return fail(`inspect needs one run id, a positive integer: ${usage}`);
       return go(paths.run(id));
+    }
+    case 'compare': {
+      const ids = args.map((a) => a.text.replace(/^#/, ''));
+      if (ids.length !== 2 || !ids.every((id) => /^[1-9][0-9]*$/.test(id))) return fail(`compare needs two run ids: ${usage}`);
+      return go(paths.compare(ids[0], ids[1]));
     }
     case 'history': {
       if (args.length === 0) return fail(`history needs a component name: ${usage}`);

@@ -82,11 +82,12 @@ export async function startLive() {
       }
       await readStream();
       delay = 500; // the server closed a healthy stream: reconnect at once
+      setStatus('connecting');
     } catch (e) {
+      // Stay "offline" while waiting to retry: "connecting" would hide that the server is gone.
       setStatus('offline');
-      delay = Math.min(delay * 2, 15000);
+      delay = Math.min(delay * 2, 8000);
     }
-    setStatus('connecting');
     await sleep(delay);
   }
 }

@@ -4,11 +4,13 @@
 // Never: renders anything itself beyond the not-found page.
 
 import { h, mount } from './dom.js';
-import { onEvent } from './live.js';
+import { onEvent, onStatus } from './live.js';
+import { ApiError, errorBox } from './api.js';
 
 const ROUTES = [
   { re: /^\/(?:recent\/?)?$/, view: 'recent' },
   { re: /^\/run\/([^/]+)\/?$/, view: 'run', keys: ['id'] },
+  { re: /^\/compare\/([^/]+)\/([^/]+)\/?$/, view: 'compare', keys: ['a', 'b'] },
   { re: /^\/trace\/(.+)$/, view: 'lineage', keys: ['output'], extra: { mode: 'trace' } },
   { re: /^\/downstream\/(.+)$/, view: 'lineage', keys: ['output'], extra: { mode: 'downstream' } },
   { re: /^\/output\/(.+)$/, view: 'output', keys: ['name'] },
@@ -22,6 +24,7 @@ const ROUTES = [
 const VIEWS = {
   recent: () => import('../views/recent.js'),
   run: () => import('../views/run.js'),
+  compare: () => import('../views/compare.js'),
   lineage: () => import('../views/lineage.js'),
   output: () => import('../views/output.js'),
   history: () => import('../views/history.js'),
@@ -52,10 +55,23 @@ export function match(pathname) {
   return null;
 }
 
+/**
+ * The `as_of` of the current URL (a seq or a time), or null for the present. Every view reads the
+ * store as of it (lib/api.js adds it to every read), and links keep it, so a user who travels back
+ * stays there until they come back to now.
+ */
+export function asOf() {
+  return new URLSearchParams(location.search).get('as_of') || null;
+}
+
 /** Opens a path inside the app (pushes history unless replace is set). */
-export function navigate(path, { replace = false, state = null } = {}) {
+export function navigate(path, { replace = false, state = null, present = false } = {}) {
   const url = new URL(path, location.origin);
+  const past = asOf();
+  if (past && !present && !url.searchParams.has('as_of')) url.searchParams.set('as_of', past);
   const same = url.pathname + url.search === location.pathname + location.search;
+  // Remember where the page was scrolled, so Back returns there.
+  if (!replace && !same) history.replaceState({ ...(history.state || {}), scroll: window.scrollY }, '', location.href);
   if (replace || same) history.replaceState(state, '', url.pathname + url.search + url.hash);
   else history.pushState(state, '', url.pathname + url.search + url.hash);
   return render();
@@ -119,20 +135,43 @@ export async function render() {
     onCleanup: (fn) => cleanups.push(fn),
     isCurrent: () => seq === renderCount,
   };
+  delete document.documentElement.dataset.unreachable;
   try {
-    const mod = await VIEWS[found.view]();
+    let mod;
+    try {
+      mod = await VIEWS[found.view]();
+    } catch {
+      // The module could not be fetched: the server is gone (it is preloaded after the first view).
+      throw new ApiError(0, 'network', 'Cannot reach the mltrace server to load this view. Is `mltrace serve` still running?');
+    }
     if (seq !== renderCount) return;
     await mod.render(ctx);
   } catch (e) {
     if (e && e.name === 'AbortError') return;
-    console.error(e);
-    if (seq === renderCount) mount(container, h('div', { class: 'error-box', role: 'alert' }, h('div', { class: 'error-title' }, 'This view failed'), h('p', {}, String(e && e.message || e))));
+    if (seq === renderCount) {
+      if (e instanceof ApiError) mount(container, errorBox(e));
+      else {
+        console.error(e);
+        mount(container, h('div', { class: 'error-box', role: 'alert' }, h('div', { class: 'error-title' }, 'This view failed'), h('p', {}, String(e && e.message || e))));
+      }
+    }
   } finally {
     if (seq === renderCount) {
       root.removeAttribute('aria-busy');
       for (const fn of afterRender) fn(found);
     }
   }
+}
+
+/** Scrolls back to y once the page is tall enough (a list may still be loading its pages). */
+function restoreScroll(y) {
+  let tries = 0;
+  const step = () => {
+    window.scrollTo(0, y);
+    tries += 1;
+    if (Math.abs(window.scrollY - y) > 2 && tries < 20) setTimeout(step, 50);
+  };
+  step();
 }
 
 function isPlainLeftClick(e) {
@@ -152,6 +191,26 @@ export function startRouter(mainEl) {
     navigate(url.pathname + url.search + url.hash);
     window.scrollTo(0, 0);
   });
-  window.addEventListener('popstate', () => render());
-  return render();
+  if ('scrollRestoration' in history) history.scrollRestoration = 'manual';
+  // Outages: Retry draws the view again, and so does the event stream coming back while the
+  // view shows that the server was unreachable.
+  window.addEventListener('mltrace:retry', () => render());
+  let wasOffline = false;
+  onStatus((status) => {
+    if (status === 'offline') wasOffline = true;
+    if (status === 'live' && wasOffline) {
+      wasOffline = false;
+      if (document.documentElement.dataset.unreachable) render();
+    }
+  });
+  window.addEventListener('popstate', async () => {
+    const scroll = history.state && history.state.scroll;
+    await render();
+    if (typeof scroll === 'number') restoreScroll(scroll);
+  });
+  const first = render();
+  // Every view module loads in the background after the first view, so a view opened during an
+  // outage is already there (it then says the server is unreachable instead of failing to load).
+  first.finally(() => { for (const load of Object.values(VIEWS)) load().catch(() => {}); });
+  return first;
 }

@@ -4,6 +4,7 @@
 import { api, errorText, flagBody } from './api.js';
 import { h, icon, ioName, timeEl, fmtDuration, runDuration, plural, mount } from './dom.js';
 import { paths } from './commands.js';
+import { breakParts, shortName, shortNames } from './names.js';
 
 /** Newest first by start time, ties by higher id: the API's order of run lists. */
 export function compareRuns(a, b) {
@@ -34,12 +35,21 @@ export function tagChip(tag) {
   return h('a', { class: 'chip mono', href: paths.tag(tag) }, tag);
 }
 
+/** A stale or outdated reason with its run ids as links ("featuregen (ID 9) ... by ID 14."). */
+export function reasonText(msg) {
+  const parts = String(msg).split(/(\bID \d+)/);
+  return parts.map((part) => {
+    const m = /^ID (\d+)$/.exec(part);
+    return m ? h('a', { class: 'mono', href: paths.run(Number(m[1])) }, part) : part;
+  });
+}
+
 /** Stale messages as a list; past `max`, the rest fold away (a fan-in can have hundreds). */
 export function staleList(stale, max = 5) {
   const list = stale || [];
   return [
-    h('ul', {}, list.slice(0, max).map((msg) => h('li', {}, msg))),
-    list.length > max ? h('details', {}, h('summary', {}, `${list.length - max} more`), h('ul', {}, list.slice(max).map((msg) => h('li', {}, msg)))) : null,
+    h('ul', {}, list.slice(0, max).map((msg) => h('li', {}, reasonText(msg)))),
+    list.length > max ? h('details', {}, h('summary', {}, `${list.length - max} more`), h('ul', {}, list.slice(max).map((msg) => h('li', {}, reasonText(msg))))) : null,
   ];
 }
 
@@ -48,13 +58,44 @@ export function staleMark(stale) {
   return h('span', { class: 'mark stale', title: stale.join('\n'), 'aria-label': `stale: ${stale.join(' ')}` }, icon('warn'), 'stale');
 }
 
-/** A few I/O names as links to their traces, then "+N more". */
-export function ioList(names, { max = 3 } = {}) {
+/**
+ * A name as shown everywhere: its short form (lib/names.js) unless `full`, the full name on hover
+ * and to screen readers, breakable only after a `/`.
+ */
+export function nameEl(name, { short = null, full = false, cls = '' } = {}) {
+  const text = full ? name : (short ?? shortName(name));
+  const parts = breakParts(text);
+  const children = [];
+  parts.forEach((part, i) => { children.push(part); if (i + 1 < parts.length) children.push(h('wbr')); });
+  return h('span', { class: ['name', cls], title: name }, children);
+}
+
+/** A small button that copies text to the clipboard and says so. */
+export function copyButton(text, { label = 'Copy name' } = {}) {
+  const button = h('button', { type: 'button', class: 'icon-btn copy-btn', title: `${label}: ${text}`, 'aria-label': `${label} ${text}` }, icon('copy'));
+  button.addEventListener('click', async (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    try {
+      await navigator.clipboard.writeText(text);
+      button.classList.add('done');
+      button.title = 'Copied';
+    } catch {
+      button.title = 'Could not copy: select the name instead';
+    }
+    setTimeout(() => { button.classList.remove('done'); button.title = `${label}: ${text}`; }, 1500);
+  });
+  return button;
+}
+
+/** A few I/O names as links to their traces, then "+N more". `short` maps names to short forms. */
+export function ioList(names, { max = 3, short = null } = {}) {
   const list = (names || []).map(ioName);
   if (list.length === 0) return h('span', { class: 'muted' }, '—');
   const shown = list.slice(0, max);
+  const forms = short || shortNames(shown);
   return h('span', { class: 'io-list' },
-    shown.map((name) => h('a', { class: 'io mono', href: paths.trace(name), title: name }, name)),
+    shown.map((name) => h('a', { class: 'io mono', href: paths.trace(name), title: name }, nameEl(name, { short: forms.get(name) }))),
     list.length > max ? h('span', { class: 'more', title: list.slice(max).join('\n') }, `+${list.length - max}`) : null);
 }
 
@@ -63,12 +104,14 @@ export function ioList(names, { max = 3 } = {}) {
  * never shows a run twice.
  */
 export class RunTable {
-  constructor({ showComponent = true, label = 'Runs' } = {}) {
+  constructor({ showComponent = true, label = 'Runs', flagged = null } = {}) {
     this.showComponent = showComponent;
+    /** Names flagged now (a Set), to mark the runs that wrote one; null leaves the mark out. */
+    this.flagged = flagged;
     this.runs = [];
     this.ids = new Set();
     this.tbody = h('tbody');
-    this.el = h('table', { class: 'table runs', 'aria-label': label },
+    this.el = h('table', { class: 'table runs stack', 'aria-label': label },
       h('thead', {}, h('tr', {},
         h('th', { class: 'num' }, 'ID'),
         showComponent ? h('th', {}, 'Component') : null,
@@ -80,19 +123,32 @@ export class RunTable {
       this.tbody);
   }
 
+  /** Fetches the flags, then marks the runs (drawn or to come) that wrote a flagged output. */
+  async loadFlags(signal) {
+    try {
+      const answer = await api('/flags', { signal });
+      this.flagged = new Set((answer.flags || []).map((f) => f.name));
+    } catch { return; }
+    for (const tr of [...this.tbody.children]) {
+      const run = this.runs.find((r) => String(r.id) === tr.dataset.id);
+      if (run) tr.replaceWith(this.row(run, false));
+    }
+  }
+
   get size() { return this.runs.length; }
   get lastId() { return this.runs.length ? this.runs[this.runs.length - 1].id : null; }
   has(id) { return this.ids.has(id); }
 
   row(run, fresh) {
     return h('tr', { dataset: { href: paths.run(run.id), id: String(run.id) }, class: fresh ? 'fresh' : null },
-      h('td', { class: 'num' }, runLink(run.id, String(run.id))),
-      this.showComponent ? h('td', {}, componentLink(run.component)) : null,
-      h('td', { class: 'nowrap' }, timeEl(run.start)),
-      h('td', { class: 'num nowrap' }, fmtDuration(runDuration(run))),
-      h('td', {}, ioList(run.inputs)),
-      h('td', {}, ioList(run.outputs)),
-      h('td', { class: 'marks' }, staleMark(run.stale)));
+      h('td', { class: 'num', 'data-label': 'ID' }, runLink(run.id, String(run.id))),
+      this.showComponent ? h('td', { 'data-label': 'Component' }, componentLink(run.component)) : null,
+      h('td', { class: 'nowrap', 'data-label': 'Start' }, timeEl(run.start)),
+      h('td', { class: 'num nowrap', 'data-label': 'Duration' }, fmtDuration(runDuration(run))),
+      h('td', { 'data-label': 'Inputs' }, ioList(run.inputs)),
+      h('td', { 'data-label': 'Outputs' }, ioList(run.outputs)),
+      h('td', { class: 'marks' }, staleMark(run.stale), this.flagged && (run.outputs || []).some((o) => this.flagged.has(ioName(o)))
+        ? h('span', { class: 'mark flag', title: 'wrote an output that is flagged' }, icon('flag'), 'flagged') : null));
   }
 
   /** Adds a page of older runs at the end. */

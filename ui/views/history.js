@@ -50,6 +50,7 @@ export async function render(ctx) {
     h('button', { class: 'btn small', type: 'submit' }, 'Apply'),
     since || until ? h('button', { class: 'btn ghost small', type: 'button', onclick: () => { from.value = ''; to.value = ''; apply(); } }, 'Clear') : null);
   const table = new RunTable({ showComponent: false, label: `runs of ${component}` });
+  table.loadFlags(ctx.signal);
   const list = h('div', {});
   const more = h('div', { class: 'list-status' });
 

@@ -5,11 +5,15 @@
 import { api, errorBox } from '../lib/api.js';
 import { h, icon, mount, timeEl, fmtDuration, fmtDurationShort, runDuration, plural, fmtAgo, ioName } from '../lib/dom.js';
 import { paths } from '../lib/commands.js';
-import { createGraph } from '../lib/graph.js';
+import { createGraph, fitsReadable, prepare } from '../lib/graph.js';
 import { setQuery } from '../lib/router.js';
-import { componentLink, flagToggle, loading, runLink, staleList, staleMark, summaryFromEvent } from '../lib/widgets.js';
+import { shortNames } from '../lib/names.js';
+import { componentLink, copyButton, flagToggle, loading, nameEl, runLink, staleList, staleMark, summaryFromEvent } from '../lib/widgets.js';
 
 const DEFAULT_LIMIT = 1000;
+
+/** "3 days ago" as "3d ago": room is tight in a graph box. */
+const agoShort = (iso) => fmtAgo(iso).replace(/ (days?|months?|years?|min|h|s) ago$/, (_, unit) => `${{ day: 'd', days: 'd', month: 'mo', months: 'mo', year: 'y', years: 'y', min: 'm', h: 'h', s: 's' }[unit]} ago`);
 const NARROW = window.matchMedia('(max-width: 760px)');
 
 /** The answer of trace or downstream as one shape: nodes with depth and layer, edges up/down. */
@@ -87,26 +91,58 @@ function treeOrder(data, mode) {
   return out;
 }
 
+/** Indentation stops growing past this level (the level shows as a number instead). */
+const INDENT_CAP = 12;
+
 function drawTree(container, data, mode, flagged, onSelect) {
   const rows = treeOrder(data, mode);
+  const short = shortNames(rows.map((r) => r.via).filter(Boolean));
   const list = h('ol', { class: 'tree', role: 'tree', 'aria-label': `${mode} tree` });
   const items = new Map();
-  for (const { node, level, via } of rows) {
+  const entries = [];
+  // Big trees open three levels deep; every level folds and unfolds.
+  const openTo = rows.length > 150 ? 3 : Infinity;
+  const hasChildren = rows.map((r, i) => i + 1 < rows.length && rows[i + 1].level > r.level);
+  const refresh = () => {
+    let foldedAt = Infinity;
+    for (const e of entries) {
+      if (e.level <= foldedAt) foldedAt = Infinity;
+      e.li.hidden = e.level > foldedAt;
+      if (!e.li.hidden && e.open === false) foldedAt = e.level;
+    }
+  };
+  const setOpen = (i, open) => {
+    const e = entries[i];
+    e.open = open;
+    e.li.setAttribute('aria-expanded', String(open));
+    const button = e.li.querySelector('.tree-toggle');
+    if (button) { button.setAttribute('aria-expanded', String(open)); button.textContent = open ? '▾' : '▸'; }
+  };
+  rows.forEach(({ node, level, via }, i) => {
     const run = node.run;
+    const toggle = hasChildren[i] ? h('button', {
+      type: 'button', class: 'tree-toggle', 'aria-expanded': 'true', 'aria-label': `fold the runs under ${run.component} #${run.id}`,
+      onclick: (e) => { e.stopPropagation(); setOpen(i, entries[i].open === false); refresh(); },
+    }, '▾') : h('span', { class: 'tree-toggle-space', 'aria-hidden': 'true' });
     const li = h('li', {
-      role: 'treeitem', class: ['tree-row', flagged.has(node.id) && 'flagged', (run.stale || []).length && 'stale'],
-      style: { '--level': String(level) }, 'aria-level': String(level + 1), dataset: { id: String(node.id), href: paths.run(node.id) }, tabindex: '-1',
-      onclick: (e) => { if (!e.target.closest('a')) onSelect(node.id); },
+      role: 'treeitem', class: ['tree-row', flagged.has(node.id) && 'flagged', (run.stale || []).length && 'stale', level > INDENT_CAP && 'deep'],
+      style: { '--level': String(Math.min(level, INDENT_CAP)) }, 'aria-level': String(level + 1), dataset: { id: String(node.id), href: paths.run(node.id) }, tabindex: '-1',
+      onclick: (e) => { if (!e.target.closest('a, button')) onSelect(node.id); },
       onfocus: () => onSelect(node.id),
     },
-    level > 0 ? h('span', { class: 'tree-via muted mono', title: via || 'explicit upstream dependency' }, via ? `via ${via}` : 'upstream') : null,
-    h('span', { class: 'tree-main' }, componentLink(run.component), ' ', runLink(run.id),
+    level > 0 ? h('span', { class: 'tree-via muted mono', title: via || 'explicit upstream dependency' },
+      level > INDENT_CAP ? h('span', { class: 'tree-depth' }, `depth ${level} · `) : null, via ? ['via ', nameEl(via, { short: short.get(via) })] : 'upstream') : null,
+    h('span', { class: 'tree-main' }, toggle, componentLink(run.component), ' ', runLink(run.id),
       h('span', { class: 'muted tree-time' }, ' ', timeEl(run.start)),
       staleMark(run.stale),
       h('span', { class: 'mark flag', title: 'wrote a flagged output' }, icon('flag'), 'flagged')));
+    if (hasChildren[i]) li.setAttribute('aria-expanded', 'true');
     items.set(node.id, li);
+    entries.push({ li, level, open: hasChildren[i] ? true : null });
     list.appendChild(li);
-  }
+  });
+  entries.forEach((e, i) => { if (hasChildren[i] && e.level + 1 >= openTo) setOpen(i, false); });
+  refresh();
   container.appendChild(list);
   return {
     select(id) {
@@ -141,11 +177,35 @@ async function sideCard(aside, id, signal) {
   }
 }
 
+/** The current URL with one query parameter changed (the others, as_of included, kept). */
+function withParam(key, value) {
+  const url = new URL(location.href);
+  url.searchParams.set(key, String(value));
+  return url.pathname + url.search;
+}
+
+/** For an unknown output: the known names that look like it, as links. */
+async function didYouMean(stage, output, mode, signal) {
+  try {
+    // The suggest API matches substrings: try the name, its last segment, and its folder (the
+    // siblings of a misspelt file).
+    const cut = output.lastIndexOf('/', output.length - 2);
+    const tail = cut >= 0 ? output.slice(cut + 1) : '';
+    const folder = cut > 0 ? output.slice(0, cut + 1) : '';
+    const answers = await Promise.all([output, tail, folder].filter((q) => q.length >= 2)
+      .map((q) => api('/suggest', { query: { q, limit: 8 }, signal }).catch(() => ({ outputs: [] }))));
+    const names = [...new Set(answers.flatMap((a) => a.outputs || []))].slice(0, 8);
+    if (names.length === 0) return;
+    stage.appendChild(h('section', { class: 'block did-you-mean' }, h('h2', {}, 'Did you mean'),
+      h('ul', { class: 'chips' }, names.map((name) => h('li', {}, h('a', { class: 'chip mono', href: paths[mode](name), title: name }, nameEl(name)))))));
+  } catch { /* suggestions are a help, not a must */ }
+}
+
 function ioMini(list) {
   if (!list || list.length === 0) return h('p', { class: 'muted' }, 'none');
   return h('ul', { class: 'io-mini' }, list.map((io) => h('li', {},
-    h('a', { class: 'mono', href: paths.trace(io.name), title: `trace ${io.name}` }, io.name),
-    flagToggle(io.name, Boolean(io.flagged)))));
+    h('a', { class: 'mono', href: paths.trace(io.name), title: `trace ${io.name}` }, nameEl(io.name, { full: true })),
+    h('span', { class: 'io-mini-tools' }, copyButton(io.name), flagToggle(io.name, Boolean(io.flagged))))));
 }
 
 export async function render(ctx) {
@@ -169,7 +229,7 @@ export async function render(ctx) {
 
   mount(ctx.root, h('section', { class: `view view-lineage mode-${mode}` },
     h('header', { class: 'view-head' },
-      h('h1', {}, h('span', { class: 'kicker' }, mode === 'trace' ? 'Trace of' : 'Downstream of'), ' ', h('span', { class: 'mono name' }, output)),
+      h('h1', {}, h('span', { class: 'kicker' }, mode === 'trace' ? 'Trace of' : 'Downstream of'), ' ', h('span', { class: 'mono name' }, nameEl(output, { full: true })), copyButton(output, { label: 'Copy output name' })),
       headFlag,
       h('nav', { class: 'head-links' },
         h('a', { class: 'btn ghost small', href: paths[other](output) }, icon(other === 'trace' ? 'trace' : 'down'), other),
@@ -179,6 +239,9 @@ export async function render(ctx) {
     h('div', { class: 'lineage' }, stage, aside),
     extra));
   mount(stage, loading(mode === 'trace' ? 'Tracing' : 'Following what derived from it'));
+  const graphTools = h('div', { class: 'graph-tools' });
+  graphTools.hidden = true;
+  switcher.after(graphTools);
 
   let data;
   let flaggedNames = new Set();
@@ -196,6 +259,8 @@ export async function render(ctx) {
     mount(stage, errorBox(e, mode === 'trace' ? `Tracing ${output}` : `Downstream of ${output}`));
     aside.remove();
     switcher.hidden = true;
+    graphTools.hidden = true;
+    if (e.code === 'not_found') didYouMean(stage, output, mode, ctx.signal);
     return;
   }
 
@@ -213,12 +278,12 @@ export async function render(ctx) {
   if (data.truncated) {
     mount(banner, h('div', { class: 'warn-box', role: 'status' },
       icon('warn'), h('span', {}, `The server stopped at ${plural(data.nodes.length, 'run')} (limit ${limit}): this ${mode} is incomplete. `),
-      limit < 10000 ? h('a', { href: `${location.pathname}?limit=${Math.min(10000, limit * 5)}${viewKind === 'tree' ? '&view=tree' : ''}` }, `Load up to ${Math.min(10000, limit * 5)}`) : null));
+      limit < 10000 ? h('a', { href: withParam('limit', Math.min(10000, limit * 5)) }, `Load up to ${Math.min(10000, limit * 5)}`) : null));
   }
 
   if (mode === 'downstream' && data.outputs.length) {
     mount(extra, h('section', { class: 'block' }, h('h2', {}, 'Derived outputs ', h('span', { class: 'count muted' }, String(data.outputs.length))),
-      h('ul', { class: 'chips' }, data.outputs.slice(0, 500).map((name) => h('li', {}, h('a', { class: 'chip mono', href: paths.trace(name) }, name)))),
+      h('ul', { class: 'chips' }, data.outputs.slice(0, 500).map((name) => h('li', {}, h('a', { class: 'chip mono link-chip', href: paths.trace(name), title: `trace ${name}` }, nameEl(name), ' ›')))),
       data.outputs.length > 500 ? h('p', { class: 'muted' }, `and ${data.outputs.length - 500} more`) : null));
   }
 
@@ -237,24 +302,106 @@ export async function render(ctx) {
     sideCard(aside, id, cardController.signal);
   };
 
+  /** Runs within `depth` of the start, and how many neighbours each one hides past it. */
+  const withinDepth = (depth) => {
+    const shown = data.nodes.filter((n) => n.depth <= depth);
+    const ids = new Set(shown.map((n) => n.id));
+    const hidden = new Map();
+    for (const e of data.edges) {
+      const inUp = ids.has(e.up);
+      const inDown = ids.has(e.down);
+      if (inUp && !inDown) hidden.set(e.up, (hidden.get(e.up) || 0) + 1);
+      if (inDown && !inUp) hidden.set(e.down, (hidden.get(e.down) || 0) + 1);
+    }
+    return { shown, edges: data.edges.filter((e) => ids.has(e.up) && ids.has(e.down)), hidden };
+  };
+  const graphNodes = (shown, hidden) => shown.map((n) => {
+    const stale = (n.run.stale || []).length > 0;
+    const more = hidden.get(n.id) || 0;
+    return {
+      id: n.id, depth: n.depth, component: n.run.component,
+      subtitle: `${agoShort(n.run.start)} · ${fmtDurationShort(runDuration(n.run))}`,
+      stale, flagged: flaggedIds.has(n.id), root: n.id === data.root || Boolean(n.producer), more,
+      label: `${n.run.component} run ${n.id}, depth ${n.depth}${stale ? ', stale' : ''}${flaggedIds.has(n.id) ? ', wrote a flagged output' : ''}${more ? `, ${more} more ${mode === 'trace' ? 'upstream' : 'downstream'} beyond the depth shown` : ''}`,
+    };
+  });
+  const groupLabel = (n) => {
+    const ids = n.members.map((m) => m.id).sort((a, b) => a - b);
+    const stale = n.members.filter((m) => m.stale).length;
+    n.subtitle = `#${ids[0]}–${ids[ids.length - 1]}`;
+    n.stale = stale > 0;
+    n.flagged = n.members.some((m) => m.flagged);
+    n.label = `${n.members.length} runs of ${n.component} folded, #${ids[0]} to #${ids[ids.length - 1]}${stale ? `, ${stale} stale` : ''}. Enter opens them.`;
+    return n;
+  };
+  const frameSize = () => {
+    const probe = h('div', { class: 'graph', style: { visibility: 'hidden' } });
+    stage.appendChild(probe);
+    const r = probe.getBoundingClientRect();
+    probe.remove();
+    return { w: r.width || 800, h: r.height || 500 };
+  };
+  const openGroups = new Set();
+  let grouping = ctx.query.get('group') !== 'off';
+  let depth = Number(ctx.query.get('depth')) || null;
+  const build = (d) => {
+    const { shown, edges, hidden } = withinDepth(d);
+    const keep = new Set([data.root, selected].filter((x) => x !== null && x !== undefined));
+    const prepared = prepare(graphNodes(shown, hidden), edges, { align: mode === 'trace' ? 'sink' : 'source', keep, open: openGroups, grouping });
+    for (const n of prepared.nodes) if (n.members) groupLabel(n);
+    return prepared;
+  };
+  /** The deepest view that fits at a readable zoom (a few hops for big lineage). */
+  const autoDepth = () => {
+    const { w, h: fh } = frameSize();
+    let lo = 1;
+    let hi = data.nodes.length > 150 ? Math.min(data.maxDepth, 4) : data.maxDepth;
+    if (hi <= 1) return { depth: Math.max(1, data.maxDepth), prepared: build(Math.max(1, data.maxDepth)) };
+    let best = null;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const p = build(mid);
+      if (fitsReadable(p.width, p.height, w, fh)) { best = { depth: mid, prepared: p }; lo = mid + 1; } else hi = mid - 1;
+    }
+    return best || { depth: 1, prepared: build(1) };
+  };
+  const depthSelect = h('select', { class: 'input depth-select', 'aria-label': 'depth shown' });
+  const groupBox = h('input', { type: 'checkbox', checked: grouping });
+  mount(graphTools,
+    h('label', {}, mode === 'trace' ? 'Levels upstream ' : 'Levels downstream ', depthSelect),
+    h('label', { title: 'Fold chains and fans of runs of one component into one box' }, groupBox, ' fold repeated runs'));
+  depthSelect.addEventListener('change', () => {
+    depth = Number(depthSelect.value);
+    setQuery({ depth: depth >= data.maxDepth ? 'all' : depth });
+    draw();
+  });
+  groupBox.addEventListener('change', () => {
+    grouping = groupBox.checked;
+    setQuery({ group: grouping ? null : 'off' });
+    draw();
+  });
+
   function draw() {
     for (const b of switcher.querySelectorAll('.seg')) b.setAttribute('aria-pressed', String(b.dataset.kind === viewKind));
     if (drawing && drawing.destroy) drawing.destroy();
     mount(stage);
     stage.dataset.kind = viewKind;
+    graphTools.hidden = viewKind !== 'graph';
     if (viewKind === 'graph') {
+      let prepared;
+      if (ctx.query.get('depth') === 'all' && depth === null) depth = data.maxDepth;
+      if (depth === null) ({ depth, prepared } = autoDepth());
+      else prepared = build(Math.min(depth, data.maxDepth));
+      mount(depthSelect, Array.from({ length: Math.max(1, data.maxDepth) }, (_, i) => i + 1).map((d) => h('option', { value: String(d), selected: d === Math.min(depth, data.maxDepth) }, d === data.maxDepth ? `${d} (all)` : String(d))));
+      depthSelect.disabled = data.maxDepth <= 1;
+      const shownRuns = data.nodes.filter((n) => n.depth <= depth).length;
+      stats.textContent = `${plural(data.nodes.length, 'run')} · ${plural(data.maxDepth + 1, 'level')} · ${plural(data.edges.length, 'link')}${shownRuns < data.nodes.length ? ` · showing ${shownRuns} within ${plural(depth, 'level')}` : ''}`;
       drawing = createGraph(stage, {
-        nodes: data.nodes.map((n) => ({
-          id: n.id, layer: n.layer, title: n.run.component,
-          subtitle: `${fmtAgo(n.run.start)} · ${fmtDurationShort(runDuration(n.run))}`,
-          stale: (n.run.stale || []).length > 0, flagged: flaggedIds.has(n.id),
-          root: n.id === data.root || Boolean(n.producer),
-          label: `${n.run.component} run ${n.id}, depth ${n.depth}${(n.run.stale || []).length ? ', stale' : ''}${flaggedIds.has(n.id) ? ', flagged' : ''}`,
-        })),
-        edges: data.edges,
+        prepared,
         anchor: mode === 'trace' ? 'right' : 'left',
-        focus: selected,
+        focus: data.root ?? data.nodes[0].id,
         onSelect: (id) => selectRun(id, { fromUser: true }),
+        onOpenGroup: (g) => { openGroups.add(g); draw(); },
       });
     } else {
       drawing = drawTree(stage, data, mode, flaggedIds, (id) => selectRun(id, { fromUser: true }));

@@ -10,6 +10,7 @@ const PAGE = 50;
 export async function render(ctx) {
   ctx.title('Recent runs');
   const table = new RunTable({ label: 'Recent runs' });
+  table.loadFlags(ctx.signal);
   const count = h('span', { class: 'muted count' });
   const status = h('div', { class: 'list-status', role: 'status' }, loading('Loading runs'));
   const sentinel = h('div', { class: 'sentinel', 'aria-hidden': 'true' });

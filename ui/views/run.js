@@ -4,7 +4,7 @@
 import { api, errorBox, errorText } from '../lib/api.js';
 import { h, icon, mount, timeEl, fmtDuration, runDuration, plural } from '../lib/dom.js';
 import { paths } from '../lib/commands.js';
-import { componentLink, copyBlock, flagToggle, loading, runLink, staleList, tagChip, viewHead } from '../lib/widgets.js';
+import { componentLink, copyBlock, copyButton, flagToggle, loading, nameEl, runLink, staleList, tagChip, viewHead } from '../lib/widgets.js';
 import { toast } from '../lib/toast.js';
 
 export async function render(ctx) {
@@ -27,6 +27,7 @@ export async function render(ctx) {
   ctx.title(`${run.component} #${run.id}`);
   let card = runCard(run, ctx);
   mount(ctx.root, card);
+  compareLink(card, run, ctx.signal);
 
   ctx.onEvent(async (event) => {
     // A later OpenLineage event of this run (RUNNING, COMPLETE, FAIL ...) changes the card: redraw it.
@@ -47,20 +48,31 @@ export async function render(ctx) {
   });
 }
 
+/** "Compare with #N", N the run of the same component just before this one, once it is known. */
+async function compareLink(card, run, signal) {
+  try {
+    const answer = await api(`/components/${encodeURIComponent(run.component)}/runs`, { query: { before: run.id, limit: 1 }, signal });
+    const prev = (answer.runs || [])[0];
+    if (!prev) return;
+    card.querySelector('.view-head').appendChild(h('a', { class: 'btn ghost small compare-link', href: paths.compare(prev.id, run.id), title: `What changed since ${run.component} #${prev.id}` }, `Compare with #${prev.id}`));
+  } catch { /* the card is complete without it */ }
+}
+
 function field(label, ...value) {
   return h('div', { class: 'field' }, h('dt', {}, label), h('dd', {}, ...value));
 }
 
 function ioTable(entries, kind) {
   if (!entries || entries.length === 0) return h('p', { class: 'muted' }, kind === 'inputs' ? 'No inputs: this run is a source.' : 'No outputs.');
-  return h('table', { class: 'table io-table', 'aria-label': kind },
+  return h('table', { class: 'table io-table stack', 'aria-label': kind },
     h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Type'), kind === 'inputs' ? h('th', {}, 'Produced by') : null, h('th', {}, 'Flag'), h('th', {}, h('span', { class: 'sr-only' }, 'Links')))),
     h('tbody', {}, entries.map((io) => h('tr', { dataset: { io: io.name } },
-      h('td', { class: 'io-name' }, h('a', { class: 'mono', href: paths.output(io.name), title: io.hash ? `${io.name}\n${io.hash}` : io.name }, io.name),
+      h('td', { class: 'io-name', 'data-label': 'Name' }, h('a', { class: 'mono', href: paths.output(io.name), title: io.hash ? `${io.name}\n${io.hash}` : io.name }, nameEl(io.name, { full: true })),
+        copyButton(io.name),
         io.hash ? h('div', { class: 'hash mono muted' }, io.hash) : null),
-      h('td', {}, h('span', { class: `type type-${io.type}` }, io.type || 'unknown')),
-      kind === 'inputs' ? h('td', {}, io.producer ? runLink(io.producer) : h('span', { class: 'muted' }, 'source')) : null,
-      h('td', {}, flagToggle(io.name, Boolean(io.flagged))),
+      h('td', { 'data-label': 'Type' }, h('span', { class: `type type-${io.type}` }, io.type || 'unknown')),
+      kind === 'inputs' ? h('td', { 'data-label': 'Produced by' }, io.producer ? runLink(io.producer) : h('span', { class: 'muted' }, 'source')) : null,
+      h('td', { 'data-label': 'Flag' }, flagToggle(io.name, Boolean(io.flagged))),
       h('td', { class: 'links' },
         h('a', { class: 'btn ghost small', href: paths.trace(io.name), title: `trace ${io.name}` }, icon('trace'), 'trace'),
         h('a', { class: 'btn ghost small', href: paths.downstream(io.name), title: `downstream ${io.name}` }, icon('down'), 'downstream'))))));

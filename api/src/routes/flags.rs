@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use mltrace_store::model::ReviewView;
+use mltrace_store::model::{ReviewRank, ReviewView};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -54,5 +54,10 @@ pub async fn list(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>>
 pub async fn review(State(state): State<AppState>, q: Q) -> ApiResult<Json<ReviewView>> {
     let p = params(q)?;
     let limit = p.limit(1_000, 10_000)?;
-    read(&state, p.as_of()?, move |r| r.review(limit)).await.map(Json)
+    let rank = match p.get("rank") {
+        None => ReviewRank::Count,
+        Some(v) => ReviewRank::parse(v)
+            .ok_or_else(|| ApiError::invalid("rank", format!("`rank` must be count or specificity, not `{v}`")))?,
+    };
+    read(&state, p.as_of()?, move |r| r.review_ranked(limit, rank)).await.map(Json)
 }

@@ -1,25 +1,49 @@
 //! `review`: the flagged outputs and the runs most common to their traces, as the original
-//! mltrace's reviewer tool showed them (coverage = the share of flagged outputs a run helped make).
+//! mltrace's reviewer tool showed them (coverage = the share of flagged outputs a run helped make),
+//! with each run's specificity (the share of the outputs it still feeds that are flagged) beside it.
 
 use super::{Ctx, Explain};
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, local_time, plural};
 use crate::view::{FLAGGED, stale_cell};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use mltrace_store::model::ReviewRank;
 
 /// Flagged outputs, and the runs most common to them (start debugging at the top).
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  mltrace flag pred_17 pred_18 --reason \"label mismatch\"\n  mltrace review\n  mltrace review --limit 5\n  mltrace review --json | jq '.runs[0]'"
+    after_help = "Examples:\n  mltrace flag pred_17 pred_18 --reason \"label mismatch\"\n  mltrace review\n  mltrace review --limit 5\n  mltrace review --rank specificity\n  mltrace review --json | jq '.runs[0]'"
 )]
 pub struct ReviewArgs {
     /// How many runs to rank (default 20; with --json the API's default, 1000).
     #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub limit: Option<u64>,
+    /// The order of the runs: count (the contract's: most flagged outputs first) or specificity
+    /// (runs whose outputs are mostly flagged first, ahead of runs that also fed healthy ones).
+    #[arg(long, value_enum, default_value_t = Rank::Count)]
+    pub rank: Rank,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
+}
+
+/// `--rank`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Rank {
+    /// Most flagged outputs first, then the newest run.
+    Count,
+    /// Highest share of flagged outputs among those the run feeds first.
+    Specificity,
+}
+
+impl From<Rank> for ReviewRank {
+    fn from(r: Rank) -> ReviewRank {
+        match r {
+            Rank::Count => ReviewRank::Count,
+            Rank::Specificity => ReviewRank::Specificity,
+        }
+    }
 }
 
 /// `GET /api/v1/review`'s default `limit`.
@@ -36,7 +60,7 @@ pub fn run(a: ReviewArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
     // The human view ranks the top 20; --json answers what GET /api/v1/review answers.
     let limit = a.limit.unwrap_or(if a.read.json { API_REVIEW_LIMIT } else { 20 });
-    let r = conn.review(limit as usize, a.read.as_of).explained(&conn)?;
+    let r = conn.review_ranked(limit as usize, a.rank.into(), a.read.as_of).explained(&conn)?;
     if a.read.json {
         return Ok(ctx.out.json(&r)?);
     }
@@ -70,12 +94,19 @@ pub fn run(a: ReviewArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let h = out.paint("Runs most common to them", Style::Bold);
     out.line(&h)?;
     let total = r.flagged.len();
-    let mut t = Table::new(&["COVERAGE", "", "COUNT", "ID", "COMPONENT", "STARTED", ""]).right(1).right(2).right(3);
+    let mut t = Table::new(&["COVERAGE", "", "COUNT", "SPECIFIC", "FEEDS", "ID", "COMPONENT", "STARTED", ""])
+        .right(1)
+        .right(2)
+        .right(3)
+        .right(4)
+        .right(5);
     for rr in &r.runs {
         t.row(vec![
             bar(rr.coverage),
             Cell::from(format!("{:.0}%", rr.coverage * 100.0)),
             Cell::from(format!("{}/{total}", rr.count)),
+            Cell::from(format!("{:.0}%", rr.specificity * 100.0)),
+            Cell::new(rr.reach.to_string(), Style::Dim),
             Cell::new(rr.run.id.to_string(), Style::Bold),
             Cell::new(rr.run.component.clone(), Style::Cyan),
             Cell::from(local_time(rr.run.start)),
