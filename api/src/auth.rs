@@ -43,11 +43,7 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
     if !tokens.enabled() || !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
-    let given = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
+    let given = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
     let Some(given) = given else {
         return ApiError::unauthorized("this server needs `Authorization: Bearer <token>`").into_response();
     };

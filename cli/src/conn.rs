@@ -47,7 +47,8 @@ impl ConnArgs {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let token = self.token.clone().or_else(|| env("MLTRACE_TOKEN"));
         let ca_cert = self.ca_cert.clone().or_else(|| env("MLTRACE_CA_CERT").map(PathBuf::from));
-        let settings = |server: Option<String>, data_dir: Option<PathBuf>| Settings { server, data_dir, token, ca_cert };
+        let settings =
+            |server: Option<String>, data_dir: Option<PathBuf>| Settings { server, data_dir, token, ca_cert };
         if self.server.is_some() || self.data_dir.is_some() {
             return Ok(settings(self.server.clone(), self.data_dir.clone()));
         }

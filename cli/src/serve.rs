@@ -3,8 +3,8 @@
 use crate::Usage;
 use clap::Args;
 use mltrace_api::auth::Tokens;
-use mltrace_api::tls::TlsFiles;
 use mltrace_api::server::{ServeConfig, run};
+use mltrace_api::tls::TlsFiles;
 use mltrace_store::FsyncPolicy;
 use std::path::PathBuf;
 

@@ -1099,8 +1099,7 @@ fn import_defaults_start_and_end_like_log_and_names_a_single_run_once() {
         .expect("write");
     let o = run(env.cmd(&["import", file.to_str().expect("utf-8")]));
     assert_eq!(stdout(&o), "imported 2 runs (#2–#3)\n", "{}", stderr(&o));
-    let v: serde_json::Value =
-        serde_json::from_str(&stdout(&run(env.cmd(&["inspect", "2", "--json"])))).expect("json");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&run(env.cmd(&["inspect", "2", "--json"])))).expect("json");
     assert_eq!(v["end"], v["start"], "end defaults to start when only start is given");
 }
 
@@ -1216,7 +1215,8 @@ mod https {
         let bad = env.cwd.join("bad.pem");
         std::fs::write(&bad, "nothing here").expect("write");
         let b = bad.to_str().expect("utf-8");
-        let o = run(env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--data-dir", "d", "--tls-cert", b, "--tls-key", b]));
+        let o =
+            run(env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--data-dir", "d", "--tls-cert", b, "--tls-key", b]));
         assert_fails(&o, 1, "bad.pem");
         let o = run(env.base_cmd(&["serve", "--addr", "127.0.0.1:0", "--tls-cert", b]));
         assert_eq!(o.status.code(), Some(2), "--tls-cert needs --tls-key: {}", stderr(&o));

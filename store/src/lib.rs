@@ -12,7 +12,8 @@
 //! |------------|---------------------------------------------------------------------------|
 //! | [`event`]  | the event types: what is written, including everything computed at append |
 //! | [`codec`]  | the byte format (segment header, record frame, bincode payload)           |
-//! | [`log`]    | segment files, group commit, fsync policies, recovery, the writer lock     |
+//! | [`log`]    | segment files, group commit, fsync policies, recovery                      |
+//! | [`storage`] | the file I/O seam: the real file system, a simulated disk in tests        |
 //! | [`checkpoint`] | a snapshot of the state, so an open replays only the log's tail        |
 //! | `state`    | the materialized indices and the structural queries, at any past seq      |
 //! | [`ingest`] | requests ([`NewRun`]), their validation and their JSON parsing            |
@@ -47,6 +48,7 @@ pub mod model;
 pub mod names;
 pub mod query;
 mod state;
+pub mod storage;
 pub mod store;
 pub mod time;
 

@@ -13,9 +13,8 @@
 use crate::codec::{self, FrameError, HEADER_LEN};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventRef, Seq};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+use crate::storage::{Fs, OpenMode, Storage, StorageFile, read_at_most};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, mpsc};
 use std::thread::JoinHandle;
@@ -123,7 +122,7 @@ pub struct TornTail {
 }
 
 struct Tail {
-    file: Arc<File>,
+    file: Arc<dyn StorageFile>,
     segment: u32,
     len: u64,
     next_seq: Seq,
@@ -136,7 +135,7 @@ struct Durability {
     durable: Seq,
     syncing: bool,
     failed: Option<String>,
-    file: Option<Arc<File>>,
+    file: Option<Arc<dyn StorageFile>>,
 }
 
 struct Shared {
@@ -144,8 +143,6 @@ struct Shared {
     synced: Condvar,
     fsync_nanos: std::sync::atomic::AtomicU64,
     fsyncs: std::sync::atomic::AtomicU64,
-    /// Fault injection for tests: the next fsyncs fail as a full or broken disk would make them.
-    fail_fsync: std::sync::atomic::AtomicBool,
     /// fsync latencies, bucketed by [`FSYNC_BUCKETS_S`] plus one overflow bucket.
     fsync_hist: [std::sync::atomic::AtomicU64; FSYNC_BUCKETS_S.len() + 1],
 }
@@ -157,11 +154,12 @@ pub const FSYNC_BUCKETS_S: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
 pub struct Log {
     dir: PathBuf,
     opts: LogOptions,
-    segments: RwLock<Vec<Arc<File>>>,
+    storage: Arc<dyn Storage>,
+    segments: RwLock<Vec<Arc<dyn StorageFile>>>,
     tail: Option<Mutex<Tail>>,
     shared: Arc<Shared>,
     flusher: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
-    _lock: Option<File>,
+    _lock: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 fn lock(m: &Mutex<Durability>) -> MutexGuard<'_, Durability> {
@@ -172,34 +170,26 @@ fn segment_path(dir: &Path, n: u32) -> PathBuf {
     dir.join("log").join(format!("{n:08}.seg"))
 }
 
-/// The lock file of a data directory; a writer holds an exclusive lock on it and writes who it is.
-pub fn lock_path(dir: &Path) -> PathBuf {
-    dir.join("LOCK")
-}
+pub use crate::storage::lock_path;
 
 /// Who holds the data directory for writing, if anyone.
 pub fn holder(dir: &Path) -> Option<String> {
     let f = File::open(lock_path(dir)).ok()?;
     match f.try_lock_shared() {
         Ok(()) => None,
-        Err(_) => fs::read_to_string(lock_path(dir)).ok().map(|s| s.trim().to_string()),
+        Err(_) => std::fs::read_to_string(lock_path(dir)).ok().map(|s| s.trim().to_string()),
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io(format!("fsync of directory {}", dir.display()), e))
+fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    storage.sync_dir(dir).map_err(|e| StoreError::io(format!("fsync of directory {}", dir.display()), e))
 }
 
-fn list_segments(dir: &Path) -> Result<Vec<u32>> {
+fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<u32>> {
     let log_dir = dir.join("log");
     let mut found = Vec::new();
-    let entries = fs::read_dir(&log_dir).map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+    let entries = storage.list(&log_dir).map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
+    for name in entries {
         if let Some(n) = name.strip_suffix(".seg").and_then(|s| s.parse::<u32>().ok()) {
             found.push(n);
         }
@@ -310,6 +300,7 @@ impl Log {
     /// Opens (creating when needed) the log in `dir`, delivering every complete event in order.
     /// With `resume` (a checkpoint's last event and its seq), only the events after it are read.
     pub fn open(
+        storage: Arc<dyn Storage>,
         dir: &Path,
         opts: LogOptions,
         resume: Option<(Loc, Seq)>,
@@ -317,15 +308,17 @@ impl Log {
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
         let lock_file = if opts.read_only {
-            if !log_dir.exists() {
+            if !storage.exists(&log_dir) {
                 return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
             }
             None
         } else {
-            fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(format!("creating {}", log_dir.display()), e))?;
-            Some(Self::take_lock(dir, &opts.holder)?)
+            storage
+                .create_dir_all(&log_dir)
+                .map_err(|e| StoreError::io(format!("creating {}", log_dir.display()), e))?;
+            Some(storage.lock(dir, &opts.holder)?)
         };
-        let numbers = list_segments(dir)?;
+        let numbers = list_segments(&*storage, dir)?;
         if let Some((loc, seq)) = resume
             && loc.segment() as usize > numbers.len()
         {
@@ -360,18 +353,20 @@ impl Log {
         let mut tail_len = 0u64;
         for &n in &numbers {
             let path = segment_path(dir, n);
-            let file = File::open(&path).map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+            let file = storage
+                .open(&path, OpenMode::Read)
+                .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
             let is_last = n as usize == numbers.len();
             if resume.is_some_and(|(loc, _)| n < loc.segment()) {
                 // Covered by the checkpoint: left to reads (which check every record's checksum)
                 // and to `verify`.
-                files.push(Arc::new(file));
+                files.push(file);
                 continue;
             }
             if is_last {
                 // The tail is still written to (by us later, or by a writer beside a read-only open):
                 // it is read into memory, never mapped.
-                let buf = fs::read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+                let buf = storage.read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
                 recovery.bytes += buf.len() as u64;
                 if buf.len() < HEADER_LEN {
                     // A crash while rolling left an empty new segment: it held nothing acknowledged.
@@ -391,7 +386,7 @@ impl Log {
                     }
                 }
             } else {
-                let map = map_sealed(&file, &path)?;
+                let map = storage.map(&path).map_err(|e| StoreError::io(format!("mapping {}", path.display()), e))?;
                 recovery.bytes += map.len() as u64;
                 if let ScanEnd::Torn { at, reason, .. } = scanner.scan(&path, n, &map, from(n, &map)?)? {
                     return Err(StoreError::Corrupt {
@@ -401,7 +396,7 @@ impl Log {
                     });
                 }
             }
-            files.push(Arc::new(file));
+            files.push(file);
         }
         let next_seq = scanner.expected_seq;
         let shared = Arc::new(Shared {
@@ -414,11 +409,11 @@ impl Log {
             fsync_nanos: Default::default(),
             fsyncs: Default::default(),
             fsync_hist: Default::default(),
-            fail_fsync: Default::default(),
         });
         let mut log = Log {
             dir: dir.to_path_buf(),
             opts: opts.clone(),
+            storage,
             segments: RwLock::new(files),
             tail: None,
             shared,
@@ -434,45 +429,21 @@ impl Log {
         Ok((log, recovery))
     }
 
-    fn take_lock(dir: &Path, holder: &str) -> Result<File> {
-        let path = lock_path(dir);
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
-        if f.try_lock().is_err() {
-            let holder = fs::read_to_string(&path).unwrap_or_default().trim().to_string();
-            return Err(StoreError::Locked {
-                dir: dir.to_path_buf(),
-                holder: if holder.is_empty() { "unknown process".into() } else { holder },
-            });
-        }
-        f.set_len(0)
-            .and_then(|_| f.write_all(holder.as_bytes()))
-            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
-        Ok(f)
-    }
-
     fn prepare_tail(&mut self, numbers: &[u32], tail_len: u64, next_seq: Seq, recovery: &Recovery) -> Result<()> {
         let last = numbers.last().copied();
         let reuse = last.filter(|_| tail_len != u64::MAX);
         let tail = match reuse {
             Some(n) => {
                 let path = segment_path(&self.dir, n);
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&path)
+                let file = self
+                    .storage
+                    .open(&path, OpenMode::ReadWrite)
                     .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
                 if recovery.torn_tail.is_some() {
                     file.set_len(tail_len)
                         .and_then(|_| file.sync_all())
                         .map_err(|e| StoreError::io(format!("cutting the torn tail of {}", path.display()), e))?;
                 }
-                let file = Arc::new(file);
                 if let Some(slot) = self.segments_mut().last_mut() {
                     *slot = file.clone();
                 }
@@ -496,27 +467,28 @@ impl Log {
         Ok(())
     }
 
-    fn segments_mut(&mut self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<File>>> {
+    fn segments_mut(&mut self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<dyn StorageFile>>> {
         self.segments.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn create_segment(&self, n: u32, first_seq: Seq) -> Result<Arc<File>> {
+    fn create_segment(&self, n: u32, first_seq: Seq) -> Result<Arc<dyn StorageFile>> {
         let path = segment_path(&self.dir, n);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
+        let file = self
+            .storage
+            .open(&path, OpenMode::Create)
             .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
         file.write_all_at(&codec::encode_header(n, first_seq), 0)
             .and_then(|_| file.sync_all())
             .map_err(|e| StoreError::io(format!("writing the header of {}", path.display()), e))?;
-        sync_dir(&self.dir.join("log"))?;
-        let file = Arc::new(file);
+        sync_dir(&*self.storage, &self.dir.join("log"))?;
         let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
         segs.push(file.clone());
         Ok(file)
+    }
+
+    /// The storage this log lives on.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
     }
 
     /// The directory this log lives in.
@@ -629,7 +601,7 @@ impl Log {
         let file =
             file.ok_or_else(|| StoreError::not_found("seq", format!("segment {} is not open", loc.segment())))?;
         let mut buf = vec![0u8; 512];
-        let n = read_at_most(&file, &mut buf, loc.offset())
+        let n = read_at_most(&*file, &mut buf, loc.offset())
             .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         buf.truncate(n);
         let len = buf.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
@@ -643,16 +615,10 @@ impl Log {
         codec::decode_event(frame.payload).map_err(corrupt)
     }
 
-    /// Makes every later fsync fail (fault-injection tests only).
-    #[doc(hidden)]
-    pub fn inject_fsync_failure(&self) {
-        self.shared.fail_fsync.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
     /// Bytes in all segments, and the number of segments.
     pub fn size(&self) -> (u64, usize) {
         let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
-        let bytes = segs.iter().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum();
+        let bytes = segs.iter().map(|f| f.len().unwrap_or(0)).sum();
         (bytes, segs.len())
     }
 
@@ -693,12 +659,20 @@ pub struct VerifyReport {
 /// Checks every record's checksum and the log's structure (headers, seq continuity, batch markers)
 /// without changing anything; `progress(done, total)` is called with bytes after each segment.
 /// Damage is an error naming the file and offset.
-pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
-    if !dir.join("log").exists() {
+pub fn verify(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+    verify_in(&Fs, dir, progress)
+}
+
+/// [`verify`] on any storage.
+pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
+    if !storage.exists(&dir.join("log")) {
         return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
     }
-    let numbers = list_segments(dir)?;
-    let total: u64 = numbers.iter().map(|&n| fs::metadata(segment_path(dir, n)).map(|m| m.len()).unwrap_or(0)).sum();
+    let numbers = list_segments(storage, dir)?;
+    let total: u64 = numbers
+        .iter()
+        .map(|&n| storage.open(&segment_path(dir, n), OpenMode::Read).and_then(|f| f.len()).unwrap_or(0))
+        .sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let records = std::cell::Cell::new(0u64);
     let mut count = |_: &EventRef<'_>, _: Loc| {
@@ -708,7 +682,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
     let mut scanner = Scanner { expected_seq: 1, on_event: &mut count };
     for &n in &numbers {
         let path = segment_path(dir, n);
-        let buf = fs::read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+        let buf = storage.read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
         report.bytes += buf.len() as u64;
         let is_last = n as usize == numbers.len();
         if is_last && buf.len() < HEADER_LEN {
@@ -736,19 +710,6 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<VerifyRe
     Ok(report)
 }
 
-fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 /// The group commit: the first waiter becomes the leader and fsyncs for everyone written so far;
 /// later arrivals wait for the next round. An fsync error is final: after one, the page cache may
 /// have dropped dirty pages, so retrying could report success for data that is gone.
@@ -771,11 +732,7 @@ fn sync_until(shared: &Shared, seq: Seq) -> Result<()> {
         d.syncing = true;
         drop(d);
         let started = Instant::now();
-        let outcome = if shared.fail_fsync.load(std::sync::atomic::Ordering::Relaxed) {
-            Err(std::io::Error::other("injected fsync failure"))
-        } else {
-            file.sync_data()
-        };
+        let outcome = file.sync_data();
         let took = started.elapsed();
         {
             use std::sync::atomic::Ordering::Relaxed;
@@ -825,18 +782,6 @@ impl Drop for Log {
             let _ = self.flush();
         }
     }
-}
-
-/// Maps a sealed segment for reading.
-fn map_sealed(file: &File, path: &Path) -> Result<memmap2::Mmap> {
-    // SAFETY: a mapped file that changes underneath is undefined behaviour, so this is only done for
-    // sealed segments, which nothing ever writes again: the writer only appends to the last segment
-    // (and only one writer exists, held out by the directory lock), truncation only ever touches the
-    // last segment, and the map lives only for the scan at open. A process outside mltrace editing a
-    // sealed segment during that scan is outside what we can defend against, as for any database file.
-    #[allow(unsafe_code)]
-    let map = unsafe { memmap2::Mmap::map(file) };
-    map.map_err(|e| StoreError::io(format!("mapping {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -17,8 +17,10 @@ use crate::state::State;
 use crate::time::{AsOf, Timestamp};
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
+use crate::storage::{Fs, Storage};
 use hashbrown::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -49,11 +51,16 @@ impl Batch {
 impl Store {
     /// Opens (creating when needed) a data directory for writing; replays the log.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
-        let (mut state, log, recovery) = match crate::checkpoint::read(dir) {
+        Store::open_on(Arc::new(Fs), dir, opts)
+    }
+
+    /// [`Store::open`] on any storage (tests put a simulated disk here).
+    pub fn open_on(storage: Arc<dyn Storage>, dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
+        let (mut state, log, recovery) = match crate::checkpoint::read(&*storage, dir) {
             Ok(Some(mut state)) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
                 state.begin_bulk();
-                match Log::open(dir, opts.clone(), resume, |event, loc| {
+                match Log::open(storage.clone(), dir, opts.clone(), resume, |event, loc| {
                     state.apply(event, loc);
                     Ok(())
                 }) {
@@ -61,14 +68,14 @@ impl Store {
                     Err(e @ StoreError::Locked { .. }) => return Err(e),
                     Err(e) => {
                         tracing::warn!("the checkpoint does not fit the log ({e}); replaying the whole log");
-                        Self::replay(dir, opts)?
+                        Self::replay(storage, dir, opts)?
                     }
                 }
             }
-            Ok(None) => Self::replay(dir, opts)?,
+            Ok(None) => Self::replay(storage, dir, opts)?,
             Err(why) => {
                 tracing::warn!("ignoring the checkpoint: {why}; replaying the whole log");
-                Self::replay(dir, opts)?
+                Self::replay(storage, dir, opts)?
             }
         };
         state.end_bulk();
@@ -82,10 +89,10 @@ impl Store {
         Ok((Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible }, recovery))
     }
 
-    fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
+    fn replay(storage: Arc<dyn Storage>, dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         state.begin_bulk();
-        let (log, recovery) = Log::open(dir, opts, None, |event, loc| {
+        let (log, recovery) = Log::open(storage, dir, opts, None, |event, loc| {
             state.apply(event, loc);
             Ok(())
         })?;
@@ -98,7 +105,7 @@ impl Store {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         self.log.flush()?;
         let st = self.state();
-        crate::checkpoint::write(self.log.dir(), &st)?;
+        crate::checkpoint::write(self.log.storage(), self.log.dir(), &st)?;
         Ok(st.last_seq)
     }
 
@@ -135,12 +142,6 @@ impl Store {
     /// Approximate heap bytes of each index (capacity, not just length).
     pub fn memory(&self) -> Vec<(&'static str, usize)> {
         self.state().memory()
-    }
-
-    /// Makes every later fsync fail (fault-injection tests only).
-    #[doc(hidden)]
-    pub fn inject_fsync_failure(&self) {
-        self.log.inject_fsync_failure();
     }
 
     /// Log size in bytes and segments.

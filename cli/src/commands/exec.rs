@@ -71,12 +71,12 @@ pub fn run(a: RunArgs, ctx: &mut Ctx) -> anyhow::Result<ExitCode> {
     let status = match Command::new(program).args(args).status() {
         Ok(s) => s,
         Err(e) => {
-            let hint = if e.kind() == std::io::ErrorKind::NotFound && !(a.io.inputs.is_empty() && a.io.outputs.is_empty())
-            {
-                " (each -i/-o takes one name: repeat the flag for more, and put the command after them)"
-            } else {
-                ""
-            };
+            let hint =
+                if e.kind() == std::io::ErrorKind::NotFound && !(a.io.inputs.is_empty() && a.io.outputs.is_empty()) {
+                    " (each -i/-o takes one name: repeat the flag for more, and put the command after them)"
+                } else {
+                    ""
+                };
             say(&format!("mltrace: cannot run `{program}`: {e}; nothing logged{hint}"));
             let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
             return Ok(ExitCode::from(code));

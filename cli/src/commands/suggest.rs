@@ -50,8 +50,12 @@ pub fn closest(conn: &Connection, kind: NameKind, typed: &str, as_of: Option<AsO
     }
     names.sort();
     names.dedup();
-    let mut scored: Vec<(f64, String)> =
-        names.into_iter().filter(|n| n != typed).map(|n| (similarity(trimmed, &n), n)).filter(|(s, _)| *s >= 0.6).collect();
+    let mut scored: Vec<(f64, String)> = names
+        .into_iter()
+        .filter(|n| n != typed)
+        .map(|n| (similarity(trimmed, &n), n))
+        .filter(|(s, _)| *s >= 0.6)
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     scored.into_iter().take(3).map(|(_, n)| n).collect()
 }
