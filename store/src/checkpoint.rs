@@ -15,10 +15,16 @@
 //! |     12 |     4 | crc32 of the payload                               |
 //! |     16 |     8 | payload length, u64                                |
 //! |     24 |     8 | seq of the last event the state includes, u64      |
-//! |     32 |   len | payload: the state, bincode 2 standard configuration |
+//! |     32 |   len | payload: the log id, the segments covered, then the state, bincode 2 standard configuration |
+//!
+//! The segments covered are, for each segment from the first, its length and the crc32 of its bytes
+//! when the checkpoint was written ([`SegmentSum`]): an open from the checkpoint checks them, since
+//! it does not scan what the checkpoint covers, and a log shorter than what a checkpoint covered is
+//! one that lost its newest segments.
 
 use crate::error::{Result, StoreError};
 use crate::event::Seq;
+use crate::log::SegmentSum;
 use crate::state::State;
 use crate::storage::{OpenMode, Storage, StorageFile};
 use std::io::{BufWriter, Write};
@@ -27,7 +33,7 @@ use std::sync::Arc;
 
 const MAGIC: [u8; 8] = *b"MLTRCKP\0";
 /// Format version of checkpoints this build writes and reads.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 const HEADER_LEN: usize = 32;
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
 
@@ -73,7 +79,13 @@ impl<W: Write> Write for Summing<W> {
 }
 
 /// Writes `state` as the directory's checkpoint, atomically.
-pub(crate) fn write(storage: &dyn Storage, dir: &Path, state: &State) -> Result<()> {
+pub(crate) fn write(
+    storage: &dyn Storage,
+    dir: &Path,
+    state: &State,
+    log_id: u32,
+    covered: &[SegmentSum],
+) -> Result<()> {
     let tmp = dir.join("checkpoint.tmp");
     let io = |what: &str| {
         let tmp = tmp.clone();
@@ -83,7 +95,8 @@ pub(crate) fn write(storage: &dyn Storage, dir: &Path, state: &State) -> Result<
     let file = storage.open(&tmp, OpenMode::Create).map_err(io("creating"))?;
     let writer = Appender { file: file.clone(), at: HEADER_LEN as u64 };
     let mut out = Summing { inner: BufWriter::with_capacity(1 << 20, writer), crc: crc32fast::Hasher::new(), len: 0 };
-    bincode::serde::encode_into_std_write(state, &mut out, CONFIG)
+    bincode::serde::encode_into_std_write((log_id, covered), &mut out, CONFIG)
+        .and_then(|_| bincode::serde::encode_into_std_write(state, &mut out, CONFIG))
         .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), std::io::Error::other(e.to_string())))?;
     out.flush().map_err(io("writing"))?;
     let Summing { crc, len, inner } = out;
@@ -103,7 +116,14 @@ pub(crate) fn write(storage: &dyn Storage, dir: &Path, state: &State) -> Result<
 }
 
 /// Loads the checkpoint, or says why it cannot be used.
-pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Option<State>, String> {
+/// What a checkpoint holds.
+pub(crate) struct Loaded {
+    pub(crate) state: State,
+    pub(crate) log_id: u32,
+    pub(crate) covered: Vec<SegmentSum>,
+}
+
+pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Option<Loaded>, String> {
     let p = path(dir);
     // Mapped rather than read, so that the load does not hold the file twice; a checkpoint is
     // replaced by a rename, never written in place.
@@ -132,10 +152,12 @@ pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Opt
     if crc32fast::hash(payload) != crc {
         return Err("checksum mismatch".into());
     }
-    let (state, _): (State, usize) =
-        bincode::serde::decode_from_slice(payload, CONFIG).map_err(|e| format!("the state does not decode: {e}"))?;
+    let ((log_id, covered), used): ((u32, Vec<SegmentSum>), usize) = bincode::serde::decode_from_slice(payload, CONFIG)
+        .map_err(|e| format!("the segments covered do not decode: {e}"))?;
+    let (state, _): (State, usize) = bincode::serde::decode_from_slice(&payload[used..], CONFIG)
+        .map_err(|e| format!("the state does not decode: {e}"))?;
     if state.last_seq != seq || state.locs.len() as u64 != seq {
         return Err("the state disagrees with its header".into());
     }
-    Ok(Some(state))
+    Ok(Some(Loaded { state, log_id, covered }))
 }

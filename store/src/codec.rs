@@ -13,7 +13,7 @@
 //! |     10 |     2 | reserved, zero                                          |
 //! |     12 |     4 | segment number, u32 (1, 2, ...; the file name says it too) |
 //! |     16 |     8 | seq of the first event the segment holds, u64           |
-//! |     24 |     4 | reserved, zero                                          |
+//! |     24 |     4 | log id, u32: random, the same in every segment of one log (0: not recorded) |
 //! |     28 |     4 | crc32 (IEEE, crc32fast) of bytes 0..28                  |
 //!
 //! **Record** (`FRAME_LEN` = 12 bytes of frame, then the payload)
@@ -57,15 +57,18 @@ pub struct SegmentHeader {
     pub segment: u32,
     /// First seq held.
     pub first_seq: u64,
+    /// The log's id (0 in logs written before it was recorded).
+    pub log_id: u32,
 }
 
 /// The header of a new segment.
-pub fn encode_header(segment: u32, first_seq: u64) -> [u8; HEADER_LEN] {
+pub fn encode_header(segment: u32, first_seq: u64, log_id: u32) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(&MAGIC);
     h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[12..16].copy_from_slice(&segment.to_le_bytes());
     h[16..24].copy_from_slice(&first_seq.to_le_bytes());
+    h[24..28].copy_from_slice(&log_id.to_le_bytes());
     let crc = crc32fast::hash(&h[0..28]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
@@ -91,7 +94,7 @@ pub fn decode_header(buf: &[u8]) -> Result<SegmentHeader, String> {
             SUPPORTED_VERSIONS.end()
         ));
     }
-    Ok(SegmentHeader { version, segment: u32_at(h, 12), first_seq: u64_at(h, 16) })
+    Ok(SegmentHeader { version, segment: u32_at(h, 12), first_seq: u64_at(h, 16), log_id: u32_at(h, 24) })
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -187,9 +190,9 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_rejects_damage() {
-        let h = encode_header(3, 1001);
+        let h = encode_header(3, 1001, 77);
         let d = decode_header(&h).unwrap();
-        assert_eq!((d.version, d.segment, d.first_seq), (1, 3, 1001));
+        assert_eq!((d.version, d.segment, d.first_seq, d.log_id), (1, 3, 1001, 77));
         let mut bad = h;
         bad[13] ^= 1;
         assert!(decode_header(&bad).unwrap_err().contains("checksum"));

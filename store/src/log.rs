@@ -13,7 +13,7 @@
 use crate::codec::{self, FrameError, HEADER_LEN};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventRef, Seq};
-use crate::storage::{Fs, OpenMode, Storage, StorageFile, read_at_most};
+use crate::storage::{Bytes, Fs, OpenMode, Storage, StorageFile, read_at_most};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, mpsc};
@@ -121,10 +121,41 @@ pub struct TornTail {
     pub reason: String,
 }
 
+/// A segment's length and the crc32 of its bytes up to that length: what a checkpoint records of
+/// each segment it covers, so that an open can tell the covered log is still the one it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentSum {
+    /// Bytes covered, from the start of the segment.
+    pub len: u64,
+    /// crc32 of those bytes.
+    pub crc: u32,
+}
+
+impl SegmentSum {
+    fn of(bytes: &[u8]) -> Self {
+        SegmentSum { len: bytes.len() as u64, crc: crc32fast::hash(bytes) }
+    }
+}
+
+/// What a checkpoint knows of the log: its last event and the segments it covers.
+#[derive(Clone, Debug)]
+pub struct Known<'a> {
+    /// The checkpoint's last event and its seq, when the checkpoint is used to resume.
+    pub resume: Option<(Loc, Seq)>,
+    /// The seq of the checkpoint's last event.
+    pub last_seq: Seq,
+    /// The id of the log the checkpoint was taken of (0: not recorded).
+    pub log_id: u32,
+    /// Each covered segment's length and checksum at checkpoint time (the last one may have grown).
+    pub segments: &'a [SegmentSum],
+}
+
 struct Tail {
     file: Arc<dyn StorageFile>,
     segment: u32,
     len: u64,
+    /// crc32 of the segment's first `len` bytes, kept up to date by every append.
+    crc: crc32fast::Hasher,
     next_seq: Seq,
     buf: Vec<u8>,
 }
@@ -156,6 +187,10 @@ pub struct Log {
     opts: LogOptions,
     storage: Arc<dyn Storage>,
     segments: RwLock<Vec<Arc<dyn StorageFile>>>,
+    /// Random, in every segment header: tells a checkpoint of this log from another log's.
+    log_id: u32,
+    /// The sums of the sealed segments (all but the tail), in order.
+    sealed: Mutex<Vec<SegmentSum>>,
     tail: Option<Mutex<Tail>>,
     shared: Arc<Shared>,
     flusher: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
@@ -205,6 +240,29 @@ fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<u32>> {
         }
     }
     Ok(found)
+}
+
+fn header_crc(segment: u32, first_seq: Seq, log_id: u32) -> crc32fast::Hasher {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&codec::encode_header(segment, first_seq, log_id));
+    crc
+}
+
+/// The header of a segment, if it has a whole one.
+fn first_header(storage: &dyn Storage, path: &Path) -> Option<codec::SegmentHeader> {
+    let file = storage.open(path, OpenMode::Read).ok()?;
+    let mut buf = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut buf, 0).ok()?;
+    codec::decode_header(&buf).ok()
+}
+
+/// A fresh log's id: random enough to tell two logs apart (never 0, which means "not recorded").
+fn new_log_id() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    (h.finish() as u32).max(1)
 }
 
 /// Events of one segment, delivered a batch at a time, borrowed from the segment's bytes.
@@ -298,12 +356,16 @@ fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
 
 impl Log {
     /// Opens (creating when needed) the log in `dir`, delivering every complete event in order.
-    /// With `resume` (a checkpoint's last event and its seq), only the events after it are read.
+    /// With a checkpoint (`known`), the segments it covers must still be what it saw (same bytes),
+    /// else the open fails and the caller replays the whole log; with `known.resume`, only the events
+    /// after the checkpoint's last one are read. A log that holds fewer events than the checkpoint
+    /// while the segments it still has are those the checkpoint saw has lost its newest segments:
+    /// that fails the open too, before anything is written.
     pub fn open(
         storage: Arc<dyn Storage>,
         dir: &Path,
         opts: LogOptions,
-        resume: Option<(Loc, Seq)>,
+        known: Option<Known<'_>>,
         mut on_event: impl FnMut(&EventRef<'_>, Loc) -> Result<()>,
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
@@ -319,6 +381,7 @@ impl Log {
             Some(storage.lock(dir, &opts.holder)?)
         };
         let numbers = list_segments(&*storage, dir)?;
+        let resume = known.as_ref().and_then(|k| k.resume);
         if let Some((loc, seq)) = resume
             && loc.segment() as usize > numbers.len()
         {
@@ -350,18 +413,50 @@ impl Log {
             }
         };
         let mut files = Vec::with_capacity(numbers.len());
+        let mut sums: Vec<SegmentSum> = Vec::with_capacity(numbers.len());
         let mut tail_len = 0u64;
+        let mut tail_crc = crc32fast::Hasher::new();
+        let covered = known.as_ref().map_or(&[][..], |k| k.segments);
         for &n in &numbers {
             let path = segment_path(dir, n);
             let file = storage
                 .open(&path, OpenMode::Read)
                 .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
             let is_last = n as usize == numbers.len();
-            if resume.is_some_and(|(loc, _)| n < loc.segment()) {
-                // Covered by the checkpoint: left to reads (which check every record's checksum)
-                // and to `verify`.
-                files.push(file);
-                continue;
+            if let Some(want) = covered.get(n as usize - 1)
+                && resume.is_some()
+            {
+                // A checkpoint hides what it covers from the scan, so damage there (a flipped bit,
+                // a cut or a copied record) would go unseen: the covered bytes must be exactly
+                // those the checkpoint saw.
+                let bytes = if is_last { storage.read(&path).map(Bytes::Owned) } else { storage.map(&path) }
+                    .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+                let sealed = (n as usize) < covered.len();
+                let fits = if sealed { bytes.len() as u64 == want.len } else { bytes.len() as u64 >= want.len };
+                let prefix = &bytes[..(want.len as usize).min(bytes.len())];
+                if !fits || SegmentSum::of(prefix) != *want {
+                    return Err(StoreError::Corrupt {
+                        path,
+                        offset: 0,
+                        reason: format!(
+                            "the segment ({} bytes) is not what the checkpoint covered ({} bytes, crc {:08x})",
+                            bytes.len(),
+                            want.len,
+                            want.crc
+                        ),
+                    });
+                }
+                if resume.is_some_and(|(loc, _)| n < loc.segment()) {
+                    recovery.bytes += bytes.len() as u64;
+                    if is_last {
+                        tail_len = bytes.len() as u64;
+                        tail_crc.update(&bytes);
+                    } else {
+                        sums.push(SegmentSum::of(&bytes));
+                    }
+                    files.push(file);
+                    continue;
+                }
             }
             if is_last {
                 // The tail is still written to (by us later, or by a writer beside a read-only open):
@@ -373,7 +468,10 @@ impl Log {
                     tail_len = u64::MAX;
                 } else {
                     match scanner.scan(&path, n, &buf, from(n, &buf)?)? {
-                        ScanEnd::Clean => tail_len = buf.len() as u64,
+                        ScanEnd::Clean => {
+                            tail_len = buf.len() as u64;
+                            tail_crc.update(&buf);
+                        }
                         ScanEnd::Torn { cut, at, reason } => {
                             recovery.torn_tail = Some(TornTail {
                                 path: path.clone(),
@@ -382,6 +480,7 @@ impl Log {
                                 reason: format!("{reason} (at offset {at})"),
                             });
                             tail_len = cut;
+                            tail_crc.update(&buf[..cut as usize]);
                         }
                     }
                 }
@@ -395,10 +494,52 @@ impl Log {
                         reason: format!("{reason} in a sealed segment"),
                     });
                 }
+                sums.push(SegmentSum::of(&map));
             }
             files.push(file);
         }
         let next_seq = scanner.expected_seq;
+        let log_id = match numbers.first() {
+            Some(&first) => first_header(&*storage, &segment_path(dir, first)).map_or(0, |h| h.log_id),
+            None => new_log_id(),
+        };
+        if let Some(k) = &known
+            && next_seq - 1 < k.last_seq
+        {
+            // Fewer events than the checkpoint saw. If what is left is what the checkpoint covered
+            // (each whole segment the same, the last one no longer than it was), segments were
+            // lost from the end, not replaced by another log's: refuse before writing anything.
+            let last_covered = k.segments.len().saturating_sub(1);
+            let ours = k.log_id != 0 && k.log_id == log_id;
+            let whole = sums.iter().zip(k.segments).enumerate().all(|(i, (have, want))| {
+                // The checkpoint's last segment may have grown and been sealed since.
+                if i == last_covered { have.len >= want.len } else { have == want }
+            });
+            let shorter = k.segments.len() > numbers.len()
+                || (tail_len == u64::MAX || k.segments.get(sums.len()).is_some_and(|want| tail_len < want.len));
+            // Without ids (logs from older builds), the whole sealed segments that remain are the
+            // evidence, and there must be one.
+            let same_log = if k.log_id == 0 || log_id == 0 { !sums.is_empty() && whole } else { ours };
+            if same_log && shorter {
+                let first_lost = if tail_len == u64::MAX || k.segments.len() == numbers.len() {
+                    numbers.len().max(1)
+                } else {
+                    numbers.len() + 1
+                };
+                return Err(StoreError::Corrupt {
+                    path: segment_path(dir, first_lost as u32),
+                    offset: 0,
+                    reason: format!(
+                        "the log ends at seq {}, but the checkpoint holds events up to seq {}: the newest \
+                         segment was deleted or cut (the log had {} segments, {} remain)",
+                        next_seq - 1,
+                        k.last_seq,
+                        k.segments.len(),
+                        numbers.len()
+                    ),
+                });
+            }
+        }
         let shared = Arc::new(Shared {
             durability: Mutex::new(Durability {
                 written: next_seq - 1,
@@ -415,13 +556,15 @@ impl Log {
             opts: opts.clone(),
             storage,
             segments: RwLock::new(files),
+            sealed: Mutex::new(sums),
+            log_id,
             tail: None,
             shared,
             flusher: None,
             _lock: lock_file,
         };
         if !opts.read_only {
-            log.prepare_tail(&numbers, tail_len, next_seq, &recovery)?;
+            log.prepare_tail(&numbers, tail_len, tail_crc, next_seq, &recovery)?;
             if let FsyncPolicy::Interval(every) = opts.fsync {
                 log.flusher = Some(spawn_flusher(log.shared.clone(), every));
             }
@@ -429,7 +572,14 @@ impl Log {
         Ok((log, recovery))
     }
 
-    fn prepare_tail(&mut self, numbers: &[u32], tail_len: u64, next_seq: Seq, recovery: &Recovery) -> Result<()> {
+    fn prepare_tail(
+        &mut self,
+        numbers: &[u32],
+        tail_len: u64,
+        crc: crc32fast::Hasher,
+        next_seq: Seq,
+        recovery: &Recovery,
+    ) -> Result<()> {
         let last = numbers.last().copied();
         let reuse = last.filter(|_| tail_len != u64::MAX);
         let tail = match reuse {
@@ -447,7 +597,7 @@ impl Log {
                 if let Some(slot) = self.segments_mut().last_mut() {
                     *slot = file.clone();
                 }
-                Tail { file, segment: n, len: tail_len, next_seq, buf: Vec::new() }
+                Tail { file, segment: n, len: tail_len, crc, next_seq, buf: Vec::new() }
             }
             None => {
                 let n = match last {
@@ -459,7 +609,8 @@ impl Log {
                     None => 1,
                 };
                 let file = self.create_segment(n, next_seq)?;
-                Tail { file, segment: n, len: HEADER_LEN as u64, next_seq, buf: Vec::new() }
+                let crc = header_crc(n, next_seq, self.log_id);
+                Tail { file, segment: n, len: HEADER_LEN as u64, crc, next_seq, buf: Vec::new() }
             }
         };
         lock(&self.shared.durability).file = Some(tail.file.clone());
@@ -477,13 +628,29 @@ impl Log {
             .storage
             .open(&path, OpenMode::Create)
             .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-        file.write_all_at(&codec::encode_header(n, first_seq), 0)
+        file.write_all_at(&codec::encode_header(n, first_seq, self.log_id), 0)
             .and_then(|_| file.sync_all())
             .map_err(|e| StoreError::io(format!("writing the header of {}", path.display()), e))?;
         sync_dir(&*self.storage, &self.dir.join("log"))?;
         let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
         segs.push(file.clone());
         Ok(file)
+    }
+
+    /// The sums of every segment as it is now (written, not necessarily durable): what a checkpoint
+    /// written now covers. Call with writes held off.
+    pub fn sums(&self) -> Vec<SegmentSum> {
+        let mut all = self.sealed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(t) = &self.tail {
+            let t = t.lock().unwrap_or_else(|p| p.into_inner());
+            all.push(SegmentSum { len: t.len, crc: t.crc.clone().finalize() });
+        }
+        all
+    }
+
+    /// The log's id (0 for logs written before ids were recorded).
+    pub fn id(&self) -> u32 {
+        self.log_id
     }
 
     /// The storage this log lives on.
@@ -542,6 +709,7 @@ impl Log {
             return Err(StoreError::Unavailable(format!("write to {} failed: {e}", path.display())));
         }
         t.len += buf.len() as u64;
+        t.crc.update(&buf);
         t.next_seq += events.len() as u64;
         let segment = t.segment;
         let last = t.next_seq - 1;
@@ -562,6 +730,11 @@ impl Log {
         }
         self.shared.synced.notify_all();
         let file = self.create_segment(t.segment + 1, t.next_seq)?;
+        let sealed = SegmentSum {
+            len: t.len,
+            crc: std::mem::replace(&mut t.crc, header_crc(t.segment + 1, t.next_seq, self.log_id)).finalize(),
+        };
+        self.sealed.lock().unwrap_or_else(|p| p.into_inner()).push(sealed);
         t.file = file.clone();
         t.segment += 1;
         t.len = HEADER_LEN as u64;
@@ -591,8 +764,9 @@ impl Log {
         sync_until(&self.shared, written)
     }
 
-    /// Reads the event stored at `loc`.
-    pub fn read(&self, loc: Loc) -> Result<Event> {
+    /// Reads the event stored at `loc`, which must be event `seq`: a valid record of another event
+    /// there (a record copied over another) is damage, not an answer.
+    pub fn read(&self, loc: Loc, seq: Seq) -> Result<Event> {
         let file = {
             let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
             segs.get(loc.segment() as usize - 1).cloned()
@@ -612,7 +786,11 @@ impl Log {
         }
         let corrupt = |reason: String| StoreError::Corrupt { path: path(), offset: loc.offset(), reason };
         let frame = codec::read_frame(&buf, 0).map_err(|e| corrupt(format!("{e:?}")))?;
-        codec::decode_event(frame.payload).map_err(corrupt)
+        let event = codec::decode_event(frame.payload).map_err(corrupt)?;
+        if event.seq != seq {
+            return Err(corrupt(format!("the record holds event {}, expected event {seq}", event.seq)));
+        }
+        Ok(event)
     }
 
     /// Bytes in all segments, and the number of segments.

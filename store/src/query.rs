@@ -57,7 +57,7 @@ impl<'s> Reader<'s> {
 
     fn record(&self, id: RunId) -> Result<RunRecord> {
         let row = self.view().run(id).ok_or_else(|| StoreError::not_found("id", format!("run {id} does not exist")))?;
-        self.store.run_record_at(self.st.locs[row.seq as usize - 1])
+        self.store.run_record_at(self.st.locs[row.seq as usize - 1], row.seq)
     }
 
     fn component_fields(&self, name: &str) -> (String, String, Vec<String>) {

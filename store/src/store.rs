@@ -9,7 +9,7 @@
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
 use crate::ingest::{MAX_TEXT_BYTES, NewRun};
-use crate::log::{Loc, Log, LogOptions, Recovery};
+use crate::log::{Known, Loc, Log, LogOptions, Recovery};
 use crate::model::{ComponentView, Logged};
 use crate::names::{check_name, check_text};
 use crate::query::Reader;
@@ -57,10 +57,12 @@ impl Store {
     /// [`Store::open`] on any storage (tests put a simulated disk here).
     pub fn open_on(storage: Arc<dyn Storage>, dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
         let (mut state, log, recovery) = match crate::checkpoint::read(&*storage, dir) {
-            Ok(Some(mut state)) => {
+            Ok(Some(crate::checkpoint::Loaded { mut state, log_id, covered })) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
+                let checkpoint_seq = state.last_seq;
+                let known = Known { resume, last_seq: checkpoint_seq, log_id, segments: &covered };
                 state.begin_bulk();
-                match Log::open(storage.clone(), dir, opts.clone(), resume, |event, loc| {
+                match Log::open(storage.clone(), dir, opts.clone(), Some(known), |event, loc| {
                     state.apply(event, loc);
                     Ok(())
                 }) {
@@ -68,14 +70,15 @@ impl Store {
                     Err(e @ StoreError::Locked { .. }) => return Err(e),
                     Err(e) => {
                         tracing::warn!("the checkpoint does not fit the log ({e}); replaying the whole log");
-                        Self::replay(storage, dir, opts)?
+                        let known = Known { resume: None, last_seq: checkpoint_seq, log_id, segments: &covered };
+                        Self::replay(storage, dir, opts, Some(known))?
                     }
                 }
             }
-            Ok(None) => Self::replay(storage, dir, opts)?,
+            Ok(None) => Self::replay(storage, dir, opts, None)?,
             Err(why) => {
                 tracing::warn!("ignoring the checkpoint: {why}; replaying the whole log");
-                Self::replay(storage, dir, opts)?
+                Self::replay(storage, dir, opts, None)?
             }
         };
         state.end_bulk();
@@ -89,10 +92,15 @@ impl Store {
         Ok((Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible }, recovery))
     }
 
-    fn replay(storage: Arc<dyn Storage>, dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
+    fn replay(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        opts: LogOptions,
+        known: Option<Known<'_>>,
+    ) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         state.begin_bulk();
-        let (log, recovery) = Log::open(storage, dir, opts, None, |event, loc| {
+        let (log, recovery) = Log::open(storage, dir, opts, known, |event, loc| {
             state.apply(event, loc);
             Ok(())
         })?;
@@ -105,7 +113,7 @@ impl Store {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         self.log.flush()?;
         let st = self.state();
-        crate::checkpoint::write(self.log.storage(), self.log.dir(), &st)?;
+        crate::checkpoint::write(self.log.storage(), self.log.dir(), &st, self.log.id(), &self.log.sums())?;
         Ok(st.last_seq)
     }
 
@@ -219,7 +227,7 @@ impl Store {
         fresh.begin_bulk();
         for seq in 1..=upto {
             let loc = st.locs[seq as usize - 1];
-            let event = self.log.read(loc)?;
+            let event = self.log.read(loc, seq)?;
             fresh.apply(&event.as_ref(), loc);
         }
         fresh.end_bulk();
@@ -312,7 +320,7 @@ impl Store {
         if loc == Loc::PENDING {
             return Ok(None);
         }
-        let record = self.run_record_at(loc)?;
+        let record = self.run_record_at(loc, row.seq)?;
         if record.idempotency_key.as_deref() != Some(key) {
             return Ok(None);
         }
@@ -324,8 +332,8 @@ impl Store {
         }))
     }
 
-    pub(crate) fn run_record_at(&self, loc: Loc) -> Result<RunRecord> {
-        match self.log.read(loc)?.kind {
+    pub(crate) fn run_record_at(&self, loc: Loc, seq: Seq) -> Result<RunRecord> {
+        match self.log.read(loc, seq)?.kind {
             EventKind::RunLogged(r) => Ok(*r),
             _ => Err(StoreError::Corrupt {
                 path: self.log.dir().to_path_buf(),
@@ -468,13 +476,13 @@ impl Store {
     /// Up to `limit` events after `after`, in seq order (acknowledged events only).
     pub fn events_after(&self, after: Seq, limit: usize) -> Result<Vec<Event>> {
         let last = self.last_seq();
-        let locs: Vec<Loc> = {
+        let (from, locs): (usize, Vec<Loc>) = {
             let st = self.state();
             let from = (after as usize).min(last as usize);
             let to = (last as usize).min(from.saturating_add(limit));
-            st.locs[from..to].to_vec()
+            (from, st.locs[from..to].to_vec())
         };
-        locs.into_iter().map(|loc| self.log.read(loc)).collect()
+        locs.into_iter().zip(from as u64 + 1..).map(|(loc, seq)| self.log.read(loc, seq)).collect()
     }
 }
 
