@@ -123,15 +123,25 @@ pub(crate) struct Loaded {
     pub(crate) covered: Vec<SegmentSum>,
 }
 
-pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Option<Loaded>, String> {
-    let p = path(dir);
-    // Mapped rather than read, so that the load does not hold the file twice; a checkpoint is
-    // replaced by a rename, never written in place.
-    let bytes = match storage.map(&p) {
+/// What a checkpoint knows of the log, without loading the state: its last seq, the log's id and
+/// the segments it covers.
+pub(crate) fn read_known(
+    storage: &dyn Storage,
+    dir: &Path,
+) -> std::result::Result<Option<(Seq, u32, Vec<SegmentSum>)>, String> {
+    let bytes = match storage.map(&path(dir)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+        Err(e) => return Err(format!("cannot read {}: {e}", path(dir).display())),
     };
+    let (seq, payload) = check(&bytes)?;
+    let ((log_id, covered), _): ((u32, Vec<SegmentSum>), usize) = bincode::serde::decode_from_slice(payload, CONFIG)
+        .map_err(|e| format!("the segments covered do not decode: {e}"))?;
+    Ok(Some((seq, log_id, covered)))
+}
+
+/// Checks a checkpoint's header and checksum; answers its last seq and its payload.
+fn check(bytes: &[u8]) -> std::result::Result<(Seq, &[u8]), String> {
     let header = bytes.get(..HEADER_LEN).ok_or("the file is shorter than its header")?;
     if header[0..8] != MAGIC {
         return Err("bad magic bytes".into());
@@ -148,10 +158,23 @@ pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Opt
     let crc = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
     let len = word(16) as usize;
     let seq: Seq = word(24);
-    let payload = bytes.get(HEADER_LEN..HEADER_LEN + len).ok_or("the payload is cut short")?;
+    let payload = bytes.get(HEADER_LEN..HEADER_LEN.saturating_add(len)).ok_or("the payload is cut short")?;
     if crc32fast::hash(payload) != crc {
         return Err("checksum mismatch".into());
     }
+    Ok((seq, payload))
+}
+
+pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Option<Loaded>, String> {
+    let p = path(dir);
+    // Mapped rather than read, so that the load does not hold the file twice; a checkpoint is
+    // replaced by a rename, never written in place.
+    let bytes = match storage.map(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+    };
+    let (seq, payload) = check(&bytes)?;
     let ((log_id, covered), used): ((u32, Vec<SegmentSum>), usize) = bincode::serde::decode_from_slice(payload, CONFIG)
         .map_err(|e| format!("the segments covered do not decode: {e}"))?;
     let (state, _): (State, usize) = bincode::serde::decode_from_slice(&payload[used..], CONFIG)

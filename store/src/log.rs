@@ -248,6 +248,53 @@ fn header_crc(segment: u32, first_seq: Seq, log_id: u32) -> crc32fast::Hasher {
     crc
 }
 
+/// Whether a log that ends at `last_seq` has lost its newest segments, by what a checkpoint (`k`)
+/// knows of it: `sums` are the whole segments before the last of the `segments` present, whose
+/// complete part is `tail_len` bytes long (`u64::MAX`: shorter than a header).
+fn lost_segments(
+    dir: &Path,
+    k: &Known<'_>,
+    log_id: u32,
+    last_seq: Seq,
+    sums: &[SegmentSum],
+    segments: usize,
+    tail_len: u64,
+) -> Option<StoreError> {
+    if last_seq >= k.last_seq {
+        return None;
+    }
+    // Fewer events than the checkpoint saw (which only ever covers durable events). If this is
+    // the log the checkpoint was taken of, segments were lost from its end.
+    let same_log = if k.log_id != 0 && log_id != 0 {
+        k.log_id == log_id
+    } else {
+        // Logs from older builds have no id: the whole sealed segments that remain must be those
+        // the checkpoint saw (its last one may have grown and been sealed since), and there must
+        // be one.
+        let last_covered = k.segments.len().saturating_sub(1);
+        !sums.is_empty()
+            && sums
+                .iter()
+                .zip(k.segments)
+                .enumerate()
+                .all(|(i, (have, want))| if i == last_covered { have.len >= want.len } else { have == want })
+    };
+    if !same_log {
+        return None;
+    }
+    let first_lost = if tail_len == u64::MAX || segments == 0 { segments.max(1) } else { segments + 1 };
+    Some(StoreError::Corrupt {
+        path: segment_path(dir, first_lost as u32),
+        offset: 0,
+        reason: format!(
+            "the log ends at seq {last_seq}, but the checkpoint holds events up to seq {}: the newest \
+             segment was deleted or cut below its header (the checkpoint saw {} segments, {segments} remain)",
+            k.last_seq,
+            k.segments.len(),
+        ),
+    })
+}
+
 /// The header of a segment, if it has a whole one.
 fn first_header(storage: &dyn Storage, path: &Path) -> Option<codec::SegmentHeader> {
     let file = storage.open(path, OpenMode::Read).ok()?;
@@ -504,41 +551,9 @@ impl Log {
             None => new_log_id(),
         };
         if let Some(k) = &known
-            && next_seq - 1 < k.last_seq
+            && let Some(e) = lost_segments(dir, k, log_id, next_seq - 1, &sums, numbers.len(), tail_len)
         {
-            // Fewer events than the checkpoint saw. If what is left is what the checkpoint covered
-            // (each whole segment the same, the last one no longer than it was), segments were
-            // lost from the end, not replaced by another log's: refuse before writing anything.
-            let last_covered = k.segments.len().saturating_sub(1);
-            let ours = k.log_id != 0 && k.log_id == log_id;
-            let whole = sums.iter().zip(k.segments).enumerate().all(|(i, (have, want))| {
-                // The checkpoint's last segment may have grown and been sealed since.
-                if i == last_covered { have.len >= want.len } else { have == want }
-            });
-            let shorter = k.segments.len() > numbers.len()
-                || (tail_len == u64::MAX || k.segments.get(sums.len()).is_some_and(|want| tail_len < want.len));
-            // Without ids (logs from older builds), the whole sealed segments that remain are the
-            // evidence, and there must be one.
-            let same_log = if k.log_id == 0 || log_id == 0 { !sums.is_empty() && whole } else { ours };
-            if same_log && shorter {
-                let first_lost = if tail_len == u64::MAX || k.segments.len() == numbers.len() {
-                    numbers.len().max(1)
-                } else {
-                    numbers.len() + 1
-                };
-                return Err(StoreError::Corrupt {
-                    path: segment_path(dir, first_lost as u32),
-                    offset: 0,
-                    reason: format!(
-                        "the log ends at seq {}, but the checkpoint holds events up to seq {}: the newest \
-                         segment was deleted or cut (the log had {} segments, {} remain)",
-                        next_seq - 1,
-                        k.last_seq,
-                        k.segments.len(),
-                        numbers.len()
-                    ),
-                });
-            }
+            return Err(e);
         }
         let shared = Arc::new(Shared {
             durability: Mutex::new(Durability {
@@ -858,6 +873,8 @@ pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64
         Ok(())
     };
     let mut scanner = Scanner { expected_seq: 1, on_event: &mut count };
+    let mut sums = Vec::with_capacity(numbers.len());
+    let mut tail_len = u64::MAX;
     for &n in &numbers {
         let path = segment_path(dir, n);
         let buf = storage.read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
@@ -867,9 +884,15 @@ pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64
             progress(report.bytes, total);
             continue;
         }
+        if is_last {
+            tail_len = buf.len() as u64;
+        } else {
+            sums.push(SegmentSum::of(&buf));
+        }
         match scanner.scan(&path, n, &buf, None)? {
             ScanEnd::Clean => {}
             ScanEnd::Torn { cut, at, reason } if is_last => {
+                tail_len = cut;
                 report.torn_tail = Some(TornTail {
                     path: path.clone(),
                     offset: cut,
@@ -885,6 +908,14 @@ pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64
     }
     report.last_seq = scanner.expected_seq - 1;
     report.records = records.get();
+    if let Ok(Some((last_seq, checkpoint_id, covered))) = crate::checkpoint::read_known(storage, dir) {
+        let log_id =
+            numbers.first().and_then(|&n| first_header(storage, &segment_path(dir, n))).map_or(0, |h| h.log_id);
+        let known = Known { resume: None, last_seq, log_id: checkpoint_id, segments: &covered };
+        if let Some(e) = lost_segments(dir, &known, log_id, report.last_seq, &sums, numbers.len(), tail_len) {
+            return Err(e);
+        }
+    }
     Ok(report)
 }
 
