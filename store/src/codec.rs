@@ -109,18 +109,29 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Appends one framed record holding `event` to `out`; returns the record's length.
-pub fn encode_record(event: &Event, batch_end: bool, out: &mut Vec<u8>) -> usize {
+/// Appends one framed record holding `event` to `out`; returns the record's length. Refuses (leaving
+/// `out` as it was) an event that [`read_frame`] would not read back: one whose payload is longer
+/// than [`MAX_PAYLOAD`], so that nothing is acknowledged that a later open would cut off.
+pub fn encode_record(event: &Event, batch_end: bool, out: &mut Vec<u8>) -> Result<usize, String> {
+    encode_record_within(event, batch_end, out, MAX_PAYLOAD)
+}
+
+fn encode_record_within(event: &Event, batch_end: bool, out: &mut Vec<u8>, max: usize) -> Result<usize, String> {
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_LEN]);
     // Writing into a Vec cannot fail, and our types have no serializer that errors.
     let _ = bincode::serde::encode_into_std_write(event, out, CONFIG);
-    let len = (out.len() - start - FRAME_LEN) as u32;
+    let payload = out.len() - start - FRAME_LEN;
+    if payload > max {
+        out.truncate(start);
+        return Err(format!("event {} encodes to {payload} bytes, more than the {max} one record may hold", event.seq));
+    }
+    let len = payload as u32;
     out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
     out[start + 8] = if batch_end { FLAG_BATCH_END } else { 0 };
     let crc = crc32fast::hash(&out[start + 4..]);
     out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
-    out.len() - start
+    Ok(out.len() - start)
 }
 
 /// One record found in a buffer.
@@ -189,6 +200,21 @@ mod tests {
     }
 
     #[test]
+    fn encode_refuses_what_decode_would_refuse_and_leaves_the_buffer_as_it_was() {
+        let mut buf = Vec::new();
+        let n = encode_record(&ev(1), true, &mut buf).unwrap();
+        let payload = n - FRAME_LEN;
+        let before = buf.clone();
+        assert!(encode_record_within(&ev(2), true, &mut buf, payload - 1).unwrap_err().contains("more than"));
+        assert_eq!(buf, before, "nothing of the refused record is left behind");
+        assert_eq!(encode_record_within(&ev(2), true, &mut buf, payload).unwrap(), n, "exactly at the limit is fine");
+        // And what encode accepts at the real limit, decode reads: both use MAX_PAYLOAD.
+        let mut big = vec![0u8; FRAME_LEN];
+        big[4..8].copy_from_slice(&((MAX_PAYLOAD + 1) as u32).to_le_bytes());
+        assert!(matches!(read_frame(&big, 0), Err(FrameError::Bad(_))));
+    }
+
+    #[test]
     fn header_round_trips_and_rejects_damage() {
         let h = encode_header(3, 1001, 77);
         let d = decode_header(&h).unwrap();
@@ -236,7 +262,7 @@ mod tests {
         };
         let e = Event { seq: 5, at: 7, kind: EventKind::RunLogged(Box::new(run)) };
         let mut buf = Vec::new();
-        encode_record(&e, true, &mut buf);
+        encode_record(&e, true, &mut buf).unwrap();
         let f = read_frame(&buf, 0).unwrap();
         assert_eq!(decode_event(f.payload).unwrap(), e);
         let borrowed = decode_event_ref(f.payload).unwrap();
@@ -248,9 +274,9 @@ mod tests {
     #[test]
     fn records_round_trip_and_detect_torn_and_flipped_bytes() {
         let mut buf = Vec::new();
-        encode_record(&ev(1), false, &mut buf);
+        encode_record(&ev(1), false, &mut buf).unwrap();
         let second = buf.len();
-        encode_record(&ev(2), true, &mut buf);
+        encode_record(&ev(2), true, &mut buf).unwrap();
         let f = read_frame(&buf, 0).unwrap();
         assert!(!f.batch_end);
         assert_eq!(decode_event(f.payload).unwrap(), ev(1));

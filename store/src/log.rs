@@ -76,6 +76,11 @@ impl Default for LogOptions {
     }
 }
 
+/// The highest segment number a [`Loc`] can hold (24 bits).
+const MAX_SEGMENT: u32 = (1 << 24) - 1;
+/// The highest offset a [`Loc`] can hold (40 bits).
+const MAX_OFFSET: u64 = (1 << 40) - 1;
+
 /// Where a record lives: segment number (high 24 bits) and byte offset (low 40 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Loc(u64);
@@ -706,12 +711,24 @@ impl Log {
         for (i, e) in events.iter().enumerate() {
             debug_assert_eq!(e.seq, t.next_seq + i as u64);
             offsets.push(buf.len() as u64);
-            codec::encode_record(e, i + 1 == events.len(), &mut buf);
+            if let Err(why) = codec::encode_record(e, i + 1 == events.len(), &mut buf) {
+                t.buf = buf;
+                return Err(StoreError::invalid("", why));
+            }
         }
+
         if t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64 {
             self.roll(&mut t)?;
         }
         let at = t.len;
+        if t.segment > MAX_SEGMENT || at + buf.len() as u64 > MAX_OFFSET {
+            t.buf = buf;
+            return Err(StoreError::Unavailable(format!(
+                "segment {} at offset {at} is beyond what a location can address (segments up to {MAX_SEGMENT}, \
+                 offsets up to {MAX_OFFSET}): use a smaller segment size",
+                t.segment
+            )));
+        }
         if let Err(e) = t.file.write_all_at(&buf, at) {
             let path = segment_path(&self.dir, t.segment);
             if let Err(cut) = t.file.set_len(at) {

@@ -412,6 +412,7 @@ impl Store {
         if outputs.is_empty() {
             return Err(StoreError::invalid("outputs", "outputs is empty: name at least one output to flag"));
         }
+        crate::ingest::check_count("outputs", outputs.len(), crate::ingest::MAX_FLAG_OUTPUTS)?;
         for (i, o) in outputs.iter().enumerate() {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
@@ -439,6 +440,7 @@ impl Store {
         if outputs.is_empty() {
             return Err(StoreError::invalid("outputs", "outputs is empty: name outputs to unflag, or unflag all"));
         }
+        crate::ingest::check_count("outputs", outputs.len(), crate::ingest::MAX_FLAG_OUTPUTS)?;
         for (i, o) in outputs.iter().enumerate() {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
@@ -487,6 +489,7 @@ impl Store {
 }
 
 fn check_tags(tags: &[String]) -> Result<()> {
+    crate::ingest::check_count("tags", tags.len(), crate::ingest::MAX_LIST)?;
     for (i, t) in tags.iter().enumerate() {
         check_name(&format!("tags[{i}]"), "tag", t)?;
     }
