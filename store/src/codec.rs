@@ -48,6 +48,35 @@ pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
 
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
 
+/// Magic bytes of the `log/newest` file.
+pub const NEWEST_MAGIC: [u8; 8] = *b"MLTRNEW\0";
+/// Length of the `log/newest` file.
+pub const NEWEST_LEN: usize = 24;
+
+/// The `log/newest` file: the number of the newest segment whose header is durable, so that losing
+/// that segment (deleted, or cut below its header) is noticed. `NEWEST_MAGIC`, then the segment
+/// number (u32), the log id (u32), four reserved zero bytes and a crc32 of bytes 0..20.
+pub fn encode_newest(segment: u32, log_id: u32) -> [u8; NEWEST_LEN] {
+    let mut b = [0u8; NEWEST_LEN];
+    b[0..8].copy_from_slice(&NEWEST_MAGIC);
+    b[8..12].copy_from_slice(&segment.to_le_bytes());
+    b[12..16].copy_from_slice(&log_id.to_le_bytes());
+    let crc = crc32fast::hash(&b[0..20]);
+    b[20..24].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Reads the `log/newest` file: (segment, log id).
+pub fn decode_newest(b: &[u8]) -> Result<(u32, u32), String> {
+    if b.len() != NEWEST_LEN || b[0..8] != NEWEST_MAGIC {
+        return Err("not an mltrace newest-segment file".into());
+    }
+    if crc32fast::hash(&b[0..20]) != u32_at(b, 20) {
+        return Err("checksum mismatch".into());
+    }
+    Ok((u32_at(b, 8), u32_at(b, 12)))
+}
+
 /// A decoded segment header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {

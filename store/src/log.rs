@@ -161,6 +161,9 @@ struct Tail {
     len: u64,
     /// crc32 of the segment's first `len` bytes, kept up to date by every append.
     crc: crc32fast::Hasher,
+    /// A roll failed after the next segment's file may have been made: the next append must roll
+    /// (and make that file again with the right first seq) instead of writing here.
+    roll_pending: bool,
     next_seq: Seq,
     buf: Vec<u8>,
 }
@@ -204,6 +207,52 @@ pub struct Log {
 
 fn lock(m: &Mutex<Durability>) -> MutexGuard<'_, Durability> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn newest_path(dir: &Path) -> PathBuf {
+    dir.join("log").join("newest")
+}
+
+/// The newest segment whose header was durable, as `log/newest` records it (none in logs from
+/// older builds, or when the file is unreadable: then there is nothing to check against).
+fn recorded_newest(storage: &dyn Storage, dir: &Path, log_id: Option<u32>) -> Option<u32> {
+    let bytes = storage.read(&newest_path(dir)).ok()?;
+    match codec::decode_newest(&bytes) {
+        // Without a whole first segment there is no id to compare: the record is this log's.
+        Ok((n, id)) if log_id.is_none_or(|ours| ours == id) => Some(n),
+        Ok(_) => None,
+        Err(why) => {
+            tracing::warn!("ignoring {}: {why}", newest_path(dir).display());
+            None
+        }
+    }
+}
+
+/// Refuses a log whose newest segment is gone or cut below its header while `log/newest` says its
+/// header was durable: a crash cannot do that, so events were lost.
+fn check_newest(
+    storage: &dyn Storage,
+    dir: &Path,
+    log_id: Option<u32>,
+    segments: usize,
+    last_is_short: bool,
+) -> Result<()> {
+    let Some(newest) = recorded_newest(storage, dir, log_id) else { return Ok(()) };
+    let whole = if last_is_short { segments.saturating_sub(1) } else { segments };
+    if (newest as usize) > whole {
+        let first_lost = whole + 1;
+        return Err(StoreError::Corrupt {
+            path: segment_path(dir, first_lost as u32),
+            offset: 0,
+            reason: format!(
+                "segment {first_lost} is {} but {} says segment {newest} was written: the newest segment was \
+                 deleted or cut below its header, and the events in it are lost",
+                if first_lost <= segments { "shorter than its header" } else { "missing" },
+                newest_path(dir).display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn segment_path(dir: &Path, n: u32) -> PathBuf {
@@ -551,15 +600,15 @@ impl Log {
             files.push(file);
         }
         let next_seq = scanner.expected_seq;
-        let log_id = match numbers.first() {
-            Some(&first) => first_header(&*storage, &segment_path(dir, first)).map_or(0, |h| h.log_id),
-            None => new_log_id(),
-        };
+        let header_id =
+            numbers.first().and_then(|&first| first_header(&*storage, &segment_path(dir, first))).map(|h| h.log_id);
+        let log_id = header_id.unwrap_or_else(new_log_id);
         if let Some(k) = &known
-            && let Some(e) = lost_segments(dir, k, log_id, next_seq - 1, &sums, numbers.len(), tail_len)
+            && let Some(e) = lost_segments(dir, k, header_id.unwrap_or(0), next_seq - 1, &sums, numbers.len(), tail_len)
         {
             return Err(e);
         }
+        check_newest(&*storage, dir, header_id, numbers.len(), tail_len == u64::MAX)?;
         let shared = Arc::new(Shared {
             durability: Mutex::new(Durability {
                 written: next_seq - 1,
@@ -617,7 +666,7 @@ impl Log {
                 if let Some(slot) = self.segments_mut().last_mut() {
                     *slot = file.clone();
                 }
-                Tail { file, segment: n, len: tail_len, crc, next_seq, buf: Vec::new() }
+                Tail { file, segment: n, len: tail_len, crc, roll_pending: false, next_seq, buf: Vec::new() }
             }
             None => {
                 let n = match last {
@@ -630,7 +679,7 @@ impl Log {
                 };
                 let file = self.create_segment(n, next_seq)?;
                 let crc = header_crc(n, next_seq, self.log_id);
-                Tail { file, segment: n, len: HEADER_LEN as u64, crc, next_seq, buf: Vec::new() }
+                Tail { file, segment: n, len: HEADER_LEN as u64, crc, roll_pending: false, next_seq, buf: Vec::new() }
             }
         };
         lock(&self.shared.durability).file = Some(tail.file.clone());
@@ -652,9 +701,23 @@ impl Log {
             .and_then(|_| file.sync_all())
             .map_err(|e| StoreError::io(format!("writing the header of {}", path.display()), e))?;
         sync_dir(&*self.storage, &self.dir.join("log"))?;
+        self.write_newest(n)?;
         let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
         segs.push(file.clone());
         Ok(file)
+    }
+
+    /// Records that segment `n`'s header is durable (see [`codec::encode_newest`]); done after the
+    /// header and its directory entry are synced, so that a crash can never leave the record
+    /// naming a segment that a power cut could take away.
+    fn write_newest(&self, n: u32) -> Result<()> {
+        let log_dir = self.dir.join("log");
+        let tmp = log_dir.join("newest.tmp");
+        let io = |e| StoreError::io(format!("writing {}", tmp.display()), e);
+        let file = self.storage.open(&tmp, OpenMode::Create).map_err(io)?;
+        file.write_all_at(&codec::encode_newest(n, self.log_id), 0).and_then(|_| file.sync_all()).map_err(io)?;
+        self.storage.rename(&tmp, &newest_path(&self.dir)).map_err(io)?;
+        sync_dir(&*self.storage, &log_dir)
     }
 
     /// The sums of every segment as it is now (written, not necessarily durable): what a checkpoint
@@ -717,8 +780,10 @@ impl Log {
             }
         }
 
-        if t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64 {
+        if t.roll_pending || (t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64) {
+            t.buf = buf;
             self.roll(&mut t)?;
+            buf = std::mem::take(&mut t.buf);
         }
         let at = t.len;
         if t.segment > MAX_SEGMENT || at + buf.len() as u64 > MAX_OFFSET {
@@ -761,7 +826,9 @@ impl Log {
             d.durable = d.durable.max(d.written);
         }
         self.shared.synced.notify_all();
+        t.roll_pending = true;
         let file = self.create_segment(t.segment + 1, t.next_seq)?;
+        t.roll_pending = false;
         let sealed = SegmentSum {
             len: t.len,
             crc: std::mem::replace(&mut t.crc, header_crc(t.segment + 1, t.next_seq, self.log_id)).finalize(),
@@ -925,9 +992,10 @@ pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64
     }
     report.last_seq = scanner.expected_seq - 1;
     report.records = records.get();
+    let header_id = numbers.first().and_then(|&n| first_header(storage, &segment_path(dir, n))).map(|h| h.log_id);
+    check_newest(storage, dir, header_id, numbers.len(), tail_len == u64::MAX && !numbers.is_empty())?;
+    let log_id = header_id.unwrap_or(0);
     if let Ok(Some((last_seq, checkpoint_id, covered))) = crate::checkpoint::read_known(storage, dir) {
-        let log_id =
-            numbers.first().and_then(|&n| first_header(storage, &segment_path(dir, n))).map_or(0, |h| h.log_id);
         let known = Known { resume: None, last_seq, log_id: checkpoint_id, segments: &covered };
         if let Some(e) = lost_segments(dir, &known, log_id, report.last_seq, &sums, numbers.len(), tail_len) {
             return Err(e);

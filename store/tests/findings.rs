@@ -20,8 +20,11 @@ fn log_runs(store: &Store, n: usize) {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut all: Vec<PathBuf> =
-        std::fs::read_dir(dir.join("log")).expect("log dir").map(|e| e.expect("entry").path()).collect();
+    let mut all: Vec<PathBuf> = std::fs::read_dir(dir.join("log"))
+        .expect("log dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
     all.sort();
     all
 }
@@ -119,6 +122,21 @@ fn finding_6_a_read_checks_that_the_record_is_the_event_it_expects() {
 }
 
 #[test]
+fn finding_7_losing_the_only_segment_is_noticed_without_a_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (store, _) = Store::open(dir.path(), opts()).expect("open");
+        log_runs(&store, 3);
+    }
+    let seg = segments(dir.path())[0].clone();
+    std::fs::write(&seg, b"MLTR").expect("cut below the header");
+    let opened = Store::open(dir.path(), opts());
+    assert!(is_corrupt(&opened), "the open must not start an empty log: {:?}", opened.err());
+    assert_eq!(std::fs::read(&seg).expect("read"), b"MLTR", "left as found");
+    assert!(verify(dir.path(), |_, _| {}).is_err());
+}
+
+#[test]
 fn finding_7_losing_the_newest_segment_is_noticed_on_open_and_by_verify() {
     let dir = checkpointed();
     let segs = segments(dir.path());
@@ -143,6 +161,26 @@ fn finding_7_losing_the_newest_segment_is_noticed_on_open_and_by_verify() {
     let opened = Store::open(dir.path(), opts());
     assert!(is_corrupt(&opened), "a segment cut below its header must stop the open: {:?}", opened.err());
     assert_eq!(std::fs::metadata(&last).expect("stat").len(), (HEADER_LEN - 5) as u64, "left as found");
+    assert!(verify(dir.path(), |_, _| {}).is_err(), "verify notices it too");
+
+    // Put back, all is well again.
+    std::fs::write(&last, &saved).expect("restore");
+    let (store, _) = Store::open(dir.path(), opts()).expect("open");
+    assert_eq!(store.last_seq(), 125);
+    drop(store);
+    assert_eq!(verify(dir.path(), |_, _| {}).expect("verifies").last_seq, 125);
+
+    // Without the checkpoint, `log/newest` still knows which segment was written last.
+    std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm checkpoint");
+    std::fs::remove_file(&last).expect("delete the newest segment");
+    let opened = Store::open(dir.path(), opts());
+    let Err(StoreError::Corrupt { reason, .. }) = &opened else {
+        panic!("a lost segment must stop the open: {:?}", opened.as_ref().err())
+    };
+    assert!(reason.contains("missing"), "{reason}");
+    assert!(verify(dir.path(), |_, _| {}).is_err(), "verify notices it too");
+    std::fs::write(&last, &saved[..HEADER_LEN - 1]).expect("truncate");
+    assert!(is_corrupt(&Store::open(dir.path(), opts())), "cut below its header, without a checkpoint");
     assert!(verify(dir.path(), |_, _| {}).is_err(), "verify notices it too");
 
     // Put back, all is well again.

@@ -115,7 +115,8 @@ fn events(store: &Store) -> Vec<(Seq, EventKind)> {
 
 fn log_bytes(disk: &SimStorage) -> (u64, Option<u64>) {
     let log = Path::new(DIR).join("log");
-    let mut names = disk.list(&log).unwrap_or_default();
+    let mut names: Vec<String> =
+        disk.list(&log).unwrap_or_default().into_iter().filter(|n| n.ends_with(".seg")).collect();
     names.sort();
     let sizes: Vec<u64> = names.iter().filter_map(|n| disk.file(&log.join(n))).map(|b| b.len() as u64).collect();
     (sizes.iter().sum(), sizes.last().copied())
