@@ -47,6 +47,13 @@ pub const FLAG_BATCH_END: u8 = 1;
 pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
 
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
+/// Decoding claims at most a record's worth of bytes: a length prefix inside a payload (one with a
+/// valid checksum but hostile or damaged contents) cannot make decode allocate more than that.
+const DECODE: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_PAYLOAD>,
+> = bincode::config::standard().with_limit::<MAX_PAYLOAD>();
 
 /// Magic bytes of the `log/newest` file.
 pub const NEWEST_MAGIC: [u8; 8] = *b"MLTRNEW\0";
@@ -203,7 +210,7 @@ pub fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, FrameError> {
 
 /// Decodes a payload whose checksum already matched, borrowing its strings (replay's path).
 pub fn decode_event_ref(payload: &[u8]) -> Result<crate::event::EventRef<'_>, String> {
-    match bincode::serde::borrow_decode_from_slice::<crate::event::EventRef<'_>, _>(payload, CONFIG) {
+    match bincode::serde::borrow_decode_from_slice::<crate::event::EventRef<'_>, _>(payload, DECODE) {
         Ok((event, used)) if used == payload.len() => Ok(event),
         Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
         Err(e) => Err(format!("payload does not decode: {e}")),
@@ -212,7 +219,7 @@ pub fn decode_event_ref(payload: &[u8]) -> Result<crate::event::EventRef<'_>, St
 
 /// Decodes a payload whose checksum already matched.
 pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
-    match bincode::serde::decode_from_slice::<Event, _>(payload, CONFIG) {
+    match bincode::serde::decode_from_slice::<Event, _>(payload, DECODE) {
         Ok((event, used)) if used == payload.len() => Ok(event),
         Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
         Err(e) => Err(format!("payload does not decode: {e}")),
@@ -241,6 +248,21 @@ mod tests {
         let mut big = vec![0u8; FRAME_LEN];
         big[4..8].copy_from_slice(&((MAX_PAYLOAD + 1) as u32).to_le_bytes());
         assert!(matches!(read_frame(&big, 0), Err(FrameError::Bad(_))));
+    }
+
+    #[test]
+    fn a_hostile_length_prefix_is_an_error_not_a_huge_allocation() {
+        let mut buf = Vec::new();
+        encode_record(&ev(1), true, &mut buf).unwrap();
+        let payload = &buf[FRAME_LEN..];
+        let notes = payload.windows(6).position(|w| w == "héllo".as_bytes()).unwrap();
+        assert_eq!(payload[notes - 1], 6, "the length prefix of the notes");
+        let mut hostile = payload[..notes - 1].to_vec();
+        hostile.push(0xFD);
+        hostile.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        hostile.extend_from_slice(&payload[notes..]);
+        assert!(decode_event(&hostile).is_err());
+        assert!(decode_event_ref(&hostile).is_err());
     }
 
     #[test]
