@@ -895,7 +895,7 @@ impl Log {
     /// Bytes in all segments, and the number of segments.
     pub fn size(&self) -> (u64, usize) {
         let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
-        let bytes = segs.iter().map(|f| f.len().unwrap_or(0)).sum();
+        let bytes = segs.iter().map(|f| f.size().unwrap_or(0)).sum();
         (bytes, segs.len())
     }
 
@@ -948,7 +948,7 @@ pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64
     let numbers = list_segments(storage, dir)?;
     let total: u64 = numbers
         .iter()
-        .map(|&n| storage.open(&segment_path(dir, n), OpenMode::Read).and_then(|f| f.len()).unwrap_or(0))
+        .map(|&n| storage.open(&segment_path(dir, n), OpenMode::Read).and_then(|f| f.size()).unwrap_or(0))
         .sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let records = std::cell::Cell::new(0u64);

@@ -36,8 +36,8 @@ pub trait StorageFile: Send + Sync {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Cuts (or extends with zeros) the file to `len` bytes.
     fn set_len(&self, len: u64) -> io::Result<()>;
-    /// The file's length.
-    fn len(&self) -> io::Result<u64>;
+    /// The file's length in bytes.
+    fn size(&self) -> io::Result<u64>;
     /// Makes the file's data durable.
     fn sync_data(&self) -> io::Result<()>;
     /// Makes the file's data and metadata durable.
@@ -92,7 +92,7 @@ pub trait Storage: Send + Sync {
     /// Reads a whole file into memory.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let file = self.open(path, OpenMode::Read)?;
-        let mut buf = vec![0u8; file.len()? as usize];
+        let mut buf = vec![0u8; file.size()? as usize];
         let n = read_at_most(&*file, &mut buf, 0)?;
         buf.truncate(n);
         Ok(buf)
@@ -130,7 +130,7 @@ impl StorageFile for File {
     fn set_len(&self, len: u64) -> io::Result<()> {
         File::set_len(self, len)
     }
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         self.metadata().map(|m| m.len())
     }
     fn sync_data(&self) -> io::Result<()> {

@@ -230,7 +230,7 @@ impl StorageFile for SimFile {
         d.inodes[self.inode].written.resize(len as usize, 0);
         Ok(())
     }
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(lock(&self.disk).inodes[self.inode].written.len() as u64)
     }
     fn sync_data(&self) -> io::Result<()> {
