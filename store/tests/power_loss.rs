@@ -5,14 +5,15 @@
 //! from what was made durable. For every mutating operation `n` of the workload:
 //!
 //! - **power cut before `n`**: the disk keeps only durable bytes and directory entries, plus any
-//!   prefix of the write that was in flight (torn at every byte, or at a stride in the short mode).
+//!   prefix of the write that was in flight (torn at every byte).
 //!   The reopened store must open, hold every acknowledged event, hold nothing but a prefix of the
 //!   events the workload would have written, and report exactly the bytes it cut.
-//! - **operation `n` fails** (a write or an fsync, as a full or broken disk would): the workload goes
+//! - **operation `n` fails** (a write or an fsync, as a full or broken disk would; a failed write
+//!   either writes nothing or half its bytes): the workload goes
 //!   on; once the store says it failed, every later write is refused; after a power cut the reopened
 //!   store holds every acknowledged event.
 //!
-//! `MLTRACE_LONG_TESTS=1` tears every in-flight write at every byte and runs a longer workload.
+//! `MLTRACE_LONG_TESTS=1` runs a longer workload (40 batches instead of 16).
 
 use mltrace_store::codec::HEADER_LEN;
 use mltrace_store::storage::Storage;
@@ -164,7 +165,6 @@ fn check_after_cut(cut: &SimStorage, acked: Seq, reference: &[(Seq, EventKind)],
 fn a_power_cut_at_every_operation_keeps_every_acknowledged_event_and_reports_what_it_cut() {
     let started = std::time::Instant::now();
     let (reference, ops) = reference();
-    let stride = if long() { 1 } else { 7 };
     let (mut cuts, mut torn_writes) = (0u64, 0u64);
     for n in 0..=ops.len() as u64 {
         let disk = SimStorage::new();
@@ -179,9 +179,7 @@ fn a_power_cut_at_every_operation_keeps_every_acknowledged_event_and_reports_wha
         cuts += 2;
         if let Some(len) = disk.in_flight_len() {
             torn_writes += 1;
-            let mut at: Vec<usize> = (1..len).step_by(stride).collect();
-            at.extend([len.saturating_sub(1), len]);
-            for k in at {
+            for k in 1..=len {
                 let what = format!("power cut during op {n} ({:?}), {k} of {len} bytes written", ops[n as usize]);
                 check_after_cut(&disk.power_cut(k, false), acked, &reference, &what);
                 cuts += 1;
@@ -200,15 +198,18 @@ fn a_power_cut_at_every_operation_keeps_every_acknowledged_event_and_reports_wha
 fn a_failed_write_or_fsync_at_every_operation_loses_nothing_acknowledged_and_a_failed_fsync_stops_writes() {
     let (_, ops) = reference();
     let mut permanent = 0;
-    for (n, kind) in ops.iter().enumerate() {
-        if !matches!(kind, OpKind::Write | OpKind::Sync) {
-            continue;
-        }
+    let cases = ops.iter().enumerate().filter(|(_, k)| matches!(k, OpKind::Write | OpKind::Sync));
+    // Each failure twice for a write: one that writes nothing, one that writes half its bytes.
+    let cases = cases.flat_map(|(n, k)| [(n, k, false), (n, k, *k == OpKind::Write)]);
+    for (n, kind, partial) in cases {
         let disk = SimStorage::new();
         disk.fail_op(n as u64);
+        if partial {
+            disk.partial_writes();
+        }
         let Ok((store, _)) = open(&disk) else { continue };
         let out = workload(&store, false);
-        let what = format!("op {n} ({kind:?}) failed");
+        let what = format!("op {n} ({kind:?}) failed{}", if partial { " midway" } else { "" });
         assert!(!out.wrote_after_failure, "{what}: a write was accepted after the store said it refuses writes");
         if out.failed {
             permanent += 1;

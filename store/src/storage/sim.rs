@@ -61,6 +61,8 @@ struct Disk {
     fail_at: BTreeSet<u64>,
     /// Every operation of this kind fails from the next one on.
     fail_kind: Option<OpKind>,
+    /// A failing write still writes the first half of its bytes (as a disk that filled up midway).
+    partial_writes: bool,
     /// The write that the power cut interrupted.
     in_flight: Option<InFlight>,
     /// The kinds of the operations done, in order (for tests that target one kind).
@@ -128,6 +130,12 @@ impl SimStorage {
     /// Operation `n` fails with an I/O error and changes nothing; the ones after it work.
     pub fn fail_op(&self, n: u64) {
         lock(&self.disk).fail_at.insert(n);
+    }
+
+    /// From now on a failing write (see [`SimStorage::fail_op`]) writes the first half of its bytes
+    /// before it reports the error, as a disk that filled up midway does.
+    pub fn partial_writes(&self) {
+        lock(&self.disk).partial_writes = true;
     }
 
     /// Every later operation of `kind` fails (a disk that broke).
@@ -210,11 +218,21 @@ impl StorageFile for SimFile {
             return Err(io::Error::new(io::ErrorKind::PermissionDenied, "opened read-only"));
         }
         let mut d = lock(&self.disk);
+        let mut buf = buf;
+        let mut failed = None;
         if let Err(e) = d.begin(OpKind::Write) {
-            if d.power_off_at == Some(d.ops) && d.in_flight.is_none() {
-                d.in_flight = Some(InFlight { inode: self.inode, offset, bytes: buf.to_vec() });
+            let powered_off = d.power_off_at.is_some_and(|at| d.ops >= at);
+            if powered_off {
+                if d.in_flight.is_none() {
+                    d.in_flight = Some(InFlight { inode: self.inode, offset, bytes: buf.to_vec() });
+                }
+                return Err(e);
             }
-            return Err(e);
+            if !d.partial_writes {
+                return Err(e);
+            }
+            buf = &buf[..buf.len() / 2];
+            failed = Some(e);
         }
         let data = &mut d.inodes[self.inode].written;
         let end = offset as usize + buf.len();
@@ -222,7 +240,7 @@ impl StorageFile for SimFile {
             data.resize(end, 0);
         }
         data[offset as usize..end].copy_from_slice(buf);
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         let mut d = lock(&self.disk);
