@@ -15,24 +15,48 @@
 //! |     12 |     4 | crc32 of the payload                               |
 //! |     16 |     8 | payload length, u64                                |
 //! |     24 |     8 | seq of the last event the state includes, u64      |
-//! |     32 |   len | payload: the state, bincode 2 standard configuration |
+//! |     32 |   len | payload: the log id, the segments covered, then the state, bincode 2 standard configuration |
+//!
+//! The segments covered are, for each segment from the first, its length and the crc32 of its bytes
+//! when the checkpoint was written ([`SegmentSum`]): an open from the checkpoint checks them, since
+//! it does not scan what the checkpoint covers, and a log shorter than what a checkpoint covered is
+//! one that lost its newest segments.
 
 use crate::error::{Result, StoreError};
 use crate::event::Seq;
+use crate::log::SegmentSum;
 use crate::state::State;
-use std::fs::{self, File};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use crate::storage::{OpenMode, Storage, StorageFile};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const MAGIC: [u8; 8] = *b"MLTRCKP\0";
 /// Format version of checkpoints this build writes and reads.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 const HEADER_LEN: usize = 32;
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
 
 /// Where a data directory's checkpoint lives.
 pub fn path(dir: &Path) -> PathBuf {
     dir.join("checkpoint")
+}
+
+/// Sequential writes to a storage file.
+struct Appender {
+    file: Arc<dyn StorageFile>,
+    at: u64,
+}
+
+impl Write for Appender {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write_all_at(buf, self.at)?;
+        self.at += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A writer that checksums and counts what passes through it.
@@ -55,21 +79,28 @@ impl<W: Write> Write for Summing<W> {
 }
 
 /// Writes `state` as the directory's checkpoint, atomically.
-pub(crate) fn write(dir: &Path, state: &State) -> Result<()> {
+pub(crate) fn write(
+    storage: &dyn Storage,
+    dir: &Path,
+    state: &State,
+    log_id: u32,
+    covered: &[SegmentSum],
+) -> Result<()> {
     let tmp = dir.join("checkpoint.tmp");
     let io = |what: &str| {
         let tmp = tmp.clone();
         let what = what.to_string();
         move |e: std::io::Error| StoreError::io(format!("{what} {}", tmp.display()), e)
     };
-    let mut file = File::create(&tmp).map_err(io("creating"))?;
-    file.write_all(&[0u8; HEADER_LEN]).map_err(io("writing"))?;
-    let writer = file.try_clone().map_err(io("writing"))?;
+    let file = storage.open(&tmp, OpenMode::Create).map_err(io("creating"))?;
+    let writer = Appender { file: file.clone(), at: HEADER_LEN as u64 };
     let mut out = Summing { inner: BufWriter::with_capacity(1 << 20, writer), crc: crc32fast::Hasher::new(), len: 0 };
-    bincode::serde::encode_into_std_write(state, &mut out, CONFIG)
+    bincode::serde::encode_into_std_write((log_id, covered), &mut out, CONFIG)
+        .and_then(|_| bincode::serde::encode_into_std_write(state, &mut out, CONFIG))
         .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), std::io::Error::other(e.to_string())))?;
     out.flush().map_err(io("writing"))?;
-    let Summing { crc, len, .. } = out;
+    let Summing { crc, len, inner } = out;
+    drop(inner);
     let crc = crc.finalize();
     let mut header = [0u8; HEADER_LEN];
     header[0..8].copy_from_slice(&MAGIC);
@@ -77,27 +108,40 @@ pub(crate) fn write(dir: &Path, state: &State) -> Result<()> {
     header[12..16].copy_from_slice(&crc.to_le_bytes());
     header[16..24].copy_from_slice(&len.to_le_bytes());
     header[24..32].copy_from_slice(&state.last_seq.to_le_bytes());
-    file.seek(SeekFrom::Start(0)).map_err(io("writing"))?;
-    file.write_all(&header).map_err(io("writing"))?;
+    file.write_all_at(&header, 0).map_err(io("writing"))?;
     file.sync_all().map_err(io("fsyncing"))?;
     drop(file);
-    fs::rename(&tmp, path(dir)).map_err(io("renaming"))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(format!("fsync of {}", dir.display()), e))
+    storage.rename(&tmp, &path(dir)).map_err(io("renaming"))?;
+    storage.sync_dir(dir).map_err(|e| StoreError::io(format!("fsync of {}", dir.display()), e))
 }
 
 /// Loads the checkpoint, or says why it cannot be used.
-pub(crate) fn read(dir: &Path) -> std::result::Result<Option<State>, String> {
-    let p = path(dir);
-    let file = match File::open(&p) {
-        Ok(f) => f,
+/// What a checkpoint holds.
+pub(crate) struct Loaded {
+    pub(crate) state: State,
+    pub(crate) log_id: u32,
+    pub(crate) covered: Vec<SegmentSum>,
+}
+
+/// What a checkpoint knows of the log, without loading the state: its last seq, the log's id and
+/// the segments it covers.
+pub(crate) fn read_known(
+    storage: &dyn Storage,
+    dir: &Path,
+) -> std::result::Result<Option<(Seq, u32, Vec<SegmentSum>)>, String> {
+    let bytes = match storage.map(&path(dir)) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open {}: {e}", p.display())),
+        Err(e) => return Err(format!("cannot read {}: {e}", path(dir).display())),
     };
-    // SAFETY: a checkpoint is never modified in place: a new one is written to `checkpoint.tmp`
-    // and renamed over this name, which leaves the inode we mapped untouched; the map lives only
-    // for this load. (Mapping rather than reading keeps the load from holding the file twice.)
-    #[allow(unsafe_code)]
-    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot map {}: {e}", p.display()))?;
+    let (seq, payload) = check(&bytes)?;
+    let ((log_id, covered), _): ((u32, Vec<SegmentSum>), usize) = bincode::serde::decode_from_slice(payload, CONFIG)
+        .map_err(|e| format!("the segments covered do not decode: {e}"))?;
+    Ok(Some((seq, log_id, covered)))
+}
+
+/// Checks a checkpoint's header and checksum; answers its last seq and its payload.
+fn check(bytes: &[u8]) -> std::result::Result<(Seq, &[u8]), String> {
     let header = bytes.get(..HEADER_LEN).ok_or("the file is shorter than its header")?;
     if header[0..8] != MAGIC {
         return Err("bad magic bytes".into());
@@ -114,14 +158,29 @@ pub(crate) fn read(dir: &Path) -> std::result::Result<Option<State>, String> {
     let crc = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
     let len = word(16) as usize;
     let seq: Seq = word(24);
-    let payload = bytes.get(HEADER_LEN..HEADER_LEN + len).ok_or("the payload is cut short")?;
+    let payload = bytes.get(HEADER_LEN..HEADER_LEN.saturating_add(len)).ok_or("the payload is cut short")?;
     if crc32fast::hash(payload) != crc {
         return Err("checksum mismatch".into());
     }
-    let (state, _): (State, usize) =
-        bincode::serde::decode_from_slice(payload, CONFIG).map_err(|e| format!("the state does not decode: {e}"))?;
+    Ok((seq, payload))
+}
+
+pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> std::result::Result<Option<Loaded>, String> {
+    let p = path(dir);
+    // Mapped rather than read, so that the load does not hold the file twice; a checkpoint is
+    // replaced by a rename, never written in place.
+    let bytes = match storage.map(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+    };
+    let (seq, payload) = check(&bytes)?;
+    let ((log_id, covered), used): ((u32, Vec<SegmentSum>), usize) = bincode::serde::decode_from_slice(payload, CONFIG)
+        .map_err(|e| format!("the segments covered do not decode: {e}"))?;
+    let (state, _): (State, usize) = bincode::serde::decode_from_slice(&payload[used..], CONFIG)
+        .map_err(|e| format!("the state does not decode: {e}"))?;
     if state.last_seq != seq || state.locs.len() as u64 != seq {
         return Err("the state disagrees with its header".into());
     }
-    Ok(Some(state))
+    Ok(Some(Loaded { state, log_id, covered }))
 }

@@ -13,7 +13,7 @@
 //! |     10 |     2 | reserved, zero                                          |
 //! |     12 |     4 | segment number, u32 (1, 2, ...; the file name says it too) |
 //! |     16 |     8 | seq of the first event the segment holds, u64           |
-//! |     24 |     4 | reserved, zero                                          |
+//! |     24 |     4 | log id, u32: random, the same in every segment of one log (0: not recorded) |
 //! |     28 |     4 | crc32 (IEEE, crc32fast) of bytes 0..28                  |
 //!
 //! **Record** (`FRAME_LEN` = 12 bytes of frame, then the payload)
@@ -47,6 +47,42 @@ pub const FLAG_BATCH_END: u8 = 1;
 pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
 
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
+/// Decoding claims at most a record's worth of bytes: a length prefix inside a payload (one with a
+/// valid checksum but hostile or damaged contents) cannot make decode allocate more than that.
+const DECODE: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_PAYLOAD>,
+> = bincode::config::standard().with_limit::<MAX_PAYLOAD>();
+
+/// Magic bytes of the `log/newest` file.
+pub const NEWEST_MAGIC: [u8; 8] = *b"MLTRNEW\0";
+/// Length of the `log/newest` file.
+pub const NEWEST_LEN: usize = 24;
+
+/// The `log/newest` file: the number of the newest segment whose header is durable, so that losing
+/// that segment (deleted, or cut below its header) is noticed. `NEWEST_MAGIC`, then the segment
+/// number (u32), the log id (u32), four reserved zero bytes and a crc32 of bytes 0..20.
+pub fn encode_newest(segment: u32, log_id: u32) -> [u8; NEWEST_LEN] {
+    let mut b = [0u8; NEWEST_LEN];
+    b[0..8].copy_from_slice(&NEWEST_MAGIC);
+    b[8..12].copy_from_slice(&segment.to_le_bytes());
+    b[12..16].copy_from_slice(&log_id.to_le_bytes());
+    let crc = crc32fast::hash(&b[0..20]);
+    b[20..24].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Reads the `log/newest` file: (segment, log id).
+pub fn decode_newest(b: &[u8]) -> Result<(u32, u32), String> {
+    if b.len() != NEWEST_LEN || b[0..8] != NEWEST_MAGIC {
+        return Err("not an mltrace newest-segment file".into());
+    }
+    if crc32fast::hash(&b[0..20]) != u32_at(b, 20) {
+        return Err("checksum mismatch".into());
+    }
+    Ok((u32_at(b, 8), u32_at(b, 12)))
+}
 
 /// A decoded segment header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +93,18 @@ pub struct SegmentHeader {
     pub segment: u32,
     /// First seq held.
     pub first_seq: u64,
+    /// The log's id (0 in logs written before it was recorded).
+    pub log_id: u32,
 }
 
 /// The header of a new segment.
-pub fn encode_header(segment: u32, first_seq: u64) -> [u8; HEADER_LEN] {
+pub fn encode_header(segment: u32, first_seq: u64, log_id: u32) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(&MAGIC);
     h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[12..16].copy_from_slice(&segment.to_le_bytes());
     h[16..24].copy_from_slice(&first_seq.to_le_bytes());
+    h[24..28].copy_from_slice(&log_id.to_le_bytes());
     let crc = crc32fast::hash(&h[0..28]);
     h[28..32].copy_from_slice(&crc.to_le_bytes());
     h
@@ -91,7 +130,7 @@ pub fn decode_header(buf: &[u8]) -> Result<SegmentHeader, String> {
             SUPPORTED_VERSIONS.end()
         ));
     }
-    Ok(SegmentHeader { version, segment: u32_at(h, 12), first_seq: u64_at(h, 16) })
+    Ok(SegmentHeader { version, segment: u32_at(h, 12), first_seq: u64_at(h, 16), log_id: u32_at(h, 24) })
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -106,18 +145,29 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Appends one framed record holding `event` to `out`; returns the record's length.
-pub fn encode_record(event: &Event, batch_end: bool, out: &mut Vec<u8>) -> usize {
+/// Appends one framed record holding `event` to `out`; returns the record's length. Refuses (leaving
+/// `out` as it was) an event that [`read_frame`] would not read back: one whose payload is longer
+/// than [`MAX_PAYLOAD`], so that nothing is acknowledged that a later open would cut off.
+pub fn encode_record(event: &Event, batch_end: bool, out: &mut Vec<u8>) -> Result<usize, String> {
+    encode_record_within(event, batch_end, out, MAX_PAYLOAD)
+}
+
+fn encode_record_within(event: &Event, batch_end: bool, out: &mut Vec<u8>, max: usize) -> Result<usize, String> {
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_LEN]);
     // Writing into a Vec cannot fail, and our types have no serializer that errors.
     let _ = bincode::serde::encode_into_std_write(event, out, CONFIG);
-    let len = (out.len() - start - FRAME_LEN) as u32;
+    let payload = out.len() - start - FRAME_LEN;
+    if payload > max {
+        out.truncate(start);
+        return Err(format!("event {} encodes to {payload} bytes, more than the {max} one record may hold", event.seq));
+    }
+    let len = payload as u32;
     out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
     out[start + 8] = if batch_end { FLAG_BATCH_END } else { 0 };
     let crc = crc32fast::hash(&out[start + 4..]);
     out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
-    out.len() - start
+    Ok(out.len() - start)
 }
 
 /// One record found in a buffer.
@@ -160,7 +210,7 @@ pub fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, FrameError> {
 
 /// Decodes a payload whose checksum already matched, borrowing its strings (replay's path).
 pub fn decode_event_ref(payload: &[u8]) -> Result<crate::event::EventRef<'_>, String> {
-    match bincode::serde::borrow_decode_from_slice::<crate::event::EventRef<'_>, _>(payload, CONFIG) {
+    match bincode::serde::borrow_decode_from_slice::<crate::event::EventRef<'_>, _>(payload, DECODE) {
         Ok((event, used)) if used == payload.len() => Ok(event),
         Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
         Err(e) => Err(format!("payload does not decode: {e}")),
@@ -169,7 +219,7 @@ pub fn decode_event_ref(payload: &[u8]) -> Result<crate::event::EventRef<'_>, St
 
 /// Decodes a payload whose checksum already matched.
 pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
-    match bincode::serde::decode_from_slice::<Event, _>(payload, CONFIG) {
+    match bincode::serde::decode_from_slice::<Event, _>(payload, DECODE) {
         Ok((event, used)) if used == payload.len() => Ok(event),
         Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
         Err(e) => Err(format!("payload does not decode: {e}")),
@@ -186,10 +236,40 @@ mod tests {
     }
 
     #[test]
+    fn encode_refuses_what_decode_would_refuse_and_leaves_the_buffer_as_it_was() {
+        let mut buf = Vec::new();
+        let n = encode_record(&ev(1), true, &mut buf).unwrap();
+        let payload = n - FRAME_LEN;
+        let before = buf.clone();
+        assert!(encode_record_within(&ev(2), true, &mut buf, payload - 1).unwrap_err().contains("more than"));
+        assert_eq!(buf, before, "nothing of the refused record is left behind");
+        assert_eq!(encode_record_within(&ev(2), true, &mut buf, payload).unwrap(), n, "exactly at the limit is fine");
+        // And what encode accepts at the real limit, decode reads: both use MAX_PAYLOAD.
+        let mut big = vec![0u8; FRAME_LEN];
+        big[4..8].copy_from_slice(&((MAX_PAYLOAD + 1) as u32).to_le_bytes());
+        assert!(matches!(read_frame(&big, 0), Err(FrameError::Bad(_))));
+    }
+
+    #[test]
+    fn a_hostile_length_prefix_is_an_error_not_a_huge_allocation() {
+        let mut buf = Vec::new();
+        encode_record(&ev(1), true, &mut buf).unwrap();
+        let payload = &buf[FRAME_LEN..];
+        let notes = payload.windows(6).position(|w| w == "héllo".as_bytes()).unwrap();
+        assert_eq!(payload[notes - 1], 6, "the length prefix of the notes");
+        let mut hostile = payload[..notes - 1].to_vec();
+        hostile.push(0xFD);
+        hostile.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        hostile.extend_from_slice(&payload[notes..]);
+        assert!(decode_event(&hostile).is_err());
+        assert!(decode_event_ref(&hostile).is_err());
+    }
+
+    #[test]
     fn header_round_trips_and_rejects_damage() {
-        let h = encode_header(3, 1001);
+        let h = encode_header(3, 1001, 77);
         let d = decode_header(&h).unwrap();
-        assert_eq!((d.version, d.segment, d.first_seq), (1, 3, 1001));
+        assert_eq!((d.version, d.segment, d.first_seq, d.log_id), (1, 3, 1001, 77));
         let mut bad = h;
         bad[13] ^= 1;
         assert!(decode_header(&bad).unwrap_err().contains("checksum"));
@@ -233,7 +313,7 @@ mod tests {
         };
         let e = Event { seq: 5, at: 7, kind: EventKind::RunLogged(Box::new(run)) };
         let mut buf = Vec::new();
-        encode_record(&e, true, &mut buf);
+        encode_record(&e, true, &mut buf).unwrap();
         let f = read_frame(&buf, 0).unwrap();
         assert_eq!(decode_event(f.payload).unwrap(), e);
         let borrowed = decode_event_ref(f.payload).unwrap();
@@ -276,7 +356,7 @@ mod tests {
         };
         let e = Event { seq: 3, at: 7, kind: EventKind::Lineage(Box::new(record)) };
         let mut buf = Vec::new();
-        encode_record(&e, true, &mut buf);
+        encode_record(&e, true, &mut buf).expect("the event encodes");
         let f = read_frame(&buf, 0).unwrap();
         assert_eq!(decode_event(f.payload).unwrap(), e);
         assert_eq!(decode_event_ref(f.payload).unwrap(), e.as_ref());
@@ -285,9 +365,9 @@ mod tests {
     #[test]
     fn records_round_trip_and_detect_torn_and_flipped_bytes() {
         let mut buf = Vec::new();
-        encode_record(&ev(1), false, &mut buf);
+        encode_record(&ev(1), false, &mut buf).unwrap();
         let second = buf.len();
-        encode_record(&ev(2), true, &mut buf);
+        encode_record(&ev(2), true, &mut buf).unwrap();
         let f = read_frame(&buf, 0).unwrap();
         assert!(!f.batch_end);
         assert_eq!(decode_event(f.payload).unwrap(), ev(1));

@@ -12,6 +12,23 @@ use serde_json::{Map, Value};
 pub const DEFAULT_STALENESS_S: u64 = 30 * 24 * 3600;
 /// Most inputs (or outputs) one run may list.
 pub const MAX_IO_PER_RUN: usize = 10_000;
+/// Most git tags, upstream components or test results one run may list; also the most tags one
+/// registration or tagging may add.
+pub const MAX_LIST: usize = 1_000;
+/// Most outputs one flag or unflag may name.
+pub const MAX_FLAG_OUTPUTS: usize = 100_000;
+/// Largest run, counted as the bytes of its strings plus a little per list item: well below what
+/// one record may hold ([`crate::codec::MAX_PAYLOAD`]) even after resolution adds dependencies and
+/// staleness reasons, so that a run that passes validation is never refused by the codec.
+pub const MAX_RUN_BYTES: usize = 64 * 1024 * 1024;
+
+/// Refuses a list longer than `max`, naming the field.
+pub(crate) fn check_count(field: &str, len: usize, max: usize) -> Result<()> {
+    if len > max {
+        return Err(StoreError::invalid(field, format!("{field} lists {len} items; at most {max} are allowed")));
+    }
+    Ok(())
+}
 /// Largest code snapshot, in bytes.
 pub const MAX_CODE_BYTES: usize = 16 * 1024 * 1024;
 /// Largest notes or description, in bytes.
@@ -134,6 +151,9 @@ impl NewRun {
                 }
             }
         }
+        check_count("upstream", self.upstream.len(), MAX_LIST)?;
+        check_count("git_tags", self.git_tags.len(), MAX_LIST)?;
+        check_count("tests", self.tests.len(), MAX_LIST)?;
         for (i, up) in self.upstream.iter().enumerate() {
             check_name_lazy(|| format!("upstream[{i}]"), "component", up)?;
         }
@@ -161,6 +181,34 @@ impl NewRun {
         }
         if let Some(k) = &self.idempotency_key {
             check_name("idempotency_key", "idempotency key", k)?;
+        }
+        self.check_size()
+    }
+
+    /// Refuses a run too big for one record, naming its biggest field.
+    fn check_size(&self) -> Result<()> {
+        const ITEM: usize = 16;
+        let io = |l: &[IoSpec]| l.iter().map(|i| i.name.len() + i.hash.as_ref().map_or(0, String::len) + ITEM).sum();
+        let parts: [(&str, usize); 7] = [
+            ("inputs", io(&self.inputs)),
+            ("outputs", io(&self.outputs)),
+            ("upstream", self.upstream.iter().map(|u| u.len() + ITEM).sum()),
+            ("git_tags", self.git_tags.iter().map(|t| t.len() + ITEM).sum()),
+            ("code_snapshot", self.code_snapshot.as_ref().map_or(0, String::len)),
+            ("notes", self.notes.len()),
+            ("tests", self.tests.iter().map(|t| t.name.len() + t.message.as_ref().map_or(0, String::len) + ITEM).sum()),
+        ];
+        let total: usize = parts.iter().map(|p| p.1).sum::<usize>() + self.component.len();
+        if total > MAX_RUN_BYTES {
+            let (field, _) = parts.iter().max_by_key(|p| p.1).copied().unwrap_or(("", 0));
+            return Err(StoreError::invalid(
+                field,
+                format!(
+                    "{field} makes the run about {} MiB; a run may hold at most {} MiB in all",
+                    total >> 20,
+                    MAX_RUN_BYTES >> 20
+                ),
+            ));
         }
         Ok(())
     }

@@ -12,7 +12,8 @@
 //! |------------|---------------------------------------------------------------------------|
 //! | [`event`]  | the event types: what is written, including everything computed at append |
 //! | [`codec`]  | the byte format (segment header, record frame, bincode payload)           |
-//! | [`log`]    | segment files, group commit, fsync policies, recovery, the writer lock     |
+//! | [`log`]    | segment files, group commit, fsync policies, recovery                      |
+//! | [`storage`] | the file I/O seam: the real file system, a simulated disk in tests        |
 //! | [`checkpoint`] | a snapshot of the state, so an open replays only the log's tail        |
 //! | [`audit`]  | the Merkle tree over the log, signed tree heads, proofs, the tamper check  |
 //! | `state`    | the materialized indices and the structural queries, at any past seq      |
@@ -53,6 +54,7 @@ pub mod openlineage;
 pub mod query;
 pub mod restore;
 mod state;
+pub mod storage;
 pub mod store;
 pub mod time;
 

@@ -13,9 +13,8 @@
 use crate::codec::{self, FrameError, HEADER_LEN};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventRef, Seq};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+use crate::storage::{Bytes, Fs, OpenMode, Storage, StorageFile, read_at_most};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, mpsc};
 use std::thread::JoinHandle;
@@ -83,6 +82,11 @@ impl Default for LogOptions {
     }
 }
 
+/// The highest segment number a [`Loc`] can hold (24 bits).
+const MAX_SEGMENT: u32 = (1 << 24) - 1;
+/// The highest offset a [`Loc`] can hold (40 bits).
+const MAX_OFFSET: u64 = (1 << 40) - 1;
+
 /// Where a record lives: segment number (high 24 bits) and byte offset (low 40 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Loc(u64);
@@ -128,10 +132,44 @@ pub struct TornTail {
     pub reason: String,
 }
 
+/// A segment's length and the crc32 of its bytes up to that length: what a checkpoint records of
+/// each segment it covers, so that an open can tell the covered log is still the one it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentSum {
+    /// Bytes covered, from the start of the segment.
+    pub len: u64,
+    /// crc32 of those bytes.
+    pub crc: u32,
+}
+
+impl SegmentSum {
+    fn of(bytes: &[u8]) -> Self {
+        SegmentSum { len: bytes.len() as u64, crc: crc32fast::hash(bytes) }
+    }
+}
+
+/// What a checkpoint knows of the log: its last event and the segments it covers.
+#[derive(Clone, Debug)]
+pub struct Known<'a> {
+    /// The checkpoint's last event and its seq, when the checkpoint is used to resume.
+    pub resume: Option<(Loc, Seq)>,
+    /// The seq of the checkpoint's last event.
+    pub last_seq: Seq,
+    /// The id of the log the checkpoint was taken of (0: not recorded).
+    pub log_id: u32,
+    /// Each covered segment's length and checksum at checkpoint time (the last one may have grown).
+    pub segments: &'a [SegmentSum],
+}
+
 struct Tail {
-    file: Arc<File>,
+    file: Arc<dyn StorageFile>,
     segment: u32,
     len: u64,
+    /// crc32 of the segment's first `len` bytes, kept up to date by every append.
+    crc: crc32fast::Hasher,
+    /// A roll failed after the next segment's file may have been made: the next append must roll
+    /// (and make that file again with the right first seq) instead of writing here.
+    roll_pending: bool,
     next_seq: Seq,
     buf: Vec<u8>,
 }
@@ -142,7 +180,7 @@ struct Durability {
     durable: Seq,
     syncing: bool,
     failed: Option<String>,
-    file: Option<Arc<File>>,
+    file: Option<Arc<dyn StorageFile>>,
 }
 
 struct Shared {
@@ -150,8 +188,6 @@ struct Shared {
     synced: Condvar,
     fsync_nanos: std::sync::atomic::AtomicU64,
     fsyncs: std::sync::atomic::AtomicU64,
-    /// Fault injection for tests: the next fsyncs fail as a full or broken disk would make them.
-    fail_fsync: std::sync::atomic::AtomicBool,
     /// fsync latencies, bucketed by [`FSYNC_BUCKETS_S`] plus one overflow bucket.
     fsync_hist: [std::sync::atomic::AtomicU64; FSYNC_BUCKETS_S.len() + 1],
 }
@@ -163,49 +199,99 @@ pub const FSYNC_BUCKETS_S: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
 pub struct Log {
     dir: PathBuf,
     opts: LogOptions,
-    segments: RwLock<Vec<Arc<File>>>,
+    storage: Arc<dyn Storage>,
+    segments: RwLock<Vec<Arc<dyn StorageFile>>>,
+    /// Random, in every segment header: tells a checkpoint of this log from another log's.
+    log_id: u32,
+    /// The sums of the sealed segments (all but the tail), in order.
+    sealed: Mutex<Vec<SegmentSum>>,
     tail: Option<Mutex<Tail>>,
     shared: Arc<Shared>,
     flusher: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
-    _lock: Option<File>,
+    _lock: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 fn lock(m: &Mutex<Durability>) -> MutexGuard<'_, Durability> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn newest_path(dir: &Path) -> PathBuf {
+    dir.join("log").join("newest")
+}
+
+/// The newest segment whose header was durable, as `log/newest` records it (none in logs from
+/// older builds, or when the file is unreadable: then there is nothing to check against).
+fn recorded_newest(storage: &dyn Storage, dir: &Path, log_id: Option<u32>) -> Option<u32> {
+    let bytes = storage.read(&newest_path(dir)).ok()?;
+    match codec::decode_newest(&bytes) {
+        // Without a whole first segment there is no id to compare: the record is this log's.
+        Ok((n, id)) if log_id.is_none_or(|ours| ours == id) => Some(n),
+        Ok(_) => None,
+        Err(why) => {
+            tracing::warn!("ignoring {}: {why}", newest_path(dir).display());
+            None
+        }
+    }
+}
+
+/// Refuses a log whose newest segment is gone or cut below its header while `log/newest` says its
+/// header was durable: a crash cannot do that, so events were lost.
+fn check_newest(
+    storage: &dyn Storage,
+    dir: &Path,
+    log_id: Option<u32>,
+    segments: usize,
+    last_is_short: bool,
+) -> Result<()> {
+    let Some(newest) = recorded_newest(storage, dir, log_id) else { return Ok(()) };
+    let whole = if last_is_short { segments.saturating_sub(1) } else { segments };
+    // A reader (a read-only open, `verify`) beside a live writer listed the segments a moment before
+    // it read `log/newest`; a roll in between is the writer moving on, not a loss. What is listed
+    // now tells the two apart: a lost segment is still missing.
+    let grew = |now: Vec<u32>| now.len() > segments && now.len() >= newest as usize;
+    if (newest as usize) > whole && list_segments(storage, dir).is_ok_and(grew) {
+        return Ok(());
+    }
+    if (newest as usize) > whole {
+        let first_lost = whole + 1;
+        return Err(StoreError::Corrupt {
+            path: segment_path(dir, first_lost as u32),
+            offset: 0,
+            reason: format!(
+                "segment {first_lost} is {} but {} says segment {newest} was written: the newest segment was \
+                 deleted or cut below its header, and the events in it are lost",
+                if first_lost <= segments { "shorter than its header" } else { "missing" },
+                newest_path(dir).display()
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn segment_path(dir: &Path, n: u32) -> PathBuf {
     dir.join("log").join(format!("{n:08}.seg"))
 }
 
-/// The lock file of a data directory; a writer holds an exclusive lock on it and writes who it is.
-pub fn lock_path(dir: &Path) -> PathBuf {
-    dir.join("LOCK")
-}
+pub use crate::storage::lock_path;
 
 /// Who holds the data directory for writing, if anyone.
 pub fn holder(dir: &Path) -> Option<String> {
     let f = File::open(lock_path(dir)).ok()?;
     match f.try_lock_shared() {
         Ok(()) => None,
-        Err(_) => fs::read_to_string(lock_path(dir)).ok().map(|s| s.trim().to_string()),
+        Err(_) => std::fs::read_to_string(lock_path(dir)).ok().map(|s| s.trim().to_string()),
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io(format!("fsync of directory {}", dir.display()), e))
+fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
+    storage.sync_dir(dir).map_err(|e| StoreError::io(format!("fsync of directory {}", dir.display()), e))
 }
 
-fn list_segments(dir: &Path) -> Result<Vec<u32>> {
+fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<u32>> {
     let log_dir = dir.join("log");
     let mut found = Vec::new();
-    let entries = fs::read_dir(&log_dir).map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+    let entries = storage.list(&log_dir).map_err(|e| StoreError::io(format!("reading {}", log_dir.display()), e))?;
+    for name in entries {
         if let Some(n) = name.strip_suffix(".seg").and_then(|s| s.parse::<u32>().ok()) {
             found.push(n);
         }
@@ -221,6 +307,76 @@ fn list_segments(dir: &Path) -> Result<Vec<u32>> {
         }
     }
     Ok(found)
+}
+
+fn header_crc(segment: u32, first_seq: Seq, log_id: u32) -> crc32fast::Hasher {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&codec::encode_header(segment, first_seq, log_id));
+    crc
+}
+
+/// Whether a log that ends at `last_seq` has lost its newest segments, by what a checkpoint (`k`)
+/// knows of it: `sums` are the whole segments before the last of the `segments` present, whose
+/// complete part is `tail_len` bytes long (`u64::MAX`: shorter than a header).
+fn lost_segments(
+    dir: &Path,
+    k: &Known<'_>,
+    log_id: u32,
+    last_seq: Seq,
+    sums: &[SegmentSum],
+    segments: usize,
+    tail_len: u64,
+) -> Option<StoreError> {
+    if last_seq >= k.last_seq {
+        return None;
+    }
+    // Fewer events than the checkpoint saw (which only ever covers durable events). If this is
+    // the log the checkpoint was taken of, segments were lost from its end.
+    let same_log = if k.log_id != 0 && log_id != 0 {
+        k.log_id == log_id
+    } else {
+        // Logs from older builds have no id: the whole sealed segments that remain must be those
+        // the checkpoint saw (its last one may have grown and been sealed since), and there must
+        // be one.
+        let last_covered = k.segments.len().saturating_sub(1);
+        !sums.is_empty()
+            && sums
+                .iter()
+                .zip(k.segments)
+                .enumerate()
+                .all(|(i, (have, want))| if i == last_covered { have.len >= want.len } else { have == want })
+    };
+    if !same_log {
+        return None;
+    }
+    let first_lost = if tail_len == u64::MAX || segments == 0 { segments.max(1) } else { segments + 1 };
+    Some(StoreError::Corrupt {
+        path: segment_path(dir, first_lost as u32),
+        offset: 0,
+        reason: format!(
+            "the log ends at seq {last_seq}, but the checkpoint holds events up to seq {}: the newest \
+             segment was deleted or cut below its header (the checkpoint saw {} segments, {segments} remain)",
+            k.last_seq,
+            k.segments.len(),
+        ),
+    })
+}
+
+/// The header of a segment, if it has a whole one.
+fn first_header(storage: &dyn Storage, path: &Path) -> Option<codec::SegmentHeader> {
+    let file = storage.open(path, OpenMode::Read).ok()?;
+    let mut buf = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut buf, 0).ok()?;
+    codec::decode_header(&buf).ok()
+}
+
+/// A fresh log's id: random enough to tell two logs apart (never 0, which means "not recorded").
+fn new_log_id() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    (h.finish() as u32).max(1)
 }
 
 /// Events of one segment, delivered a batch at a time, borrowed from the segment's bytes.
@@ -314,25 +470,33 @@ fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
 
 impl Log {
     /// Opens (creating when needed) the log in `dir`, delivering every complete event in order,
-    /// with its payload bytes as stored. With `resume` (a checkpoint's last event and its seq), only
-    /// the events after it are read.
+    /// with its payload bytes as stored.
+    /// With a checkpoint (`known`), the segments it covers must still be what it saw (same bytes),
+    /// else the open fails and the caller replays the whole log; with `known.resume`, only the events
+    /// after the checkpoint's last one are read. A log that holds fewer events than the checkpoint
+    /// while the segments it still has are those the checkpoint saw has lost its newest segments:
+    /// that fails the open too, before anything is written.
     pub fn open(
+        storage: Arc<dyn Storage>,
         dir: &Path,
         opts: LogOptions,
-        resume: Option<(Loc, Seq)>,
+        known: Option<Known<'_>>,
         mut on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
         let lock_file = if opts.read_only {
-            if !log_dir.exists() {
+            if !storage.exists(&log_dir) {
                 return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
             }
             None
         } else {
-            fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(format!("creating {}", log_dir.display()), e))?;
-            Some(Self::take_lock(dir, &opts.holder)?)
+            storage
+                .create_dir_all(&log_dir)
+                .map_err(|e| StoreError::io(format!("creating {}", log_dir.display()), e))?;
+            Some(storage.lock(dir, &opts.holder)?)
         };
-        let numbers = list_segments(dir)?;
+        let numbers = list_segments(&*storage, dir)?;
+        let resume = known.as_ref().and_then(|k| k.resume);
         if let Some((loc, seq)) = resume
             && loc.segment() as usize > numbers.len()
         {
@@ -364,28 +528,65 @@ impl Log {
             }
         };
         let mut files = Vec::with_capacity(numbers.len());
+        let mut sums: Vec<SegmentSum> = Vec::with_capacity(numbers.len());
         let mut tail_len = 0u64;
+        let mut tail_crc = crc32fast::Hasher::new();
+        let covered = known.as_ref().map_or(&[][..], |k| k.segments);
         for &n in &numbers {
             let path = segment_path(dir, n);
-            let file = File::open(&path).map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
+            let file = storage
+                .open(&path, OpenMode::Read)
+                .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
             let is_last = n as usize == numbers.len();
-            if resume.is_some_and(|(loc, _)| n < loc.segment()) {
-                // Covered by the checkpoint: left to reads (which check every record's checksum)
-                // and to `verify`.
-                files.push(Arc::new(file));
-                continue;
+            if let Some(want) = covered.get(n as usize - 1)
+                && resume.is_some()
+            {
+                // A checkpoint hides what it covers from the scan, so damage there (a flipped bit,
+                // a cut or a copied record) would go unseen: the covered bytes must be exactly
+                // those the checkpoint saw.
+                let bytes = if is_last { storage.read(&path).map(Bytes::Owned) } else { storage.map(&path) }
+                    .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+                let sealed = (n as usize) < covered.len();
+                let fits = if sealed { bytes.len() as u64 == want.len } else { bytes.len() as u64 >= want.len };
+                let prefix = &bytes[..(want.len as usize).min(bytes.len())];
+                if !fits || SegmentSum::of(prefix) != *want {
+                    return Err(StoreError::Corrupt {
+                        path,
+                        offset: 0,
+                        reason: format!(
+                            "the segment ({} bytes) is not what the checkpoint covered ({} bytes, crc {:08x})",
+                            bytes.len(),
+                            want.len,
+                            want.crc
+                        ),
+                    });
+                }
+                if resume.is_some_and(|(loc, _)| n < loc.segment()) {
+                    recovery.bytes += bytes.len() as u64;
+                    if is_last {
+                        tail_len = bytes.len() as u64;
+                        tail_crc.update(&bytes);
+                    } else {
+                        sums.push(SegmentSum::of(&bytes));
+                    }
+                    files.push(file);
+                    continue;
+                }
             }
             if is_last {
                 // The tail is still written to (by us later, or by a writer beside a read-only open):
                 // it is read into memory, never mapped.
-                let buf = fs::read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+                let buf = storage.read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
                 recovery.bytes += buf.len() as u64;
                 if buf.len() < HEADER_LEN {
                     // A crash while rolling left an empty new segment: it held nothing acknowledged.
                     tail_len = u64::MAX;
                 } else {
                     match scanner.scan(&path, n, &buf, from(n, &buf)?)? {
-                        ScanEnd::Clean => tail_len = buf.len() as u64,
+                        ScanEnd::Clean => {
+                            tail_len = buf.len() as u64;
+                            tail_crc.update(&buf);
+                        }
                         ScanEnd::Torn { cut, at, reason } => {
                             recovery.torn_tail = Some(TornTail {
                                 path: path.clone(),
@@ -394,11 +595,12 @@ impl Log {
                                 reason: format!("{reason} (at offset {at})"),
                             });
                             tail_len = cut;
+                            tail_crc.update(&buf[..cut as usize]);
                         }
                     }
                 }
             } else {
-                let map = map_sealed(&file, &path)?;
+                let map = storage.map(&path).map_err(|e| StoreError::io(format!("mapping {}", path.display()), e))?;
                 recovery.bytes += map.len() as u64;
                 if let ScanEnd::Torn { at, reason, .. } = scanner.scan(&path, n, &map, from(n, &map)?)? {
                     return Err(StoreError::Corrupt {
@@ -407,10 +609,20 @@ impl Log {
                         reason: format!("{reason} in a sealed segment"),
                     });
                 }
+                sums.push(SegmentSum::of(&map));
             }
-            files.push(Arc::new(file));
+            files.push(file);
         }
         let next_seq = scanner.expected_seq;
+        let header_id =
+            numbers.first().and_then(|&first| first_header(&*storage, &segment_path(dir, first))).map(|h| h.log_id);
+        let log_id = header_id.unwrap_or_else(new_log_id);
+        if let Some(k) = &known
+            && let Some(e) = lost_segments(dir, k, header_id.unwrap_or(0), next_seq - 1, &sums, numbers.len(), tail_len)
+        {
+            return Err(e);
+        }
+        check_newest(&*storage, dir, header_id, numbers.len(), tail_len == u64::MAX)?;
         let shared = Arc::new(Shared {
             durability: Mutex::new(Durability {
                 written: next_seq - 1,
@@ -421,19 +633,21 @@ impl Log {
             fsync_nanos: Default::default(),
             fsyncs: Default::default(),
             fsync_hist: Default::default(),
-            fail_fsync: Default::default(),
         });
         let mut log = Log {
             dir: dir.to_path_buf(),
             opts: opts.clone(),
+            storage,
             segments: RwLock::new(files),
+            sealed: Mutex::new(sums),
+            log_id,
             tail: None,
             shared,
             flusher: None,
             _lock: lock_file,
         };
         if !opts.read_only {
-            log.prepare_tail(&numbers, tail_len, next_seq, &recovery)?;
+            log.prepare_tail(&numbers, tail_len, tail_crc, next_seq, &recovery)?;
             if let FsyncPolicy::Interval(every) = opts.fsync {
                 log.flusher = Some(spawn_flusher(log.shared.clone(), every));
             }
@@ -441,49 +655,32 @@ impl Log {
         Ok((log, recovery))
     }
 
-    fn take_lock(dir: &Path, holder: &str) -> Result<File> {
-        let path = lock_path(dir);
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
-        if f.try_lock().is_err() {
-            let holder = fs::read_to_string(&path).unwrap_or_default().trim().to_string();
-            return Err(StoreError::Locked {
-                dir: dir.to_path_buf(),
-                holder: if holder.is_empty() { "unknown process".into() } else { holder },
-            });
-        }
-        f.set_len(0)
-            .and_then(|_| f.write_all(holder.as_bytes()))
-            .map_err(|e| StoreError::io(format!("writing {}", path.display()), e))?;
-        Ok(f)
-    }
-
-    fn prepare_tail(&mut self, numbers: &[u32], tail_len: u64, next_seq: Seq, recovery: &Recovery) -> Result<()> {
+    fn prepare_tail(
+        &mut self,
+        numbers: &[u32],
+        tail_len: u64,
+        crc: crc32fast::Hasher,
+        next_seq: Seq,
+        recovery: &Recovery,
+    ) -> Result<()> {
         let last = numbers.last().copied();
         let reuse = last.filter(|_| tail_len != u64::MAX);
         let tail = match reuse {
             Some(n) => {
                 let path = segment_path(&self.dir, n);
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&path)
+                let file = self
+                    .storage
+                    .open(&path, OpenMode::ReadWrite)
                     .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
                 if recovery.torn_tail.is_some() {
                     file.set_len(tail_len)
                         .and_then(|_| file.sync_all())
                         .map_err(|e| StoreError::io(format!("cutting the torn tail of {}", path.display()), e))?;
                 }
-                let file = Arc::new(file);
                 if let Some(slot) = self.segments_mut().last_mut() {
                     *slot = file.clone();
                 }
-                Tail { file, segment: n, len: tail_len, next_seq, buf: Vec::new() }
+                Tail { file, segment: n, len: tail_len, crc, roll_pending: false, next_seq, buf: Vec::new() }
             }
             None => {
                 let n = match last {
@@ -495,7 +692,8 @@ impl Log {
                     None => 1,
                 };
                 let file = self.create_segment(n, next_seq)?;
-                Tail { file, segment: n, len: HEADER_LEN as u64, next_seq, buf: Vec::new() }
+                let crc = header_crc(n, next_seq, self.log_id);
+                Tail { file, segment: n, len: HEADER_LEN as u64, crc, roll_pending: false, next_seq, buf: Vec::new() }
             }
         };
         lock(&self.shared.durability).file = Some(tail.file.clone());
@@ -503,24 +701,21 @@ impl Log {
         Ok(())
     }
 
-    fn segments_mut(&mut self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<File>>> {
+    fn segments_mut(&mut self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<dyn StorageFile>>> {
         self.segments.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn create_segment(&self, n: u32, first_seq: Seq) -> Result<Arc<File>> {
+    fn create_segment(&self, n: u32, first_seq: Seq) -> Result<Arc<dyn StorageFile>> {
         let path = segment_path(&self.dir, n);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
+        let file = self
+            .storage
+            .open(&path, OpenMode::Create)
             .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-        file.write_all_at(&codec::encode_header(n, first_seq), 0)
+        file.write_all_at(&codec::encode_header(n, first_seq, self.log_id), 0)
             .and_then(|_| file.sync_all())
             .map_err(|e| StoreError::io(format!("writing the header of {}", path.display()), e))?;
-        sync_dir(&self.dir.join("log"))?;
-        let file = Arc::new(file);
+        sync_dir(&*self.storage, &self.dir.join("log"))?;
+        self.write_newest(n)?;
         let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
         segs.push(file.clone());
         Ok(file)
@@ -529,6 +724,40 @@ impl Log {
     /// The options it was opened with.
     pub fn options(&self) -> LogOptions {
         self.opts.clone()
+    }
+
+    /// Records that segment `n`'s header is durable (see [`codec::encode_newest`]); done after the
+    /// header and its directory entry are synced, so that a crash can never leave the record
+    /// naming a segment that a power cut could take away.
+    fn write_newest(&self, n: u32) -> Result<()> {
+        let log_dir = self.dir.join("log");
+        let tmp = log_dir.join("newest.tmp");
+        let io = |e| StoreError::io(format!("writing {}", tmp.display()), e);
+        let file = self.storage.open(&tmp, OpenMode::Create).map_err(io)?;
+        file.write_all_at(&codec::encode_newest(n, self.log_id), 0).and_then(|_| file.sync_all()).map_err(io)?;
+        self.storage.rename(&tmp, &newest_path(&self.dir)).map_err(io)?;
+        sync_dir(&*self.storage, &log_dir)
+    }
+
+    /// The sums of every segment as it is now (written, not necessarily durable): what a checkpoint
+    /// written now covers. Call with writes held off.
+    pub fn sums(&self) -> Vec<SegmentSum> {
+        let mut all = self.sealed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(t) = &self.tail {
+            let t = t.lock().unwrap_or_else(|p| p.into_inner());
+            all.push(SegmentSum { len: t.len, crc: t.crc.clone().finalize() });
+        }
+        all
+    }
+
+    /// The log's id (0 for logs written before ids were recorded).
+    pub fn id(&self) -> u32 {
+        self.log_id
+    }
+
+    /// The storage this log lives on.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
     }
 
     /// The directory this log lives in.
@@ -571,13 +800,30 @@ impl Log {
             debug_assert_eq!(e.seq, t.next_seq + i as u64);
             let start = buf.len();
             offsets.push(start as u64);
-            let len = codec::encode_record(e, i + 1 == events.len(), &mut buf);
+            let len = match codec::encode_record(e, i + 1 == events.len(), &mut buf) {
+                Ok(len) => len,
+                Err(why) => {
+                    t.buf = buf;
+                    return Err(StoreError::invalid("", why));
+                }
+            };
             on_payload(&buf[start + codec::FRAME_LEN..start + len]);
         }
-        if t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64 {
+
+        if t.roll_pending || (t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64) {
+            t.buf = buf;
             self.roll(&mut t)?;
+            buf = std::mem::take(&mut t.buf);
         }
         let at = t.len;
+        if t.segment > MAX_SEGMENT || at + buf.len() as u64 > MAX_OFFSET {
+            t.buf = buf;
+            return Err(StoreError::Unavailable(format!(
+                "segment {} at offset {at} is beyond what a location can address (segments up to {MAX_SEGMENT}, \
+                 offsets up to {MAX_OFFSET}): use a smaller segment size",
+                t.segment
+            )));
+        }
         if let Err(e) = t.file.write_all_at(&buf, at) {
             let path = segment_path(&self.dir, t.segment);
             if let Err(cut) = t.file.set_len(at) {
@@ -590,6 +836,7 @@ impl Log {
             return Err(StoreError::Unavailable(format!("write to {} failed: {e}", path.display())));
         }
         t.len += buf.len() as u64;
+        t.crc.update(&buf);
         t.next_seq += events.len() as u64;
         let segment = t.segment;
         let last = t.next_seq - 1;
@@ -609,7 +856,14 @@ impl Log {
             d.durable = d.durable.max(d.written);
         }
         self.shared.synced.notify_all();
+        t.roll_pending = true;
         let file = self.create_segment(t.segment + 1, t.next_seq)?;
+        t.roll_pending = false;
+        let sealed = SegmentSum {
+            len: t.len,
+            crc: std::mem::replace(&mut t.crc, header_crc(t.segment + 1, t.next_seq, self.log_id)).finalize(),
+        };
+        self.sealed.lock().unwrap_or_else(|p| p.into_inner()).push(sealed);
         t.file = file.clone();
         t.segment += 1;
         t.len = HEADER_LEN as u64;
@@ -639,14 +893,20 @@ impl Log {
         sync_until(&self.shared, written)
     }
 
-    /// Reads the event stored at `loc`.
-    pub fn read(&self, loc: Loc) -> Result<Event> {
+    /// Reads the event stored at `loc`, which must be event `seq`: a valid record of another event
+    /// there (a record copied over another) is damage, not an answer.
+    pub fn read(&self, loc: Loc, seq: Seq) -> Result<Event> {
         let payload = self.read_payload(loc)?;
-        codec::decode_event(&payload).map_err(|reason| StoreError::Corrupt {
+        let corrupt = |reason: String| StoreError::Corrupt {
             path: segment_path(&self.dir, loc.segment()),
             offset: loc.offset(),
             reason,
-        })
+        };
+        let event = codec::decode_event(&payload).map_err(corrupt)?;
+        if event.seq != seq {
+            return Err(corrupt(format!("the record holds event {}, expected event {seq}", event.seq)));
+        }
+        Ok(event)
     }
 
     /// Shows `f` the payload bytes of the records at `locs`, in order, each checksum checked. Records
@@ -668,7 +928,7 @@ impl Log {
         let start = first.offset();
         let tail = (last.offset() - start) as usize;
         let mut buf = vec![0u8; tail + 512];
-        let n = read_at_most(&file, &mut buf, start)
+        let n = read_at_most(&*file, &mut buf, start)
             .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         buf.truncate(n);
         let len =
@@ -701,7 +961,7 @@ impl Log {
         let file =
             file.ok_or_else(|| StoreError::not_found("seq", format!("segment {} is not open", loc.segment())))?;
         let mut buf = vec![0u8; 512];
-        let n = read_at_most(&file, &mut buf, loc.offset())
+        let n = read_at_most(&*file, &mut buf, loc.offset())
             .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         buf.truncate(n);
         let len = buf.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
@@ -718,16 +978,10 @@ impl Log {
         Ok(buf)
     }
 
-    /// Makes every later fsync fail (fault-injection tests only).
-    #[doc(hidden)]
-    pub fn inject_fsync_failure(&self) {
-        self.shared.fail_fsync.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
     /// Bytes in all segments, and the number of segments.
     pub fn size(&self) -> (u64, usize) {
         let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
-        let bytes = segs.iter().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum();
+        let bytes = segs.iter().map(|f| f.size().unwrap_or(0)).sum();
         (bytes, segs.len())
     }
 
@@ -776,14 +1030,27 @@ pub fn verify(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport
 /// (what the audit check recomputes the tree from).
 pub fn verify_with(
     dir: &Path,
+    progress: impl FnMut(u64, u64),
+    on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
+) -> Result<VerifyReport> {
+    verify_in(&Fs, dir, progress, on_event)
+}
+
+/// [`verify_with`] on any storage.
+pub fn verify_in(
+    storage: &dyn Storage,
+    dir: &Path,
     mut progress: impl FnMut(u64, u64),
     mut on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
 ) -> Result<VerifyReport> {
-    if !dir.join("log").exists() {
+    if !storage.exists(&dir.join("log")) {
         return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
     }
-    let numbers = list_segments(dir)?;
-    let total: u64 = numbers.iter().map(|&n| fs::metadata(segment_path(dir, n)).map(|m| m.len()).unwrap_or(0)).sum();
+    let numbers = list_segments(storage, dir)?;
+    let total: u64 = numbers
+        .iter()
+        .map(|&n| storage.open(&segment_path(dir, n), OpenMode::Read).and_then(|f| f.size()).unwrap_or(0))
+        .sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let records = std::cell::Cell::new(0u64);
     let mut count = |event: &EventRef<'_>, loc: Loc, payload: &[u8]| {
@@ -791,18 +1058,26 @@ pub fn verify_with(
         on_event(event, loc, payload)
     };
     let mut scanner = Scanner { expected_seq: 1, on_event: &mut count };
+    let mut sums = Vec::with_capacity(numbers.len());
+    let mut tail_len = u64::MAX;
     for &n in &numbers {
         let path = segment_path(dir, n);
-        let buf = fs::read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+        let buf = storage.read(&path).map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
         report.bytes += buf.len() as u64;
         let is_last = n as usize == numbers.len();
         if is_last && buf.len() < HEADER_LEN {
             progress(report.bytes, total);
             continue;
         }
+        if is_last {
+            tail_len = buf.len() as u64;
+        } else {
+            sums.push(SegmentSum::of(&buf));
+        }
         match scanner.scan(&path, n, &buf, None)? {
             ScanEnd::Clean => {}
             ScanEnd::Torn { cut, at, reason } if is_last => {
+                tail_len = cut;
                 report.torn_tail = Some(TornTail {
                     path: path.clone(),
                     offset: cut,
@@ -818,20 +1093,16 @@ pub fn verify_with(
     }
     report.last_seq = scanner.expected_seq - 1;
     report.records = records.get();
-    Ok(report)
-}
-
-fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    let header_id = numbers.first().and_then(|&n| first_header(storage, &segment_path(dir, n))).map(|h| h.log_id);
+    check_newest(storage, dir, header_id, numbers.len(), tail_len == u64::MAX && !numbers.is_empty())?;
+    let log_id = header_id.unwrap_or(0);
+    if let Ok(Some((last_seq, checkpoint_id, covered))) = crate::checkpoint::read_known(storage, dir) {
+        let known = Known { resume: None, last_seq, log_id: checkpoint_id, segments: &covered };
+        if let Some(e) = lost_segments(dir, &known, log_id, report.last_seq, &sums, numbers.len(), tail_len) {
+            return Err(e);
         }
     }
-    Ok(filled)
+    Ok(report)
 }
 
 /// The group commit: the first waiter becomes the leader and fsyncs for everyone written so far;
@@ -856,11 +1127,7 @@ fn sync_until(shared: &Shared, seq: Seq) -> Result<()> {
         d.syncing = true;
         drop(d);
         let started = Instant::now();
-        let outcome = if shared.fail_fsync.load(std::sync::atomic::Ordering::Relaxed) {
-            Err(std::io::Error::other("injected fsync failure"))
-        } else {
-            file.sync_data()
-        };
+        let outcome = file.sync_data();
         let took = started.elapsed();
         {
             use std::sync::atomic::Ordering::Relaxed;
@@ -910,18 +1177,6 @@ impl Drop for Log {
             let _ = self.flush();
         }
     }
-}
-
-/// Maps a sealed segment for reading.
-fn map_sealed(file: &File, path: &Path) -> Result<memmap2::Mmap> {
-    // SAFETY: a mapped file that changes underneath is undefined behaviour, so this is only done for
-    // sealed segments, which nothing ever writes again: the writer only appends to the last segment
-    // (and only one writer exists, held out by the directory lock), truncation only ever touches the
-    // last segment, and the map lives only for the scan at open. A process outside mltrace editing a
-    // sealed segment during that scan is outside what we can defend against, as for any database file.
-    #[allow(unsafe_code)]
-    let map = unsafe { memmap2::Mmap::map(file) };
-    map.map_err(|e| StoreError::io(format!("mapping {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl<'s> Reader<'s> {
             let (record, facts) = self.lineage_record(id)?;
             return Ok((record, Some(facts)));
         }
-        Ok((self.store.run_record_at(self.st.locs[row.seq as usize - 1])?, None))
+        Ok((self.store.run_record_at(self.st.locs[row.seq as usize - 1], row.seq)?, None))
     }
 
     /// An OpenLineage run as of this reader: its events up to the reader's seq, merged (lists
@@ -161,7 +161,7 @@ impl<'s> Reader<'s> {
         };
         let mut facts = LineageFacts::default();
         for seq in seqs {
-            let event = self.store.log.read(self.st.locs[seq as usize - 1])?;
+            let event = self.store.log.read(self.st.locs[seq as usize - 1], seq)?;
             let EventKind::Lineage(l) = event.kind else { continue };
             let LineageRecord { raw, run, event_time, .. } = *l;
             let Some(u) = run else { continue };

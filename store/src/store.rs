@@ -10,7 +10,7 @@ use crate::audit::{MerkleTree, TreeFeeder};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
 use crate::ingest::{MAX_TEXT_BYTES, NewRun};
-use crate::log::{Loc, Log, LogOptions, Recovery};
+use crate::log::{Known, Loc, Log, LogOptions, Recovery};
 use crate::model::{ComponentView, LineageLogged, Logged};
 use crate::names::{check_name, check_text};
 use crate::query::Reader;
@@ -18,8 +18,10 @@ use crate::state::State;
 use crate::time::{AsOf, Timestamp};
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
+use crate::storage::{Fs, Storage};
 use hashbrown::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -59,7 +61,12 @@ impl Batch {
 impl Store {
     /// Opens (creating when needed) a data directory for writing; replays the log.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
-        Self::open_with(dir, opts, true)
+        Store::open_on(Arc::new(Fs), dir, opts)
+    }
+
+    /// [`Store::open`] on any storage (tests put a simulated disk here).
+    pub fn open_on(storage: Arc<dyn Storage>, dir: &Path, opts: LogOptions) -> Result<(Store, Recovery)> {
+        Self::open_with(storage, dir, opts, true)
     }
 
     /// Opens a data directory read-only from its log alone, ignoring the checkpoint: what an audit
@@ -67,22 +74,32 @@ impl Store {
     /// bytes as they are now, not from a cache written before someone changed them.
     pub fn open_read_only_from_log(dir: &Path) -> Result<Store> {
         let opts = LogOptions { read_only: true, ..LogOptions::default() };
-        Self::open_with(dir, opts, false).map(|(s, _)| s)
+        Self::open_with(Arc::new(Fs), dir, opts, false).map(|(s, _)| s)
     }
 
-    fn open_with(dir: &Path, opts: LogOptions, use_checkpoint: bool) -> Result<(Store, Recovery)> {
+    fn open_with(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        opts: LogOptions,
+        use_checkpoint: bool,
+    ) -> Result<(Store, Recovery)> {
         let merkle = opts.merkle;
-        let checkpoint = if use_checkpoint { crate::checkpoint::read(dir) } else { Ok(None) };
+        let checkpoint = if use_checkpoint { crate::checkpoint::read(&*storage, dir) } else { Ok(None) };
         let (mut state, log, recovery) = match checkpoint {
-            Ok(Some(state)) if merkle && state.tree.size() != state.last_seq => {
+            Ok(Some(crate::checkpoint::Loaded { state, log_id, covered }))
+                if merkle && state.tree.size() != state.last_seq =>
+            {
                 tracing::warn!("the checkpoint has no audit tree; replaying the whole log");
-                Self::replay(dir, opts)?
+                let known = Known { resume: None, last_seq: state.last_seq, log_id, segments: &covered };
+                Self::replay(storage, dir, opts, Some(known))?
             }
-            Ok(Some(mut state)) => {
+            Ok(Some(crate::checkpoint::Loaded { mut state, log_id, covered })) => {
                 let resume = state.locs.last().map(|&loc| (loc, state.last_seq));
+                let checkpoint_seq = state.last_seq;
+                let known = Known { resume, last_seq: checkpoint_seq, log_id, segments: &covered };
                 state.begin_bulk();
                 let mut feeder = TreeFeeder::start(std::mem::take(&mut state.tree), merkle);
-                let opened = Log::open(dir, opts.clone(), resume, |event, loc, payload| {
+                let opened = Log::open(storage.clone(), dir, opts.clone(), Some(known), |event, loc, payload| {
                     state.apply(event, loc);
                     feeder.push(payload);
                     Ok(())
@@ -96,14 +113,15 @@ impl Store {
                     Err(e @ StoreError::Locked { .. }) => return Err(e),
                     Err(e) => {
                         tracing::warn!("the checkpoint does not fit the log ({e}); replaying the whole log");
-                        Self::replay(dir, opts)?
+                        let known = Known { resume: None, last_seq: checkpoint_seq, log_id, segments: &covered };
+                        Self::replay(storage, dir, opts, Some(known))?
                     }
                 }
             }
-            Ok(None) => Self::replay(dir, opts)?,
+            Ok(None) => Self::replay(storage, dir, opts, None)?,
             Err(why) => {
                 tracing::warn!("ignoring the checkpoint: {why}; replaying the whole log");
-                Self::replay(dir, opts)?
+                Self::replay(storage, dir, opts, None)?
             }
         };
         state.end_bulk();
@@ -119,11 +137,16 @@ impl Store {
         Ok((store, recovery))
     }
 
-    fn replay(dir: &Path, opts: LogOptions) -> Result<(State, Log, Recovery)> {
+    fn replay(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        opts: LogOptions,
+        known: Option<Known<'_>>,
+    ) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         state.begin_bulk();
         let mut feeder = TreeFeeder::start(MerkleTree::default(), opts.merkle);
-        let opened = Log::open(dir, opts, None, |event, loc, payload| {
+        let opened = Log::open(storage, dir, opts, known, |event, loc, payload| {
             state.apply(event, loc);
             feeder.push(payload);
             Ok(())
@@ -140,7 +163,7 @@ impl Store {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         self.log.flush()?;
         let st = self.state();
-        crate::checkpoint::write(self.log.dir(), &st)?;
+        crate::checkpoint::write(self.log.storage(), self.log.dir(), &st, self.log.id(), &self.log.sums())?;
         Ok(st.last_seq)
     }
 
@@ -177,12 +200,6 @@ impl Store {
     /// Approximate heap bytes of each index (capacity, not just length).
     pub fn memory(&self) -> Vec<(&'static str, usize)> {
         self.state().memory()
-    }
-
-    /// Makes every later fsync fail (fault-injection tests only).
-    #[doc(hidden)]
-    pub fn inject_fsync_failure(&self) {
-        self.log.inject_fsync_failure();
     }
 
     /// Log size in bytes and segments.
@@ -267,7 +284,7 @@ impl Store {
         fresh.begin_bulk();
         for seq in 1..=upto {
             let loc = st.locs[seq as usize - 1];
-            let event = self.log.read(loc)?;
+            let event = self.log.read(loc, seq)?;
             fresh.apply(&event.as_ref(), loc);
         }
         fresh.end_bulk();
@@ -362,7 +379,7 @@ impl Store {
         if loc == Loc::PENDING {
             return Ok(None);
         }
-        let record = self.run_record_at(loc)?;
+        let record = self.run_record_at(loc, row.seq)?;
         if record.idempotency_key.as_deref() != Some(key) {
             return Ok(None);
         }
@@ -374,8 +391,8 @@ impl Store {
         }))
     }
 
-    pub(crate) fn run_record_at(&self, loc: Loc) -> Result<RunRecord> {
-        match self.log.read(loc)?.kind {
+    pub(crate) fn run_record_at(&self, loc: Loc, seq: Seq) -> Result<RunRecord> {
+        match self.log.read(loc, seq)?.kind {
             EventKind::RunLogged(r) => Ok(*r),
             _ => Err(StoreError::Corrupt {
                 path: self.log.dir().to_path_buf(),
@@ -454,6 +471,7 @@ impl Store {
         if outputs.is_empty() {
             return Err(StoreError::invalid("outputs", "outputs is empty: name at least one output to flag"));
         }
+        crate::ingest::check_count("outputs", outputs.len(), crate::ingest::MAX_FLAG_OUTPUTS)?;
         for (i, o) in outputs.iter().enumerate() {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
@@ -481,6 +499,7 @@ impl Store {
         if outputs.is_empty() {
             return Err(StoreError::invalid("outputs", "outputs is empty: name outputs to unflag, or unflag all"));
         }
+        crate::ingest::check_count("outputs", outputs.len(), crate::ingest::MAX_FLAG_OUTPUTS)?;
         for (i, o) in outputs.iter().enumerate() {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
@@ -553,17 +572,18 @@ impl Store {
     /// Up to `limit` events after `after`, in seq order (acknowledged events only).
     pub fn events_after(&self, after: Seq, limit: usize) -> Result<Vec<Event>> {
         let last = self.last_seq();
-        let locs: Vec<Loc> = {
+        let (from, locs): (usize, Vec<Loc>) = {
             let st = self.state();
             let from = (after as usize).min(last as usize);
             let to = (last as usize).min(from.saturating_add(limit));
-            st.locs[from..to].to_vec()
+            (from, st.locs[from..to].to_vec())
         };
-        locs.into_iter().map(|loc| self.log.read(loc)).collect()
+        locs.into_iter().zip(from as u64 + 1..).map(|(loc, seq)| self.log.read(loc, seq)).collect()
     }
 }
 
 fn check_tags(tags: &[String]) -> Result<()> {
+    crate::ingest::check_count("tags", tags.len(), crate::ingest::MAX_LIST)?;
     for (i, t) in tags.iter().enumerate() {
         check_name(&format!("tags[{i}]"), "tag", t)?;
     }

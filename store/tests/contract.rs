@@ -294,6 +294,42 @@ fn invalid_field(result: Result<impl std::fmt::Debug, StoreError>) -> String {
     }
 }
 
+/// Every list of a run is bounded (decisions.md, "Limits"), so that a run the store accepts always
+/// fits one record; the error names the list, and a refused request writes nothing.
+#[test]
+fn lists_of_a_run_are_bounded_and_the_error_names_the_list() {
+    use mltrace_store::ingest::{MAX_FLAG_OUTPUTS, MAX_LIST};
+    let dir = tempdir();
+    let store = open(dir.path());
+    let t = at(0, 0);
+    let test = |i: usize| TestResult { name: format!("t{i}"), phase: "after".into(), passed: true, message: None };
+    let mut ok = run("c", t, [], ["x"]);
+    ok.tests = (0..MAX_LIST).map(test).collect();
+    ok.git_tags = (0..MAX_LIST).map(|i| format!("v{i}")).collect();
+    store.log_run(&ok).expect("at the limits");
+    let seq = store.last_seq();
+    let mut tests = ok.clone();
+    tests.tests.push(test(MAX_LIST));
+    assert_eq!(invalid_field(store.log_run(&tests)), "tests");
+    let mut tags = ok.clone();
+    tags.git_tags.push("one-more".into());
+    assert_eq!(invalid_field(store.log_run(&tags)), "git_tags");
+    let mut up = run("d", t, [], []);
+    up.upstream = vec!["c".to_string(); MAX_LIST + 1];
+    assert_eq!(invalid_field(store.log_run(&up)), "upstream");
+    assert_eq!(invalid_field(store.log_runs(&[ok.clone(), tests.clone()])), "runs[1].tests");
+    let many: Vec<String> = (0..=MAX_LIST).map(|i| format!("tag{i}")).collect();
+    assert_eq!(invalid_field(store.register_component("c", "", "", &many)), "tags");
+    assert_eq!(invalid_field(store.tag_component("c", &many)), "tags");
+    assert_eq!(invalid_field(store.flag(&vec!["x".to_string(); MAX_FLAG_OUTPUTS + 1], None, None)), "outputs");
+    // Too big in all, though each field is within its own limit: named by its biggest field.
+    let mut big = run("c", t, [], []);
+    big.code_snapshot = Some("x".repeat(16 << 20));
+    big.tests = (0..60).map(|i| TestResult { message: Some("m".repeat(1 << 20)), ..test(i) }).collect();
+    assert_eq!(invalid_field(store.log_run(&big)), "tests");
+    assert_eq!(store.last_seq(), seq, "nothing refused was written");
+}
+
 #[test]
 fn names_are_non_empty_utf8_of_at_most_1024_bytes_without_control_characters() {
     let dir = tempdir();

@@ -105,12 +105,14 @@ fn a_damaged_or_foreign_checkpoint_falls_back_to_a_full_replay() {
 /// (without the unacknowledged run), and a reopen finds everything acknowledged before.
 #[test]
 fn a_failed_fsync_stops_writes_for_good_and_reads_go_on() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    use mltrace_store::storage::sim::{OpKind, SimStorage};
+    let disk = SimStorage::new();
+    let dir = std::path::Path::new("/data");
     let t = Timestamp(1_700_000_000_000);
     {
-        let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open");
+        let (store, _) = Store::open_on(std::sync::Arc::new(disk.clone()), dir, LogOptions::default()).expect("open");
         store.log_run(&NewRun::new("a", t, t).outputs(["x"])).expect("log");
-        store.inject_fsync_failure();
+        disk.fail_every(OpKind::Sync);
         let failed = store.log_run(&NewRun::new("b", t, t).inputs(["x"]).outputs(["y"]));
         assert!(
             matches!(failed, Err(mltrace_store::StoreError::Unavailable(ref why)) if why.contains("fsync")),
@@ -118,12 +120,14 @@ fn a_failed_fsync_stops_writes_for_good_and_reads_go_on() {
         );
         let again = store.flag(&["x".to_string()], None, None);
         assert!(matches!(again, Err(mltrace_store::StoreError::Unavailable(_))), "{again:?}");
-        assert!(store.failure().is_some_and(|why| why.contains("injected fsync failure")));
+        assert!(store.failure().is_some_and(|why| why.contains("injected failure")));
         let r = store.reader(None);
         assert_eq!(r.stats().runs, 1, "the unacknowledged run is not visible");
         assert_eq!(r.trace("x", None, 10).expect("trace").root, Some(1));
     }
-    let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("reopen");
+    // A restart on the same disk (what was written stays; the broken fsync is gone).
+    let disk = disk.power_cut(0, true);
+    let (store, _) = Store::open_on(std::sync::Arc::new(disk), dir, LogOptions::default()).expect("reopen");
     assert!(store.failure().is_none(), "a restart starts afresh");
     assert!(store.reader(None).run(1).is_ok());
 }

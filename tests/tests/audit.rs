@@ -120,6 +120,13 @@ fn write_records(path: &Path, header: &[u8], recs: &[(Vec<u8>, u8)]) {
     std::fs::write(path, out).expect("write the segment");
 }
 
+/// An attacker who rewrites the log also removes the checkpoint, whose record of each segment's
+/// length and checksum would stop the store from opening the rewritten log at all (and `verify`
+/// would report that instead): the audit tree and the saved heads must catch the edit on their own.
+fn erase_traces(s: &Scene) {
+    let _ = std::fs::remove_file(s.data.join("checkpoint"));
+}
+
 fn tamper(s: &Scene, f: impl FnOnce(&mut Vec<(Vec<u8>, u8)>)) {
     let buf = std::fs::read(segment(s)).expect("read the segment");
     let mut recs: Vec<(Vec<u8>, u8)> = records(&buf).into_iter().map(|(_, p, fl)| (p, fl)).collect();
@@ -177,6 +184,7 @@ fn a_deleted_and_renumbered_event_is_caught() {
     let s = scene();
     let buf = std::fs::read(segment(&s)).expect("segment");
     let mut recs: Vec<(Vec<u8>, u8)> = records(&buf).into_iter().map(|(_, p, fl)| (p, fl)).collect();
+    erase_traces(&s);
     recs.remove(4);
     for (i, (p, _)) in recs.iter_mut().enumerate() {
         p[0] = i as u8 + 1;
@@ -199,13 +207,20 @@ fn a_truncated_log_with_different_events_appended_is_caught() {
     let s = scene();
     let buf = std::fs::read(segment(&s)).expect("segment");
     let recs = records(&buf);
-    // Cut just before the head at seq 8, then log four other events in its place.
+    // Cut just before the head at seq 8: the store itself refuses to write on top of the cut (its
+    // checkpoint knew events up to seq 11), and verify says where.
     std::fs::write(segment(&s), &buf[..recs[7].0]).expect("truncate");
+    let (code, out) = mltrace(&["log", "--component", "forged", "--output", "forged-x"], &s.data);
+    assert_eq!(code, 1, "a write on top of a cut log must be refused: {out}");
+    assert_caught("verify", verify(&s), &["checkpoint holds events up to seq 11"]);
+    // An attacker who also removes the checkpoint can log four other events in the cut's place,
+    // and the directory alone no longer shows it (its heads after seq 7 went with the cut): the
+    // heads an auditor saved elsewhere do.
+    erase_traces(&s);
     for i in 0..4 {
         let (code, out) = mltrace(&["log", "--component", "forged", "--output", &format!("forged-{i}")], &s.data);
         assert_eq!(code, 0, "{out}");
     }
-    assert_caught("verify", verify(&s), &["event seq 8 differs"]);
     assert_caught("check", check(&s), &["saved head 3 (size 10)", "seq 8..=10"]);
 }
 

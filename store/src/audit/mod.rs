@@ -379,7 +379,8 @@ pub fn verify_dir(dir: &Path, key: Option<[u8; 32]>, progress: impl FnMut(u64, u
         None if key_path(dir).exists() => Some(AuditKey::read(&key_path(dir))?.public()),
         None => None,
     };
-    let checkpoint = crate::checkpoint::read(dir).ok().flatten().map(|st| st.tree).filter(|t| t.size() > 0);
+    let checkpoint =
+        crate::checkpoint::read(&crate::storage::Fs, dir).ok().flatten().map(|l| l.state.tree).filter(|t| t.size() > 0);
     let segment = |loc: Loc| dir.join("log").join(format!("{:08}.seg", loc.segment()));
     let mut tree = MerkleTree::default();
     let mut findings: Vec<Finding> = Vec::new();
