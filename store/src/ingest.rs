@@ -443,6 +443,27 @@ pub mod fast {
     use crate::time::Timestamp;
     use serde::Deserialize;
 
+    /// `T` from a JSON object only. Serde's derived structs also accept a JSON array of their
+    /// fields in order (`["train", "2026-…", "2026-…"]` would read as a run), which the contract
+    /// and the precise parser refuse: the fast path must never accept more than they do.
+    struct MapOnly<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Objects<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Objects<T> {
+                type Value = T;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                    T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                }
+            }
+            d.deserialize_map(Objects(std::marker::PhantomData)).map(MapOnly)
+        }
+    }
+
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Run {
@@ -468,7 +489,7 @@ pub mod fast {
         #[serde(default)]
         notes: Option<String>,
         #[serde(default)]
-        tests: Option<Vec<Test>>,
+        tests: Option<Vec<MapOnly<Test>>>,
         #[serde(default)]
         idempotency_key: Option<String>,
     }
@@ -477,7 +498,7 @@ pub mod fast {
     #[serde(untagged)]
     enum Io {
         Name(String),
-        Full(FullIo),
+        Full(MapOnly<FullIo>),
     }
 
     #[derive(Deserialize)]
@@ -504,7 +525,7 @@ pub mod fast {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Batch {
-        runs: Vec<Run>,
+        runs: Vec<MapOnly<Run>>,
     }
 
     fn io(list: Option<Vec<Io>>) -> Option<Vec<IoSpec>> {
@@ -512,7 +533,7 @@ pub mod fast {
             .into_iter()
             .map(|i| match i {
                 Io::Name(name) => Some(IoSpec { name, hash: None, kind: None }),
-                Io::Full(FullIo { name, hash, kind }) => {
+                Io::Full(MapOnly(FullIo { name, hash, kind })) => {
                     let kind = match kind {
                         None => None,
                         Some(k) => Some(IoType::parse(&k)?),
@@ -541,7 +562,7 @@ pub mod fast {
             .tests
             .unwrap_or_default()
             .into_iter()
-            .map(|t| TestResult {
+            .map(|MapOnly(t)| TestResult {
                 name: t.name,
                 phase: t.phase.unwrap_or_else(|| "after".into()),
                 passed: t.passed,
@@ -553,12 +574,12 @@ pub mod fast {
 
     /// One run object, if it is well formed.
     pub fn run(bytes: &[u8]) -> Option<NewRun> {
-        serde_json::from_slice::<Run>(bytes).ok().and_then(convert)
+        serde_json::from_slice::<MapOnly<Run>>(bytes).ok().and_then(|MapOnly(r)| convert(r))
     }
 
     /// A `{"runs": [...]}` batch, if it is well formed.
     pub fn batch(bytes: &[u8]) -> Option<Vec<NewRun>> {
-        serde_json::from_slice::<Batch>(bytes).ok()?.runs.into_iter().map(convert).collect()
+        serde_json::from_slice::<MapOnly<Batch>>(bytes).ok()?.0.runs.into_iter().map(|MapOnly(r)| convert(r)).collect()
     }
 
     #[cfg(test)]

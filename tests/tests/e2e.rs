@@ -616,3 +616,22 @@ mod hostile {
         assert_eq!(s.get("/api/v1/stats").1["runs"], 0, "nothing was stored");
     }
 }
+
+/// Found by the parser property tests (`store/tests/parsers.rs`): serde's derived structs also read a
+/// JSON array of their fields in order, so the fast path logged `["a", start, end]` as a run, and an
+/// I/O entry `["x"]` as `{"name": "x"}`, where the contract and the precise parser refuse both.
+#[test]
+fn a_run_or_an_io_entry_sent_as_a_json_array_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(dir.path(), &[]);
+    let (st, v) = s.send("POST", "/api/v1/runs", &json!(["a", "2026-11-20T00:00:00Z", "2026-11-20T00:00:00Z"]));
+    assert_eq!(st, 400, "{v}");
+    let mut r = run("a", "2026-11-20T00:00:00Z", json!([["x"]]), json!([]));
+    r["component"] = json!("a");
+    let (st, v) = s.send("POST", "/api/v1/runs", &r);
+    assert_eq!((st, v["error"]["field"].as_str()), (400, Some("inputs[0]")), "{v}");
+    let (st, v) =
+        s.send("POST", "/api/v1/runs", &json!({"runs": [["a", "2026-11-20T00:00:00Z", "2026-11-20T00:00:00Z"]]}));
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(s.get("/api/v1/stats").1["runs"], 0, "nothing was stored");
+}
