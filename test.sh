@@ -75,6 +75,9 @@ MLTRACE_TEST_MODE=server python3 -m unittest discover -s clients/python/tests -t
 say "Python client tests against the embedded store"
 MLTRACE_TEST_MODE=embedded python3 -m unittest discover -s clients/python/tests -t clients/python
 
+say "fuzzing the decoders and parsers (cargo-fuzz, from the kept corpus)"
+fuzz/run.sh
+
 say "generated hostile input against the OpenAPI document (schemathesis)"
 tests/schemathesis.sh
 
