@@ -15,7 +15,8 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --demo >"$work/server.log" 2>&1 &
 pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+# The server checkpoints as it stops: wait for it before removing its directory.
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work" || true' EXIT
 for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null && break
     sleep 0.1
