@@ -6,6 +6,7 @@ import { h, icon, mount, timeEl, fmtDuration, runDuration, plural } from '../lib
 import { paths } from '../lib/commands.js';
 import { componentLink, copyBlock, copyButton, flagToggle, loading, nameEl, runLink, staleList, tagChip, viewHead } from '../lib/widgets.js';
 import { toast } from '../lib/toast.js';
+import { checkEvidence } from '../lib/audit.js';
 
 export async function render(ctx) {
   const id = ctx.params.id.replace(/^#/, '');
@@ -206,6 +207,44 @@ function lineageBlock(run) {
     h('details', { class: 'code-snapshot' }, h('summary', {}, 'Facets as received'), copyBlock(JSON.stringify(ol.facets, null, 2), { cls: 'code' })));
 }
 
+/**
+ * "Prove it": the events behind this run with their inclusion proofs and the signed tree head,
+ * checked here in the browser (see lib/audit.js), and the head to save for a later audit.
+ */
+function evidenceBlock(run, ctx) {
+  const out = h('div', { class: 'evidence', 'aria-live': 'polite' });
+  const button = h('button', { class: 'btn small', type: 'button' }, 'Prove this run is in the signed history');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    mount(out, loading('Fetching and checking the proofs'));
+    try {
+      const answer = await api(`/runs/${run.id}`, { query: { proof: 'true' }, signal: ctx.signal });
+      const verdict = await checkEvidence(answer.proof);
+      const head = verdict.head;
+      const sig = verdict.signature === null ? 'not checked (this browser has no Ed25519)' : verdict.signature ? 'valid' : 'INVALID';
+      const saved = new Blob([JSON.stringify(head) + '\n'], { type: 'application/json' });
+      mount(out,
+        h('p', { class: verdict.ok ? 'evidence-ok' : 'evidence-bad' },
+          verdict.ok ? `✓ Checked in this browser: the run's ${plural(verdict.events.length, 'event')} ${verdict.events.length === 1 ? 'is' : 'are'} in the log's tree of ${head.size} events, whose head the server signed.`
+            : '✗ The evidence does not check out: see below.'),
+        h('dl', { class: 'fields' },
+          field('Events', verdict.events.map((e) => h('span', { class: `chip mono static ${e.ok ? '' : 'bad'}`, title: e.why || 'leaf hash and inclusion proof check out' }, `seq ${e.seq} ${e.ok ? '✓' : '✗'}`))),
+          field('Tree size', h('span', { class: 'mono' }, String(head.size))),
+          field('Root', h('span', { class: 'mono break' }, head.root)),
+          field('Signed', timeEl(head.time)),
+          field('Key', h('span', { class: 'mono break' }, head.public_key), copyButton(head.public_key, { label: 'Copy the public key' })),
+          field('Signature', h('span', {}, sig))),
+        h('p', {}, h('a', { class: 'btn ghost small', href: URL.createObjectURL(saved), download: `mltrace-head-${head.size}.json` }, 'Save this head'),
+          h('span', { class: 'muted' }, ' keep it elsewhere; later, `mltrace audit check HEAD_FILE` proves nothing before it changed.')));
+    } catch (e) {
+      if (e.name !== 'AbortError') mount(out, errorBox(e, 'Proving the run'));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('section', { class: 'block' }, h('h2', {}, 'Audit'), button, out);
+}
+
 function runCard(run, ctx) {
   const lines = (run.code_snapshot || '').split('\n').length;
   const notes = notesEditor(run);
@@ -233,6 +272,7 @@ function runCard(run, ctx) {
     h('section', { class: 'block' }, h('h2', {}, 'Dependencies ', h('span', { class: 'count muted' }, String((run.dependencies || []).length))), dependencyList(run, ctx.signal)),
     h('section', { class: 'block' }, h('h2', {}, 'Tests'), testsTable(run.tests)),
     h('section', { class: 'block' }, h('h2', {}, 'Notes'), notes),
+    evidenceBlock(run, ctx),
     h('section', { class: 'block' },
       run.code_snapshot
         ? h('details', { class: 'code-snapshot' }, h('summary', {}, `Code snapshot (${plural(lines, 'line')})`), copyBlock(run.code_snapshot, { cls: 'code' }))
