@@ -324,6 +324,28 @@ impl HttpClient {
         serde_json::from_slice(&raw).map_err(|e| self.protocol(format!("{} {}: {e}", call.method, call.path)))
     }
 
+    /// Hands each non-empty line of an NDJSON answer to `each`; answers how many there were.
+    fn ndjson_lines(
+        &self,
+        resp: ureq::Response,
+        what: &str,
+        each: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<u64> {
+        let mut sent = 0;
+        for line in BufReader::with_capacity(256 * 1024, resp.into_reader()).lines() {
+            let line = line.map_err(|e| Error::Unreachable {
+                url: self.base.clone(),
+                reason: format!("the {what} was cut short after {sent} events: {e}"),
+            })?;
+            if line.is_empty() {
+                continue;
+            }
+            each(&line)?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
     fn get<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T> {
         self.json(call, None, true)
     }
@@ -424,19 +446,7 @@ impl Backend for HttpClient {
             return Ok(0);
         }
         let resp = self.send(&Call::get("/events").q("after", after).opt("limit", limit), None, true)?;
-        let mut sent = 0;
-        for line in BufReader::with_capacity(256 * 1024, resp.into_reader()).lines() {
-            let line = line.map_err(|e| Error::Unreachable {
-                url: self.base.clone(),
-                reason: format!("the event stream was cut short after {sent} events: {e}"),
-            })?;
-            if line.is_empty() {
-                continue;
-            }
-            each(&line)?;
-            sent += 1;
-        }
-        Ok(sent)
+        self.ndjson_lines(resp, "event stream", each)
     }
 
     fn openlineage_events(
@@ -446,19 +456,7 @@ impl Backend for HttpClient {
         each: &mut dyn FnMut(&str) -> std::io::Result<()>,
     ) -> Result<u64> {
         let resp = self.send(&Call::get("/lineage/events").q("after", after).at(as_of), None, true)?;
-        let mut sent = 0;
-        for line in BufReader::with_capacity(256 * 1024, resp.into_reader()).lines() {
-            let line = line.map_err(|e| Error::Unreachable {
-                url: self.base.clone(),
-                reason: format!("the OpenLineage stream was cut short after {sent} events: {e}"),
-            })?;
-            if line.is_empty() {
-                continue;
-            }
-            each(&line)?;
-            sent += 1;
-        }
-        Ok(sent)
+        self.ndjson_lines(resp, "OpenLineage stream", each)
     }
 
     fn log_run(&self, run: &NewRun) -> Result<Logged> {
