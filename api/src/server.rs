@@ -186,7 +186,9 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         );
     }
 
-    let checkpoints = tokio::spawn(checkpoint_loop(store.clone(), cfg.checkpoint_every));
+    // Checkpoints are the store's own maintenance (the same whoever opens it); the server only says
+    // how often.
+    let maintenance = Store::maintain(&store, cfg.checkpoint_every);
     let reloads = tls.clone().map(|t| tokio::spawn(reload_on_sighup(t)));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -254,7 +256,7 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("some connections did not finish within 10 s"),
     }
-    checkpoints.abort();
+    drop(maintenance);
     if let Some(r) = reloads {
         r.abort();
     }
@@ -270,30 +272,6 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     drop(router);
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Writes a checkpoint whenever `every` events have been appended since the last one, so that a
-/// restart after a crash replays at most that many events.
-async fn checkpoint_loop(store: Arc<Store>, every: u64) {
-    if every == 0 {
-        return;
-    }
-    let mut last = store.last_seq();
-    loop {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        if store.last_seq().saturating_sub(last) < every {
-            continue;
-        }
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.checkpoint()).await {
-            Ok(Ok(seq)) => {
-                tracing::info!("checkpoint at seq {seq}");
-                last = seq;
-            }
-            Ok(Err(e)) => tracing::warn!("checkpoint failed: {e}"),
-            Err(e) => tracing::warn!("checkpoint task failed: {e}"),
-        }
-    }
 }
 
 /// The connection cap when none is given: below the process's file-descriptor limit (raised to

@@ -1458,3 +1458,20 @@ fn an_export_with_openlineage_events_restores_to_the_same_history() {
     let ol = |env: &Env| stdout(&run(env.cmd(&["export", "--openlineage"])));
     assert_eq!(ol(&copy), ol(&source), "the same OpenLineage export");
 }
+
+/// Maintenance belongs to the store, not to the server: a command that logged many events into a
+/// data directory leaves a checkpoint behind, so the next command does not replay them all.
+#[test]
+fn a_data_directory_written_by_the_command_line_gets_its_checkpoint() {
+    let env = Env::new();
+    std::fs::write(env.cwd.join("few.ndjson"), chain_ndjson(5)).expect("write");
+    assert!(run(env.cmd(&["import", "few.ndjson"])).status.success());
+    let checkpoint = env.data.join("checkpoint");
+    assert!(!checkpoint.exists(), "a handful of events is not worth a checkpoint");
+    std::fs::write(env.cwd.join("many.ndjson"), chain_ndjson(10_500)).expect("write");
+    let o = run(env.cmd(&["import", "many.ndjson"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(checkpoint.exists(), "10,000 events and more leave a checkpoint when the directory closes");
+    let o = run(env.cmd(&["recent", "-n", "1", "--json"]));
+    assert!(stdout(&o).contains("\"id\":10505"), "{}", stdout(&o));
+}

@@ -26,6 +26,22 @@ pub struct DataDir {
     holder: String,
 }
 
+/// A writer that logged at least this many events past the newest checkpoint writes one when it
+/// closes, so that the command line and embedded pipelines, which never run the server's
+/// maintenance thread for long, do not leave every later open a long replay.
+pub const CLOSE_CHECKPOINT_EVENTS: u64 = 10_000;
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let writer = self.writer.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(store) = writer
+            && let Err(e) = store.checkpoint_if_behind(CLOSE_CHECKPOINT_EVENTS)
+        {
+            tracing::warn!("closing {}: checkpoint failed: {e}", self.path.display());
+        }
+    }
+}
+
 impl std::fmt::Debug for DataDir {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataDir").field("path", &self.path).finish()

@@ -48,6 +48,7 @@ pub mod error;
 pub mod event;
 pub mod ingest;
 pub mod log;
+pub mod maintenance;
 pub mod model;
 pub mod names;
 pub mod openlineage;

@@ -34,6 +34,9 @@ pub struct Store {
     /// Signs tree heads; `None` only for a read-only open of a directory that has no key yet.
     pub(crate) key: Option<crate::audit::AuditKey>,
     pub(crate) merkle: bool,
+    /// The last seq the newest checkpoint covers (0: none), so that whoever holds the store knows
+    /// how long the next open's replay would be.
+    checkpointed: AtomicU64,
 }
 
 /// Events being prepared by one write; each is applied to the state as it is added.
@@ -85,6 +88,8 @@ impl Store {
     ) -> Result<(Store, Recovery)> {
         let merkle = opts.merkle;
         let checkpoint = if use_checkpoint { crate::checkpoint::read(&*storage, dir) } else { Ok(None) };
+        // What the checkpoint covers, when the open used it (a fallback replay ignores it).
+        let mut checkpointed = 0;
         let (mut state, log, recovery) = match checkpoint {
             Ok(Some(crate::checkpoint::Loaded { state, log_id, covered }))
                 if merkle && state.tree.size() != state.last_seq =>
@@ -108,6 +113,7 @@ impl Store {
                 match opened {
                     Ok((log, recovery)) => {
                         state.tree = tree;
+                        checkpointed = checkpoint_seq;
                         (state, log, recovery)
                     }
                     Err(e @ StoreError::Locked { .. }) => return Err(e),
@@ -133,7 +139,15 @@ impl Store {
         }
         let key = crate::audit::open_key(dir, &log.options())?;
         let visible = AtomicU64::new(state.last_seq);
-        let store = Store { log, state: RwLock::new(state), writer: Mutex::new(()), visible, key, merkle };
+        let store = Store {
+            log,
+            state: RwLock::new(state),
+            writer: Mutex::new(()),
+            visible,
+            key,
+            merkle,
+            checkpointed: AtomicU64::new(checkpointed),
+        };
         Ok((store, recovery))
     }
 
@@ -164,7 +178,21 @@ impl Store {
         self.log.flush()?;
         let st = self.state();
         crate::checkpoint::write(self.log.storage(), self.log.dir(), &st, self.log.id(), &self.log.sums())?;
+        self.checkpointed.fetch_max(st.last_seq, Ordering::AcqRel);
         Ok(st.last_seq)
+    }
+
+    /// Events appended since the newest checkpoint: what the next open would replay.
+    pub fn events_since_checkpoint(&self) -> u64 {
+        self.last_seq().saturating_sub(self.checkpointed.load(Ordering::Acquire))
+    }
+
+    /// Writes a checkpoint when at least `n` events came after the newest one; answers its seq.
+    pub fn checkpoint_if_behind(&self, n: u64) -> Result<Option<Seq>> {
+        if n == 0 || self.events_since_checkpoint() < n || self.failure().is_some() {
+            return Ok(None);
+        }
+        self.checkpoint().map(Some)
     }
 
     /// Opens a data directory for reading only, beside a writer if there is one: a snapshot of what
