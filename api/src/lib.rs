@@ -85,9 +85,23 @@ impl AppState {
         }
     }
 
-    /// Tells followers of the event stream that the store moved on.
+    /// Tells followers of the event stream that the store moved on, and counts what was appended:
+    /// every write of the API passes here, so events are counted in this one place. The value only
+    /// moves forward (two writes finishing together may notify out of order), and the shutdown
+    /// sentinel stays.
     pub fn notify_appended(&self) {
-        self.appended.send_replace(self.store.last_seq());
+        let last = self.store.last_seq();
+        let mut appended = 0;
+        self.appended.send_if_modified(|seen| {
+            if last > *seen && *seen != u64::MAX {
+                appended = last - *seen;
+                *seen = last;
+                true
+            } else {
+                false
+            }
+        });
+        self.metrics.ingested_events.fetch_add(appended, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -349,3 +349,28 @@ async fn concurrent_posts_are_logged_together_and_a_bad_one_fails_alone() {
     let (_, h) = api.get("/api/v1/health").await;
     assert_eq!(h["runs"], 38);
 }
+
+/// Every write is counted once, in one place: a run, a registration, a tag, notes, a flag and an
+/// unflag (which the per-route counting missed) add up to the store's last seq.
+#[tokio::test]
+async fn every_appended_event_is_counted_once() {
+    let api = Api::new();
+    let run = serde_json::json!({"component": "a", "start": 1, "end": 2, "outputs": ["x"]});
+    assert_eq!(api.send("POST", "/api/v1/runs", run).await.0, StatusCode::CREATED);
+    let comp = serde_json::json!({"description": "d", "owner": "o", "tags": ["t"]});
+    assert_eq!(api.send("PUT", "/api/v1/components/a", comp).await.0, StatusCode::OK);
+    assert_eq!(
+        api.send("POST", "/api/v1/components/a/tags", serde_json::json!({"tags": ["u"]})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(api.send("PUT", "/api/v1/runs/1/notes", serde_json::json!({"notes": "n"})).await.0, StatusCode::OK);
+    assert_eq!(api.send("POST", "/api/v1/flag", serde_json::json!({"outputs": ["x"]})).await.0, StatusCode::OK);
+    assert_eq!(api.send("POST", "/api/v1/unflag", serde_json::json!({"all": true})).await.0, StatusCode::OK);
+    let last = api.state.store.last_seq();
+    assert_eq!(last, 6);
+    let resp =
+        app(api.state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
+    let text = String::from_utf8_lossy(&resp.into_body().collect().await.expect("body").to_bytes()).into_owned();
+    assert!(text.contains(&format!("mltrace_ingested_events_total {last}\n")), "{text}");
+    assert!(text.contains("mltrace_ingested_runs_total 1\n"), "{text}");
+}

@@ -26,7 +26,6 @@ pub async fn register(
     let owner = opt_string(&v, "owner")?.unwrap_or_default();
     let tags = string_list(&v, "tags")?;
     let out = write(&state, move |s| s.register_component(&name, &description, &owner, &tags)).await?;
-    state.metrics.ingested(0, 1);
     Ok(Json(out))
 }
 
@@ -43,7 +42,6 @@ pub async fn tag(
         return Err(ApiError::invalid("tags", "tags is empty: give at least one tag to add"));
     }
     let out = write(&state, move |s| s.tag_component(&name, &tags)).await?;
-    state.metrics.ingested(0, 1);
     Ok(Json(out))
 }
 

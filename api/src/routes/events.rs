@@ -132,6 +132,5 @@ pub async fn restore(
     }
     let n = lines.len();
     let last = super::write(&state, move |s| s.restore_lines(&lines)).await?;
-    state.metrics.ingested(0, n as u64);
     Ok((axum::http::StatusCode::CREATED, axum::Json(serde_json::json!({"last_seq": last, "events": n}))))
 }

@@ -21,7 +21,6 @@ pub async fn flag(State(state): State<AppState>, body: Result<Bytes, BytesReject
     let reason = opt_string(&v, "reason")?;
     let by = opt_string(&v, "by")?;
     let flagged = write(&state, move |s| s.flag(&outputs, reason.as_deref(), by.as_deref())).await?;
-    state.metrics.ingested(0, 1);
     Ok(Json(json!({ "flagged": flagged })))
 }
 

@@ -143,9 +143,7 @@ pub async fn receive(
     let body = super::body_bytes(body, &state)?;
     let limit = state.body_limit;
     let events = parse_body(&headers, &body, limit)?;
-    let n = events.len() as u64;
     let logged = super::write(&state, move |s| s.log_lineage(events)).await?;
-    state.metrics.ingested(0, n);
     Ok((StatusCode::CREATED, Json(json!({ "events": logged }))))
 }
 

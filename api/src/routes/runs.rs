@@ -141,7 +141,7 @@ pub async fn log(
     let logged = state.ingest.log(runs, matches!(shape, Shape::One)).await;
     state.notify_appended();
     let logged = logged?;
-    state.metrics.ingested(n, n);
+    state.metrics.ingested_runs(n);
     Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
 }
 
@@ -187,7 +187,6 @@ pub async fn notes(
         Some(_) => return Err(ApiError::invalid("notes", "notes must be a string")),
     };
     write(&state, move |s| s.set_notes(id, &notes)).await?;
-    state.metrics.ingested(0, 1);
     read(&state, None, move |r| r.run(id)).await.map(Json).map_err(|e| match e.code {
         "not_found" => {
             ApiError::from(StoreError::Unavailable("the notes were saved but the run could not be read back".into()))
