@@ -249,15 +249,16 @@ describe('many runs', () => {
     await page.mouse.down();
     await page.mouse.move(box.x + 320, box.y + 260, { steps: 5 });
     await page.mouse.up();
-    await page.waitForTimeout(50);
-    assert.notEqual(await page.locator('.graph .viewport').getAttribute('transform'), before, 'dragging pans');
+    await page.waitForFunction((b) => document.querySelector('.graph .viewport').getAttribute('transform') !== b, before, { timeout: 5000 });
     // Zoom in with the keyboard and check the scale label.
     await page.locator('.graph .node[tabindex="0"]').focus();
+    // The label follows the view on the next animation frame: wait for it, not for a fixed time.
+    const nextFrames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     await page.keyboard.press('0');
+    await nextFrames();
     const fitted = await page.locator('.zoom-level').innerText();
     await page.keyboard.press('+');
-    await page.waitForTimeout(50);
-    assert.notEqual(await page.locator('.zoom-level').innerText(), fitted);
+    await page.waitForFunction((f) => document.querySelector('.zoom-level').textContent !== f, fitted, { timeout: 5000 });
     await screenshot(page, 'trace-500');
     // Selecting a node shows its card.
     await page.locator('.graph .node[data-id="500"]').dispatchEvent('pointerdown', { button: 0, pointerId: 1, clientX: 0, clientY: 0 });
