@@ -24,12 +24,11 @@ pub async fn body_deadline(State(state): State<AppState>, req: Request, next: Ne
     }
     let (parts, body) = req.into_parts();
     let limit = state.body_limit;
-    let read = axum::body::to_bytes(body, limit.saturating_add(1));
+    let read = axum::body::to_bytes(body, limit);
     let bytes = match tokio::time::timeout(state.body_timeout, read).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => {
-            let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
+            let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             return if too_large {
                 ApiError::too_large(None, format!("the body is larger than the server's limit of {limit} bytes"))
                     .into_response()

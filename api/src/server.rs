@@ -298,16 +298,26 @@ impl<S> StallGuard<S> {
         StallGuard { inner, limit, stalled: None }
     }
 
-    /// Called when a write is pending: Ready(error) once it has been pending for `limit`.
-    fn check_stall(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Error> {
+    /// Passes on the outcome of a write or flush: a pending one starts (or keeps) the stall timer and
+    /// becomes an error once it has been pending for `limit`; anything else resets the timer.
+    fn guard<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        outcome: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::task::Poll;
+        if outcome.is_ready() {
+            self.stalled = None;
+            return outcome;
+        }
         let limit = self.limit;
         let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match timer.as_mut().poll(cx) {
-            std::task::Poll::Ready(()) => std::task::Poll::Ready(std::io::Error::new(
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the peer accepted no bytes for too long",
-            )),
-            std::task::Poll::Pending => std::task::Poll::Pending,
+            ))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -328,28 +338,16 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallGuard<S> {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::task::Poll;
-        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending => self.check_stall(cx).map(Err),
-            done => {
-                self.stalled = None;
-                done
-            }
-        }
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard(cx, outcome)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
-        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Pending => self.check_stall(cx).map(Err),
-            done => {
-                self.stalled = None;
-                done
-            }
-        }
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard(cx, outcome)
     }
 
     fn poll_shutdown(
@@ -364,14 +362,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallGuard<S> {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::task::Poll;
-        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => self.check_stall(cx).map(Err),
-            done => {
-                self.stalled = None;
-                done
-            }
-        }
+        let outcome = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard(cx, outcome)
     }
 
     fn is_write_vectored(&self) -> bool {

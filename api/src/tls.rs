@@ -6,7 +6,7 @@
 //! previous certificate and says why in the log: a typo during renewal must not take the server down.
 
 pub use mltrace_client::tls::TlsError;
-use mltrace_client::tls::{file_error, read_certs};
+use mltrace_client::tls::{file_error, provider, read_certs};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 use std::path::PathBuf;
@@ -19,10 +19,6 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// PEM private key.
     pub key: PathBuf,
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 impl TlsFiles {

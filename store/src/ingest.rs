@@ -274,11 +274,11 @@ fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-fn wrong_type(field: &str, expected: &str) -> StoreError {
+pub(crate) fn wrong_type(field: &str, expected: &str) -> StoreError {
     StoreError::invalid(field, format!("{field} must be {expected}"))
 }
 
-fn req_str(obj: &Map<String, Value>, key: &str) -> Result<String> {
+pub(crate) fn req_str(obj: &Map<String, Value>, key: &str) -> Result<String> {
     match present(obj, key) {
         None => Err(StoreError::invalid(key, format!("{key} is required"))),
         Some(Value::String(s)) => Ok(s.clone()),
@@ -286,7 +286,7 @@ fn req_str(obj: &Map<String, Value>, key: &str) -> Result<String> {
     }
 }
 
-fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+pub(crate) fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     match present(obj, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -294,7 +294,7 @@ fn opt_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     }
 }
 
-fn req_time(obj: &Map<String, Value>, key: &str) -> Result<Timestamp> {
+pub(crate) fn req_time(obj: &Map<String, Value>, key: &str) -> Result<Timestamp> {
     match present(obj, key) {
         None => Err(StoreError::invalid(key, format!("{key} is required"))),
         Some(v) => parse_time(v).map_err(|why| StoreError::invalid(key, format!("{key}: {why}"))),

@@ -13,6 +13,7 @@ use crate::event::{
     Dependency, Event, EventKind, IoRecord, IoType, LineageKind, LineageRecord, RunRecord, RunStatus, RunUpdate,
     TestResult,
 };
+use crate::ingest::{opt_str, req_str, req_time, wrong_type};
 use crate::names::check_name;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -37,7 +38,7 @@ impl Store {
                     return Err(StoreError::invalid(
                         field("seq"),
                         format!(
-                            "{} is seq {}, but this store's next event is {}: an export restores only where it continues \
+                            "{} is {}, but this store's next event is {}: an export restores only where it continues \
                              the log (a whole export into an empty store, or `export --after {seq}`)",
                             field("seq"),
                             e.seq,
@@ -64,7 +65,10 @@ impl Store {
                         }
                         check_name(&field("run.component"), "component", &r.component)?;
                         if r.end < r.start || !Timestamp(r.start).is_in_range() || !Timestamp(r.end).is_in_range() {
-                            return Err(StoreError::invalid(field("run.end"), format!("{} is out of range", field("run.end"))));
+                            return Err(StoreError::invalid(
+                                field("run.end"),
+                                format!("{} is out of range", field("run.end")),
+                            ));
                         }
                         let mut last = 0;
                         for d in &r.dependencies {
@@ -121,7 +125,10 @@ impl Store {
                                 ));
                             }
                             if !u.opened && (u.id == 0 || u.id > runs) {
-                                return Err(StoreError::invalid(field("run.id"), format!("{} names no run", field("run.id"))));
+                                return Err(StoreError::invalid(
+                                    field("run.id"),
+                                    format!("{} names no run", field("run.id")),
+                                ));
                             }
                             if u.opened {
                                 runs += 1;
@@ -176,29 +183,29 @@ pub fn event_from_json(v: &Value) -> Result<Event> {
     if seq == 0 {
         return Err(StoreError::invalid("seq", "seq starts at 1"));
     }
-    let at = time(o, "at")?;
-    let kind = match text(o, "type")?.as_str() {
+    let at = req_time(o, "at")?;
+    let kind = match req_str(o, "type")?.as_str() {
         "component_registered" => {
             let c = object(o, "component")?;
             EventKind::ComponentRegistered {
-                name: text(c, "name").map_err(|e| e.within("component"))?,
-                description: text(c, "description").map_err(|e| e.within("component"))?,
-                owner: text(c, "owner").map_err(|e| e.within("component"))?,
+                name: req_str(c, "name").map_err(|e| e.within("component"))?,
+                description: req_str(c, "description").map_err(|e| e.within("component"))?,
+                owner: req_str(c, "owner").map_err(|e| e.within("component"))?,
                 tags: texts(c, "tags").map_err(|e| e.within("component"))?,
             }
         }
-        "component_tagged" => EventKind::ComponentTagged { name: text(o, "component")?, tags: texts(o, "tags")? },
+        "component_tagged" => EventKind::ComponentTagged { name: req_str(o, "component")?, tags: texts(o, "tags")? },
         "run_logged" => EventKind::RunLogged(Box::new(run(object(o, "run")?).map_err(|e| e.within("run"))?)),
         "notes_set" => EventKind::NotesSet {
             run: u32::try_from(uint(o, "run")?).map_err(|_| StoreError::invalid("run", "run is not a run id"))?,
-            notes: text(o, "notes")?,
+            notes: req_str(o, "notes")?,
         },
         "flagged" => {
-            EventKind::Flagged { outputs: texts(o, "outputs")?, reason: opt_text(o, "reason")?, by: opt_text(o, "by")? }
+            EventKind::Flagged { outputs: texts(o, "outputs")?, reason: opt_str(o, "reason")?, by: opt_str(o, "by")? }
         }
         "unflagged" => EventKind::Unflagged {
             outputs: texts(o, "outputs")?,
-            all: o.get("all").and_then(Value::as_bool).ok_or_else(|| wrong("all", "true or false"))?,
+            all: o.get("all").and_then(Value::as_bool).ok_or_else(|| wrong_type("all", "true or false"))?,
         },
         "openlineage" => EventKind::Lineage(Box::new(lineage(o)?)),
         "tree_head" => EventKind::TreeHead {
@@ -216,15 +223,15 @@ pub fn event_from_json(v: &Value) -> Result<Event> {
 
 fn base64_field(o: &Map<String, Value>, key: &str) -> Result<Vec<u8>> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(text(o, key)?).map_err(|_| wrong(key, "standard base64"))
+    base64::engine::general_purpose::STANDARD.decode(req_str(o, key)?).map_err(|_| wrong_type(key, "standard base64"))
 }
 
 fn bytes32(o: &Map<String, Value>, key: &str) -> Result<[u8; 32]> {
-    base64_field(o, key)?.try_into().map_err(|_| wrong(key, "32 bytes in base64"))
+    base64_field(o, key)?.try_into().map_err(|_| wrong_type(key, "32 bytes in base64"))
 }
 
 fn lineage(o: &Map<String, Value>) -> Result<LineageRecord> {
-    let kind = match text(o, "kind")?.as_str() {
+    let kind = match req_str(o, "kind")?.as_str() {
         "RunEvent" => LineageKind::Run,
         "DatasetEvent" => LineageKind::Dataset,
         "JobEvent" => LineageKind::Job,
@@ -233,13 +240,13 @@ fn lineage(o: &Map<String, Value>) -> Result<LineageRecord> {
     let run = match o.get("run") {
         None | Some(Value::Null) => None,
         Some(Value::Object(u)) => Some(run_update(u).map_err(|e| e.within("run"))?),
-        Some(_) => return Err(wrong("run", "an object or null")),
+        Some(_) => return Err(wrong_type("run", "an object or null")),
     };
-    Ok(LineageRecord { raw: text(o, "raw")?, kind, event_time: time(o, "event_time")?.0, run })
+    Ok(LineageRecord { raw: req_str(o, "raw")?, kind, event_time: req_time(o, "event_time")?.0, run })
 }
 
 fn run_update(o: &Map<String, Value>) -> Result<RunUpdate> {
-    let status = match text(o, "status")?.as_str() {
+    let status = match req_str(o, "status")?.as_str() {
         "running" => RunStatus::Running,
         "completed" => RunStatus::Completed,
         "failed" => RunStatus::Failed,
@@ -247,47 +254,47 @@ fn run_update(o: &Map<String, Value>) -> Result<RunUpdate> {
         other => return Err(StoreError::invalid("status", format!("status `{other}` is not a run status"))),
     };
     Ok(RunUpdate {
-        id: u32::try_from(uint(o, "id")?).map_err(|_| wrong("id", "a run id"))?,
-        uuid: text(o, "run_id")?,
-        opened: o.get("opened").and_then(Value::as_bool).ok_or_else(|| wrong("opened", "true or false"))?,
-        component: text(o, "component")?,
-        event_type: text(o, "event_type")?,
-        start: time(o, "start")?.0,
-        end: time(o, "end")?.0,
+        id: u32::try_from(uint(o, "id")?).map_err(|_| wrong_type("id", "a run id"))?,
+        uuid: req_str(o, "run_id")?,
+        opened: o.get("opened").and_then(Value::as_bool).ok_or_else(|| wrong_type("opened", "true or false"))?,
+        component: req_str(o, "component")?,
+        event_type: req_str(o, "event_type")?,
+        start: req_time(o, "start")?.0,
+        end: req_time(o, "end")?.0,
         status,
         inputs: io_list(o, "inputs", true)?,
         outputs: io_list(o, "outputs", true)?,
         produced: io_list(o, "produced", true)?,
         dependencies: edges(o)?,
         stale: texts(o, "stale")?,
-        git_hash: opt_text(o, "git_hash")?,
-        source_url: opt_text(o, "source_url")?,
-        code_snapshot: opt_text(o, "code_snapshot")?,
+        git_hash: opt_str(o, "git_hash")?,
+        source_url: opt_str(o, "source_url")?,
+        code_snapshot: opt_str(o, "code_snapshot")?,
         tests: tests(o)?,
-        error: opt_text(o, "error")?,
-        parent: opt_text(o, "parent")?,
-        parent_component: opt_text(o, "parent_component")?,
+        error: opt_str(o, "error")?,
+        parent: opt_str(o, "parent")?,
+        parent_component: opt_str(o, "parent_component")?,
     })
 }
 
 fn io_list(o: &Map<String, Value>, key: &str, with_producer: bool) -> Result<Vec<IoRecord>> {
-    let list = o.get(key).and_then(Value::as_array).ok_or_else(|| wrong(key, "a list"))?;
+    let list = o.get(key).and_then(Value::as_array).ok_or_else(|| wrong_type(key, "a list"))?;
     list.iter()
         .enumerate()
         .map(|(i, v)| {
             let at = format!("{key}[{i}]");
-            let p = v.as_object().ok_or_else(|| wrong(&at, "an object"))?;
-            let kind = IoType::parse(&text(p, "type").map_err(|e| e.within(&at))?)
-                .ok_or_else(|| wrong(&format!("{at}.type"), "data, model, endpoint or unknown"))?;
+            let p = v.as_object().ok_or_else(|| wrong_type(&at, "an object"))?;
+            let kind = IoType::parse(&req_str(p, "type").map_err(|e| e.within(&at))?)
+                .ok_or_else(|| wrong_type(&format!("{at}.type"), "data, model, endpoint or unknown"))?;
             let producer = match p.get("producer") {
                 Some(Value::Number(n)) if with_producer => {
-                    Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| wrong(&at, "a run id"))?)
+                    Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| wrong_type(&at, "a run id"))?)
                 }
                 _ => None,
             };
             Ok(IoRecord {
-                name: text(p, "name").map_err(|e| e.within(&at))?,
-                hash: opt_text(p, "hash").map_err(|e| e.within(&at))?,
+                name: req_str(p, "name").map_err(|e| e.within(&at))?,
+                hash: opt_str(p, "hash").map_err(|e| e.within(&at))?,
                 kind,
                 producer,
             })
@@ -296,17 +303,17 @@ fn io_list(o: &Map<String, Value>, key: &str, with_producer: bool) -> Result<Vec
 }
 
 fn edges(o: &Map<String, Value>) -> Result<Vec<Dependency>> {
-    let edges = o.get("edges").and_then(Value::as_array).ok_or_else(|| wrong("edges", "a list"))?;
+    let edges = o.get("edges").and_then(Value::as_array).ok_or_else(|| wrong_type("edges", "a list"))?;
     edges
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let to = e.get("to").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
-            let to = to.ok_or_else(|| wrong(&format!("edges[{i}].to"), "a run id"))?;
+            let to = to.ok_or_else(|| wrong_type(&format!("edges[{i}].to"), "a run id"))?;
             let via = match e.get("via") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => Some(s.clone()),
-                Some(_) => return Err(wrong(&format!("edges[{i}].via"), "a name or null")),
+                Some(_) => return Err(wrong_type(&format!("edges[{i}].via"), "a name or null")),
             };
             Ok(Dependency { run: to, via })
         })
@@ -316,53 +323,39 @@ fn edges(o: &Map<String, Value>) -> Result<Vec<Dependency>> {
 fn tests(o: &Map<String, Value>) -> Result<Vec<TestResult>> {
     match o.get("tests") {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(t) => serde_json::from_value::<Vec<TestResult>>(t.clone()).map_err(|e| wrong("tests", &e.to_string())),
+        Some(t) => {
+            serde_json::from_value::<Vec<TestResult>>(t.clone()).map_err(|e| wrong_type("tests", &e.to_string()))
+        }
     }
 }
 
 fn run(o: &Map<String, Value>) -> Result<RunRecord> {
-    let id = u32::try_from(uint(o, "id")?).map_err(|_| wrong("id", "a run id"))?;
+    let id = u32::try_from(uint(o, "id")?).map_err(|_| wrong_type("id", "a run id"))?;
     let outputs = io_list(o, "outputs", false)?;
     Ok(RunRecord {
         id,
-        component: text(o, "component")?,
-        start: time(o, "start")?.0,
-        end: time(o, "end")?.0,
+        component: req_str(o, "component")?,
+        start: req_time(o, "start")?.0,
+        end: req_time(o, "end")?.0,
         inputs: io_list(o, "inputs", true)?,
         outputs,
         dependencies: edges(o)?,
         stale: texts(o, "stale")?,
-        git_hash: opt_text(o, "git_hash")?,
+        git_hash: opt_str(o, "git_hash")?,
         git_tags: texts(o, "git_tags")?,
-        code_snapshot: opt_text(o, "code_snapshot")?,
-        notes: opt_text(o, "notes")?.unwrap_or_default(),
+        code_snapshot: opt_str(o, "code_snapshot")?,
+        notes: opt_str(o, "notes")?.unwrap_or_default(),
         tests: tests(o)?,
-        idempotency_key: opt_text(o, "idempotency_key")?,
+        idempotency_key: opt_str(o, "idempotency_key")?,
     })
 }
 
-fn wrong(field: &str, expected: &str) -> StoreError {
-    StoreError::invalid(field, format!("{field} must be {expected}"))
-}
-
 fn object<'a>(o: &'a Map<String, Value>, key: &str) -> Result<&'a Map<String, Value>> {
-    o.get(key).and_then(Value::as_object).ok_or_else(|| wrong(key, "an object"))
+    o.get(key).and_then(Value::as_object).ok_or_else(|| wrong_type(key, "an object"))
 }
 
 fn uint(o: &Map<String, Value>, key: &str) -> Result<u64> {
-    o.get(key).and_then(Value::as_u64).ok_or_else(|| wrong(key, "a non-negative integer"))
-}
-
-fn text(o: &Map<String, Value>, key: &str) -> Result<String> {
-    o.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| wrong(key, "a string"))
-}
-
-fn opt_text(o: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match o.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(wrong(key, "a string or null")),
-    }
+    o.get(key).and_then(Value::as_u64).ok_or_else(|| wrong_type(key, "a non-negative integer"))
 }
 
 fn texts(o: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
@@ -371,15 +364,10 @@ fn texts(o: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| wrong(&format!("{key}[{i}]"), "a string")))
+            .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| wrong_type(&format!("{key}[{i}]"), "a string")))
             .collect(),
-        Some(_) => Err(wrong(key, "a list of strings")),
+        Some(_) => Err(wrong_type(key, "a list of strings")),
     }
-}
-
-fn time(o: &Map<String, Value>, key: &str) -> Result<Timestamp> {
-    let v = o.get(key).ok_or_else(|| StoreError::invalid(key, format!("{key} is required")))?;
-    crate::ingest::parse_time(v).map_err(|why| StoreError::invalid(key, format!("{key}: {why}")))
 }
 
 #[cfg(test)]

@@ -82,13 +82,13 @@ fn default_times(value: &mut serde_json::Value, now: mltrace_store::Timestamp) {
 }
 
 /// `runs[3].upstream[0] names ...` becomes `line 1204: upstream[0] names ...`.
-fn at_line(e: &Error, lines: &[usize], offset: usize) -> Option<String> {
+fn at_line(e: &Error, list: &str, lines: &[usize], offset: usize) -> Option<String> {
     let field = e.field()?;
-    let rest = field.strip_prefix("runs[")?;
+    let rest = field.strip_prefix(list)?.strip_prefix('[')?;
     let (k, _) = rest.split_once(']')?;
     let k: usize = k.parse().ok()?;
     let line = lines.get(offset + k)?;
-    let prefix = format!("runs[{k}]");
+    let prefix = format!("{list}[{k}]");
     let msg = e.to_string();
     let msg = msg
         .strip_prefix(&prefix)
@@ -123,38 +123,62 @@ const RESTORE_BYTES: usize = 16 << 20;
 pub fn restore_lines(
     conn: &mltrace_api::client::Connection,
     lines: impl Iterator<Item = std::io::Result<String>>,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> anyhow::Result<(u64, u64)> {
-    let mut chunk: Vec<String> = Vec::new();
-    let mut chunk_lines: Vec<usize> = Vec::new();
-    let mut bytes = 0;
-    let (mut restored, mut last) = (0u64, 0u64);
-    let mut flush = |chunk: &mut Vec<String>, chunk_lines: &mut Vec<usize>, restored: &mut u64, last: &mut u64| {
-        if chunk.is_empty() {
+    let mut restore =
+        Restore { conn, progress, chunk: Vec::new(), numbers: Vec::new(), bytes: 0, restored: 0, last: 0 };
+    for (i, line) in lines.enumerate() {
+        let line = line.map_err(|e| Usage(format!("line {}: cannot be read: {e}", i + 1)))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        restore.bytes += line.len();
+        restore.chunk.push(line);
+        restore.numbers.push(i + 1);
+        if restore.chunk.len() >= RESTORE_EVENTS || restore.bytes >= RESTORE_BYTES {
+            restore.send()?;
+        }
+    }
+    restore.send()?;
+    Ok((restore.restored, restore.last))
+}
+
+/// A restore in progress: the chunk being gathered (with its line numbers) and what has landed.
+struct Restore<'c, P> {
+    conn: &'c mltrace_api::client::Connection,
+    progress: P,
+    chunk: Vec<String>,
+    numbers: Vec<usize>,
+    bytes: usize,
+    restored: u64,
+    last: u64,
+}
+
+impl<P: FnMut(u64)> Restore<'_, P> {
+    /// Sends the gathered chunk; a refusal names its line and says up to where the store now holds
+    /// the history.
+    fn send(&mut self) -> anyhow::Result<()> {
+        if self.chunk.is_empty() {
             return Ok(());
         }
-        match conn.restore(chunk) {
+        match self.conn.restore(&self.chunk) {
             Ok(seq) => {
-                *restored += chunk.len() as u64;
-                *last = seq;
-                progress(*restored);
-                chunk.clear();
-                chunk_lines.clear();
+                self.restored += self.chunk.len() as u64;
+                self.last = seq;
+                (self.progress)(self.restored);
+                self.chunk.clear();
+                self.numbers.clear();
+                self.bytes = 0;
                 Ok(())
             }
             Err(e) => {
-                let held = if *restored == 0 {
+                let held = if self.restored == 0 {
                     "nothing was restored".to_string()
                 } else {
-                    format!("events up to seq {last} were restored", last = *last)
+                    format!("events up to seq {} were restored", self.last)
                 };
-                let msg = match e.field().and_then(|f| f.strip_prefix("events[")).and_then(|r| r.split_once(']')) {
-                    Some((k, _)) => {
-                        let line = k.parse::<usize>().ok().and_then(|k| chunk_lines.get(k)).copied().unwrap_or(0);
-                        let text = e.to_string();
-                        let text = text.split_once("] ").map(|(_, t)| t.to_string()).unwrap_or(text);
-                        format!("line {line}: {text} ({held})")
-                    }
+                let msg = match at_line(&e, "events", &self.numbers, 0) {
+                    Some(at) => format!("{at} ({held})"),
                     None => format!("{e} ({held})"),
                 };
                 Err(if e.is_bad_input() {
@@ -164,22 +188,7 @@ pub fn restore_lines(
                 })
             }
         }
-    };
-    for (i, line) in lines.enumerate() {
-        let line = line.map_err(|e| Usage(format!("line {}: cannot be read: {e}", i + 1)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        bytes += line.len();
-        chunk.push(line);
-        chunk_lines.push(i + 1);
-        if chunk.len() >= RESTORE_EVENTS || bytes >= RESTORE_BYTES {
-            flush(&mut chunk, &mut chunk_lines, &mut restored, &mut last)?;
-            bytes = 0;
-        }
     }
-    flush(&mut chunk, &mut chunk_lines, &mut restored, &mut last)?;
-    Ok((restored, last))
 }
 
 /// `mltrace import` of an export: the events go back as they were.
@@ -202,7 +211,9 @@ fn import_events(a: &ImportArgs, ctx: &mut Ctx, first: String, rest: Box<dyn Buf
     if a.json {
         return Ok(ctx.out.json(&json!({ "events": n, "last_seq": last }))?);
     }
-    ctx.out.line(&format!("restored {} (seq {}–{last})", plural(n, "event", "events"), last + 1 - n))?;
+    let first = last + 1 - n;
+    let seqs = if first == last { format!("seq {last}") } else { format!("seq {first}–{last}") };
+    ctx.out.line(&format!("restored {} ({seqs})", plural(n, "event", "events")))?;
     Ok(())
 }
 
@@ -247,7 +258,7 @@ pub fn run(a: ImportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
                 } else {
                     format!("the {} before line {} were imported", plural(offset as u64, "run", "runs"), lines[offset])
                 };
-                return match at_line(&e, &lines, offset) {
+                return match at_line(&e, "runs", &lines, offset) {
                     Some(msg) if e.is_bad_input() => Err(Usage(format!("{msg} ({written})")).into()),
                     Some(msg) => Err(crate::Failed(format!("{msg} ({written})")).into()),
                     None => Err(super::explain(&conn, e).context(written)),
