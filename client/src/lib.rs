@@ -283,7 +283,6 @@ pub fn audit_answer(store: &Store, ask: &AuditAsk) -> std::result::Result<serde_
             let r = store.reader(*as_of);
             let mut v = serde_json::to_value(r.run(*id)?).unwrap_or_default();
             let seq = r.seq();
-            drop(r);
             v["proof"] = evidence_json(&store.run_evidence(&[*id], Some(AsOf::Seq(seq)))?);
             v
         }

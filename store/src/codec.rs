@@ -1,5 +1,6 @@
-//! The byte format of the log. This module alone knows how events become bytes; nothing outside it
-//! knows that payloads are bincode.
+//! The byte formats of a data directory: the log's segments and records, the `log/newest` file and
+//! the checkpoint's header and body. This module alone knows how events and state become bytes;
+//! nothing outside it knows that payloads are bincode or where a field sits in a header.
 //!
 //! A data directory holds segment files `log/NNNNNNNN.seg`, numbered from 1. Each starts with a
 //! header, followed by records. All integers are little-endian.
@@ -28,8 +29,23 @@
 //!
 //! A batch is the records written by one append; only a batch whose last record carries
 //! `FLAG_BATCH_END` counts, so a batch cut by a crash vanishes whole. A batch never spans segments.
+//!
+//! **Checkpoint** `DATA_DIR/checkpoint` ([`CHECKPOINT_HEADER_LEN`] = 32 bytes of header, then the body)
+//!
+//! | offset | width | field                                              |
+//! |-------:|------:|----------------------------------------------------|
+//! |      0 |     8 | magic `MLTRCKP\0` ([`CHECKPOINT_MAGIC`])           |
+//! |      8 |     2 | format version, u16 ([`CHECKPOINT_VERSION`])       |
+//! |     10 |     2 | reserved, zero                                     |
+//! |     12 |     4 | crc32 of the body                                  |
+//! |     16 |     8 | body length, u64                                   |
+//! |     24 |     8 | seq of the last event the state includes, u64      |
+//! |     32 |   len | body: the log id and the segments covered, then the state, bincode 2 standard configuration |
 
 use crate::event::Event;
+use crate::log::SegmentSum;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Magic bytes at the start of every segment.
 pub const MAGIC: [u8; 8] = *b"MLTRLOG\0";
@@ -208,6 +224,14 @@ pub fn read_frame(buf: &[u8], offset: usize) -> Result<Frame<'_>, FrameError> {
     Ok(Frame { payload: &buf[offset + FRAME_LEN..end], batch_end: frame[8] & FLAG_BATCH_END != 0, next: end })
 }
 
+/// The payload length that the record at `at` of `buf` declares, when `buf` holds its frame and
+/// the length is one [`read_frame`] accepts: how many bytes a reader must hold to read the record.
+pub fn declared_len(buf: &[u8], at: usize) -> Option<usize> {
+    let frame = buf.get(at..at.checked_add(FRAME_LEN)?)?;
+    let len = u32_at(frame, 4) as usize;
+    (1..=MAX_PAYLOAD).contains(&len).then_some(len)
+}
+
 /// Decodes a payload whose checksum already matched, borrowing its strings (replay's path).
 pub fn decode_event_ref(payload: &[u8]) -> Result<crate::event::EventRef<'_>, String> {
     match bincode::serde::borrow_decode_from_slice::<crate::event::EventRef<'_>, _>(payload, DECODE) {
@@ -223,6 +247,85 @@ pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
         Ok((event, used)) if used == payload.len() => Ok(event),
         Ok((_, used)) => Err(format!("payload has {} trailing bytes", payload.len() - used)),
         Err(e) => Err(format!("payload does not decode: {e}")),
+    }
+}
+
+/// Magic bytes at the start of a checkpoint.
+pub const CHECKPOINT_MAGIC: [u8; 8] = *b"MLTRCKP\0";
+/// Format version of the checkpoints this build writes and reads. A checkpoint is a cache: one of
+/// another version is ignored and the log replayed, so the version moves with the state's shape.
+pub const CHECKPOINT_VERSION: u16 = 5;
+/// Length of the checkpoint header.
+pub const CHECKPOINT_HEADER_LEN: usize = 32;
+
+/// What a checkpoint's header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointHeader {
+    /// crc32 of the body.
+    pub crc: u32,
+    /// Length of the body.
+    pub len: u64,
+    /// The last seq the state includes.
+    pub seq: u64,
+}
+
+/// The 32 header bytes of a checkpoint.
+pub fn encode_checkpoint_header(h: CheckpointHeader) -> [u8; CHECKPOINT_HEADER_LEN] {
+    let mut b = [0u8; CHECKPOINT_HEADER_LEN];
+    b[0..8].copy_from_slice(&CHECKPOINT_MAGIC);
+    b[8..10].copy_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
+    b[12..16].copy_from_slice(&h.crc.to_le_bytes());
+    b[16..24].copy_from_slice(&h.len.to_le_bytes());
+    b[24..32].copy_from_slice(&h.seq.to_le_bytes());
+    b
+}
+
+/// Checks a whole checkpoint file's header and body checksum; answers the header and the body.
+pub fn decode_checkpoint(bytes: &[u8]) -> Result<(CheckpointHeader, &[u8]), String> {
+    let b = bytes.get(..CHECKPOINT_HEADER_LEN).ok_or("the file is shorter than its header")?;
+    if b[0..8] != CHECKPOINT_MAGIC {
+        return Err("bad magic bytes".into());
+    }
+    let version = u16::from_le_bytes([b[8], b[9]]);
+    if version != CHECKPOINT_VERSION {
+        return Err(format!("format version {version}, this build reads {CHECKPOINT_VERSION}"));
+    }
+    let h = CheckpointHeader { crc: u32_at(b, 12), len: u64_at(b, 16), seq: u64_at(b, 24) };
+    let end = usize::try_from(h.len).ok().and_then(|l| CHECKPOINT_HEADER_LEN.checked_add(l));
+    let body = end.and_then(|end| bytes.get(CHECKPOINT_HEADER_LEN..end)).ok_or("the body is cut short")?;
+    if crc32fast::hash(body) != h.crc {
+        return Err("checksum mismatch".into());
+    }
+    Ok((h, body))
+}
+
+/// Writes a checkpoint body (the log id, the segments covered, the state) to `out`.
+pub fn encode_checkpoint_body<W: std::io::Write>(
+    out: &mut W,
+    log_id: u32,
+    covered: &[SegmentSum],
+    state: &impl Serialize,
+) -> std::io::Result<()> {
+    bincode::serde::encode_into_std_write((log_id, covered), out, CONFIG)
+        .and_then(|_| bincode::serde::encode_into_std_write(state, out, CONFIG))
+        .map(|_| ())
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// The log id and segments covered at the start of a checkpoint body, and where the state begins.
+pub fn decode_checkpoint_known(body: &[u8]) -> Result<(u32, Vec<SegmentSum>, usize), String> {
+    let ((log_id, covered), used): ((u32, Vec<SegmentSum>), usize) = bincode::serde::decode_from_slice(body, CONFIG)
+        .map_err(|e| format!("the segments covered do not decode: {e}"))?;
+    Ok((log_id, covered, used))
+}
+
+/// The state of a checkpoint body, from where [`decode_checkpoint_known`] stopped.
+pub fn decode_checkpoint_state<T: DeserializeOwned>(body: &[u8], from: usize) -> Result<T, String> {
+    let rest = body.get(from..).ok_or("the body is cut short")?;
+    match bincode::serde::decode_from_slice::<T, _>(rest, CONFIG) {
+        Ok((state, used)) if used == rest.len() => Ok(state),
+        Ok((_, used)) => Err(format!("the state has {} trailing bytes", rest.len() - used)),
+        Err(e) => Err(format!("the state does not decode: {e}")),
     }
 }
 

@@ -931,9 +931,8 @@ impl Log {
         let n = read_at_most(&*file, &mut buf, start)
             .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         buf.truncate(n);
-        let len =
-            buf.get(tail + 4..tail + 8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
-        let need = tail + codec::FRAME_LEN + len.min(codec::MAX_PAYLOAD);
+        // A length out of range is left for read_frame to report, not allocated.
+        let need = codec::declared_len(&buf, tail).map_or(0, |len| tail + codec::FRAME_LEN + len);
         if need > buf.len() {
             buf.resize(need, 0);
             file.read_exact_at(&mut buf, start)
@@ -964,9 +963,9 @@ impl Log {
         let n = read_at_most(&*file, &mut buf, loc.offset())
             .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         buf.truncate(n);
-        let len = buf.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
-        if codec::FRAME_LEN + len > buf.len() {
-            buf.resize(codec::FRAME_LEN + len.min(codec::MAX_PAYLOAD), 0);
+        let need = codec::declared_len(&buf, 0).map_or(0, |len| codec::FRAME_LEN + len);
+        if need > buf.len() {
+            buf.resize(need, 0);
             file.read_exact_at(&mut buf, loc.offset())
                 .map_err(|e| StoreError::io(format!("reading {}", path().display()), e))?;
         }

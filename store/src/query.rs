@@ -5,6 +5,7 @@
 
 use crate::error::{Result, StoreError};
 use crate::event::{EventKind, LineageRecord, RunId, RunRecord, RunStatus, Seq};
+use crate::log::Loc;
 use crate::model::*;
 use crate::state::{FlagEntry, NO_VIA, State, View};
 use crate::store::Store;
@@ -104,7 +105,27 @@ impl LineageFacts {
 /// A consistent read of the store at one seq.
 pub struct Reader<'s> {
     store: &'s Store,
-    st: RwLockReadGuard<'s, State>,
+    seq: Seq,
+}
+
+/// How many runs a query reads from the log between two holds of the state lock: enough that
+/// taking the lock is noise, few enough that a hold stays in the microseconds.
+const RUNS_PER_HOLD: usize = 256;
+
+/// Where a run's cold fields are in the log: one record for a native run, one per event (as of the
+/// reader) for an OpenLineage run.
+enum Source {
+    Native(Seq, Loc),
+    Lineage(Vec<(Seq, Loc)>),
+}
+
+/// A run's cold fields as read from the log.
+type Cold = (RunRecord, Option<LineageFacts>);
+
+/// The state under its read lock, seen at the reader's seq. Everything here works in memory; no
+/// method reads the log.
+struct Locked<'a> {
+    st: RwLockReadGuard<'a, State>,
     seq: Seq,
 }
 
@@ -112,88 +133,18 @@ fn flag_view(name: &str, f: &FlagEntry) -> FlagView {
     FlagView { name: name.to_string(), reason: f.reason.clone(), by: f.by.clone(), at: Timestamp(f.at) }
 }
 
-impl<'s> Reader<'s> {
-    pub(crate) fn new(store: &'s Store, st: RwLockReadGuard<'s, State>, seq: Seq) -> Self {
-        Reader { store, st, seq }
-    }
-
+impl Locked<'_> {
     fn view(&self) -> View<'_> {
         self.st.view(self.seq)
     }
 
-    /// The seq this reader sees.
-    pub fn seq(&self) -> Seq {
-        self.seq
-    }
-
-    fn record(&self, id: RunId) -> Result<(RunRecord, Option<LineageFacts>)> {
+    fn source(&self, id: RunId) -> Result<Source> {
         let row = self.view().run(id).ok_or_else(|| StoreError::not_found("id", format!("run {id} does not exist")))?;
-        if self.st.lineage_run(id).is_some() {
-            let (record, facts) = self.lineage_record(id)?;
-            return Ok((record, Some(facts)));
-        }
-        Ok((self.store.run_record_at(self.st.locs[row.seq as usize - 1], row.seq)?, None))
-    }
-
-    /// An OpenLineage run as of this reader: its events up to the reader's seq, merged (lists
-    /// concatenated, scalars from the latest event that gave them).
-    fn lineage_record(&self, id: RunId) -> Result<(RunRecord, LineageFacts)> {
-        let seqs: Vec<Seq> = self
-            .st
-            .lineage_run(id)
-            .map(|r| r.seqs.iter().copied().filter(|&s| s <= self.seq).collect())
-            .unwrap_or_default();
-        let mut record = RunRecord {
-            id,
-            component: String::new(),
-            start: 0,
-            end: 0,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            dependencies: Vec::new(),
-            stale: Vec::new(),
-            git_hash: None,
-            git_tags: Vec::new(),
-            code_snapshot: None,
-            notes: String::new(),
-            tests: Vec::new(),
-            idempotency_key: None,
-        };
-        let mut facts = LineageFacts::default();
-        for seq in seqs {
-            let event = self.store.log.read(self.st.locs[seq as usize - 1], seq)?;
-            let EventKind::Lineage(l) = event.kind else { continue };
-            let LineageRecord { raw, run, event_time, .. } = *l;
-            let Some(u) = run else { continue };
-            record.component = u.component;
-            record.start = u.start;
-            record.end = u.end;
-            record.inputs.extend(u.inputs);
-            for o in u.outputs {
-                // A second mention brings the version the first lacked.
-                match record.outputs.iter_mut().find(|known| known.name == o.name) {
-                    Some(known) => known.hash = known.hash.take().or(o.hash),
-                    None => record.outputs.push(o),
-                }
-            }
-            record.dependencies.extend(u.dependencies);
-            record.stale.extend(u.stale);
-            record.tests.extend(u.tests);
-            record.git_hash = u.git_hash.or(record.git_hash);
-            record.code_snapshot = u.code_snapshot.or(record.code_snapshot);
-            facts.uuid = u.uuid;
-            facts.status = u.status;
-            facts.error = u.error.or(facts.error);
-            facts.source_url = u.source_url.or(facts.source_url);
-            if u.parent.is_some() {
-                facts.parent = u.parent;
-                facts.parent_component = u.parent_component;
-            }
-            facts.events.push((seq, u.event_type, event_time));
-            facts.raws.push(raw);
-        }
-        record.dependencies.sort_by_key(|d| d.run);
-        Ok((record, facts))
+        let loc = |seq: Seq| self.st.locs[seq as usize - 1];
+        Ok(match self.st.lineage_run(id) {
+            Some(r) => Source::Lineage(r.seqs.iter().filter(|&&s| s <= self.seq).map(|&s| (s, loc(s))).collect()),
+            None => Source::Native(row.seq, loc(row.seq)),
+        })
     }
 
     /// The parent run of an OpenLineage run, when it is logged here (as of this reader).
@@ -215,14 +166,12 @@ impl<'s> Reader<'s> {
         }
     }
 
-    /// A run summary.
-    pub fn summary(&self, id: RunId) -> Result<RunSummary> {
-        let (r, facts) = self.record(id)?;
+    fn summary(&self, id: RunId, (r, facts): Cold) -> RunSummary {
         let parent = facts.as_ref().and_then(|f| self.parent_of(f));
         let row_seq = self.view().run(id).map(|r| r.seq).unwrap_or(0);
         let (description, owner, tags) = self.component_fields(&r.component);
         let notes = self.view().notes(id).map(str::to_string).unwrap_or(r.notes);
-        Ok(RunSummary {
+        RunSummary {
             id,
             seq: row_seq,
             duration_ms: r.end - r.start,
@@ -243,16 +192,10 @@ impl<'s> Reader<'s> {
             status: facts.as_ref().map(|f| f.status),
             error: facts.and_then(|f| f.error),
             parent,
-        })
+        }
     }
 
-    fn summaries(&self, ids: &[RunId]) -> Result<Vec<RunSummary>> {
-        ids.iter().map(|&id| self.summary(id)).collect()
-    }
-
-    /// The full run.
-    pub fn run(&self, id: RunId) -> Result<RunDetail> {
-        let (r, facts) = self.record(id)?;
+    fn detail(&self, id: RunId, (r, facts): Cold) -> RunDetail {
         let parent = facts.as_ref().and_then(|f| self.parent_of(f));
         let openlineage = facts.as_ref().map(|f| f.card(&r.component, parent));
         let v = self.view();
@@ -260,7 +203,7 @@ impl<'s> Reader<'s> {
         let flagged = |name: &str| v.io(name).is_some_and(|io| flags.contains_key(&io));
         let (description, owner, tags) = self.component_fields(&r.component);
         let notes = v.notes(id).map(str::to_string).unwrap_or(r.notes);
-        Ok(RunDetail {
+        RunDetail {
             id,
             seq: v.run(id).map(|r| r.seq).unwrap_or(0),
             duration_ms: r.end - r.start,
@@ -297,7 +240,7 @@ impl<'s> Reader<'s> {
             error: facts.and_then(|f| f.error),
             parent,
             openlineage,
-        })
+        }
     }
 
     fn component_id(&self, name: &str) -> Result<u32> {
@@ -312,104 +255,27 @@ impl<'s> Reader<'s> {
         ComponentView { name, description, owner, tags }
     }
 
-    /// A component with its run count, latest run and outdated flag.
-    pub fn component(&self, name: &str) -> Result<ComponentDetail> {
-        let c = self.component_id(name)?;
-        let v = self.view();
-        let runs = v.component_runs(c);
-        let latest_run = match runs.last() {
-            Some(&id) => Some(self.summary(id)?),
-            None => None,
-        };
-        let outdated = v.superseded(c).is_some_and(|(_, s)| !s.is_empty());
-        Ok(ComponentDetail { component: self.component_view(c), run_count: runs.len() as u64, latest_run, outdated })
-    }
-
-    /// Components, filtered by owner and tag (both when given), sorted by name.
-    pub fn components(&self, owner: Option<&str>, tag: Option<&str>) -> Vec<ComponentView> {
-        let v = self.view();
-        let tag_id = tag.map(|t| self.st.tag_names.get(t));
-        let mut out: Vec<ComponentView> = v
-            .components()
-            .filter(|&c| {
-                let (_, o, tags) = v.component_meta(c);
-                owner.is_none_or(|want| o == want) && tag_id.is_none_or(|t| t.is_some_and(|t| tags.contains(&t)))
-            })
-            .map(|c| self.component_view(c))
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
-    /// Every tag with the number of components carrying it.
-    pub fn tags(&self) -> Vec<TagCount> {
-        let v = self.view();
-        let mut counts: HashMap<u32, u64> = HashMap::new();
-        for c in v.components() {
-            for &t in v.component_meta(c).2 {
-                *counts.entry(t).or_default() += 1;
-            }
-        }
-        let mut out: Vec<TagCount> = counts
-            .into_iter()
-            .map(|(t, n)| TagCount { name: self.st.tag_names.name(t).to_string(), components: n })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
     fn cursor(&self, before: Option<RunId>) -> Result<Option<(i64, RunId)>> {
         self.view().cursor(before).ok_or_else(|| {
             StoreError::not_found("before", format!("run {} does not exist", before.unwrap_or_default()))
         })
     }
 
-    /// Most recent runs: start descending, then id descending.
-    pub fn recent(&self, limit: usize, before: Option<RunId>) -> Result<Vec<RunSummary>> {
-        let ids = self.view().recent(self.cursor(before)?, limit);
-        self.summaries(&ids)
-    }
-
-    /// A component's runs, newest first, within an inclusive start-time range.
-    pub fn history(
-        &self,
-        name: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-    ) -> Result<Vec<RunSummary>> {
-        let c = self.component_id(name)?;
-        let ids = self.view().history(c, self.cursor(before)?, since.map(|t| t.0), until.map(|t| t.0), limit);
-        self.summaries(&ids)
-    }
-
     fn io_id(&self, name: &str, field: &str) -> Result<u32> {
         self.view().io(name).ok_or_else(|| StoreError::not_found(field, format!("no run ever read or wrote `{name}`")))
-    }
-
-    /// An I/O pointer: type, flag, producers and consumers.
-    pub fn io(&self, name: &str) -> Result<IoView> {
-        let id = self.io_id(name, "name")?;
-        let v = self.view();
-        let flags = v.flags();
-        let flag = flags.get(&id).map(|f| FlagInfo { reason: f.reason.clone(), by: f.by.clone(), at: Timestamp(f.at) });
-        Ok(IoView {
-            name: name.to_string(),
-            kind: self.st.io[id as usize].kind,
-            flagged: flag.is_some(),
-            flag,
-            producers: v.producers(id).to_vec(),
-            consumers: v.consumers(id).to_vec(),
-        })
     }
 
     fn via(&self, via: u32) -> Option<String> {
         (via != NO_VIA).then(|| self.st.io_names.name(via).to_string())
     }
 
-    /// The structure of a trace, without reading any run from the log.
-    pub fn lineage(&self, output: &str, max_depth: Option<u32>, limit: usize) -> Result<Lineage> {
+    fn flag_list(&self) -> Vec<(u32, FlagEntry)> {
+        let mut flags: Vec<(u32, FlagEntry)> = self.view().flags().iter().map(|(&id, f)| (id, f.clone())).collect();
+        flags.sort_by_key(|(_, f)| (f.seq, f.pos));
+        flags
+    }
+
+    fn lineage(&self, output: &str, max_depth: Option<u32>, limit: usize) -> Result<Lineage> {
         let io = self.io_id(output, "output")?;
         let v = self.view();
         let Some(root) = v.latest_producer(io) else {
@@ -424,14 +290,236 @@ impl<'s> Reader<'s> {
         })
     }
 
+    fn tags(&self) -> Vec<TagCount> {
+        let v = self.view();
+        let mut counts: HashMap<u32, u64> = HashMap::new();
+        for c in v.components() {
+            for &t in v.component_meta(c).2 {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        let mut out: Vec<TagCount> = counts
+            .into_iter()
+            .map(|(t, n)| TagCount { name: self.st.tag_names.name(t).to_string(), components: n })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}
+
+impl<'s> Reader<'s> {
+    pub(crate) fn new(store: &'s Store, seq: Seq) -> Self {
+        Reader { store, seq }
+    }
+
+    fn lock(&self) -> Locked<'s> {
+        Locked { st: self.store.state(), seq: self.seq }
+    }
+
+    /// The seq this reader sees.
+    pub fn seq(&self) -> Seq {
+        self.seq
+    }
+
+    /// Reads a run's cold fields, with no lock held.
+    fn load(&self, id: RunId, source: Source) -> Result<Cold> {
+        match source {
+            Source::Native(seq, loc) => Ok((self.store.run_record_at(loc, seq)?, None)),
+            Source::Lineage(events) => {
+                let (record, facts) = self.lineage_record(id, events)?;
+                Ok((record, Some(facts)))
+            }
+        }
+    }
+
+    /// Reads runs `ids` from the log outside the lock, a few hundred at a time, and gives each
+    /// (with the lock held again) to `finish`.
+    fn each_run<T>(&self, ids: &[RunId], mut finish: impl FnMut(&Locked<'_>, RunId, Cold) -> T) -> Result<Vec<T>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(RUNS_PER_HOLD) {
+            let sources = {
+                let l = self.lock();
+                chunk.iter().map(|&id| l.source(id)).collect::<Result<Vec<_>>>()?
+            };
+            let cold = chunk.iter().zip(sources).map(|(&id, s)| self.load(id, s)).collect::<Result<Vec<_>>>()?;
+            let l = self.lock();
+            out.extend(chunk.iter().zip(cold).map(|(&id, c)| finish(&l, id, c)));
+        }
+        Ok(out)
+    }
+
+    /// An OpenLineage run as of this reader: its events up to the reader's seq, merged (lists
+    /// concatenated, scalars from the latest event that gave them).
+    fn lineage_record(&self, id: RunId, events: Vec<(Seq, Loc)>) -> Result<(RunRecord, LineageFacts)> {
+        let mut record = RunRecord {
+            id,
+            component: String::new(),
+            start: 0,
+            end: 0,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            dependencies: Vec::new(),
+            stale: Vec::new(),
+            git_hash: None,
+            git_tags: Vec::new(),
+            code_snapshot: None,
+            notes: String::new(),
+            tests: Vec::new(),
+            idempotency_key: None,
+        };
+        let mut facts = LineageFacts::default();
+        for (seq, loc) in events {
+            let event = self.store.log.read(loc, seq)?;
+            let EventKind::Lineage(l) = event.kind else { continue };
+            let LineageRecord { raw, run, event_time, .. } = *l;
+            let Some(u) = run else { continue };
+            record.component = u.component;
+            record.start = u.start;
+            record.end = u.end;
+            record.inputs.extend(u.inputs);
+            for o in u.outputs {
+                // A second mention brings the version the first lacked.
+                match record.outputs.iter_mut().find(|known| known.name == o.name) {
+                    Some(known) => known.hash = known.hash.take().or(o.hash),
+                    None => record.outputs.push(o),
+                }
+            }
+            record.dependencies.extend(u.dependencies);
+            record.stale.extend(u.stale);
+            record.tests.extend(u.tests);
+            record.git_hash = u.git_hash.or(record.git_hash);
+            record.code_snapshot = u.code_snapshot.or(record.code_snapshot);
+            facts.uuid = u.uuid;
+            facts.status = u.status;
+            facts.error = u.error.or(facts.error);
+            facts.source_url = u.source_url.or(facts.source_url);
+            if u.parent.is_some() {
+                facts.parent = u.parent;
+                facts.parent_component = u.parent_component;
+            }
+            facts.events.push((seq, u.event_type, event_time));
+            facts.raws.push(raw);
+        }
+        record.dependencies.sort_by_key(|d| d.run);
+        Ok((record, facts))
+    }
+
+    fn one<T>(&self, id: RunId, finish: impl FnMut(&Locked<'_>, RunId, Cold) -> T) -> Result<T> {
+        self.each_run(&[id], finish)?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("id", format!("run {id} does not exist")))
+    }
+
+    /// A run summary.
+    pub fn summary(&self, id: RunId) -> Result<RunSummary> {
+        self.one(id, |l, id, cold| l.summary(id, cold))
+    }
+
+    fn summaries(&self, ids: &[RunId]) -> Result<Vec<RunSummary>> {
+        self.each_run(ids, |l, id, cold| l.summary(id, cold))
+    }
+
+    /// The full run.
+    pub fn run(&self, id: RunId) -> Result<RunDetail> {
+        self.one(id, |l, id, cold| l.detail(id, cold))
+    }
+
+    /// A component with its run count, latest run and outdated flag.
+    pub fn component(&self, name: &str) -> Result<ComponentDetail> {
+        let (component, run_count, latest, outdated) = {
+            let l = self.lock();
+            let c = l.component_id(name)?;
+            let v = l.view();
+            let runs = v.component_runs(c);
+            let outdated = v.superseded(c).is_some_and(|(_, s)| !s.is_empty());
+            (l.component_view(c), runs.len() as u64, runs.last().copied(), outdated)
+        };
+        let latest_run = match latest {
+            Some(id) => Some(self.summary(id)?),
+            None => None,
+        };
+        Ok(ComponentDetail { component, run_count, latest_run, outdated })
+    }
+
+    /// Components, filtered by owner and tag (both when given), sorted by name.
+    pub fn components(&self, owner: Option<&str>, tag: Option<&str>) -> Vec<ComponentView> {
+        let l = self.lock();
+        let v = l.view();
+        let tag_id = tag.map(|t| l.st.tag_names.get(t));
+        let mut out: Vec<ComponentView> = v
+            .components()
+            .filter(|&c| {
+                let (_, o, tags) = v.component_meta(c);
+                owner.is_none_or(|want| o == want) && tag_id.is_none_or(|t| t.is_some_and(|t| tags.contains(&t)))
+            })
+            .map(|c| l.component_view(c))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Every tag with the number of components carrying it.
+    pub fn tags(&self) -> Vec<TagCount> {
+        self.lock().tags()
+    }
+
+    /// Most recent runs: start descending, then id descending.
+    pub fn recent(&self, limit: usize, before: Option<RunId>) -> Result<Vec<RunSummary>> {
+        let ids = {
+            let l = self.lock();
+            l.view().recent(l.cursor(before)?, limit)
+        };
+        self.summaries(&ids)
+    }
+
+    /// A component's runs, newest first, within an inclusive start-time range.
+    pub fn history(
+        &self,
+        name: &str,
+        limit: usize,
+        before: Option<RunId>,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<RunSummary>> {
+        let ids = {
+            let l = self.lock();
+            let c = l.component_id(name)?;
+            l.view().history(c, l.cursor(before)?, since.map(|t| t.0), until.map(|t| t.0), limit)
+        };
+        self.summaries(&ids)
+    }
+
+    /// An I/O pointer: type, flag, producers and consumers.
+    pub fn io(&self, name: &str) -> Result<IoView> {
+        let l = self.lock();
+        let id = l.io_id(name, "name")?;
+        let v = l.view();
+        let flags = v.flags();
+        let flag = flags.get(&id).map(|f| FlagInfo { reason: f.reason.clone(), by: f.by.clone(), at: Timestamp(f.at) });
+        Ok(IoView {
+            name: name.to_string(),
+            kind: l.st.io[id as usize].kind,
+            flagged: flag.is_some(),
+            flag,
+            producers: v.producers(id).to_vec(),
+            consumers: v.consumers(id).to_vec(),
+        })
+    }
+
+    /// The structure of a trace, without reading any run from the log.
+    pub fn lineage(&self, output: &str, max_depth: Option<u32>, limit: usize) -> Result<Lineage> {
+        self.lock().lineage(output, max_depth, limit)
+    }
+
     /// The runs that produced an output, depth first from its latest producer.
     pub fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize) -> Result<TraceView> {
         let l = self.lineage(output, max_depth, limit)?;
-        let nodes = l
-            .nodes
-            .iter()
-            .map(|&(id, depth)| Ok(TraceNode { depth, run: self.summary(id)? }))
-            .collect::<Result<Vec<_>>>()?;
+        let mut depths = l.nodes.iter().map(|&(_, depth)| depth);
+        let ids: Vec<RunId> = l.nodes.iter().map(|&(id, _)| id).collect();
+        let nodes = self.each_run(&ids, |lk, id, cold| TraceNode {
+            depth: depths.next().unwrap_or(0),
+            run: lk.summary(id, cold),
+        })?;
         Ok(TraceView {
             output: output.to_string(),
             root: l.root,
@@ -443,39 +531,36 @@ impl<'s> Reader<'s> {
 
     /// Everything derived from an output.
     pub fn downstream(&self, output: &str, max_depth: Option<u32>, limit: usize) -> Result<DownstreamView> {
-        let io = self.io_id(output, "output")?;
-        let (producers, walk) = self.view().downstream(io, max_depth, limit);
-        let mut runs = Vec::with_capacity(walk.nodes.len());
+        let (producers, walk, edges) = {
+            let l = self.lock();
+            let io = l.io_id(output, "output")?;
+            let (producers, walk) = l.view().downstream(io, max_depth, limit);
+            let edges: Vec<EdgeView> =
+                walk.edges.iter().map(|&(from, to, via)| EdgeView { from, to, via: l.via(via) }).collect();
+            (producers, walk, edges)
+        };
+        let ids: Vec<RunId> = walk.nodes.iter().map(|&(id, _)| id).collect();
+        let mut depths = walk.nodes.iter().map(|&(_, depth)| depth);
+        let runs = self.each_run(&ids, |lk, id, cold| TraceNode {
+            depth: depths.next().unwrap_or(0),
+            run: lk.summary(id, cold),
+        })?;
         let mut outputs = Vec::new();
         let mut seen = HashSet::new();
-        for &(id, depth) in &walk.nodes {
-            let run = self.summary(id)?;
-            for o in &run.outputs {
+        for node in &runs {
+            for o in &node.run.outputs {
                 if seen.insert(o.clone()) {
                     outputs.push(o.clone());
                 }
             }
-            runs.push(TraceNode { depth, run });
         }
-        Ok(DownstreamView {
-            output: output.to_string(),
-            producers,
-            runs,
-            outputs,
-            edges: walk.edges.into_iter().map(|(from, to, via)| EdgeView { from, to, via: self.via(via) }).collect(),
-            truncated: walk.truncated,
-        })
-    }
-
-    fn flag_list(&self) -> Vec<(u32, FlagEntry)> {
-        let mut flags: Vec<(u32, FlagEntry)> = self.view().flags().iter().map(|(&id, f)| (id, f.clone())).collect();
-        flags.sort_by_key(|(_, f)| (f.seq, f.pos));
-        flags
+        Ok(DownstreamView { output: output.to_string(), producers, runs, outputs, edges, truncated: walk.truncated })
     }
 
     /// Flagged outputs, in the order they were flagged.
     pub fn flags(&self) -> Vec<FlagView> {
-        self.flag_list().iter().map(|(id, f)| flag_view(self.st.io_names.name(*id), f)).collect()
+        let l = self.lock();
+        l.flag_list().iter().map(|(id, f)| flag_view(l.st.io_names.name(*id), f)).collect()
     }
 
     /// Flagged outputs and the runs most common to their traces, in the contract's order.
@@ -486,112 +571,123 @@ impl<'s> Reader<'s> {
     /// Review with the runs in the given order. Every run carries its `specificity`; ranking by
     /// it needs it for every candidate before the cut, ranking by count only for the runs kept.
     pub fn review_ranked(&self, limit: usize, rank: ReviewRank) -> Result<ReviewView> {
-        let v = self.view();
-        let flags = self.flag_list();
-        let mut counts: HashMap<RunId, u64> = HashMap::new();
-        let mut unresolved = Vec::new();
-        for (io, _) in &flags {
-            match v.latest_producer(*io) {
-                Some(root) => {
-                    for id in &v.trace_set(root) {
-                        *counts.entry(id).or_default() += 1;
+        let (flagged, unresolved, ranked, union, from_log) = {
+            let l = self.lock();
+            let v = l.view();
+            let flags = l.flag_list();
+            let mut counts: HashMap<RunId, u64> = HashMap::new();
+            let mut unresolved = Vec::new();
+            for (io, _) in &flags {
+                match v.latest_producer(*io) {
+                    Some(root) => {
+                        for id in &v.trace_set(root) {
+                            *counts.entry(id).or_default() += 1;
+                        }
                     }
+                    None => unresolved.push(l.st.io_names.name(*io).to_string()),
                 }
-                None => unresolved.push(self.st.io_names.name(*io).to_string()),
             }
-        }
-        let mut ranked: Vec<(RunId, u64)> = counts.into_iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        if rank == ReviewRank::Count {
-            ranked.truncate(limit);
-        }
-        let ids: Vec<RunId> = ranked.iter().map(|&(id, _)| id).collect();
-        let union = v.downstream_union(&ids);
-        // A small downstream (the usual case: the ranked runs feed a few hundred runs of a big
-        // log) reads its runs' outputs from the log; a large one counts over every name once.
-        let names_of = if union.len().saturating_mul(16) < v.io_count() {
-            self.latest_names_from_log(&union)?
-        } else {
-            v.latest_names_in(&union)
+            let mut ranked: Vec<(RunId, u64)> = counts.into_iter().collect();
+            ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+            if rank == ReviewRank::Count {
+                ranked.truncate(limit);
+            }
+            let ids: Vec<RunId> = ranked.iter().map(|&(id, _)| id).collect();
+            let union = v.downstream_union(&ids);
+            // A small downstream (the usual case: the ranked runs feed a few hundred runs of a big
+            // log) reads its runs' outputs from the log; a large one counts over every name once.
+            let from_log = union.len().saturating_mul(16) < v.io_count();
+            let flagged: Vec<FlagView> = flags.iter().map(|(id, f)| flag_view(l.st.io_names.name(*id), f)).collect();
+            (flagged, unresolved, ranked, union, from_log)
         };
-        let reach = v.reach(&ids, &union, &names_of);
-        let mut scored: Vec<(RunId, u64, u64, f64)> = ranked
-            .into_iter()
-            .zip(reach)
-            .map(|((id, count), reach)| {
-                // A counted output's latest producer is the run or downstream of it, so it is in
-                // the reach too: reach >= count >= 1.
-                debug_assert!(reach >= count, "run {id}: reach {reach} < count {count}");
-                (id, count, reach, count as f64 / reach.max(1) as f64)
-            })
-            .collect();
+        let names_of = if from_log { Some(self.latest_names_from_log(&union)?) } else { None };
+        let mut scored: Vec<(RunId, u64, u64, f64)> = {
+            let l = self.lock();
+            let v = l.view();
+            let names_of = match names_of {
+                Some(n) => n,
+                None => v.latest_names_in(&union),
+            };
+            let ids: Vec<RunId> = ranked.iter().map(|&(id, _)| id).collect();
+            let reach = v.reach(&ids, &union, &names_of);
+            ranked
+                .into_iter()
+                .zip(reach)
+                .map(|((id, count), reach)| {
+                    // A counted output's latest producer is the run or downstream of it, so it is
+                    // in the reach too: reach >= count >= 1.
+                    debug_assert!(reach >= count, "run {id}: reach {reach} < count {count}");
+                    (id, count, reach, count as f64 / reach.max(1) as f64)
+                })
+                .collect()
+        };
         if rank == ReviewRank::Specificity {
             scored.sort_unstable_by(|a, b| b.3.total_cmp(&a.3).then(b.1.cmp(&a.1)).then(b.0.cmp(&a.0)));
             scored.truncate(limit);
         }
-        let total = flags.len().max(1) as f64;
-        let runs = scored
-            .into_iter()
-            .map(|(id, count, reach, specificity)| {
-                Ok(ReviewRun { run: self.summary(id)?, count, coverage: count as f64 / total, reach, specificity })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ReviewView {
-            flagged: flags.iter().map(|(id, f)| flag_view(self.st.io_names.name(*id), f)).collect(),
-            unresolved,
-            runs,
-        })
+        let total = flagged.len().max(1) as f64;
+        let ids: Vec<RunId> = scored.iter().map(|s| s.0).collect();
+        let mut scores = scored.into_iter();
+        let runs = self.each_run(&ids, |l, id, cold| {
+            let (_, count, reach, specificity) = scores.next().unwrap_or_default();
+            ReviewRun { run: l.summary(id, cold), count, coverage: count as f64 / total, reach, specificity }
+        })?;
+        Ok(ReviewView { flagged, unresolved, runs })
     }
 
     /// For each run of `runs`, how many of its outputs it is (still) the latest producer of.
     fn latest_names_from_log(&self, runs: &roaring::RoaringBitmap) -> Result<HashMap<RunId, u64>> {
-        let v = self.view();
-        let mut names_of = HashMap::new();
-        for id in runs {
-            let (record, _) = self.record(id)?;
+        let ids: Vec<RunId> = runs.iter().collect();
+        let counts = self.each_run(&ids, |l, id, (record, _)| {
+            let v = l.view();
             let latest = record
                 .outputs
                 .iter()
                 .filter(|o| v.io(&o.name).and_then(|io| v.latest_producer(io)) == Some(id))
                 .count() as u64;
-            if latest > 0 {
-                names_of.insert(id, latest);
-            }
-        }
-        Ok(names_of)
+            (id, latest)
+        })?;
+        Ok(counts.into_iter().filter(|&(_, n)| n > 0).collect())
     }
 
     /// Components whose latest run depends on a run that is no longer the latest of its component.
     pub fn outdated(&self) -> Result<Vec<OutdatedComponent>> {
-        let v = self.view();
-        let mut out = Vec::new();
-        let mut comps: Vec<u32> = v.components().collect();
-        comps.sort_by(|&a, &b| self.st.comp_names.name(a).cmp(self.st.comp_names.name(b)));
-        for c in comps {
-            let Some((latest, superseded)) = v.superseded(c) else { continue };
-            if superseded.is_empty() {
-                continue;
+        let found: Vec<(String, RunId, Vec<String>)> = {
+            let l = self.lock();
+            let v = l.view();
+            let mut comps: Vec<u32> = v.components().collect();
+            comps.sort_by(|&a, &b| l.st.comp_names.name(a).cmp(l.st.comp_names.name(b)));
+            let mut found = Vec::new();
+            for c in comps {
+                let Some((latest, superseded)) = v.superseded(c) else { continue };
+                if superseded.is_empty() {
+                    continue;
+                }
+                let reasons = superseded
+                    .iter()
+                    .map(|&(dep, newer)| {
+                        let comp = v.run(dep).map(|r| l.st.comp_names.name(r.component)).unwrap_or("?");
+                        format!("{comp} (ID {dep}) has been superseded by ID {newer}.")
+                    })
+                    .collect();
+                found.push((l.st.comp_names.name(c).to_string(), latest, reasons));
             }
-            let reasons = superseded
-                .iter()
-                .map(|&(dep, newer)| {
-                    let comp = v.run(dep).map(|r| self.st.comp_names.name(r.component)).unwrap_or("?");
-                    format!("{comp} (ID {dep}) has been superseded by ID {newer}.")
-                })
-                .collect();
-            out.push(OutdatedComponent {
-                name: self.st.comp_names.name(c).to_string(),
-                latest_run: self.summary(latest)?,
-                reasons,
-            });
-        }
-        Ok(out)
+            found
+        };
+        let ids: Vec<RunId> = found.iter().map(|f| f.1).collect();
+        let summaries = self.summaries(&ids)?;
+        Ok(found
+            .into_iter()
+            .zip(summaries)
+            .map(|((name, _, reasons), latest_run)| OutdatedComponent { name, latest_run, reasons })
+            .collect())
     }
 
     /// Counts and sizes.
     pub fn stats(&self) -> Stats {
-        let v = self.view();
         let (log_bytes, segments) = self.store.log_size();
+        let l = self.lock();
+        let v = l.view();
         Stats {
             last_seq: self.seq,
             events: v.events(),
@@ -606,14 +702,15 @@ impl<'s> Reader<'s> {
 
     /// Names matching `q` (prefix matches first, then substring matches; case-insensitive).
     pub fn suggest(&self, q: &str, limit: usize) -> Suggestions {
-        let v = self.view();
-        let comps: Vec<&str> = v.components().map(|c| self.st.comp_names.name(c)).collect();
-        let tags: Vec<String> = self.tags().into_iter().map(|t| t.name).collect();
+        let l = self.lock();
+        let v = l.view();
+        let comps: Vec<&str> = v.components().map(|c| l.st.comp_names.name(c)).collect();
+        let tags: Vec<String> = l.tags().into_iter().map(|t| t.name).collect();
         let n_io = v.io_count() as u32;
         let outputs: Vec<String> = if q.is_empty() {
-            (0..n_io).rev().take(limit).map(|id| self.st.io_names.name(id).to_string()).collect()
+            (0..n_io).rev().take(limit).map(|id| l.st.io_names.name(id).to_string()).collect()
         } else {
-            rank(q, (0..n_io).map(|id| self.st.io_names.name(id)), limit)
+            rank(q, (0..n_io).map(|id| l.st.io_names.name(id)), limit)
         };
         Suggestions {
             components: rank(q, comps.iter().copied(), limit),

@@ -6,7 +6,7 @@
 //! Replayed into an empty mltrace in this order, they give the same runs, ids, lineage and review,
 //! and the same interleaving of runs ending and others starting (see `docs/openlineage.md`).
 
-use super::Reader;
+use super::{Locked, Reader};
 use crate::error::Result;
 use crate::event::{RunId, RunStatus, Seq};
 use crate::model::RunDetail;
@@ -68,11 +68,46 @@ impl Reader<'_> {
     /// after + max_seqs` (at most up to the reader's seq), in log order, and the seq to continue
     /// after (`None` when this page ends the export).
     pub fn openlineage_page(&self, after: Seq, max_seqs: u64) -> Result<(Vec<Value>, Option<Seq>)> {
-        let v = self.view();
         if after >= self.seq {
             return Ok((Vec::new(), None));
         }
         let hi = after.saturating_add(max_seqs.max(1)).min(self.seq);
+        let items = self.lock().page_items(after, hi);
+        let mut ids: Vec<RunId> = items
+            .iter()
+            .filter_map(|(_, _, item)| match item {
+                Item::Start(id) | Item::End(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let details = self.each_run(&ids, |l, id, cold| l.detail(id, cold))?;
+        let runs_read: HashMap<RunId, RunDetail> = ids.into_iter().zip(details).collect();
+        let l = self.lock();
+        let mut out = Vec::with_capacity(items.len());
+        for (_, _, item) in items {
+            match item {
+                Item::Job(c, i) => out.push(l.job_event(c, i)),
+                Item::Start(id) | Item::End(id) => {
+                    if let Some(d) = runs_read.get(&id) {
+                        let end = matches!(item, Item::End(_));
+                        if let Some(e) = l.run_event(d, end) {
+                            out.push(e);
+                        }
+                    }
+                }
+                Item::Flag(i) => l.flag_events(i, &mut out),
+            }
+        }
+        Ok((out, (hi < self.seq).then_some(hi)))
+    }
+}
+
+impl Locked<'_> {
+    /// What happened in seqs `after + 1 ..= hi`, in log order.
+    fn page_items(&self, after: Seq, hi: Seq) -> Vec<(Seq, u8, Item)> {
+        let v = self.view();
         let in_page = |seq: Seq| seq > after && seq <= hi;
         // (seq, order within one event's seq, item): a registration comes before the run it
         // precedes in the log, a run's START before its end, a flag after the run it names.
@@ -105,27 +140,7 @@ impl Reader<'_> {
             items.push((change.seq, 3, Item::Flag(i)));
         }
         items.sort_by_key(|&(seq, order, _)| (seq, order));
-
-        let mut out = Vec::with_capacity(items.len());
-        let mut runs_read: HashMap<RunId, RunDetail> = HashMap::new();
-        for (_, _, item) in items {
-            match item {
-                Item::Job(c, i) => out.push(self.job_event(c, i)),
-                Item::Start(id) | Item::End(id) => {
-                    if !runs_read.contains_key(&id) {
-                        runs_read.insert(id, self.run(id)?);
-                    }
-                    if let Some(d) = runs_read.get(&id) {
-                        let end = matches!(item, Item::End(_));
-                        if let Some(e) = self.run_event(d, end) {
-                            out.push(e);
-                        }
-                    }
-                }
-                Item::Flag(i) => self.flag_events(i, &mut out),
-            }
-        }
-        Ok((out, (hi < self.seq).then_some(hi)))
+        items
     }
 
     fn job_facets(&self, component: &str, detail: Option<&RunDetail>) -> Map<String, Value> {

@@ -170,16 +170,47 @@ impl Store {
         Ok((state, log, recovery))
     }
 
-    /// Writes a checkpoint of the state (everything acknowledged so far), so that the next open
-    /// loads it and replays only what came after. Writers wait while it is written.
+    /// Writes a checkpoint of the state (everything written so far), so that the next open loads it
+    /// and replays only what came after. The writer lock is not taken: writes wait only while the
+    /// state is encoded into the page cache (under the state's read lock, like any reader); the
+    /// fsyncs and the rename happen with no lock held.
     pub fn checkpoint(&self) -> Result<Seq> {
         self.head_for_checkpoint()?;
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let started = std::time::Instant::now();
+        let pending = self.begin_checkpoint()?;
+        let encoded = started.elapsed();
+        // The checkpoint must never name events that the log could still lose.
         self.log.flush()?;
-        let st = self.state();
-        crate::checkpoint::write(self.log.storage(), self.log.dir(), &st, self.log.id(), &self.log.sums())?;
-        self.checkpointed.fetch_max(st.last_seq, Ordering::AcqRel);
-        Ok(st.last_seq)
+        let seq = pending.commit(self.log.storage())?;
+        self.checkpointed.fetch_max(seq, Ordering::AcqRel);
+        tracing::debug!(
+            seq,
+            encode_ms = encoded.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "checkpoint written (writes waited for the encode only)"
+        );
+        Ok(seq)
+    }
+
+    /// Encodes the state at a moment when it and the log's segment sums agree. Under the state's
+    /// read lock no write can add events, but one that added them before may be writing them to
+    /// the log: they stay `PENDING` until it is done. So the state is encoded once its newest event
+    /// has a place in the log; should that moment not come (a flood of writes), the writer lock
+    /// makes it.
+    fn begin_checkpoint(&self) -> Result<crate::checkpoint::Pending> {
+        let encode = |st: &State| {
+            crate::checkpoint::begin(self.log.storage(), self.log.dir(), st, self.log.id(), &self.log.sums())
+        };
+        for _ in 0..200 {
+            let st = self.state();
+            if st.locs.last().is_none_or(|&l| l != Loc::PENDING) {
+                return encode(&st);
+            }
+            drop(st);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        encode(&self.state())
     }
 
     /// Events appended since the newest checkpoint: what the next open would replay.
@@ -252,14 +283,13 @@ impl Store {
 
     /// A reader at `as_of` (the latest acknowledged state when `None`).
     pub fn reader(&self, as_of: Option<AsOf>) -> Reader<'_> {
-        let st = self.state();
         let visible = self.last_seq();
         let seq = match as_of {
             None => visible,
             Some(AsOf::Seq(s)) => s.min(visible),
-            Some(AsOf::Time(t)) => st.seq_at_time(t.0).min(visible),
+            Some(AsOf::Time(t)) => self.state().seq_at_time(t.0).min(visible),
         };
-        Reader::new(self, st, seq)
+        Reader::new(self, seq)
     }
 
     /// Runs one write: `build` checks the request against the state, then adds events; the batch is

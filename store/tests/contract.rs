@@ -966,7 +966,6 @@ fn flag_and_unflag_are_events_with_optional_reason_and_by() {
     assert!(r.run(1).expect("run").outputs[0].flagged);
     assert!(r.run(1).expect("run").inputs[0].flagged);
     assert!(!r.run(1).expect("run").outputs[2].flagged);
-    drop(r);
     // Unflag answers what was flagged; names not flagged are no change.
     let was = store.unflag(&names(&["pred_18", "pred_19"])).expect("unflag");
     assert_eq!(was, names(&["pred_18"]));
@@ -1321,7 +1320,6 @@ fn concurrent_writers_share_fsyncs_and_every_write_gets_its_own_id() {
     for &(id, t, i) in &answers {
         assert_eq!(r.run(id).expect("run").outputs[0].name, format!("t{t}-{i}.csv"));
     }
-    drop(r);
     let (fsyncs, _) = store.fsync_stats();
     assert!(fsyncs >= 1);
     assert!(fsyncs < u64::from(total), "{fsyncs} fsyncs for {total} concurrent writes: none was shared");

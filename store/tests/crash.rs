@@ -260,7 +260,6 @@ fn check_after_crash(dir: &Path, acks: &[Ack]) -> Recovery {
             panic!("run {id} of {} does not read back: {e}", stats.runs);
         }
     }
-    drop(r);
     let events = store.events_after(0, usize::MAX).expect("every event reads back");
     assert!(events.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1), "seqs have no gaps");
     assert_eq!(events.len() as u64, stats.last_seq);

@@ -1164,9 +1164,10 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     };
     let mut model = Model::default();
     let mut seen: History = BTreeMap::new();
-    let empty = store.reader(None);
-    seen.insert(0, (observe(&empty), raw(&empty)));
-    drop(empty);
+    {
+        let empty = store.reader(None);
+        seen.insert(0, (observe(&empty), raw(&empty)));
+    }
     for (i, op) in ops.iter().enumerate() {
         store = step(store, dir.path(), &mut model, op)?;
         let r = store.reader(None);

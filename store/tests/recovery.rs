@@ -153,7 +153,6 @@ fn a_log_written_by_format_version_1_still_opens_and_answers() {
     assert_eq!(r.run(1).expect("run 1").code_snapshot.as_deref(), Some("def ingest(): ..."));
     assert_eq!(r.flags()[0].reason.as_deref(), Some("wrong"));
     assert_eq!(r.component("ingest").expect("ingest").component.tags, vec!["etl".to_string()]);
-    drop(r);
     let t = Timestamp::parse("2026-01-02T00:00:00Z").expect("time");
     let logged = store.log_run(&NewRun::new("infer", t, t).inputs(["model.pkl"])).expect("append after an old log");
     assert_eq!((logged.id, logged.dependencies.as_slice()), (4, &[2][..]));

@@ -39,7 +39,6 @@ pub async fn trace(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>
         let r = s.reader(as_of);
         let trace = r.trace(&output, max_depth, limit)?;
         let seq = r.seq();
-        drop(r);
         let ids: Vec<_> = trace.nodes.iter().map(|n| n.run.id).collect();
         let answer = serde_json::to_value(trace).unwrap_or_default();
         if proof { super::audit::with_evidence(s, answer, &ids, seq) } else { Ok(answer) }

@@ -163,7 +163,6 @@ pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, q: Q) 
         let r = s.reader(as_of);
         let detail = serde_json::to_value(r.run(id)?).unwrap_or_default();
         let seq = r.seq();
-        drop(r);
         if proof { super::audit::with_evidence(s, detail, &[id], seq) } else { Ok(detail) }
     })
     .await

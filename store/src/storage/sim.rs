@@ -14,7 +14,7 @@ use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What a mutating operation was, for fault plans that target one kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,10 +73,53 @@ struct Disk {
 #[derive(Clone, Debug, Default)]
 pub struct SimStorage {
     disk: Arc<Mutex<Disk>>,
+    gates: Arc<Gates>,
+}
+
+#[derive(Debug, Default)]
+struct Gates {
+    reads: Gate,
+    syncs: Gate,
+}
+
+/// Holds one kind of operation until released: a disk whose reads or fsyncs take as long as a test
+/// likes, so that it can see who waits for whom while one is under way.
+#[derive(Debug, Default)]
+struct Gate {
+    /// (operations held, operations waiting now)
+    state: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    fn pass(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !s.0 {
+            return;
+        }
+        s.1 += 1;
+        self.changed.notify_all();
+        while s.0 {
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.1 -= 1;
+    }
+
+    fn set(&self, held: bool) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = held;
+        self.changed.notify_all();
+    }
+
+    fn wait_for_held(&self, timeout: std::time::Duration) -> bool {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (s, _) = self.changed.wait_timeout_while(s, timeout, |s| s.1 == 0).unwrap_or_else(|p| p.into_inner());
+        s.1 > 0
+    }
 }
 
 struct SimFile {
     disk: Arc<Mutex<Disk>>,
+    gates: Arc<Gates>,
     inode: usize,
     writable: bool,
 }
@@ -127,6 +170,36 @@ impl SimStorage {
         lock(&self.disk).power_off_at = Some(n);
     }
 
+    /// From now on every read of a file's bytes waits until [`SimStorage::release_reads`].
+    pub fn hold_reads(&self) {
+        self.gates.reads.set(true);
+    }
+
+    /// Lets the held reads (and every later one) go.
+    pub fn release_reads(&self) {
+        self.gates.reads.set(false);
+    }
+
+    /// Waits (at most `timeout`) until at least one read is held; says whether one is.
+    pub fn wait_for_held_read(&self, timeout: std::time::Duration) -> bool {
+        self.gates.reads.wait_for_held(timeout)
+    }
+
+    /// From now on every fsync of a file waits until [`SimStorage::release_syncs`].
+    pub fn hold_syncs(&self) {
+        self.gates.syncs.set(true);
+    }
+
+    /// Lets the held fsyncs (and every later one) go.
+    pub fn release_syncs(&self) {
+        self.gates.syncs.set(false);
+    }
+
+    /// Waits (at most `timeout`) until at least one fsync is held; says whether one is.
+    pub fn wait_for_held_sync(&self, timeout: std::time::Duration) -> bool {
+        self.gates.syncs.wait_for_held(timeout)
+    }
+
     /// Operation `n` fails with an I/O error and changes nothing; the ones after it work.
     pub fn fail_op(&self, n: u64) {
         lock(&self.disk).fail_at.insert(n);
@@ -172,7 +245,7 @@ impl SimStorage {
         }
         let names = if keep_unsynced { d.names.clone() } else { d.durable_names.clone() };
         let disk = Disk { inodes, durable_names: names.clone(), names, dirs: d.dirs.clone(), ..Disk::default() };
-        SimStorage { disk: Arc::new(Mutex::new(disk)) }
+        SimStorage { disk: Arc::new(Mutex::new(disk)), gates: Arc::default() }
     }
 
     /// The current (written) bytes of a file, for tests that damage or inspect it.
@@ -206,6 +279,7 @@ impl SimStorage {
 
 impl StorageFile for SimFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.gates.reads.pass();
         let d = lock(&self.disk);
         let data = &d.inodes[self.inode].written;
         let start = (offset as usize).min(data.len());
@@ -252,6 +326,7 @@ impl StorageFile for SimFile {
         Ok(lock(&self.disk).inodes[self.inode].written.len() as u64)
     }
     fn sync_data(&self) -> io::Result<()> {
+        self.gates.syncs.pass();
         let mut d = lock(&self.disk);
         d.begin(OpKind::Sync)?;
         let inode = &mut d.inodes[self.inode];
@@ -281,7 +356,12 @@ impl Storage for SimStorage {
             (_, Some(i)) => i,
             (_, None) => return Err(not_found(path)),
         };
-        Ok(Arc::new(SimFile { disk: self.disk.clone(), inode, writable: mode != OpenMode::Read }))
+        Ok(Arc::new(SimFile {
+            disk: self.disk.clone(),
+            gates: self.gates.clone(),
+            inode,
+            writable: mode != OpenMode::Read,
+        }))
     }
     fn exists(&self, path: &Path) -> bool {
         let d = lock(&self.disk);
