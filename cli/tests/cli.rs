@@ -11,7 +11,7 @@
 //! Times are fixed (`TZ=UTC`, runs with fixed timestamps); what the store stamps with the current
 //! time (flags, events, runs logged without --start) is masked as `<now>`.
 
-use mltrace_api::client::{Backend, DataDir, HttpClient};
+use mltrace_api::client::{Backend, Call, DataDir, HttpClient, queries};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -849,14 +849,14 @@ mod pipeline {
         assert_eq!(ok.logged.dependencies, vec![raw.logged.id]);
         assert_eq!(ok.tests.len(), 2);
         // A failing before-test: the body never runs, nothing is logged.
-        let before = b.stats(None).expect("stats").last_seq;
+        let before = b.call(&queries::Stats::default()).expect("stats").last_seq;
         let e = clean.run().call(b, |_| -> Result<usize, String> { panic!("must not run") }).expect_err("must fail");
         assert!(matches!(e, RunError::BeforeTests(_)), "{e}");
         // The body's error: nothing logged.
         let e =
             clean.run().input("raw.csv").call(b, |_| Err::<usize, _>("disk full".to_string())).expect_err("must fail");
         assert_eq!(e.to_string(), "the run failed and was not logged: disk full");
-        assert_eq!(b.stats(None).expect("stats").last_seq, before, "nothing was logged");
+        assert_eq!(b.call(&queries::Stats::default()).expect("stats").last_seq, before, "nothing was logged");
         // A failing after-test: logged with its results, then reported.
         let e = clean
             .run()
@@ -867,7 +867,7 @@ mod pipeline {
         let RunError::AfterTests { logged, failed } = e else { panic!("expected after-test failures") };
         assert_eq!(failed[0].name, "RowsTest.enough");
         assert_eq!(failed[0].message.as_deref(), Some("1 rows"));
-        let run = b.run(logged.id, None).expect("the run");
+        let run = b.call(&queries::Run { id: logged.id, as_of: None, proof: false }).expect("the run");
         assert!(run.tests.iter().any(|t| t.name == "RowsTest.enough" && !t.passed));
         assert_eq!(run.code_snapshot.as_deref(), Some("fn clean() {}"));
     }
@@ -1183,7 +1183,7 @@ mod https {
         assert!(stderr(&o).to_lowercase().contains("certificate"), "{}", stderr(&o));
         // The Rust client.
         let client = HttpClient::new(&url).with_ca_cert(Some(&ca)).expect("CA loads");
-        assert_eq!(client.stats(None).expect("stats over https").runs, 1);
+        assert_eq!(client.call(&queries::Stats::default()).expect("stats over https").runs, 1);
         // Plain HTTP to a TLS port gets nowhere.
         assert!(ureq::get(&url.replace("https://", "http://")).call().is_err());
         // A new certificate from another CA, then SIGHUP: new connections get the new one.
@@ -1194,20 +1194,20 @@ mod https {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let fresh = HttpClient::new(&url).with_ca_cert(Some(&ca2)).expect("CA loads");
-            if fresh.stats(None).is_ok() {
+            if fresh.call(&queries::Stats::default()).is_ok() {
                 break;
             }
             assert!(Instant::now() < deadline, "the server did not pick up the new certificate");
             std::thread::sleep(Duration::from_millis(100));
         }
         let old = HttpClient::new(&url).with_ca_cert(Some(&ca)).expect("CA loads");
-        assert!(old.stats(None).is_err(), "the old CA no longer matches");
+        assert!(old.call(&queries::Stats::default()).is_err(), "the old CA no longer matches");
         // A broken file on reload keeps the current certificate.
         std::fs::write(&cert, "not a certificate").expect("write");
         assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
         std::thread::sleep(Duration::from_millis(300));
         let fresh = HttpClient::new(&url).with_ca_cert(Some(&ca2)).expect("CA loads");
-        assert_eq!(fresh.stats(None).expect("still served").runs, 1);
+        assert_eq!(fresh.call(&queries::Stats::default()).expect("still served").runs, 1);
     }
 
     #[test]

@@ -7,12 +7,10 @@
 //! server holds the lock the write fails with [`StoreError::Locked`], whose message names the
 //! server's address from the lock file.
 
-use super::{Backend, Result};
-use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
-    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
-};
-use mltrace_store::{AsOf, LogOptions, NewRun, RunId, Seq, Store, Timestamp};
+use super::{AnyQuery, Backend, Result};
+use mltrace_store::model::{ComponentView, Logged, RunDetail};
+use mltrace_store::{AsOf, LogOptions, NewRun, RunId, Seq, Store};
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -126,74 +124,8 @@ impl Backend for DataDir {
         format!("the data directory {}", self.path.display())
     }
 
-    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats> {
-        self.read(|s| s.stats(as_of))
-    }
-
-    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>> {
-        self.read(|s| s.recent(limit, before, as_of))
-    }
-
-    fn history(
-        &self,
-        component: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        as_of: Option<AsOf>,
-    ) -> Result<Vec<RunSummary>> {
-        self.read(|s| s.history(component, limit, before, since, until, as_of))
-    }
-
-    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail> {
-        self.read(|s| Backend::run(s, id, as_of))
-    }
-
-    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail> {
-        self.read(|s| s.component(name, as_of))
-    }
-
-    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>> {
-        self.read(|s| s.components(owner, tag, as_of))
-    }
-
-    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>> {
-        self.read(|s| s.tags(as_of))
-    }
-
-    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView> {
-        self.read(|s| s.io(name, as_of))
-    }
-
-    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView> {
-        self.read(|s| s.trace(output, max_depth, limit, as_of))
-    }
-
-    fn downstream(
-        &self,
-        output: &str,
-        max_depth: Option<u32>,
-        limit: usize,
-        as_of: Option<AsOf>,
-    ) -> Result<DownstreamView> {
-        self.read(|s| s.downstream(output, max_depth, limit, as_of))
-    }
-
-    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>> {
-        self.read(|s| s.flags(as_of))
-    }
-
-    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
-        self.read(|s| s.review_ranked(limit, rank, as_of))
-    }
-
-    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {
-        self.read(|s| s.outdated(as_of))
-    }
-
-    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions> {
-        self.read(|s| s.suggest(q, limit, as_of))
+    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>> {
+        self.read(|s| Backend::ask(s, q))
     }
 
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {
@@ -277,6 +209,8 @@ impl Backend for DataDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Call;
+    use mltrace_store::Timestamp;
 
     #[test]
     fn reads_see_the_writes_of_the_same_handle() {
@@ -284,10 +218,11 @@ mod tests {
         let d = DataDir::new(dir.path());
         let t = Timestamp(1_000);
         d.log_run(&NewRun::new("ingest", t, t).outputs(["raw.csv"])).unwrap();
-        assert_eq!(d.recent(5, None, None).unwrap().len(), 1);
+        let recent = crate::queries::Recent { limit: 5, before: None, as_of: None };
+        assert_eq!(d.call(&recent).unwrap().runs.len(), 1);
         drop(d);
         // A second handle reads read-only what the first one wrote.
-        assert_eq!(DataDir::new(dir.path()).recent(5, None, None).unwrap()[0].component, "ingest");
+        assert_eq!(DataDir::new(dir.path()).call(&recent).unwrap().runs[0].component, "ingest");
     }
 
     #[test]

@@ -19,9 +19,10 @@
 //! said ([`StoreError`]), and name the server's URL when it cannot be reached.
 //!
 //! ```no_run
-//! use mltrace_client::{Backend, HttpClient};
+//! use mltrace_client::HttpClient;
 //! let server = HttpClient::new("http://127.0.0.1:8080").with_token(Some("secret".into()));
-//! for run in server.recent(5, None, None)? {
+//! use mltrace_client::{Call, queries::Recent};
+//! for run in server.call(&Recent { limit: 5, before: None, as_of: None })?.runs {
 //!     println!("#{} {}", run.id, run.component);
 //! }
 //! # Ok::<(), mltrace_client::Error>(())
@@ -30,16 +31,18 @@
 mod embedded;
 mod http;
 pub mod instrument;
+pub mod queries;
+pub mod query;
 pub mod tls;
 
 pub use embedded::DataDir;
 pub use http::HttpClient;
 
-use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
-    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
-};
-use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError, Timestamp};
+pub use query::{AnyQuery, Call, Query};
+
+use mltrace_store::model::{ComponentView, Logged, RunDetail};
+use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError};
+use std::any::Any;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -141,53 +144,8 @@ pub trait Backend {
     /// Where this backend reads and writes, for messages (`the server at http://...`).
     fn describe(&self) -> String;
 
-    /// Counts and sizes.
-    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats>;
-    /// The most recent runs, newest first (start time, then id); `before` continues a page.
-    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>>;
-    /// A component's runs, newest first, within an inclusive start-time range.
-    fn history(
-        &self,
-        component: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        as_of: Option<AsOf>,
-    ) -> Result<Vec<RunSummary>>;
-    /// One run in full.
-    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail>;
-    /// A component with its run count, latest run and outdated flag.
-    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail>;
-    /// Components, filtered by owner and tag (both when given), sorted by name.
-    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>>;
-    /// Every tag with the number of components carrying it.
-    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>>;
-    /// An I/O pointer: type, flag, producers, consumers.
-    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView>;
-    /// The runs that produced an output (pre-order from its latest producer).
-    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView>;
-    /// Everything derived from an output.
-    fn downstream(
-        &self,
-        output: &str,
-        max_depth: Option<u32>,
-        limit: usize,
-        as_of: Option<AsOf>,
-    ) -> Result<DownstreamView>;
-    /// Flagged outputs, in the order they were flagged.
-    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>>;
-    /// Flagged outputs and the runs most common to their traces, in the contract's order.
-    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
-        self.review_ranked(limit, ReviewRank::Count, as_of)
-    }
-    /// Review with the runs in the given order (`ReviewRank::Specificity` puts the runs specific to
-    /// the flagged outputs first).
-    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView>;
-    /// Components whose latest run depends on a superseded run.
-    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>>;
-    /// Names matching `q`, for completion.
-    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions>;
+    /// Answers a read; [`Call::call`] is the typed way in (`conn.call(&Trace::of("model.pkl"))`).
+    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>>;
     /// The events after `after` (at most `limit`), each as one line of `GET /api/v1/events`
     /// (without the newline), handed to `each` in seq order; answers how many were handed over.
     /// An error from `each` stops the stream and is returned as [`Error::Io`].
@@ -259,7 +217,7 @@ pub enum AuditAsk {
 
 /// Answers an audit question from a store in process, with exactly the JSON the HTTP API answers.
 pub fn audit_answer(store: &Store, ask: &AuditAsk) -> std::result::Result<serde_json::Value, StoreError> {
-    use mltrace_store::audit::{consistency_json, evidence_json, head_json, inclusion_json, key_json};
+    use mltrace_store::audit::{consistency_json, head_json, inclusion_json, key_json};
     Ok(match ask {
         AuditAsk::Key => key_json(&store.audit_key()?),
         AuditAsk::Head(as_of) => head_json(&store.signed_head(*as_of)?, None),
@@ -280,12 +238,8 @@ pub fn audit_answer(store: &Store, ask: &AuditAsk) -> std::result::Result<serde_
             v
         }
         AuditAsk::Run { id, as_of } => {
-            let r = store.reader(*as_of);
-            let mut v = serde_json::to_value(r.run(*id)?).unwrap_or_default();
-            let seq = r.seq();
-            drop(r);
-            v["proof"] = evidence_json(&store.run_evidence(&[*id], Some(AsOf::Seq(seq)))?);
-            v
+            let run = queries::Run { id: *id, as_of: *as_of, proof: true }.run(store)?;
+            serde_json::to_value(run).unwrap_or_default()
         }
     })
 }
@@ -298,74 +252,8 @@ impl Backend for Store {
         format!("the data directory {}", self.dir().display())
     }
 
-    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats> {
-        Ok(self.reader(as_of).stats())
-    }
-
-    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>> {
-        Ok(self.reader(as_of).recent(limit, before)?)
-    }
-
-    fn history(
-        &self,
-        component: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        as_of: Option<AsOf>,
-    ) -> Result<Vec<RunSummary>> {
-        Ok(self.reader(as_of).history(component, limit, before, since, until)?)
-    }
-
-    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail> {
-        Ok(self.reader(as_of).run(id)?)
-    }
-
-    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail> {
-        Ok(self.reader(as_of).component(name)?)
-    }
-
-    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>> {
-        Ok(self.reader(as_of).components(owner, tag))
-    }
-
-    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>> {
-        Ok(self.reader(as_of).tags())
-    }
-
-    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView> {
-        Ok(self.reader(as_of).io(name)?)
-    }
-
-    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView> {
-        Ok(self.reader(as_of).trace(output, max_depth, limit)?)
-    }
-
-    fn downstream(
-        &self,
-        output: &str,
-        max_depth: Option<u32>,
-        limit: usize,
-        as_of: Option<AsOf>,
-    ) -> Result<DownstreamView> {
-        Ok(self.reader(as_of).downstream(output, max_depth, limit)?)
-    }
-
-    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>> {
-        Ok(self.reader(as_of).flags())
-    }
-
-    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
-        Ok(self.reader(as_of).review_ranked(limit, rank)?)
-    }
-
-    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {
-        Ok(self.reader(as_of).outdated()?)
-    }
-
-    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions> {
-        Ok(self.reader(as_of).suggest(q, limit))
+    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>> {
+        Ok(q.run_any(self)?)
     }
 
     fn restore(&self, lines: &[String]) -> Result<Seq> {
@@ -554,20 +442,6 @@ pub fn connect(settings: &Settings) -> Result<Connection> {
         return client(DEFAULT_SERVER);
     }
     Ok(Connection::data_dir(DataDir::new(DEFAULT_DATA_DIR), true))
-}
-
-/// The API's JSON envelopes, built exactly as the routes build them, so that `--json` prints the
-/// same bytes whether the answer came over HTTP or from a data directory.
-pub mod envelope {
-    use serde::Serialize;
-    use serde_json::{Value, json};
-
-    /// `{"<key>": items}` as the list endpoints answer (`runs`, `components`, `tags`, `flags`).
-    pub fn list<T: Serialize>(key: &str, items: &[T]) -> Value {
-        let mut map = serde_json::Map::new();
-        map.insert(key.to_string(), json!(items));
-        Value::Object(map)
-    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use mltrace_store::audit::evidence_json;
-use mltrace_store::{AsOf, RunId, Store};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -29,7 +27,7 @@ pub async fn key(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 /// `GET /audit/head?as_of=`: a head over the tree at `as_of` (default: every acknowledged event),
 /// signed now.
 pub async fn head(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
-    let as_of = params(q)?.as_of()?;
+    let as_of = params(q)?.as_of("as_of")?;
     answer(&state, AuditAsk::Head(as_of)).await
 }
 
@@ -51,12 +49,4 @@ pub async fn consistency(State(state): State<AppState>, q: Q) -> ApiResult<Json<
     let p = params(q)?;
     let from = p.uint("from")?.ok_or_else(|| ApiError::invalid("from", "the query parameter `from` is required"))?;
     answer(&state, AuditAsk::Consistency { from, to: p.uint("to")? }).await
-}
-
-/// Adds `proof` (the events behind the answer, their inclusion proofs, and the head they check
-/// against) to an answer about runs `ids`, read at `seq`.
-pub(crate) fn with_evidence(store: &Store, mut answer: Value, ids: &[RunId], seq: u64) -> mltrace_store::Result<Value> {
-    let evidence = store.run_evidence(ids, Some(AsOf::Seq(seq)))?;
-    answer["proof"] = evidence_json(&evidence);
-    Ok(answer)
 }

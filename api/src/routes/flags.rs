@@ -1,17 +1,13 @@
 //! Flags and review.
 
-use super::{object_body, opt_string, params, read, string_list, write};
+use super::{object_body, opt_string, string_list, write};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
-use mltrace_store::model::{ReviewRank, ReviewView};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-
-type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// `POST /flag`.
 pub async fn flag(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
@@ -40,23 +36,4 @@ pub async fn unflag(State(state): State<AppState>, body: Result<Bytes, BytesReje
     let unflagged =
         if all { write(&state, |s| s.unflag_all()).await? } else { write(&state, move |s| s.unflag(&outputs)).await? };
     Ok(Json(json!({ "unflagged": unflagged })))
-}
-
-/// `GET /flags`.
-pub async fn list(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
-    let p = params(q)?;
-    let flags = read(&state, p.as_of()?, |r| Ok(r.flags())).await?;
-    Ok(Json(json!({ "flags": flags })))
-}
-
-/// `GET /review`.
-pub async fn review(State(state): State<AppState>, q: Q) -> ApiResult<Json<ReviewView>> {
-    let p = params(q)?;
-    let limit = p.limit(1_000, 10_000)?;
-    let rank = match p.get("rank") {
-        None => ReviewRank::Count,
-        Some(v) => ReviewRank::parse(v)
-            .ok_or_else(|| ApiError::invalid("rank", format!("`rank` must be count or specificity, not `{v}`")))?,
-    };
-    read(&state, p.as_of()?, move |r| r.review_ranked(limit, rank)).await.map(Json)
 }

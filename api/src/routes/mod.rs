@@ -6,7 +6,6 @@ mod audit;
 mod components;
 mod events;
 mod flags;
-mod lineage;
 mod meta;
 mod openlineage;
 mod runs;
@@ -14,10 +13,14 @@ mod runs;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::{AppState, error};
-use axum::Router;
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
+use axum::extract::{Query as Query_, RawPathParams, State};
 use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use mltrace_client::Query;
+use mltrace_client::queries::{
+    Component, Components, Downstream, Flags, History, Io, Outdated, Recent, Review, Run, Stats, Suggest, Tags, Trace,
+};
 use mltrace_store::{Reader, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,29 +60,30 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit/proof/consistency"),
 ];
 
-/// The `/api/v1` router.
+/// The `/api/v1` router. A read is one line: its path and its handler follow from its [`Query`]
+/// (`mltrace_client::queries`); commands and streams have handlers of their own.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(meta::health))
-        .route("/stats", get(meta::stats))
         .route("/openapi.json", get(meta::openapi))
-        .route("/components", get(components::list))
-        .route("/components/{name}", get(components::show).put(components::register))
+        .route(Stats::PATH, get(answer::<Stats>))
+        .route(Components::PATH, get(answer::<Components>))
+        .route(Component::PATH, get(answer::<Component>).put(components::register))
         .route("/components/{name}/tags", post(components::tag))
-        .route("/components/{name}/runs", get(components::history))
-        .route("/tags", get(components::tags))
-        .route("/runs", get(runs::recent).post(runs::log))
-        .route("/runs/{id}", get(runs::show))
+        .route(History::PATH, get(answer::<History>))
+        .route(Tags::PATH, get(answer::<Tags>))
+        .route(Recent::PATH, get(answer::<Recent>).post(runs::log))
+        .route(Run::PATH, get(answer::<Run>))
         .route("/runs/{id}/notes", put(runs::notes))
-        .route("/io", get(lineage::io))
-        .route("/trace", get(lineage::trace))
-        .route("/downstream", get(lineage::downstream))
+        .route(Io::PATH, get(answer::<Io>))
+        .route(Trace::PATH, get(answer::<Trace>))
+        .route(Downstream::PATH, get(answer::<Downstream>))
         .route("/flag", post(flags::flag))
         .route("/unflag", post(flags::unflag))
-        .route("/flags", get(flags::list))
-        .route("/review", get(flags::review))
-        .route("/suggest", get(meta::suggest))
-        .route("/outdated", get(lineage::outdated))
+        .route(Flags::PATH, get(answer::<Flags>))
+        .route(Review::PATH, get(answer::<Review>))
+        .route(Suggest::PATH, get(answer::<Suggest>))
+        .route(Outdated::PATH, get(answer::<Outdated>))
         .route("/events", get(events::stream).post(events::restore))
         .route("/lineage", post(openlineage::receive))
         .route("/lineage/events", get(openlineage::export))
@@ -90,14 +94,31 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }
 
+/// The handler of every read: the request from the path and query parameters (errors name the
+/// parameter), the answer from the store on the blocking pool (reads touch the log's files).
+async fn answer<Q: Query>(
+    State(state): State<AppState>,
+    path: Result<RawPathParams, RawPathParamsRejection>,
+    q: Result<Query_<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Json<Q::Answer>> {
+    let mut p = params(q)?;
+    match path {
+        Ok(path) => p.0.extend(path.iter().map(|(k, v)| (k.to_string(), v.to_string()))),
+        Err(RawPathParamsRejection::MissingPathParams(_)) => {}
+        Err(e) => return Err(ApiError::invalid("path", format!("the path is malformed: {e}"))),
+    }
+    let request = Q::from_params(&p)?;
+    blocking_store(&state, move |s| request.run(s)).await.map(Json)
+}
+
 /// Any other path under `/api/`.
 pub async fn unknown_api(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(None, format!("there is no API endpoint at {}; see /api/v1/openapi.json", uri.path()))
 }
 
 /// Query parameters, with a JSON error when the query string itself is malformed.
-pub(crate) fn params(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
-    q.map(|Query(m)| Params(m)).map_err(|e| ApiError::invalid("query", format!("the query string is malformed: {e}")))
+pub(crate) fn params(q: Result<Query_<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
+    q.map(|Query_(m)| Params(m)).map_err(|e| ApiError::invalid("query", format!("the query string is malformed: {e}")))
 }
 
 /// Runs a read on the blocking pool at the request's `as_of`.

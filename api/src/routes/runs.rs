@@ -1,20 +1,16 @@
 //! Runs: log (one, a batch, or NDJSON), recent, show, notes.
 
-use super::{object_body, params, read, write};
+use super::{object_body, read, write};
 use crate::error::{ApiError, ApiResult};
-use crate::params::MAX_LIMIT;
 use crate::{AppState, MAX_BATCH_RUNS};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use mltrace_store::model::RunDetail;
 use mltrace_store::{NewRun, StoreError};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-
-type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 fn run_id(raw: &str) -> ApiResult<u32> {
     raw.parse::<u32>()
@@ -143,31 +139,6 @@ pub async fn log(
     let logged = logged?;
     state.metrics.ingested_runs(n);
     Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
-}
-
-/// `GET /runs`: recent runs.
-pub async fn recent(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
-    let p = params(q)?;
-    let limit = p.limit(20, MAX_LIMIT)?;
-    let before = p.run_id("before")?;
-    let runs = read(&state, p.as_of()?, move |r| r.recent(limit, before)).await?;
-    Ok(Json(json!({ "runs": runs })))
-}
-
-/// `GET /runs/{id}`.
-pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, q: Q) -> ApiResult<Json<Value>> {
-    let id = run_id(&raw)?;
-    let p = params(q)?;
-    let (as_of, proof) = (p.as_of()?, p.flag("proof")?);
-    super::blocking_store(&state, move |s| {
-        let r = s.reader(as_of);
-        let detail = serde_json::to_value(r.run(id)?).unwrap_or_default();
-        let seq = r.seq();
-        drop(r);
-        if proof { super::audit::with_evidence(s, detail, &[id], seq) } else { Ok(detail) }
-    })
-    .await
-    .map(Json)
 }
 
 /// `PUT /runs/{id}/notes`.

@@ -5,7 +5,7 @@ use crate::Usage;
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, local_time, plural};
 use clap::Args;
-use mltrace_api::client::envelope;
+use mltrace_api::client::{Call, queries};
 use serde_json::json;
 
 /// Flags outputs for review (every name must have been logged, or nothing is flagged).
@@ -116,10 +116,11 @@ pub struct FlagsArgs {
 /// `mltrace flags`.
 pub fn list(a: FlagsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let flags = conn.flags(a.read.as_of).explained(&conn)?;
+    let list = conn.call(&queries::Flags { as_of: a.read.as_of }).explained(&conn)?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("flags", &flags))?);
+        return Ok(ctx.out.json(&list)?);
     }
+    let flags = list.flags;
     if flags.is_empty() {
         let msg = ctx.out.paint("nothing is flagged", Style::Dim);
         return Ok(ctx.out.line(&msg)?);
