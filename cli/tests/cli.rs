@@ -1475,3 +1475,31 @@ fn a_data_directory_written_by_the_command_line_gets_its_checkpoint() {
     let o = run(env.cmd(&["recent", "-n", "1", "--json"]));
     assert!(stdout(&o).contains("\"id\":10505"), "{}", stdout(&o));
 }
+
+/// The contract creates a component by registration or a first run only: `tag` on an unknown name is
+/// not found (exit 1) and creates nothing, on a data directory and through a server alike, as
+/// `POST /components/{name}/tags` answers 404.
+#[test]
+fn tagging_an_unknown_component_is_not_found_and_creates_nothing() {
+    for env in [Env::new(), Env::with_server()] {
+        assert!(run(env.cmd(&["log", "-c", "ingest", "-o", "raw.csv"])).status.success(), "a component that exists");
+        let o = run(env.cmd(&["tag", "ingset", "etl"]));
+        assert_fails(&o, 1, "component `ingset` does not exist");
+        let listed = stdout(&run(env.cmd(&["components", "--json"])));
+        assert!(!listed.contains("ingset"), "nothing was created: {listed}");
+        if env.server.is_some() {
+            let resp = ureq::post(&format!("{}/api/v1/components/ingset/tags", env.url()))
+                .send_json(serde_json::json!({"tags": ["etl"]}));
+            match resp {
+                Err(ureq::Error::Status(404, r)) => {
+                    let v: serde_json::Value = r.into_json().expect("a JSON error");
+                    assert_eq!(
+                        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+                        (Some("not_found"), Some("name"))
+                    );
+                }
+                other => panic!("expected 404, got {other:?}"),
+            }
+        }
+    }
+}

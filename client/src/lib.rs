@@ -169,7 +169,8 @@ pub trait Backend {
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>>;
     /// Registers a component: description and owner replaced, tags added.
     fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView>;
-    /// Adds tags to a component (creating it when new).
+    /// Adds tags to a component that exists (registered, or with a run): tagging never creates one,
+    /// so a misspelt name is `not_found` rather than a new component.
     fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView>;
     /// Replaces a run's notes; answers the run.
     fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail>;

@@ -81,7 +81,7 @@ pub fn tags(a: TagsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(t.write(&mut ctx.out)?)
 }
 
-/// Adds tags to a component (creating the component when it is new).
+/// Adds tags to a component (it must exist: register it or log a run of it first).
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  mltrace tag featuregen etl features\n  mltrace components --tag etl")]
 pub struct TagArgs {
