@@ -7,7 +7,7 @@
 use super::{AnyQuery, Backend, Call as _, Error, Result};
 use crate::query::{ToParam, segment};
 use mltrace_store::model::{ComponentView, Logged, RunDetail};
-use mltrace_store::{AsOf, IoSpec, NewRun, RunId, Seq};
+use mltrace_store::{AsOf, NewRun, RunId, Seq};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::any::Any;
@@ -45,56 +45,6 @@ fn builder(connect: Duration, read: Duration) -> ureq::AgentBuilder {
         .timeout_read(read)
         .timeout_write(read)
         .user_agent(concat!("mltrace-rust/", env!("CARGO_PKG_VERSION")))
-}
-
-/// A run in the API's request shape (`http-api.md`, "Run objects").
-pub fn run_json(r: &NewRun) -> Value {
-    let io = |list: &[IoSpec]| -> Vec<Value> {
-        list.iter()
-            .map(|i| match (&i.hash, &i.kind) {
-                (None, None) => json!(i.name),
-                _ => {
-                    let mut o = json!({"name": i.name});
-                    if let Some(h) = &i.hash {
-                        o["hash"] = json!(h);
-                    }
-                    if let Some(k) = i.kind {
-                        o["type"] = json!(k.as_str());
-                    }
-                    o
-                }
-            })
-            .collect()
-    };
-    let mut v = json!({
-        "component": r.component,
-        "start": r.start,
-        "end": r.end,
-        "inputs": io(&r.inputs),
-        "outputs": io(&r.outputs),
-        "dependencies_from_inputs": r.dependencies_from_inputs,
-        "staleness_threshold_s": r.staleness_threshold_s,
-        "notes": r.notes,
-    });
-    if !r.upstream.is_empty() {
-        v["upstream"] = json!(r.upstream);
-    }
-    if let Some(h) = &r.git_hash {
-        v["git_hash"] = json!(h);
-    }
-    if !r.git_tags.is_empty() {
-        v["git_tags"] = json!(r.git_tags);
-    }
-    if let Some(c) = &r.code_snapshot {
-        v["code_snapshot"] = json!(c);
-    }
-    if !r.tests.is_empty() {
-        v["tests"] = json!(r.tests);
-    }
-    if let Some(k) = &r.idempotency_key {
-        v["idempotency_key"] = json!(k);
-    }
-    v
 }
 
 #[derive(serde::Deserialize)]
@@ -340,7 +290,7 @@ impl Backend for HttpClient {
 
     fn log_run(&self, run: &NewRun) -> Result<Logged> {
         let retry = run.idempotency_key.is_some();
-        let r: Runs<Logged> = self.json(Request::with("POST", "/runs"), Some(&run_json(run)), retry)?;
+        let r: Runs<Logged> = self.json(Request::with("POST", "/runs"), Some(&json!(run)), retry)?;
         r.runs.into_iter().next().ok_or_else(|| self.protocol("POST /runs answered no run"))
     }
 
@@ -359,7 +309,7 @@ impl Backend for HttpClient {
 
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
         let retry = runs.iter().all(|r| r.idempotency_key.is_some());
-        let body = json!({"runs": runs.iter().map(run_json).collect::<Vec<_>>()});
+        let body = json!({ "runs": runs });
         let r: Runs<Logged> = self.json(Request::with("POST", "/runs"), Some(&body), retry)?;
         if r.runs.len() != runs.len() {
             return Err(self.protocol(format!("POST /runs answered {} runs for {} sent", r.runs.len(), runs.len())));
@@ -421,7 +371,7 @@ impl Backend for HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mltrace_store::Timestamp;
+    use mltrace_store::{IoSpec, Timestamp};
 
     #[test]
     fn path_segments_are_percent_encoded() {
@@ -438,7 +388,7 @@ mod tests {
         run.upstream = vec!["featuregen".into()];
         run.git_hash = Some("9f2c".into());
         run.idempotency_key = Some("k1".into());
-        let back = NewRun::from_json(&run_json(&run)).unwrap();
+        let back = NewRun::from_json(&json!(run)).unwrap();
         assert_eq!(back, run);
     }
 

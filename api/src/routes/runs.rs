@@ -9,6 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use mltrace_store::model::RunDetail;
+use mltrace_store::wire::{self, WireError};
 use mltrace_store::{NewRun, StoreError};
 use serde_json::{Value, json};
 
@@ -62,63 +63,28 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
                         ),
                     ));
                 }
-                if let Some(run) = mltrace_store::ingest::fast::run(line.as_bytes()) {
-                    runs.push(run);
-                    continue;
+                match wire::run(line.as_bytes()) {
+                    Ok(run) => runs.push(run),
+                    Err(WireError::Syntax(e)) => {
+                        let at = format!("line {}", i + 1);
+                        return Err(ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")));
+                    }
+                    Err(WireError::Invalid(e)) => return Err(e.within(&format!("runs[{}]", runs.len())).into()),
                 }
-                let at = format!("line {}", i + 1);
-                let v: Value = serde_json::from_str(line)
-                    .map_err(|e| ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")))?;
-                runs.push(
-                    NewRun::from_json(&v).map_err(|e| ApiError::from(e.within(&format!("runs[{}]", runs.len()))))?,
-                );
             }
             if runs.is_empty() {
                 return Err(ApiError::invalid("body", "the NDJSON body holds no runs"));
             }
             Ok((Shape::Ndjson, runs))
         }
-        "application/json" | "" | "text/json" => {
-            // Well-formed bodies take the typed fast path; anything else is parsed again by the
-            // precise parser, whose errors name the field.
-            if let Some(runs) = mltrace_store::ingest::fast::batch(body) {
-                if runs.len() > MAX_BATCH_RUNS {
-                    return Err(too_many(runs.len()));
-                }
-                if !runs.is_empty() {
-                    return Ok((Shape::Batch, runs));
-                }
-            } else if let Some(run) = mltrace_store::ingest::fast::run(body) {
-                return Ok((Shape::One, vec![run]));
+        "application/json" | "" | "text/json" => match wire::body(body).map_err(StoreError::from)? {
+            wire::Body::One(run) => Ok((Shape::One, vec![*run])),
+            wire::Body::Batch(runs) if runs.len() > MAX_BATCH_RUNS => Err(too_many(runs.len())),
+            wire::Body::Batch(runs) if runs.is_empty() => {
+                Err(ApiError::invalid("runs", "runs is empty: a batch needs at least one run"))
             }
-            let v = object_body(body)?;
-            if v.get("runs").is_some()
-                && let Some(other) = v.as_object().and_then(|o| o.keys().find(|k| k.as_str() != "runs"))
-            {
-                return Err(ApiError::invalid(
-                    other,
-                    format!("{other} is not a field of a batch (a batch is {{\"runs\": [...]}})"),
-                ));
-            }
-            match v.get("runs") {
-                Some(Value::Array(items)) => {
-                    if items.len() > MAX_BATCH_RUNS {
-                        return Err(too_many(items.len()));
-                    }
-                    if items.is_empty() {
-                        return Err(ApiError::invalid("runs", "runs is empty: a batch needs at least one run"));
-                    }
-                    let runs = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| NewRun::from_json(r).map_err(|e| ApiError::from(e.within(&format!("runs[{i}]")))))
-                        .collect::<ApiResult<Vec<_>>>()?;
-                    Ok((Shape::Batch, runs))
-                }
-                Some(_) => Err(ApiError::invalid("runs", "runs must be a list of run objects")),
-                None => Ok((Shape::One, vec![NewRun::from_json(&v)?])),
-            }
-        }
+            wire::Body::Batch(runs) => Ok((Shape::Batch, runs)),
+        },
         other => Err(ApiError::media_type(format!(
             "Content-Type `{other}` is not accepted: send application/json (one run or {{\"runs\": [...]}}) or application/x-ndjson"
         ))),
