@@ -11,7 +11,7 @@
 //! Times are fixed (`TZ=UTC`, runs with fixed timestamps); what the store stamps with the current
 //! time (flags, events, runs logged without --start) is masked as `<now>`.
 
-use mltrace_api::client::{Backend, Call, DataDir, HttpClient, queries};
+use mltrace_api::client::{Backend, Call, DataDir, HttpClient, commands, queries};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -144,13 +144,16 @@ impl Env {
     /// Loads the fixture pipeline (12 runs) and registers its components.
     fn load_pipeline(&self) {
         let b = self.backend();
-        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        b.register_component("ingest", "Pulls raw events from the lake", "data-eng", &tags(&["etl"]))
-            .expect("register");
-        b.register_component("clean", "Drops malformed events", "data-eng", &tags(&["etl"])).expect("register");
-        b.register_component("featuregen", "Churn features per customer", "data-eng", &tags(&["etl", "features"]))
-            .expect("register");
-        b.register_component("train", "Trains the churn model", "ml-team", &[]).expect("register");
+        let register = |name: &str, description: &str, owner: &str, tags: &[&str]| {
+            let tags = tags.iter().map(|s| s.to_string()).collect();
+            let r =
+                commands::Register { name: name.into(), description: description.into(), owner: owner.into(), tags };
+            b.call(&r).expect("register");
+        };
+        register("ingest", "Pulls raw events from the lake", "data-eng", &["etl"]);
+        register("clean", "Drops malformed events", "data-eng", &["etl"]);
+        register("featuregen", "Churn features per customer", "data-eng", &["etl", "features"]);
+        register("train", "Trains the churn model", "ml-team", &[]);
         drop(b);
         let fixture = golden_dir().join("pipeline.ndjson");
         let out = self.cmd(&["import", fixture.to_str().expect("utf-8 path")]).output().expect("import");

@@ -7,9 +7,9 @@
 //! server holds the lock the write fails with [`StoreError::Locked`], whose message names the
 //! server's address from the lock file.
 
-use super::{AnyQuery, Backend, Result};
-use mltrace_store::model::{ComponentView, Logged, RunDetail};
-use mltrace_store::{AsOf, LogOptions, NewRun, RunId, Seq, Store};
+use super::{AnyEndpoint, Backend, Method, Result};
+use mltrace_store::model::Logged;
+use mltrace_store::{AsOf, LogOptions, NewRun, Seq, Store};
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -124,8 +124,8 @@ impl Backend for DataDir {
         format!("the data directory {}", self.path.display())
     }
 
-    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>> {
-        self.read(|s| Backend::ask(s, q))
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>> {
+        if q.method() == Method::Get { self.read(|s| Backend::ask(s, q)) } else { self.write(|s| Backend::ask(s, q)) }
     }
 
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {
@@ -156,30 +156,6 @@ impl Backend for DataDir {
             r.check().map_err(|e| e.within(&format!("runs[{i}]")))?;
         }
         self.write(|s| Backend::log_runs(s, runs))
-    }
-
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
-        self.write(|s| Backend::register_component(s, name, description, owner, tags))
-    }
-
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
-        self.write(|s| Backend::tag_component(s, name, tags))
-    }
-
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail> {
-        self.write(|s| Backend::set_notes(s, id, notes))
-    }
-
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
-        self.write(|s| Backend::flag(s, outputs, reason, by))
-    }
-
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
-        self.write(|s| Backend::unflag(s, outputs))
-    }
-
-    fn unflag_all(&self) -> Result<Vec<String>> {
-        self.write(Backend::unflag_all)
     }
 
     fn audit(&self, ask: &super::AuditAsk) -> Result<serde_json::Value> {
@@ -230,7 +206,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = LogOptions { holder: "pid 1, serving http://127.0.0.1:8123".into(), ..LogOptions::default() };
         let (_server, _) = Store::open(dir.path(), opts).unwrap();
-        let e = DataDir::new(dir.path()).unflag_all().unwrap_err();
+        let e =
+            DataDir::new(dir.path()).call(&crate::commands::Unflag { all: true, ..Default::default() }).unwrap_err();
         assert_eq!(e.code(), "conflict");
         assert!(e.to_string().contains("http://127.0.0.1:8123"), "{e}");
     }

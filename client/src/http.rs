@@ -4,10 +4,10 @@
 //! when every run carries an idempotency key, the one case where a retry cannot log twice. A server
 //! that refuses the connection is reported at once, naming its URL.
 
-use super::{AnyQuery, Backend, Call as _, Error, Result};
-use crate::query::{ToParam, segment};
-use mltrace_store::model::{ComponentView, Logged, RunDetail};
-use mltrace_store::{AsOf, NewRun, RunId, Seq};
+use super::{AnyEndpoint, Backend, Call as _, Error, Result};
+use crate::endpoint::ToParam;
+use mltrace_store::model::Logged;
+use mltrace_store::{AsOf, NewRun, Seq};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::any::Any;
@@ -50,16 +50,6 @@ fn builder(connect: Duration, read: Duration) -> ureq::AgentBuilder {
 #[derive(serde::Deserialize)]
 struct Runs<T> {
     runs: Vec<T>,
-}
-
-#[derive(serde::Deserialize)]
-struct Flagged {
-    flagged: Vec<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct Unflagged {
-    unflagged: Vec<String>,
 }
 
 /// A request about to be sent: method, path, query.
@@ -262,12 +252,12 @@ impl Backend for HttpClient {
         format!("the server at {}", self.base)
     }
 
-    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>> {
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>> {
         let (path, query) = q.params().split_path(q.path());
-        let mut call = Request::get(path);
+        let mut call = Request::with(q.method().as_str(), path);
         call.query = query;
-        let raw = self.body(&call, None, true)?;
-        q.decode(&raw).map_err(|e| self.protocol(format!("GET {}: {e}", call.path)))
+        let raw = self.body(&call, q.body().as_ref(), q.retry())?;
+        q.decode(&raw).map_err(|e| self.protocol(format!("{} {}: {e}", call.method, call.path)))
     }
 
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {
@@ -317,37 +307,6 @@ impl Backend for HttpClient {
         Ok(r.runs)
     }
 
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
-        let body = json!({"description": description, "owner": owner, "tags": tags});
-        // Registering again replaces the same fields with the same values: safe to retry.
-        self.json(Request::with("PUT", format!("/components/{}", segment(name))), Some(&body), true)
-    }
-
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
-        let body = json!({"tags": tags});
-        self.json(Request::with("POST", format!("/components/{}/tags", segment(name))), Some(&body), true)
-    }
-
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail> {
-        self.json(Request::with("PUT", format!("/runs/{id}/notes")), Some(&json!({"notes": notes})), true)
-    }
-
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
-        let body = json!({"outputs": outputs, "reason": reason, "by": by});
-        let r: Flagged = self.json(Request::with("POST", "/flag"), Some(&body), false)?;
-        Ok(r.flagged)
-    }
-
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
-        let r: Unflagged = self.json(Request::with("POST", "/unflag"), Some(&json!({"outputs": outputs})), false)?;
-        Ok(r.unflagged)
-    }
-
-    fn unflag_all(&self) -> Result<Vec<String>> {
-        let r: Unflagged = self.json(Request::with("POST", "/unflag"), Some(&json!({"all": true})), false)?;
-        Ok(r.unflagged)
-    }
-
     fn audit(&self, ask: &super::AuditAsk) -> Result<Value> {
         use super::AuditAsk;
         match ask {
@@ -372,13 +331,6 @@ impl Backend for HttpClient {
 mod tests {
     use super::*;
     use mltrace_store::{IoSpec, Timestamp};
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(segment("feature gen/v2"), "feature%20gen%2Fv2");
-        assert_eq!(segment("clean_2.x~"), "clean_2.x~");
-        assert_eq!(segment("été"), "%C3%A9t%C3%A9");
-    }
 
     #[test]
     fn runs_are_sent_in_the_api_shape_and_parse_back() {

@@ -247,7 +247,13 @@ impl Component {
 
     /// Registers the component (description and owner replaced, tags added).
     pub fn register(&self, backend: &dyn Backend) -> client::Result<ComponentView> {
-        backend.register_component(&self.name, &self.description, &self.owner, &self.tags)
+        use crate::Call;
+        backend.call(&crate::commands::Register {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            owner: self.owner.clone(),
+            tags: self.tags.clone(),
+        })
     }
 
     /// A run of this component, to declare inputs and outputs on and then [`call`](RunBuilder::call).

@@ -28,19 +28,20 @@
 //! # Ok::<(), mltrace_client::Error>(())
 //! ```
 
+pub mod commands;
 mod embedded;
+pub mod endpoint;
 mod http;
 pub mod instrument;
 pub mod queries;
-pub mod query;
 pub mod tls;
 
 pub use embedded::DataDir;
 pub use http::HttpClient;
 
-pub use query::{AnyQuery, Call, Query};
+pub use endpoint::{AnyEndpoint, Call, Endpoint, Method};
 
-use mltrace_store::model::{ComponentView, Logged, RunDetail};
+use mltrace_store::model::Logged;
 use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError};
 use std::any::Any;
 use std::path::PathBuf;
@@ -144,8 +145,9 @@ pub trait Backend {
     /// Where this backend reads and writes, for messages (`the server at http://...`).
     fn describe(&self) -> String;
 
-    /// Answers a read; [`Call::call`] is the typed way in (`conn.call(&Trace::of("model.pkl"))`).
-    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>>;
+    /// Answers a read or a command; [`Call::call`] is the typed way in
+    /// (`conn.call(&Trace::of("model.pkl"))`).
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>>;
     /// The events after `after` (at most `limit`), each as one line of `GET /api/v1/events`
     /// (without the newline), handed to `each` in seq order; answers how many were handed over.
     /// An error from `each` stops the stream and is returned as [`Error::Io`].
@@ -167,19 +169,6 @@ pub trait Backend {
     fn log_run(&self, run: &NewRun) -> Result<Logged>;
     /// Logs a batch, all or nothing, in order (errors name `runs[i].field`).
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>>;
-    /// Registers a component: description and owner replaced, tags added.
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView>;
-    /// Adds tags to a component that exists (registered, or with a run): tagging never creates one,
-    /// so a misspelt name is `not_found` rather than a new component.
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView>;
-    /// Replaces a run's notes; answers the run.
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail>;
-    /// Flags outputs (every name must be known, or nothing is flagged); answers the names.
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>>;
-    /// Unflags the named outputs; answers those that were flagged.
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>>;
-    /// Unflags everything; answers what was flagged.
-    fn unflag_all(&self) -> Result<Vec<String>>;
     /// An audit question; answers the HTTP API's JSON for it.
     fn audit(&self, ask: &AuditAsk) -> Result<serde_json::Value>;
 }
@@ -253,7 +242,7 @@ impl Backend for Store {
         format!("the data directory {}", self.dir().display())
     }
 
-    fn ask(&self, q: &dyn AnyQuery) -> Result<Box<dyn Any + Send>> {
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>> {
         Ok(q.run_any(self)?)
     }
 
@@ -306,31 +295,6 @@ impl Backend for Store {
 
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
         Ok(Store::log_runs(self, runs)?)
-    }
-
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
-        Ok(Store::register_component(self, name, description, owner, tags)?)
-    }
-
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
-        Ok(Store::tag_component(self, name, tags)?)
-    }
-
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail> {
-        Store::set_notes(self, id, notes)?;
-        Ok(self.reader(None).run(id)?)
-    }
-
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
-        Ok(Store::flag(self, outputs, reason, by)?)
-    }
-
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
-        Ok(Store::unflag(self, outputs)?)
-    }
-
-    fn unflag_all(&self) -> Result<Vec<String>> {
-        Ok(Store::unflag_all(self)?)
     }
 
     fn audit(&self, ask: &AuditAsk) -> Result<serde_json::Value> {

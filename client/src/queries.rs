@@ -5,8 +5,8 @@
 //! List answers are one envelope each ([`RunList`], [`ComponentList`], ...), so `{"runs": [...]}` is
 //! spelled in one place for the server, the client and `--json`.
 
+use crate::endpoint::{Endpoint, MAX_LIMIT};
 use crate::params;
-use crate::query::{MAX_LIMIT, Query};
 use mltrace_store::audit::evidence_json;
 use mltrace_store::model::{
     ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, OutdatedComponent, ReviewRank, ReviewView,
@@ -83,7 +83,7 @@ pub struct Stats {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Stats {
+impl Endpoint for Stats {
     type Answer = StatsView;
     const PATH: &'static str = "/stats";
     params!(Stats { as_of: as_of });
@@ -103,7 +103,7 @@ pub struct Recent {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Recent {
+impl Endpoint for Recent {
     type Answer = RunList;
     const PATH: &'static str = "/runs";
     params!(Recent { limit: limit(20, MAX_LIMIT), before: run_id, as_of: as_of });
@@ -130,7 +130,7 @@ pub struct History {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for History {
+impl Endpoint for History {
     type Answer = RunList;
     const PATH: &'static str = "/components/{name}/runs";
     params!(History {
@@ -158,7 +158,7 @@ pub struct Run {
     pub proof: bool,
 }
 
-impl Query for Run {
+impl Endpoint for Run {
     type Answer = Proved<RunDetail>;
     const PATH: &'static str = "/runs/{id}";
     params!(Run { id: path_run_id, as_of: as_of, proof: flag });
@@ -180,7 +180,7 @@ pub struct Component {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Component {
+impl Endpoint for Component {
     type Answer = ComponentDetail;
     const PATH: &'static str = "/components/{name}";
     params!(Component { name: required, as_of: as_of });
@@ -200,7 +200,7 @@ pub struct Components {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Components {
+impl Endpoint for Components {
     type Answer = ComponentList;
     const PATH: &'static str = "/components";
     params!(Components { owner: text, tag: text, as_of: as_of });
@@ -217,7 +217,7 @@ pub struct Tags {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Tags {
+impl Endpoint for Tags {
     type Answer = TagList;
     const PATH: &'static str = "/tags";
     params!(Tags { as_of: as_of });
@@ -235,7 +235,7 @@ pub struct Io {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Io {
+impl Endpoint for Io {
     type Answer = IoView;
     const PATH: &'static str = "/io";
     params!(Io { name: required, as_of: as_of });
@@ -266,7 +266,7 @@ impl Trace {
     }
 }
 
-impl Query for Trace {
+impl Endpoint for Trace {
     type Answer = Proved<TraceView>;
     const PATH: &'static str = "/trace";
     params!(Trace {
@@ -298,7 +298,7 @@ pub struct Downstream {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Downstream {
+impl Endpoint for Downstream {
     type Answer = DownstreamView;
     const PATH: &'static str = "/downstream";
     params!(Downstream {
@@ -319,7 +319,7 @@ pub struct Flags {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Flags {
+impl Endpoint for Flags {
     type Answer = FlagList;
     const PATH: &'static str = "/flags";
     params!(Flags { as_of: as_of });
@@ -339,7 +339,7 @@ pub struct Review {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Review {
+impl Endpoint for Review {
     type Answer = ReviewView;
     const PATH: &'static str = "/review";
     params!(Review { limit: limit(1_000, 10_000), rank: rank, as_of: as_of });
@@ -355,7 +355,7 @@ pub struct Outdated {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Outdated {
+impl Endpoint for Outdated {
     type Answer = OutdatedList;
     const PATH: &'static str = "/outdated";
     params!(Outdated { as_of: as_of });
@@ -375,7 +375,7 @@ pub struct Suggest {
     pub as_of: Option<AsOf>,
 }
 
-impl Query for Suggest {
+impl Endpoint for Suggest {
     type Answer = Suggestions;
     const PATH: &'static str = "/suggest";
     params!(Suggest { q: text_or_empty, limit: limit(20, 200), as_of: as_of });
@@ -387,7 +387,7 @@ impl Query for Suggest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::Params;
+    use crate::endpoint::Params;
 
     #[test]
     fn a_request_reads_back_what_it_sends() {
@@ -400,11 +400,11 @@ mod tests {
             until: None,
             as_of: Some(AsOf::Seq(12)),
         };
-        assert_eq!(History::from_params(&h.to_params()).unwrap(), h);
+        assert_eq!(History::from_request(&h.to_params(), b"").unwrap(), h);
         let r = Review { limit: 3, rank: ReviewRank::Specificity, as_of: Some(AsOf::Time(t)) };
-        assert_eq!(Review::from_params(&r.to_params()).unwrap(), r);
+        assert_eq!(Review::from_request(&r.to_params(), b"").unwrap(), r);
         let tr = Trace { max_depth: Some(2), proof: true, ..Trace::of("model.pkl") };
-        assert_eq!(Trace::from_params(&tr.to_params()).unwrap(), tr);
+        assert_eq!(Trace::from_request(&tr.to_params(), b"").unwrap(), tr);
     }
 
     #[test]
@@ -419,10 +419,10 @@ mod tests {
     #[test]
     fn a_bad_parameter_is_named_with_what_to_send() {
         let p = Params([("limit".to_string(), "0".to_string())].into_iter().collect());
-        let e = Recent::from_params(&p).unwrap_err();
+        let e = Recent::from_request(&p, b"").unwrap_err();
         assert!(matches!(&e, StoreError::Invalid { field, .. } if field == "limit"), "{e:?}");
         assert_eq!(e.to_string(), "`limit` must be at least 1");
-        let e = Trace::from_params(&Params::default()).unwrap_err();
+        let e = Trace::from_request(&Params::default(), b"").unwrap_err();
         assert_eq!(e.to_string(), "the query parameter `output` is required");
     }
 }

@@ -178,9 +178,9 @@ pub fn required_flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> 
     d.deserialize_any(V)
 }
 
-/// `dependencies_from_inputs`: `true` unless it says `false`.
-pub fn yes_unless_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    struct V;
+/// `true` or `false`, or `default` when `null`.
+fn flag_or<'de, D: Deserializer<'de>>(d: D, default: bool) -> Result<bool, D::Error> {
+    struct V(bool);
     impl Visitor<'_> for V {
         type Value = bool;
         expecting!("true or false");
@@ -188,10 +188,15 @@ pub fn yes_unless_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Erro
             Ok(v)
         }
         fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-            Ok(true)
+            Ok(self.0)
         }
     }
-    d.deserialize_any(V)
+    d.deserialize_any(V(default))
+}
+
+/// `dependencies_from_inputs`: `true` unless it says `false`.
+pub fn yes_unless_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag_or(d, true)
 }
 
 /// `staleness_threshold_s`: whole seconds, a non-negative fraction rounded down; `null` is the
@@ -286,6 +291,16 @@ pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         }
     }
     d.deserialize_any(V)
+}
+
+/// A list of strings, strictly (a command's `outputs`, `tags`); `null` is the empty list.
+pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    list(d, "a list of strings")
+}
+
+/// `true` or `false`; `null` or absence mean `false`.
+pub fn false_unless_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag_or(d, false)
 }
 
 /// `inputs`, `outputs`: names, or `{name, hash, type}` objects.

@@ -1,24 +1,15 @@
-//! Runs: log (one, a batch, or NDJSON), recent, show, notes.
+//! `POST /runs`: one run, a batch, or NDJSON, through the writer thread that coalesces requests.
 
-use super::{object_body, read, write};
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, MAX_BATCH_RUNS};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use mltrace_store::model::RunDetail;
 use mltrace_store::wire::{self, WireError};
 use mltrace_store::{NewRun, StoreError};
 use serde_json::{Value, json};
-
-fn run_id(raw: &str) -> ApiResult<u32> {
-    raw.parse::<u32>()
-        .ok()
-        .filter(|&id| id > 0)
-        .ok_or_else(|| ApiError::invalid("id", format!("`{raw}` is not a run id (a positive integer)")))
-}
 
 /// Most runs one NDJSON request may hold. A request is all or nothing, so it is validated whole in
 /// memory before anything is written; without a bound, one 60 MB body of 1.7M tiny runs held
@@ -105,29 +96,4 @@ pub async fn log(
     let logged = logged?;
     state.metrics.ingested_runs(n);
     Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
-}
-
-/// `PUT /runs/{id}/notes`.
-pub async fn notes(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<RunDetail>> {
-    let id = run_id(&raw)?;
-    let body = super::body_bytes(body, &state)?;
-    let v = object_body(&body)?;
-    let notes = match v.get("notes") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => {
-            return Err(ApiError::invalid("notes", "notes is required (a string; \"\" clears them)"));
-        }
-        Some(_) => return Err(ApiError::invalid("notes", "notes must be a string")),
-    };
-    write(&state, move |s| s.set_notes(id, &notes)).await?;
-    read(&state, None, move |r| r.run(id)).await.map(Json).map_err(|e| match e.code {
-        "not_found" => {
-            ApiError::from(StoreError::Unavailable("the notes were saved but the run could not be read back".into()))
-        }
-        _ => e,
-    })
 }

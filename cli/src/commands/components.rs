@@ -5,7 +5,7 @@ use crate::Usage;
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, count};
 use clap::Args;
-use mltrace_api::client::{Call, queries};
+use mltrace_api::client::{Call, commands, queries};
 
 /// Components, sorted by name; filter by owner and tag (both when given).
 #[derive(Args, Debug)]
@@ -103,7 +103,7 @@ pub fn tag(a: TagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
         return Err(Usage("a tag cannot be empty".into()).into());
     }
     let conn = ctx.connect_for_write(&a.conn)?;
-    let c = conn.tag_component(&a.component, &a.tags).explained(&conn)?;
+    let c = conn.call(&commands::Tag { name: a.component.clone(), tags: a.tags.clone() }).explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&c)?);
     }

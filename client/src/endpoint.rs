@@ -1,18 +1,21 @@
-//! The read side of the contract, defined once: a [`Query`] is a typed request with a typed answer,
-//! and everything else follows from it.
+//! The contract's endpoints, each defined once: an [`Endpoint`] is a typed request (a read in
+//! [`crate::queries`], a command in [`crate::commands`]) with its method, its path, its typed answer,
+//! and how a store answers it. Everything else follows from it.
 //!
-//! | who                     | what it does with a `Query`                                           |
-//! |-------------------------|-----------------------------------------------------------------------|
-//! | the route (api crate)   | one generic handler: [`Query::from_params`], then [`Query::run`] on the blocking pool, answer JSON |
-//! | [`HttpClient`](crate::HttpClient) | `GET` [`Query::PATH`] with [`Query::to_params`], then parse the answer |
-//! | [`DataDir`](crate::DataDir), [`Store`] | [`Query::run`] on the store                              |
-//! | the command line        | builds the request, [`Call::call`], prints the answer                  |
+//! | who                     | what it does with an `Endpoint`                                          |
+//! |-------------------------|---------------------------------------------------------------------------|
+//! | the route (api crate)   | one generic handler: [`Endpoint::from_request`], then [`Endpoint::run`] on the blocking pool, answer JSON |
+//! | [`HttpClient`](crate::HttpClient) | [`Endpoint::METHOD`] [`Endpoint::PATH`] with [`Endpoint::to_params`] and [`Endpoint::body`], then parse the answer |
+//! | [`DataDir`](crate::DataDir), [`Store`] | [`Endpoint::run`] on the store (a command on the writer)  |
+//! | the command line        | builds the request, [`Call::call`], prints the answer                      |
 //!
-//! So a query is written in one place (its struct, its path and its `run` in [`crate::queries`]),
-//! and the copies that used to be kept in step by hand (a `Backend` method per query, its forwarding
-//! in each backend, a route handler per query) do not exist. [`Params`] is the one parser of query
-//! strings: every error names the parameter and says what to send, and [`params!`](crate::params)
-//! derives both directions from the field list, so the client can only send what the route reads.
+//! So an endpoint is written in one place (its struct, its path and its `run`), and the copies that
+//! used to be kept in step by hand (a `Backend` method per endpoint, its forwarding in each backend,
+//! a route handler per endpoint) do not exist. [`Params`] is the one parser of query strings: every
+//! error names the parameter and says what to send, and [`params!`](crate::params) derives both
+//! directions from the field list, so the client can only send what the route reads. A command's
+//! body is its serde form, read by the store's [`wire`](mltrace_store::wire) with the field of every
+//! error.
 
 use crate::{Error, Result};
 use mltrace_store::model::ReviewRank;
@@ -25,19 +28,64 @@ use std::collections::HashMap;
 /// The largest page a list answers.
 pub const MAX_LIMIT: usize = 1_000;
 
-/// A read of the contract: a request, where it is served, how it travels, and how a store answers it.
-pub trait Query: Sized + Send + Sync + 'static {
+/// An HTTP method of the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// A read: changes nothing.
+    Get,
+    /// A command that adds (`/flag`, `/components/{name}/tags`).
+    Post,
+    /// A command that sets (`/components/{name}`, `/runs/{id}/notes`).
+    Put,
+}
+
+impl Method {
+    /// `GET`, `POST`, `PUT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+        }
+    }
+}
+
+/// One endpoint of the contract: a request, where it is served, how it travels, and how a store
+/// answers it.
+pub trait Endpoint: Sized + Send + Sync + 'static {
     /// The answer, exactly the JSON of the HTTP API.
     type Answer: Serialize + DeserializeOwned + Send + 'static;
     /// The path under `/api/v1`, with `{name}` for a path parameter (filled from the parameter of
     /// that name).
     const PATH: &'static str;
-    /// The request as parameters, as the HTTP client sends them.
+    /// `GET` for a read; a command writes, so a data directory answers it on its writer.
+    const METHOD: Method = Method::Get;
+    /// Whether the HTTP client may send it again after a dropped connection: reads, and commands
+    /// that set a value (sent twice, they leave the same state), not those that append.
+    const RETRY: bool = true;
+    /// The request's path and query parameters, as the HTTP client sends them.
     fn to_params(&self) -> Params;
-    /// The request from the parameters a route received; errors name the parameter.
-    fn from_params(p: &Params) -> Result<Self, StoreError>;
+    /// The JSON body, for a command.
+    fn body(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// The request from what a route received; errors name the parameter or the field.
+    fn from_request(p: &Params, body: &[u8]) -> Result<Self, StoreError>;
     /// The answer of a store.
     fn run(&self, store: &Store) -> Result<Self::Answer, StoreError>;
+}
+
+/// A command's body: its serde form, a JSON object; an empty body is `{}`. Errors name the field.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, StoreError> {
+    use mltrace_store::wire::{self, MapOnly, WireError};
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    match wire::parse::<MapOnly<T>>(body) {
+        Ok(MapOnly(t)) => Ok(t),
+        Err(WireError::Invalid(StoreError::Invalid { field, .. })) if field.is_empty() => {
+            Err(StoreError::Invalid { field: "body".into(), message: "the body must be a JSON object".into() })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A request's parameters: the query string and the path parameters, by name.
@@ -251,7 +299,7 @@ impl<T: ToParam> ToParam for Option<T> {
     }
 }
 
-/// Derives [`Query::to_params`] and [`Query::from_params`] from a request's fields: each field is
+/// Derives [`Endpoint::to_params`] and [`Endpoint::from_request`] of a read from its fields: each field is
 /// a parameter of the same name, read by the [`Params`] method given (with its extra arguments)
 /// and written by [`ToParam`].
 ///
@@ -261,30 +309,51 @@ impl<T: ToParam> ToParam for Option<T> {
 #[macro_export]
 macro_rules! params {
     ($ty:ident { $($field:ident : $read:ident $(( $($arg:expr),* ))?),* $(,)? }) => {
-        fn to_params(&self) -> $crate::query::Params {
-            let mut p = $crate::query::Params::default();
+        fn to_params(&self) -> $crate::endpoint::Params {
+            let mut p = $crate::endpoint::Params::default();
             $( p.put(stringify!($field), &self.$field); )*
             p
         }
-        fn from_params(p: &$crate::query::Params) -> ::std::result::Result<Self, ::mltrace_store::StoreError> {
+        fn from_request(
+            p: &$crate::endpoint::Params,
+            _body: &[u8],
+        ) -> ::std::result::Result<Self, ::mltrace_store::StoreError> {
             Ok($ty { $($field: p.$read(stringify!($field) $($(, $arg)*)?)?,)* })
         }
     };
 }
 
-/// A [`Query`] with its types erased, so that a `dyn Backend` can answer any of them.
-pub trait AnyQuery: Send + Sync {
-    /// [`Query::PATH`].
+/// A [`Endpoint`] with its types erased, so that a `dyn Backend` can answer any of them.
+pub trait AnyEndpoint: Send + Sync {
+    /// [`Endpoint::METHOD`].
+    fn method(&self) -> Method;
+    /// [`Endpoint::RETRY`].
+    fn retry(&self) -> bool;
+    /// [`Endpoint::body`].
+    fn body(&self) -> Option<serde_json::Value>;
+    /// [`Endpoint::PATH`].
     fn path(&self) -> &'static str;
-    /// [`Query::to_params`].
+    /// [`Endpoint::to_params`].
     fn params(&self) -> Params;
-    /// [`Query::run`], answer boxed.
+    /// [`Endpoint::run`], answer boxed.
     fn run_any(&self, store: &Store) -> Result<Box<dyn Any + Send>, StoreError>;
     /// Parses the answer's JSON.
     fn decode(&self, body: &[u8]) -> Result<Box<dyn Any + Send>, serde_json::Error>;
 }
 
-impl<Q: Query> AnyQuery for Q {
+impl<Q: Endpoint> AnyEndpoint for Q {
+    fn method(&self) -> Method {
+        Q::METHOD
+    }
+
+    fn retry(&self) -> bool {
+        Q::RETRY
+    }
+
+    fn body(&self) -> Option<serde_json::Value> {
+        Endpoint::body(self)
+    }
+
     fn path(&self) -> &'static str {
         Q::PATH
     }
@@ -305,15 +374,27 @@ impl<Q: Query> AnyQuery for Q {
 /// The typed way to ask any [`Backend`](crate::Backend): `conn.call(&Trace { .. })`.
 pub trait Call {
     /// The answer to `q`.
-    fn call<Q: Query>(&self, q: &Q) -> Result<Q::Answer>;
+    fn call<Q: Endpoint>(&self, q: &Q) -> Result<Q::Answer>;
 }
 
 impl<B: crate::Backend + ?Sized> Call for B {
-    fn call<Q: Query>(&self, q: &Q) -> Result<Q::Answer> {
+    fn call<Q: Endpoint>(&self, q: &Q) -> Result<Q::Answer> {
         let answer = self.ask(q)?;
         answer.downcast::<Q::Answer>().map(|a| *a).map_err(|_| Error::Protocol {
             url: self.describe(),
             message: format!("the answer to {} is not of its type", Q::PATH),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(segment("feature gen/v2"), "feature%20gen%2Fv2");
+        assert_eq!(segment("clean_2.x~"), "clean_2.x~");
+        assert_eq!(segment("été"), "%C3%A9t%C3%A9");
     }
 }
