@@ -7,7 +7,7 @@
 //! [`Endpoint::run`], so a data directory refuses what the server refuses.
 
 use crate::endpoint::{Endpoint, Method, Params, json_body};
-use mltrace_store::model::{ComponentView, RunDetail};
+use mltrace_store::model::{ComponentView, Logged, RunDetail};
 use mltrace_store::wire;
 use mltrace_store::{RunId, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,13 @@ fn invalid(field: &str, message: &str) -> StoreError {
 /// The path parameter `key`.
 fn path(key: &str, value: impl ToString) -> Params {
     Params([(key.to_string(), value.to_string())].into_iter().collect())
+}
+
+/// `{"runs": [...]}`: what `POST /runs` answers, one entry per run sent, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoggedRuns {
+    /// Id, seq, dependencies and staleness of each run.
+    pub runs: Vec<Logged>,
 }
 
 /// `PUT /components/{name}`: registers a component (created when new): description and owner

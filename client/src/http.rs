@@ -5,6 +5,7 @@
 //! that refuses the connection is reported at once, naming its URL.
 
 use super::{AnyEndpoint, Backend, Call as _, Error, Result};
+use crate::commands::LoggedRuns;
 use crate::endpoint::ToParam;
 use mltrace_store::model::Logged;
 use mltrace_store::{AsOf, NewRun, Seq};
@@ -45,11 +46,6 @@ fn builder(connect: Duration, read: Duration) -> ureq::AgentBuilder {
         .timeout_read(read)
         .timeout_write(read)
         .user_agent(concat!("mltrace-rust/", env!("CARGO_PKG_VERSION")))
-}
-
-#[derive(serde::Deserialize)]
-struct Runs<T> {
-    runs: Vec<T>,
 }
 
 /// A request about to be sent: method, path, query.
@@ -280,7 +276,7 @@ impl Backend for HttpClient {
 
     fn log_run(&self, run: &NewRun) -> Result<Logged> {
         let retry = run.idempotency_key.is_some();
-        let r: Runs<Logged> = self.json(Request::with("POST", "/runs"), Some(&json!(run)), retry)?;
+        let r: LoggedRuns = self.json(Request::with("POST", "/runs"), Some(&json!(run)), retry)?;
         r.runs.into_iter().next().ok_or_else(|| self.protocol("POST /runs answered no run"))
     }
 
@@ -300,7 +296,7 @@ impl Backend for HttpClient {
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
         let retry = runs.iter().all(|r| r.idempotency_key.is_some());
         let body = json!({ "runs": runs });
-        let r: Runs<Logged> = self.json(Request::with("POST", "/runs"), Some(&body), retry)?;
+        let r: LoggedRuns = self.json(Request::with("POST", "/runs"), Some(&body), retry)?;
         if r.runs.len() != runs.len() {
             return Err(self.protocol(format!("POST /runs answered {} runs for {} sent", r.runs.len(), runs.len())));
         }

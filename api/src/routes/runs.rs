@@ -7,9 +7,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
+use mltrace_client::commands::LoggedRuns;
 use mltrace_store::wire::{self, WireError};
 use mltrace_store::{NewRun, StoreError};
-use serde_json::{Value, json};
 
 /// Most runs one NDJSON request may hold. A request is all or nothing, so it is validated whole in
 /// memory before anything is written; without a bound, one 60 MB body of 1.7M tiny runs held
@@ -87,7 +87,7 @@ pub async fn log(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<LoggedRuns>)> {
     let body = super::body_bytes(body, &state)?;
     let (shape, runs) = parse_runs(&headers, &body)?;
     let n = runs.len() as u64;
@@ -95,5 +95,5 @@ pub async fn log(
     state.notify_appended();
     let logged = logged?;
     state.metrics.ingested_runs(n);
-    Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
+    Ok((StatusCode::CREATED, Json(LoggedRuns { runs: logged })))
 }
