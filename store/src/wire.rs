@@ -47,6 +47,13 @@ impl From<WireError> for StoreError {
 
 /// Reads `T` from JSON bytes; a refusal names the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    // Tracking the path costs as much as the parse itself, and only a refusal needs it: the same
+    // impls read the bytes again, tracked, when they refuse.
+    serde_json::from_slice(bytes).or_else(|_| parse_tracked(bytes))
+}
+
+/// [`parse`] with the path of the error tracked.
+fn parse_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -427,6 +434,14 @@ pub enum Body {
 
 /// Reads a JSON body of `POST /runs`: `{"runs": [...]}` is a batch, any other object one run.
 pub fn body(bytes: &[u8]) -> Result<Body, WireError> {
+    // A run is refused as a batch at its first key, so trying the batch first costs a run nothing.
+    if let Ok(MapOnly(batch)) = serde_json::from_slice::<MapOnly<Batch>>(bytes) {
+        return Ok(Body::Batch(batch.runs));
+    }
+    if let Ok(MapOnly(run)) = serde_json::from_slice::<MapOnly<crate::NewRun>>(bytes) {
+        return Ok(Body::One(Box::new(run)));
+    }
+    // Refused either way: which shape was meant decides which error to give.
     let probe: MapOnly<Probe> = match serde_json::from_slice(bytes) {
         Ok(p) => p,
         Err(e) if e.is_data() => {
@@ -435,10 +450,10 @@ pub fn body(bytes: &[u8]) -> Result<Body, WireError> {
         Err(e) => return Err(WireError::Syntax(e)),
     };
     if probe.0.runs.is_some() {
-        let MapOnly(batch) = parse::<MapOnly<Batch>>(bytes)?;
+        let MapOnly(batch) = parse_tracked::<MapOnly<Batch>>(bytes)?;
         Ok(Body::Batch(batch.runs))
     } else {
-        parse::<MapOnly<crate::NewRun>>(bytes).map(|MapOnly(r)| Body::One(Box::new(r)))
+        parse_tracked::<MapOnly<crate::NewRun>>(bytes).map(|MapOnly(r)| Body::One(Box::new(r)))
     }
 }
 
