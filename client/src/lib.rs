@@ -1,5 +1,7 @@
-//! The Rust client of mltrace: one trait, [`Backend`], with every read and write of the contract,
-//! and the ways to reach a store behind it. It compiles without an HTTP server or an async runtime,
+//! The Rust client of mltrace: every endpoint of the contract defined once ([`queries`] for reads,
+//! [`commands`] for writes, both [`Endpoint`]s), one trait, [`Backend`], that answers any of them
+//! (plus the streams and batches that are not one request), and the ways to reach a store behind
+//! it. It compiles without an HTTP server or an async runtime,
 //! so a pipeline that only logs runs pulls in a blocking HTTP client (ureq, rustls) and the store's
 //! types, nothing of axum, hyper or tokio. [`instrument`] wraps it for Rust pipelines.
 //!
@@ -15,13 +17,14 @@
 //! (or the old `DB_SERVER=host`), else `MLTRACE_DATA_DIR`, else the server on
 //! `http://127.0.0.1:8080` when it answers within 300 ms, else `./mltrace-data`.
 //!
+//! How an endpoint is defined and how to add one: `docs/endpoints.md`.
+//!
 //! Errors ([`Error`]) keep what the server said (status, code, message, field) or what the store
 //! said ([`StoreError`]), and name the server's URL when it cannot be reached.
 //!
 //! ```no_run
-//! use mltrace_client::HttpClient;
+//! use mltrace_client::{Call, HttpClient, queries::Recent};
 //! let server = HttpClient::new("http://127.0.0.1:8080").with_token(Some("secret".into()));
-//! use mltrace_client::{Call, queries::Recent};
 //! for run in server.call(&Recent { limit: 5, before: None, as_of: None })?.runs {
 //!     println!("#{} {}", run.id, run.component);
 //! }
