@@ -528,6 +528,7 @@ mod tests {
                 "staleness_threshold_s must be a non-negative number of seconds",
             ),
             (r#"["a", 1, 2]"#, "", "a run must be a JSON object"),
+            (r#"{"component": "a", "start": 1, "end": 2, "end": 3}"#, "end", "end is given twice"),
         ];
         for (body, field, message) in cases {
             let (f, m) = refused(body);
