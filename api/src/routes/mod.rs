@@ -1,6 +1,9 @@
-//! The API's routes, one module per resource. Each handler does the same three steps: parse the
-//! request (errors name the field), ask the store on the blocking pool (reads touch the log's files,
-//! writes wait for an fsync), answer JSON.
+//! The API's routes. Every endpoint defined in `mltrace_client` (its `queries` and `commands`, see
+//! `docs/endpoints.md`) is served by one generic handler, `answer`, from the list in
+//! `endpoints!`; what is not one request and one answer (runs coalesced by the writer thread,
+//! event streams and restores, OpenLineage, audit proofs) has a module of its own. Every handler
+//! does the same three steps: parse the request (errors name the field), ask the store on the
+//! blocking pool (reads touch the log's files, writes wait for an fsync), answer JSON.
 
 mod audit;
 mod events;
@@ -9,13 +12,13 @@ mod openlineage;
 mod runs;
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::Params;
 use crate::{AppState, error};
 use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
 use axum::extract::{Query as Query_, RawPathParams, State};
 use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
 use mltrace_client::commands::{Flag, Notes, Register, Tag, Unflag};
+use mltrace_client::endpoint::Params;
 use mltrace_client::queries::{
     Component, Components, Downstream, Flags, History, Io, Outdated, Recent, Review, Run, Stats, Suggest, Tags, Trace,
 };
