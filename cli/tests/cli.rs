@@ -1506,3 +1506,78 @@ fn tagging_an_unknown_component_is_not_found_and_creates_nothing() {
         }
     }
 }
+
+/// Every read is one `Endpoint`, so the API's bytes, the HTTP client's answer and a data directory's
+/// answer are the same JSON for every query, a component name that needs percent-encoding and a
+/// trace with its audit proof included.
+#[test]
+fn every_query_answers_the_same_json_over_http_and_on_the_data_directory() {
+    use mltrace_api::client::Endpoint;
+    use mltrace_api::client::queries::*;
+    use mltrace_store::DEFAULT_TRACE_LIMIT;
+    use mltrace_store::model::ReviewRank;
+
+    let env = Env::with_server();
+    env.load_pipeline();
+    let http = HttpClient::new(env.url());
+    http.call(&commands::Register {
+        name: "feature gen/v2".into(),
+        tags: vec!["odd names".into()],
+        ..Default::default()
+    })
+    .expect("register");
+    http.call(&commands::Flag { outputs: vec!["preds/2025-03-01/batch-001.jsonl".into()], ..Default::default() })
+        .expect("flag");
+    let dir = DataDir::new(&env.data);
+    // A signed head is signed when asked for: its time and signature differ from one ask to the next.
+    fn unsigned(mut v: serde_json::Value) -> serde_json::Value {
+        if let Some(head) = v.get_mut("proof").and_then(|p| p.get_mut("head")).and_then(|h| h.as_object_mut()) {
+            for k in ["timestamp", "time", "signature"] {
+                assert!(head.remove(k).is_some(), "the head has {k}");
+            }
+        }
+        v
+    }
+    fn same<E: Endpoint>(url: &str, http: &HttpClient, dir: &DataDir, e: E) {
+        let over_http = serde_json::to_value(http.call(&e).unwrap_or_else(|err| panic!("{}: {err}", E::PATH)))
+            .map(unsigned)
+            .expect("an answer is JSON");
+        let on_disk = serde_json::to_value(dir.call(&e).unwrap_or_else(|err| panic!("{}: {err}", E::PATH)))
+            .map(unsigned)
+            .expect("an answer is JSON");
+        assert_eq!(over_http, on_disk, "{}", E::PATH);
+        let (path, query) = e.to_params().split_path(E::PATH);
+        let mut req = ureq::get(&format!("{url}/api/v1{path}"));
+        for (k, v) in &query {
+            req = req.query(k, v);
+        }
+        let raw: serde_json::Value = req.call().expect("GET").into_json().expect("the API's JSON");
+        assert_eq!(unsigned(raw), over_http, "{path}");
+    }
+    let url = env.url();
+    let output = "preds/2025-03-01/batch-001.jsonl".to_string();
+    same(url, &http, &dir, Stats::default());
+    same(url, &http, &dir, Recent { limit: 5, before: Some(9), as_of: None });
+    same(
+        url,
+        &http,
+        &dir,
+        History { name: "train".into(), limit: 3, before: None, since: None, until: None, as_of: None },
+    );
+    same(url, &http, &dir, Run { id: 3, as_of: Some(mltrace_store::AsOf::Seq(9)), proof: false });
+    same(url, &http, &dir, Component { name: "feature gen/v2".into(), as_of: None });
+    same(url, &http, &dir, Components { owner: Some("data-eng".into()), tag: Some("etl".into()), as_of: None });
+    same(url, &http, &dir, Tags::default());
+    same(url, &http, &dir, Io { name: output.clone(), as_of: None });
+    same(url, &http, &dir, Trace { proof: true, ..Trace::of(output.clone()) });
+    same(
+        url,
+        &http,
+        &dir,
+        Downstream { output: "raw/2025-03-01.csv".into(), max_depth: Some(2), limit: DEFAULT_TRACE_LIMIT, as_of: None },
+    );
+    same(url, &http, &dir, Flags::default());
+    same(url, &http, &dir, Review { limit: 10, rank: ReviewRank::Specificity, as_of: None });
+    same(url, &http, &dir, Outdated::default());
+    same(url, &http, &dir, Suggest { q: "fe".into(), limit: 5, as_of: None });
+}
