@@ -224,6 +224,30 @@ impl Endpoint for Unflag {
     }
 }
 
+/// `POST /audit/head`: signs the tree of every event and writes the head to the log; answers it
+/// with the seq of its event.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordHead;
+
+impl Endpoint for RecordHead {
+    type Answer = serde_json::Value;
+    const PATH: &'static str = "/audit/head";
+    const METHOD: Method = Method::Post;
+    // Sent twice it records two heads.
+    const RETRY: bool = false;
+    const CREATED: bool = true;
+    fn to_params(&self) -> Params {
+        Params::default()
+    }
+    fn from_request(_: &Params, _: &[u8]) -> Answer<Self> {
+        Ok(RecordHead)
+    }
+    fn run(&self, store: &Store) -> Answer<serde_json::Value> {
+        let (seq, head) = store.record_head()?;
+        Ok(mltrace_store::audit::head_json(&head, Some(seq)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ pub struct DataDir {
     path: PathBuf,
     writer: Mutex<Option<Arc<Store>>>,
     snapshot: Mutex<Option<Arc<Store>>>,
-    /// The directory opened from its log alone, for audit questions (see [`Backend::audit`]).
+    /// The directory opened from its log alone, for audit questions (see [`Endpoint::audited`](crate::Endpoint::audited)).
     audited: Mutex<Option<Arc<Store>>>,
     holder: String,
 }
@@ -156,29 +156,6 @@ impl Backend for DataDir {
             r.check().map_err(|e| e.within(&format!("runs[{i}]")))?;
         }
         self.write(|s| Backend::log_runs(s, runs))
-    }
-
-    fn audit(&self, ask: &super::AuditAsk) -> Result<serde_json::Value> {
-        if *ask == super::AuditAsk::RecordHead {
-            return self.write(|s| Backend::audit(s, ask));
-        }
-        if let Some(w) = self.open_writer() {
-            return Backend::audit(&*w, ask);
-        }
-        // An audit trusts no cache: the tree is rebuilt from the records' bytes, not loaded from
-        // a checkpoint that may predate an edit. One such open serves this handle's later asks.
-        let store = {
-            let mut slot = self.audited.lock().unwrap_or_else(|p| p.into_inner());
-            match slot.as_ref() {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(Store::open_read_only_from_log(&self.path)?);
-                    *slot = Some(s.clone());
-                    s
-                }
-            }
-        };
-        Backend::audit(&*store, ask)
     }
 }
 

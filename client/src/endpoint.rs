@@ -63,6 +63,13 @@ pub trait Endpoint: Sized + Send + Sync + 'static {
     /// Whether the HTTP client may send it again after a dropped connection: reads, and commands
     /// that set a value (sent twice, they leave the same state), not those that append.
     const RETRY: bool = true;
+    /// Answered `201 Created` rather than `200` (a command that records something new).
+    const CREATED: bool = false;
+    /// Whether a data directory must answer from its log alone: an audit trusts no checkpoint,
+    /// which may predate an edit of the log it vouches for.
+    fn audited(&self) -> bool {
+        false
+    }
     /// The request's path and query parameters, as the HTTP client sends them.
     fn to_params(&self) -> Params;
     /// The JSON body, for a command.
@@ -126,6 +133,11 @@ impl Params {
                 v.parse::<u64>().map_err(|_| invalid(key, format!("`{key}` must be a non-negative integer, not `{v}`")))
             })
             .transpose()
+    }
+
+    /// A required non-negative integer.
+    pub fn required_uint(&self, key: &str) -> Result<u64, StoreError> {
+        self.uint(key)?.ok_or_else(|| invalid(key, format!("the query parameter `{key}` is required")))
     }
 
     /// A depth bound (`max_depth`).
@@ -331,6 +343,8 @@ pub trait AnyEndpoint: Send + Sync {
     fn retry(&self) -> bool;
     /// [`Endpoint::body`].
     fn body(&self) -> Option<serde_json::Value>;
+    /// [`Endpoint::audited`].
+    fn audited(&self) -> bool;
     /// [`Endpoint::PATH`].
     fn path(&self) -> &'static str;
     /// [`Endpoint::to_params`].
@@ -352,6 +366,10 @@ impl<Q: Endpoint> AnyEndpoint for Q {
 
     fn body(&self) -> Option<serde_json::Value> {
         Endpoint::body(self)
+    }
+
+    fn audited(&self) -> bool {
+        Endpoint::audited(self)
     }
 
     fn path(&self) -> &'static str {

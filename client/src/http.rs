@@ -4,7 +4,7 @@
 //! when every run carries an idempotency key, the one case where a retry cannot log twice. A server
 //! that refuses the connection is reported at once, naming its URL.
 
-use super::{AnyEndpoint, Backend, Call as _, Error, Result};
+use super::{AnyEndpoint, Backend, Error, Result};
 use crate::commands::LoggedRuns;
 use crate::endpoint::ToParam;
 use mltrace_store::model::Logged;
@@ -237,10 +237,6 @@ impl HttpClient {
         }
         Ok(sent)
     }
-
-    fn get<T: DeserializeOwned>(&self, call: Request) -> Result<T> {
-        self.json(call, None, true)
-    }
 }
 
 impl Backend for HttpClient {
@@ -302,30 +298,12 @@ impl Backend for HttpClient {
         }
         Ok(r.runs)
     }
-
-    fn audit(&self, ask: &super::AuditAsk) -> Result<Value> {
-        use super::AuditAsk;
-        match ask {
-            AuditAsk::Key => self.get(Request::get("/audit/key")),
-            AuditAsk::Head(as_of) => self.get(Request::get("/audit/head").q("as_of", as_of)),
-            AuditAsk::RecordHead => self.json(Request::with("POST", "/audit/head"), None, false),
-            AuditAsk::Inclusion { seq, size } => {
-                self.get(Request::get("/audit/proof/inclusion").q("seq", seq).q("size", size))
-            }
-            AuditAsk::Consistency { from, to } => {
-                self.get(Request::get("/audit/proof/consistency").q("from", from).q("to", to))
-            }
-            AuditAsk::Run { id, as_of } => {
-                let run = self.call(&crate::queries::Run { id: *id, as_of: *as_of, proof: true })?;
-                Ok(serde_json::to_value(run).unwrap_or_default())
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Call;
     use mltrace_store::{IoSpec, Timestamp};
 
     #[test]

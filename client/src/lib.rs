@@ -45,7 +45,7 @@ pub use http::HttpClient;
 pub use endpoint::{AnyEndpoint, Call, Endpoint, Method};
 
 use mltrace_store::model::Logged;
-use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError};
+use mltrace_store::{AsOf, NewRun, Seq, Store, StoreError};
 use std::any::Any;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -172,69 +172,6 @@ pub trait Backend {
     fn log_run(&self, run: &NewRun) -> Result<Logged>;
     /// Logs a batch, all or nothing, in order (errors name `runs[i].field`).
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>>;
-    /// An audit question; answers the HTTP API's JSON for it.
-    fn audit(&self, ask: &AuditAsk) -> Result<serde_json::Value>;
-}
-
-/// An audit question (the store's `audit` module says what is hashed and signed).
-#[derive(Clone, Debug, PartialEq)]
-pub enum AuditAsk {
-    /// `GET /audit/key`.
-    Key,
-    /// `GET /audit/head?as_of=`.
-    Head(Option<AsOf>),
-    /// `POST /audit/head`.
-    RecordHead,
-    /// `GET /audit/proof/inclusion?seq=&size=`.
-    Inclusion {
-        /// The event.
-        seq: Seq,
-        /// The tree's size (default: every acknowledged event).
-        size: Option<u64>,
-    },
-    /// `GET /audit/proof/consistency?from=&to=`.
-    Consistency {
-        /// The earlier size.
-        from: u64,
-        /// The later size (default: every acknowledged event).
-        to: Option<u64>,
-    },
-    /// `GET /runs/{id}?proof=true&as_of=`.
-    Run {
-        /// The run.
-        id: RunId,
-        /// When.
-        as_of: Option<AsOf>,
-    },
-}
-
-/// Answers an audit question from a store in process, with exactly the JSON the HTTP API answers.
-pub fn audit_answer(store: &Store, ask: &AuditAsk) -> std::result::Result<serde_json::Value, StoreError> {
-    use mltrace_store::audit::{consistency_json, head_json, inclusion_json, key_json};
-    Ok(match ask {
-        AuditAsk::Key => key_json(&store.audit_key()?),
-        AuditAsk::Head(as_of) => head_json(&store.signed_head(*as_of)?, None),
-        AuditAsk::RecordHead => {
-            let (seq, head) = store.record_head()?;
-            head_json(&head, Some(seq))
-        }
-        AuditAsk::Inclusion { seq, size } => {
-            let size = size.unwrap_or_else(|| store.last_seq());
-            let mut v = inclusion_json(&store.inclusion_proof(*seq, Some(size))?);
-            v["head"] = head_json(&store.signed_head(Some(AsOf::Seq(size)))?, None);
-            v
-        }
-        AuditAsk::Consistency { from, to } => {
-            let to = to.unwrap_or_else(|| store.last_seq());
-            let mut v = consistency_json(&store.consistency_proof(*from, Some(to))?);
-            v["head"] = head_json(&store.signed_head(Some(AsOf::Seq(to)))?, None);
-            v
-        }
-        AuditAsk::Run { id, as_of } => {
-            let run = queries::Run { id: *id, as_of: *as_of, proof: true }.run(store)?;
-            serde_json::to_value(run).unwrap_or_default()
-        }
-    })
 }
 
 /// Page size of [`Store`]'s event stream.
@@ -298,10 +235,6 @@ impl Backend for Store {
 
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
         Ok(Store::log_runs(self, runs)?)
-    }
-
-    fn audit(&self, ask: &AuditAsk) -> Result<serde_json::Value> {
-        Ok(audit_answer(self, ask)?)
     }
 }
 

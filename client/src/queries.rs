@@ -7,7 +7,7 @@
 
 use crate::endpoint::{Endpoint, MAX_LIMIT};
 use crate::params;
-use mltrace_store::audit::evidence_json;
+use mltrace_store::audit::{self, evidence_json};
 use mltrace_store::model::{
     ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, OutdatedComponent, ReviewRank, ReviewView,
     RunDetail, RunSummary, Stats as StatsView, Suggestions, TagCount, TraceView,
@@ -162,6 +162,9 @@ impl Endpoint for Run {
     type Answer = Proved<RunDetail>;
     const PATH: &'static str = "/runs/{id}";
     params!(Run { id: path_run_id, as_of: as_of, proof: flag });
+    fn audited(&self) -> bool {
+        self.proof
+    }
     fn run(&self, store: &Store) -> Answer<Proved<RunDetail>> {
         let r = store.reader(self.as_of);
         let (detail, seq) = (r.run(self.id)?, r.seq());
@@ -276,6 +279,9 @@ impl Endpoint for Trace {
         as_of: as_of,
         proof: flag,
     });
+    fn audited(&self) -> bool {
+        self.proof
+    }
     fn run(&self, store: &Store) -> Answer<Proved<TraceView>> {
         let r = store.reader(self.as_of);
         let (trace, seq) = (r.trace(&self.output, self.max_depth, self.limit)?, r.seq());
@@ -381,6 +387,97 @@ impl Endpoint for Suggest {
     params!(Suggest { q: text_or_empty, limit: limit(20, 200), as_of: as_of });
     fn run(&self, store: &Store) -> Answer<Suggestions> {
         Ok(store.reader(self.as_of).suggest(&self.q, self.limit))
+    }
+}
+
+/// `GET /audit/key`: the public key that signs tree heads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditKey;
+
+impl Endpoint for AuditKey {
+    type Answer = serde_json::Value;
+    const PATH: &'static str = "/audit/key";
+    fn audited(&self) -> bool {
+        true
+    }
+    fn to_params(&self) -> crate::endpoint::Params {
+        crate::endpoint::Params::default()
+    }
+    fn from_request(_: &crate::endpoint::Params, _: &[u8]) -> Answer<Self> {
+        Ok(AuditKey)
+    }
+    fn run(&self, store: &Store) -> Answer<serde_json::Value> {
+        Ok(audit::key_json(&store.audit_key()?))
+    }
+}
+
+/// `GET /audit/head?as_of=`: a head over the tree at `as_of` (default: every acknowledged event),
+/// signed now.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditHead {
+    /// When.
+    pub as_of: Option<AsOf>,
+}
+
+impl Endpoint for AuditHead {
+    type Answer = serde_json::Value;
+    const PATH: &'static str = "/audit/head";
+    params!(AuditHead { as_of: as_of });
+    fn audited(&self) -> bool {
+        true
+    }
+    fn run(&self, store: &Store) -> Answer<serde_json::Value> {
+        Ok(audit::head_json(&store.signed_head(self.as_of)?, None))
+    }
+}
+
+/// `GET /audit/proof/inclusion?seq=N&size=S`: that event `seq` is in the tree of `size` events
+/// (default: every acknowledged event), with a head of that tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InclusionProof {
+    /// The event.
+    pub seq: u64,
+    /// The tree's size.
+    pub size: Option<u64>,
+}
+
+impl Endpoint for InclusionProof {
+    type Answer = serde_json::Value;
+    const PATH: &'static str = "/audit/proof/inclusion";
+    params!(InclusionProof { seq: required_uint, size: uint });
+    fn audited(&self) -> bool {
+        true
+    }
+    fn run(&self, store: &Store) -> Answer<serde_json::Value> {
+        let size = self.size.unwrap_or_else(|| store.last_seq());
+        let mut v = audit::inclusion_json(&store.inclusion_proof(self.seq, Some(size))?);
+        v["head"] = audit::head_json(&store.signed_head(Some(AsOf::Seq(size)))?, None);
+        Ok(v)
+    }
+}
+
+/// `GET /audit/proof/consistency?from=S1&to=S2`: that the tree of `from` events is a prefix of the
+/// tree of `to` (default: every acknowledged event), with a head of the latter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsistencyProof {
+    /// The earlier size.
+    pub from: u64,
+    /// The later size.
+    pub to: Option<u64>,
+}
+
+impl Endpoint for ConsistencyProof {
+    type Answer = serde_json::Value;
+    const PATH: &'static str = "/audit/proof/consistency";
+    params!(ConsistencyProof { from: required_uint, to: uint });
+    fn audited(&self) -> bool {
+        true
+    }
+    fn run(&self, store: &Store) -> Answer<serde_json::Value> {
+        let to = self.to.unwrap_or_else(|| store.last_seq());
+        let mut v = audit::consistency_json(&store.consistency_proof(self.from, Some(to))?);
+        v["head"] = audit::head_json(&store.signed_head(Some(AsOf::Seq(to)))?, None);
+        Ok(v)
     }
 }
 

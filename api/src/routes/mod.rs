@@ -1,11 +1,10 @@
 //! The API's routes. Every endpoint defined in `mltrace_client` (its `queries` and `commands`, see
 //! `docs/endpoints.md`) is served by one generic handler, `answer`, from the list in
 //! `endpoints!`; what is not one request and one answer (runs coalesced by the writer thread,
-//! event streams and restores, OpenLineage, audit proofs) has a module of its own. Every handler
+//! event streams and restores, OpenLineage) has a module of its own. Every handler
 //! does the same three steps: parse the request (errors name the field), ask the store on the
 //! blocking pool (reads touch the log's files, writes wait for an fsync), answer JSON.
 
-mod audit;
 mod events;
 mod meta;
 mod openlineage;
@@ -15,12 +14,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::{AppState, error};
 use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
 use axum::extract::{Query as Query_, RawPathParams, State};
+use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
-use mltrace_client::commands::{Flag, Notes, Register, Tag, Unflag};
+use mltrace_client::commands::{Flag, Notes, RecordHead, Register, Tag, Unflag};
 use mltrace_client::endpoint::Params;
 use mltrace_client::queries::{
-    Component, Components, Downstream, Flags, History, Io, Outdated, Recent, Review, Run, Stats, Suggest, Tags, Trace,
+    AuditHead, AuditKey, Component, Components, ConsistencyProof, Downstream, Flags, History, InclusionProof, Io,
+    Outdated, Recent, Review, Run, Stats, Suggest, Tags, Trace,
 };
 use mltrace_client::{Endpoint, Method};
 use mltrace_store::{Reader, Store};
@@ -44,12 +45,34 @@ macro_rules! endpoints {
 }
 
 endpoints!(
-    Stats, Components, Component, Register, Tag, History, Tags, Recent, Run, Notes, Io, Trace, Downstream, Flag,
-    Unflag, Flags, Review, Suggest, Outdated,
+    Stats,
+    Components,
+    Component,
+    Register,
+    Tag,
+    History,
+    Tags,
+    Recent,
+    Run,
+    Notes,
+    Io,
+    Trace,
+    Downstream,
+    Flag,
+    Unflag,
+    Flags,
+    Review,
+    Suggest,
+    Outdated,
+    AuditKey,
+    AuditHead,
+    RecordHead,
+    InclusionProof,
+    ConsistencyProof,
 );
 
 /// The routes with handlers of their own: health, the OpenAPI document, runs (coalesced by the
-/// writer thread), event streams and restores, OpenLineage, and audit proofs.
+/// writer thread), event streams and restores, and OpenLineage.
 const OWN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/openapi.json"),
@@ -58,11 +81,6 @@ const OWN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/events"),
     ("POST", "/lineage"),
     ("GET", "/lineage/events"),
-    ("GET", "/audit/key"),
-    ("GET", "/audit/head"),
-    ("POST", "/audit/head"),
-    ("GET", "/audit/proof/inclusion"),
-    ("GET", "/audit/proof/consistency"),
 ];
 
 /// Every route of the API, `("get", "/api/v1/...")`. The OpenAPI test checks the document against it.
@@ -84,10 +102,6 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::stream).post(events::restore))
         .route("/lineage", post(openlineage::receive))
         .route("/lineage/events", get(openlineage::export))
-        .route("/audit/key", get(audit::key))
-        .route("/audit/head", get(audit::head).post(audit::record))
-        .route("/audit/proof/inclusion", get(audit::inclusion))
-        .route("/audit/proof/consistency", get(audit::consistency))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
 }
 
@@ -109,7 +123,7 @@ async fn answer<E: Endpoint>(
     path: Result<RawPathParams, RawPathParamsRejection>,
     q: Result<Query_<HashMap<String, String>>, QueryRejection>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Json<E::Answer>> {
+) -> ApiResult<(StatusCode, Json<E::Answer>)> {
     let mut p = params(q)?;
     match path {
         Ok(path) => p.0.extend(path.iter().map(|(k, v)| (k.to_string(), v.to_string()))),
@@ -118,11 +132,12 @@ async fn answer<E: Endpoint>(
     }
     if E::METHOD == Method::Get {
         let request = E::from_request(&p, &[])?;
-        return blocking_store(&state, move |s| request.run(s)).await.map(Json);
+        return blocking_store(&state, move |s| request.run(s)).await.map(|a| (StatusCode::OK, Json(a)));
     }
     let body = body_bytes(body, &state)?;
     let request = E::from_request(&p, &body)?;
-    write(&state, move |s| request.run(s)).await.map(Json)
+    let status = if E::CREATED { StatusCode::CREATED } else { StatusCode::OK };
+    write(&state, move |s| request.run(s)).await.map(|a| (status, Json(a)))
 }
 
 /// Any other path under `/api/`.
