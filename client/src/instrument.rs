@@ -3,8 +3,8 @@
 //! recorded), and [`Test`]s with `before` and `after` hooks, as the original mltrace had them.
 //!
 //! Everything goes through a [`Backend`], so the same pipeline logs to a server
-//! ([`HttpClient`](crate::client::HttpClient)), to a data directory
-//! ([`DataDir`](crate::client::DataDir)) or to an open [`Store`](mltrace_store::Store).
+//! ([`HttpClient`](crate::HttpClient)), to a data directory
+//! ([`DataDir`](crate::DataDir)) or to an open [`Store`](mltrace_store::Store).
 //!
 //! ```no_run
 //! use mltrace_client::{Settings, connect};

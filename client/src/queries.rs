@@ -1,6 +1,6 @@
 //! Every read of the contract, each defined once: its request (the fields are the parameters, in
 //! the order they are checked), its path, its answer, and how a store answers it. The route, the
-//! HTTP client, the data directory and the command line all follow from these (see [`crate::query`]).
+//! HTTP client, the data directory and the command line all follow from these (see [`crate::endpoint`]).
 //!
 //! List answers are one envelope each ([`RunList`], [`ComponentList`], ...), so `{"runs": [...]}` is
 //! spelled in one place for the server, the client and `--json`.
