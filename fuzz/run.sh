@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of what mltrace reads from disk and from clients:
 # record frames and payloads, a whole segment through recovery and verify, the run JSON parsers
-# (the fast path may never accept what the precise parser refuses), and the OpenLineage parser.
+# (reading the bytes and reading the parsed value agree), and the OpenLineage parser.
 #
 # CI: 10 s a target from the corpus kept in fuzz/corpus. MLTRACE_LONG_TESTS=1: 10 minutes a target
 # (MLTRACE_FUZZ_SECONDS overrides). A crash leaves its input in fuzz/artifacts/TARGET/ and fails.

@@ -6,9 +6,8 @@
 //!
 //! | module        | owns                                                                 |
 //! |---------------|----------------------------------------------------------------------|
-//! | [`routes`]    | one module per resource: parse, ask the store, answer                 |
+//! | [`routes`]    | every endpoint of `mltrace_client` by one generic handler; runs, streams, OpenLineage and audit by their own |
 //! | [`error`]     | [`ApiError`]: the contract's JSON error body and status codes         |
-//! | [`params`]    | query parameters with errors that name them                           |
 //! | [`auth`]      | write and read-only bearer tokens                                     |
 //! | [`metrics`]   | Prometheus text at `/metrics`                                        |
 //! | [`ui`]        | the `ui/` folder, embedded, with the SPA fallback                     |
@@ -27,7 +26,6 @@ pub mod error;
 pub mod guard;
 pub mod ingest;
 pub mod metrics;
-pub mod params;
 pub mod routes;
 pub mod server;
 pub mod tls;

@@ -11,7 +11,7 @@
 //! Times are fixed (`TZ=UTC`, runs with fixed timestamps); what the store stamps with the current
 //! time (flags, events, runs logged without --start) is masked as `<now>`.
 
-use mltrace_api::client::{Backend, DataDir, HttpClient};
+use mltrace_api::client::{Backend, Call, DataDir, HttpClient, commands, queries};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -144,13 +144,16 @@ impl Env {
     /// Loads the fixture pipeline (12 runs) and registers its components.
     fn load_pipeline(&self) {
         let b = self.backend();
-        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        b.register_component("ingest", "Pulls raw events from the lake", "data-eng", &tags(&["etl"]))
-            .expect("register");
-        b.register_component("clean", "Drops malformed events", "data-eng", &tags(&["etl"])).expect("register");
-        b.register_component("featuregen", "Churn features per customer", "data-eng", &tags(&["etl", "features"]))
-            .expect("register");
-        b.register_component("train", "Trains the churn model", "ml-team", &[]).expect("register");
+        let register = |name: &str, description: &str, owner: &str, tags: &[&str]| {
+            let tags = tags.iter().map(|s| s.to_string()).collect();
+            let r =
+                commands::Register { name: name.into(), description: description.into(), owner: owner.into(), tags };
+            b.call(&r).expect("register");
+        };
+        register("ingest", "Pulls raw events from the lake", "data-eng", &["etl"]);
+        register("clean", "Drops malformed events", "data-eng", &["etl"]);
+        register("featuregen", "Churn features per customer", "data-eng", &["etl", "features"]);
+        register("train", "Trains the churn model", "ml-team", &[]);
         drop(b);
         let fixture = golden_dir().join("pipeline.ndjson");
         let out = self.cmd(&["import", fixture.to_str().expect("utf-8 path")]).output().expect("import");
@@ -849,14 +852,14 @@ mod pipeline {
         assert_eq!(ok.logged.dependencies, vec![raw.logged.id]);
         assert_eq!(ok.tests.len(), 2);
         // A failing before-test: the body never runs, nothing is logged.
-        let before = b.stats(None).expect("stats").last_seq;
+        let before = b.call(&queries::Stats::default()).expect("stats").last_seq;
         let e = clean.run().call(b, |_| -> Result<usize, String> { panic!("must not run") }).expect_err("must fail");
         assert!(matches!(e, RunError::BeforeTests(_)), "{e}");
         // The body's error: nothing logged.
         let e =
             clean.run().input("raw.csv").call(b, |_| Err::<usize, _>("disk full".to_string())).expect_err("must fail");
         assert_eq!(e.to_string(), "the run failed and was not logged: disk full");
-        assert_eq!(b.stats(None).expect("stats").last_seq, before, "nothing was logged");
+        assert_eq!(b.call(&queries::Stats::default()).expect("stats").last_seq, before, "nothing was logged");
         // A failing after-test: logged with its results, then reported.
         let e = clean
             .run()
@@ -867,7 +870,7 @@ mod pipeline {
         let RunError::AfterTests { logged, failed } = e else { panic!("expected after-test failures") };
         assert_eq!(failed[0].name, "RowsTest.enough");
         assert_eq!(failed[0].message.as_deref(), Some("1 rows"));
-        let run = b.run(logged.id, None).expect("the run");
+        let run = b.call(&queries::Run { id: logged.id, as_of: None, proof: false }).expect("the run");
         assert!(run.tests.iter().any(|t| t.name == "RowsTest.enough" && !t.passed));
         assert_eq!(run.code_snapshot.as_deref(), Some("fn clean() {}"));
     }
@@ -1183,7 +1186,7 @@ mod https {
         assert!(stderr(&o).to_lowercase().contains("certificate"), "{}", stderr(&o));
         // The Rust client.
         let client = HttpClient::new(&url).with_ca_cert(Some(&ca)).expect("CA loads");
-        assert_eq!(client.stats(None).expect("stats over https").runs, 1);
+        assert_eq!(client.call(&queries::Stats::default()).expect("stats over https").runs, 1);
         // Plain HTTP to a TLS port gets nowhere.
         assert!(ureq::get(&url.replace("https://", "http://")).call().is_err());
         // A new certificate from another CA, then SIGHUP: new connections get the new one.
@@ -1194,20 +1197,20 @@ mod https {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let fresh = HttpClient::new(&url).with_ca_cert(Some(&ca2)).expect("CA loads");
-            if fresh.stats(None).is_ok() {
+            if fresh.call(&queries::Stats::default()).is_ok() {
                 break;
             }
             assert!(Instant::now() < deadline, "the server did not pick up the new certificate");
             std::thread::sleep(Duration::from_millis(100));
         }
         let old = HttpClient::new(&url).with_ca_cert(Some(&ca)).expect("CA loads");
-        assert!(old.stats(None).is_err(), "the old CA no longer matches");
+        assert!(old.call(&queries::Stats::default()).is_err(), "the old CA no longer matches");
         // A broken file on reload keeps the current certificate.
         std::fs::write(&cert, "not a certificate").expect("write");
         assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
         std::thread::sleep(Duration::from_millis(300));
         let fresh = HttpClient::new(&url).with_ca_cert(Some(&ca2)).expect("CA loads");
-        assert_eq!(fresh.stats(None).expect("still served").runs, 1);
+        assert_eq!(fresh.call(&queries::Stats::default()).expect("still served").runs, 1);
     }
 
     #[test]
@@ -1474,4 +1477,107 @@ fn a_data_directory_written_by_the_command_line_gets_its_checkpoint() {
     assert!(checkpoint.exists(), "10,000 events and more leave a checkpoint when the directory closes");
     let o = run(env.cmd(&["recent", "-n", "1", "--json"]));
     assert!(stdout(&o).contains("\"id\":10505"), "{}", stdout(&o));
+}
+
+/// The contract creates a component by registration or a first run only: `tag` on an unknown name is
+/// not found (exit 1) and creates nothing, on a data directory and through a server alike, as
+/// `POST /components/{name}/tags` answers 404.
+#[test]
+fn tagging_an_unknown_component_is_not_found_and_creates_nothing() {
+    for env in [Env::new(), Env::with_server()] {
+        assert!(run(env.cmd(&["log", "-c", "ingest", "-o", "raw.csv"])).status.success(), "a component that exists");
+        let o = run(env.cmd(&["tag", "ingset", "etl"]));
+        assert_fails(&o, 1, "component `ingset` does not exist");
+        let listed = stdout(&run(env.cmd(&["components", "--json"])));
+        assert!(!listed.contains("ingset"), "nothing was created: {listed}");
+        if env.server.is_some() {
+            let resp = ureq::post(&format!("{}/api/v1/components/ingset/tags", env.url()))
+                .send_json(serde_json::json!({"tags": ["etl"]}));
+            match resp {
+                Err(ureq::Error::Status(404, r)) => {
+                    let v: serde_json::Value = r.into_json().expect("a JSON error");
+                    assert_eq!(
+                        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+                        (Some("not_found"), Some("name"))
+                    );
+                }
+                other => panic!("expected 404, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// Every read is one `Endpoint`, so the API's bytes, the HTTP client's answer and a data directory's
+/// answer are the same JSON for every query, a component name that needs percent-encoding and a
+/// trace with its audit proof included.
+#[test]
+fn every_query_answers_the_same_json_over_http_and_on_the_data_directory() {
+    use mltrace_api::client::Endpoint;
+    use mltrace_api::client::queries::*;
+    use mltrace_store::DEFAULT_TRACE_LIMIT;
+    use mltrace_store::model::ReviewRank;
+
+    let env = Env::with_server();
+    env.load_pipeline();
+    let http = HttpClient::new(env.url());
+    http.call(&commands::Register {
+        name: "feature gen/v2".into(),
+        tags: vec!["odd names".into()],
+        ..Default::default()
+    })
+    .expect("register");
+    http.call(&commands::Flag { outputs: vec!["preds/2025-03-01/batch-001.jsonl".into()], ..Default::default() })
+        .expect("flag");
+    let dir = DataDir::new(&env.data);
+    // A signed head is signed when asked for: its time and signature differ from one ask to the next.
+    fn unsigned(mut v: serde_json::Value) -> serde_json::Value {
+        if let Some(head) = v.get_mut("proof").and_then(|p| p.get_mut("head")).and_then(|h| h.as_object_mut()) {
+            for k in ["timestamp", "time", "signature"] {
+                assert!(head.remove(k).is_some(), "the head has {k}");
+            }
+        }
+        v
+    }
+    fn same<E: Endpoint>(url: &str, http: &HttpClient, dir: &DataDir, e: E) {
+        let over_http = serde_json::to_value(http.call(&e).unwrap_or_else(|err| panic!("{}: {err}", E::PATH)))
+            .map(unsigned)
+            .expect("an answer is JSON");
+        let on_disk = serde_json::to_value(dir.call(&e).unwrap_or_else(|err| panic!("{}: {err}", E::PATH)))
+            .map(unsigned)
+            .expect("an answer is JSON");
+        assert_eq!(over_http, on_disk, "{}", E::PATH);
+        let (path, query) = e.to_params().split_path(E::PATH);
+        let mut req = ureq::get(&format!("{url}/api/v1{path}"));
+        for (k, v) in &query {
+            req = req.query(k, v);
+        }
+        let raw: serde_json::Value = req.call().expect("GET").into_json().expect("the API's JSON");
+        assert_eq!(unsigned(raw), over_http, "{path}");
+    }
+    let url = env.url();
+    let output = "preds/2025-03-01/batch-001.jsonl".to_string();
+    same(url, &http, &dir, Stats::default());
+    same(url, &http, &dir, Recent { limit: 5, before: Some(9), as_of: None });
+    same(
+        url,
+        &http,
+        &dir,
+        History { name: "train".into(), limit: 3, before: None, since: None, until: None, as_of: None },
+    );
+    same(url, &http, &dir, Run { id: 3, as_of: Some(mltrace_store::AsOf::Seq(9)), proof: false });
+    same(url, &http, &dir, Component { name: "feature gen/v2".into(), as_of: None });
+    same(url, &http, &dir, Components { owner: Some("data-eng".into()), tag: Some("etl".into()), as_of: None });
+    same(url, &http, &dir, Tags::default());
+    same(url, &http, &dir, Io { name: output.clone(), as_of: None });
+    same(url, &http, &dir, Trace { proof: true, ..Trace::of(output.clone()) });
+    same(
+        url,
+        &http,
+        &dir,
+        Downstream { output: "raw/2025-03-01.csv".into(), max_depth: Some(2), limit: DEFAULT_TRACE_LIMIT, as_of: None },
+    );
+    same(url, &http, &dir, Flags::default());
+    same(url, &http, &dir, Review { limit: 10, rank: ReviewRank::Specificity, as_of: None });
+    same(url, &http, &dir, Outdated::default());
+    same(url, &http, &dir, Suggest { q: "fe".into(), limit: 5, as_of: None });
 }

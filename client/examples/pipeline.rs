@@ -8,7 +8,8 @@
 //! ```
 
 use mltrace_client::instrument::{Checks, Component, RunView, Test};
-use mltrace_client::{Backend, Settings, Target, connect};
+use mltrace_client::queries::Trace;
+use mltrace_client::{Backend, Call, Settings, Target, connect};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -140,7 +141,7 @@ fn main() -> Result<(), Error> {
     let day = mltrace_store::Timestamp::now().to_rfc3339()[..10].to_string();
     // A failed test's error names the check (`after-tests failed (run 4 was logged ...): ...`).
     let preds = run_pipeline(&*conn, work.path(), &day)?;
-    let trace = conn.trace(&preds, None, 100, None)?;
+    let trace = conn.call(&Trace { limit: 100, ..Trace::of(&preds) })?;
     println!("\n{preds} was made by:");
     for n in &trace.nodes {
         let stale = if n.run.stale.is_empty() { "" } else { "  (stale)" };

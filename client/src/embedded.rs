@@ -7,12 +7,10 @@
 //! server holds the lock the write fails with [`StoreError::Locked`], whose message names the
 //! server's address from the lock file.
 
-use super::{Backend, Result};
-use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
-    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
-};
-use mltrace_store::{AsOf, LogOptions, NewRun, RunId, Seq, Store, Timestamp};
+use super::{AnyEndpoint, Backend, Method, Result};
+use mltrace_store::model::Logged;
+use mltrace_store::{AsOf, LogOptions, NewRun, Seq, Store};
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +19,7 @@ pub struct DataDir {
     path: PathBuf,
     writer: Mutex<Option<Arc<Store>>>,
     snapshot: Mutex<Option<Arc<Store>>>,
-    /// The directory opened from its log alone, for audit questions (see [`Backend::audit`]).
+    /// The directory opened from its log alone, for audit questions (see [`Endpoint::audited`](crate::Endpoint::audited)).
     audited: Mutex<Option<Arc<Store>>>,
     holder: String,
 }
@@ -126,74 +124,8 @@ impl Backend for DataDir {
         format!("the data directory {}", self.path.display())
     }
 
-    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats> {
-        self.read(|s| s.stats(as_of))
-    }
-
-    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>> {
-        self.read(|s| s.recent(limit, before, as_of))
-    }
-
-    fn history(
-        &self,
-        component: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        as_of: Option<AsOf>,
-    ) -> Result<Vec<RunSummary>> {
-        self.read(|s| s.history(component, limit, before, since, until, as_of))
-    }
-
-    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail> {
-        self.read(|s| Backend::run(s, id, as_of))
-    }
-
-    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail> {
-        self.read(|s| s.component(name, as_of))
-    }
-
-    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>> {
-        self.read(|s| s.components(owner, tag, as_of))
-    }
-
-    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>> {
-        self.read(|s| s.tags(as_of))
-    }
-
-    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView> {
-        self.read(|s| s.io(name, as_of))
-    }
-
-    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView> {
-        self.read(|s| s.trace(output, max_depth, limit, as_of))
-    }
-
-    fn downstream(
-        &self,
-        output: &str,
-        max_depth: Option<u32>,
-        limit: usize,
-        as_of: Option<AsOf>,
-    ) -> Result<DownstreamView> {
-        self.read(|s| s.downstream(output, max_depth, limit, as_of))
-    }
-
-    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>> {
-        self.read(|s| s.flags(as_of))
-    }
-
-    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
-        self.read(|s| s.review_ranked(limit, rank, as_of))
-    }
-
-    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {
-        self.read(|s| s.outdated(as_of))
-    }
-
-    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions> {
-        self.read(|s| s.suggest(q, limit, as_of))
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>> {
+        if q.method() == Method::Get { self.read(|s| Backend::ask(s, q)) } else { self.write(|s| Backend::ask(s, q)) }
     }
 
     fn events(&self, after: Seq, limit: Option<u64>, each: &mut dyn FnMut(&str) -> std::io::Result<()>) -> Result<u64> {
@@ -225,58 +157,13 @@ impl Backend for DataDir {
         }
         self.write(|s| Backend::log_runs(s, runs))
     }
-
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
-        self.write(|s| Backend::register_component(s, name, description, owner, tags))
-    }
-
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
-        self.write(|s| Backend::tag_component(s, name, tags))
-    }
-
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail> {
-        self.write(|s| Backend::set_notes(s, id, notes))
-    }
-
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
-        self.write(|s| Backend::flag(s, outputs, reason, by))
-    }
-
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
-        self.write(|s| Backend::unflag(s, outputs))
-    }
-
-    fn unflag_all(&self) -> Result<Vec<String>> {
-        self.write(Backend::unflag_all)
-    }
-
-    fn audit(&self, ask: &super::AuditAsk) -> Result<serde_json::Value> {
-        if *ask == super::AuditAsk::RecordHead {
-            return self.write(|s| Backend::audit(s, ask));
-        }
-        if let Some(w) = self.open_writer() {
-            return Backend::audit(&*w, ask);
-        }
-        // An audit trusts no cache: the tree is rebuilt from the records' bytes, not loaded from
-        // a checkpoint that may predate an edit. One such open serves this handle's later asks.
-        let store = {
-            let mut slot = self.audited.lock().unwrap_or_else(|p| p.into_inner());
-            match slot.as_ref() {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(Store::open_read_only_from_log(&self.path)?);
-                    *slot = Some(s.clone());
-                    s
-                }
-            }
-        };
-        Backend::audit(&*store, ask)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Call;
+    use mltrace_store::Timestamp;
 
     #[test]
     fn reads_see_the_writes_of_the_same_handle() {
@@ -284,10 +171,11 @@ mod tests {
         let d = DataDir::new(dir.path());
         let t = Timestamp(1_000);
         d.log_run(&NewRun::new("ingest", t, t).outputs(["raw.csv"])).unwrap();
-        assert_eq!(d.recent(5, None, None).unwrap().len(), 1);
+        let recent = crate::queries::Recent { limit: 5, before: None, as_of: None };
+        assert_eq!(d.call(&recent).unwrap().runs.len(), 1);
         drop(d);
         // A second handle reads read-only what the first one wrote.
-        assert_eq!(DataDir::new(dir.path()).recent(5, None, None).unwrap()[0].component, "ingest");
+        assert_eq!(DataDir::new(dir.path()).call(&recent).unwrap().runs[0].component, "ingest");
     }
 
     #[test]
@@ -295,7 +183,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = LogOptions { holder: "pid 1, serving http://127.0.0.1:8123".into(), ..LogOptions::default() };
         let (_server, _) = Store::open(dir.path(), opts).unwrap();
-        let e = DataDir::new(dir.path()).unflag_all().unwrap_err();
+        let e =
+            DataDir::new(dir.path()).call(&crate::commands::Unflag { all: true, ..Default::default() }).unwrap_err();
         assert_eq!(e.code(), "conflict");
         assert!(e.to_string().contains("http://127.0.0.1:8123"), "{e}");
     }

@@ -3,8 +3,8 @@
 //! recorded), and [`Test`]s with `before` and `after` hooks, as the original mltrace had them.
 //!
 //! Everything goes through a [`Backend`], so the same pipeline logs to a server
-//! ([`HttpClient`](crate::client::HttpClient)), to a data directory
-//! ([`DataDir`](crate::client::DataDir)) or to an open [`Store`](mltrace_store::Store).
+//! ([`HttpClient`](crate::HttpClient)), to a data directory
+//! ([`DataDir`](crate::DataDir)) or to an open [`Store`](mltrace_store::Store).
 //!
 //! ```no_run
 //! use mltrace_client::{Settings, connect};
@@ -247,7 +247,13 @@ impl Component {
 
     /// Registers the component (description and owner replaced, tags added).
     pub fn register(&self, backend: &dyn Backend) -> client::Result<ComponentView> {
-        backend.register_component(&self.name, &self.description, &self.owner, &self.tags)
+        use crate::Call;
+        backend.call(&crate::commands::Register {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            owner: self.owner.clone(),
+            tags: self.tags.clone(),
+        })
     }
 
     /// A run of this component, to declare inputs and outputs on and then [`call`](RunBuilder::call).

@@ -1,5 +1,7 @@
-//! The Rust client of mltrace: one trait, [`Backend`], with every read and write of the contract,
-//! and the ways to reach a store behind it. It compiles without an HTTP server or an async runtime,
+//! The Rust client of mltrace: every endpoint of the contract defined once ([`queries`] for reads,
+//! [`commands`] for writes, both [`Endpoint`]s), one trait, [`Backend`], that answers any of them
+//! (plus the streams and batches that are not one request), and the ways to reach a store behind
+//! it. It compiles without an HTTP server or an async runtime,
 //! so a pipeline that only logs runs pulls in a blocking HTTP client (ureq, rustls) and the store's
 //! types, nothing of axum, hyper or tokio. [`instrument`] wraps it for Rust pipelines.
 //!
@@ -15,31 +17,36 @@
 //! (or the old `DB_SERVER=host`), else `MLTRACE_DATA_DIR`, else the server on
 //! `http://127.0.0.1:8080` when it answers within 300 ms, else `./mltrace-data`.
 //!
+//! How an endpoint is defined and how to add one: `docs/endpoints.md`.
+//!
 //! Errors ([`Error`]) keep what the server said (status, code, message, field) or what the store
 //! said ([`StoreError`]), and name the server's URL when it cannot be reached.
 //!
 //! ```no_run
-//! use mltrace_client::{Backend, HttpClient};
+//! use mltrace_client::{Call, HttpClient, queries::Recent};
 //! let server = HttpClient::new("http://127.0.0.1:8080").with_token(Some("secret".into()));
-//! for run in server.recent(5, None, None)? {
+//! for run in server.call(&Recent { limit: 5, before: None, as_of: None })?.runs {
 //!     println!("#{} {}", run.id, run.component);
 //! }
 //! # Ok::<(), mltrace_client::Error>(())
 //! ```
 
+pub mod commands;
 mod embedded;
+pub mod endpoint;
 mod http;
 pub mod instrument;
+pub mod queries;
 pub mod tls;
 
 pub use embedded::DataDir;
 pub use http::HttpClient;
 
-use mltrace_store::model::{
-    ComponentDetail, ComponentView, DownstreamView, FlagView, IoView, Logged, OutdatedComponent, ReviewRank,
-    ReviewView, RunDetail, RunSummary, Stats, Suggestions, TagCount, TraceView,
-};
-use mltrace_store::{AsOf, NewRun, RunId, Seq, Store, StoreError, Timestamp};
+pub use endpoint::{AnyEndpoint, Call, Endpoint, Method};
+
+use mltrace_store::model::Logged;
+use mltrace_store::{AsOf, NewRun, Seq, Store, StoreError};
+use std::any::Any;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -141,53 +148,9 @@ pub trait Backend {
     /// Where this backend reads and writes, for messages (`the server at http://...`).
     fn describe(&self) -> String;
 
-    /// Counts and sizes.
-    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats>;
-    /// The most recent runs, newest first (start time, then id); `before` continues a page.
-    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>>;
-    /// A component's runs, newest first, within an inclusive start-time range.
-    fn history(
-        &self,
-        component: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        as_of: Option<AsOf>,
-    ) -> Result<Vec<RunSummary>>;
-    /// One run in full.
-    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail>;
-    /// A component with its run count, latest run and outdated flag.
-    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail>;
-    /// Components, filtered by owner and tag (both when given), sorted by name.
-    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>>;
-    /// Every tag with the number of components carrying it.
-    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>>;
-    /// An I/O pointer: type, flag, producers, consumers.
-    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView>;
-    /// The runs that produced an output (pre-order from its latest producer).
-    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView>;
-    /// Everything derived from an output.
-    fn downstream(
-        &self,
-        output: &str,
-        max_depth: Option<u32>,
-        limit: usize,
-        as_of: Option<AsOf>,
-    ) -> Result<DownstreamView>;
-    /// Flagged outputs, in the order they were flagged.
-    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>>;
-    /// Flagged outputs and the runs most common to their traces, in the contract's order.
-    fn review(&self, limit: usize, as_of: Option<AsOf>) -> Result<ReviewView> {
-        self.review_ranked(limit, ReviewRank::Count, as_of)
-    }
-    /// Review with the runs in the given order (`ReviewRank::Specificity` puts the runs specific to
-    /// the flagged outputs first).
-    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView>;
-    /// Components whose latest run depends on a superseded run.
-    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>>;
-    /// Names matching `q`, for completion.
-    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions>;
+    /// Answers a read or a command; [`Call::call`] is the typed way in
+    /// (`conn.call(&Trace::of("model.pkl"))`).
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>>;
     /// The events after `after` (at most `limit`), each as one line of `GET /api/v1/events`
     /// (without the newline), handed to `each` in seq order; answers how many were handed over.
     /// An error from `each` stops the stream and is returned as [`Error::Io`].
@@ -209,84 +172,6 @@ pub trait Backend {
     fn log_run(&self, run: &NewRun) -> Result<Logged>;
     /// Logs a batch, all or nothing, in order (errors name `runs[i].field`).
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>>;
-    /// Registers a component: description and owner replaced, tags added.
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView>;
-    /// Adds tags to a component (creating it when new).
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView>;
-    /// Replaces a run's notes; answers the run.
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail>;
-    /// Flags outputs (every name must be known, or nothing is flagged); answers the names.
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>>;
-    /// Unflags the named outputs; answers those that were flagged.
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>>;
-    /// Unflags everything; answers what was flagged.
-    fn unflag_all(&self) -> Result<Vec<String>>;
-    /// An audit question; answers the HTTP API's JSON for it.
-    fn audit(&self, ask: &AuditAsk) -> Result<serde_json::Value>;
-}
-
-/// An audit question (the store's `audit` module says what is hashed and signed).
-#[derive(Clone, Debug, PartialEq)]
-pub enum AuditAsk {
-    /// `GET /audit/key`.
-    Key,
-    /// `GET /audit/head?as_of=`.
-    Head(Option<AsOf>),
-    /// `POST /audit/head`.
-    RecordHead,
-    /// `GET /audit/proof/inclusion?seq=&size=`.
-    Inclusion {
-        /// The event.
-        seq: Seq,
-        /// The tree's size (default: every acknowledged event).
-        size: Option<u64>,
-    },
-    /// `GET /audit/proof/consistency?from=&to=`.
-    Consistency {
-        /// The earlier size.
-        from: u64,
-        /// The later size (default: every acknowledged event).
-        to: Option<u64>,
-    },
-    /// `GET /runs/{id}?proof=true&as_of=`.
-    Run {
-        /// The run.
-        id: RunId,
-        /// When.
-        as_of: Option<AsOf>,
-    },
-}
-
-/// Answers an audit question from a store in process, with exactly the JSON the HTTP API answers.
-pub fn audit_answer(store: &Store, ask: &AuditAsk) -> std::result::Result<serde_json::Value, StoreError> {
-    use mltrace_store::audit::{consistency_json, evidence_json, head_json, inclusion_json, key_json};
-    Ok(match ask {
-        AuditAsk::Key => key_json(&store.audit_key()?),
-        AuditAsk::Head(as_of) => head_json(&store.signed_head(*as_of)?, None),
-        AuditAsk::RecordHead => {
-            let (seq, head) = store.record_head()?;
-            head_json(&head, Some(seq))
-        }
-        AuditAsk::Inclusion { seq, size } => {
-            let size = size.unwrap_or_else(|| store.last_seq());
-            let mut v = inclusion_json(&store.inclusion_proof(*seq, Some(size))?);
-            v["head"] = head_json(&store.signed_head(Some(AsOf::Seq(size)))?, None);
-            v
-        }
-        AuditAsk::Consistency { from, to } => {
-            let to = to.unwrap_or_else(|| store.last_seq());
-            let mut v = consistency_json(&store.consistency_proof(*from, Some(to))?);
-            v["head"] = head_json(&store.signed_head(Some(AsOf::Seq(to)))?, None);
-            v
-        }
-        AuditAsk::Run { id, as_of } => {
-            let r = store.reader(*as_of);
-            let mut v = serde_json::to_value(r.run(*id)?).unwrap_or_default();
-            let seq = r.seq();
-            v["proof"] = evidence_json(&store.run_evidence(&[*id], Some(AsOf::Seq(seq)))?);
-            v
-        }
-    })
 }
 
 /// Page size of [`Store`]'s event stream.
@@ -297,74 +182,8 @@ impl Backend for Store {
         format!("the data directory {}", self.dir().display())
     }
 
-    fn stats(&self, as_of: Option<AsOf>) -> Result<Stats> {
-        Ok(self.reader(as_of).stats())
-    }
-
-    fn recent(&self, limit: usize, before: Option<RunId>, as_of: Option<AsOf>) -> Result<Vec<RunSummary>> {
-        Ok(self.reader(as_of).recent(limit, before)?)
-    }
-
-    fn history(
-        &self,
-        component: &str,
-        limit: usize,
-        before: Option<RunId>,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-        as_of: Option<AsOf>,
-    ) -> Result<Vec<RunSummary>> {
-        Ok(self.reader(as_of).history(component, limit, before, since, until)?)
-    }
-
-    fn run(&self, id: RunId, as_of: Option<AsOf>) -> Result<RunDetail> {
-        Ok(self.reader(as_of).run(id)?)
-    }
-
-    fn component(&self, name: &str, as_of: Option<AsOf>) -> Result<ComponentDetail> {
-        Ok(self.reader(as_of).component(name)?)
-    }
-
-    fn components(&self, owner: Option<&str>, tag: Option<&str>, as_of: Option<AsOf>) -> Result<Vec<ComponentView>> {
-        Ok(self.reader(as_of).components(owner, tag))
-    }
-
-    fn tags(&self, as_of: Option<AsOf>) -> Result<Vec<TagCount>> {
-        Ok(self.reader(as_of).tags())
-    }
-
-    fn io(&self, name: &str, as_of: Option<AsOf>) -> Result<IoView> {
-        Ok(self.reader(as_of).io(name)?)
-    }
-
-    fn trace(&self, output: &str, max_depth: Option<u32>, limit: usize, as_of: Option<AsOf>) -> Result<TraceView> {
-        Ok(self.reader(as_of).trace(output, max_depth, limit)?)
-    }
-
-    fn downstream(
-        &self,
-        output: &str,
-        max_depth: Option<u32>,
-        limit: usize,
-        as_of: Option<AsOf>,
-    ) -> Result<DownstreamView> {
-        Ok(self.reader(as_of).downstream(output, max_depth, limit)?)
-    }
-
-    fn flags(&self, as_of: Option<AsOf>) -> Result<Vec<FlagView>> {
-        Ok(self.reader(as_of).flags())
-    }
-
-    fn review_ranked(&self, limit: usize, rank: ReviewRank, as_of: Option<AsOf>) -> Result<ReviewView> {
-        Ok(self.reader(as_of).review_ranked(limit, rank)?)
-    }
-
-    fn outdated(&self, as_of: Option<AsOf>) -> Result<Vec<OutdatedComponent>> {
-        Ok(self.reader(as_of).outdated()?)
-    }
-
-    fn suggest(&self, q: &str, limit: usize, as_of: Option<AsOf>) -> Result<Suggestions> {
-        Ok(self.reader(as_of).suggest(q, limit))
+    fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>> {
+        Ok(q.run_any(self)?)
     }
 
     fn restore(&self, lines: &[String]) -> Result<Seq> {
@@ -416,35 +235,6 @@ impl Backend for Store {
 
     fn log_runs(&self, runs: &[NewRun]) -> Result<Vec<Logged>> {
         Ok(Store::log_runs(self, runs)?)
-    }
-
-    fn register_component(&self, name: &str, description: &str, owner: &str, tags: &[String]) -> Result<ComponentView> {
-        Ok(Store::register_component(self, name, description, owner, tags)?)
-    }
-
-    fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
-        Ok(Store::tag_component(self, name, tags)?)
-    }
-
-    fn set_notes(&self, id: RunId, notes: &str) -> Result<RunDetail> {
-        Store::set_notes(self, id, notes)?;
-        Ok(self.reader(None).run(id)?)
-    }
-
-    fn flag(&self, outputs: &[String], reason: Option<&str>, by: Option<&str>) -> Result<Vec<String>> {
-        Ok(Store::flag(self, outputs, reason, by)?)
-    }
-
-    fn unflag(&self, outputs: &[String]) -> Result<Vec<String>> {
-        Ok(Store::unflag(self, outputs)?)
-    }
-
-    fn unflag_all(&self) -> Result<Vec<String>> {
-        Ok(Store::unflag_all(self)?)
-    }
-
-    fn audit(&self, ask: &AuditAsk) -> Result<serde_json::Value> {
-        Ok(audit_answer(self, ask)?)
     }
 }
 
@@ -553,20 +343,6 @@ pub fn connect(settings: &Settings) -> Result<Connection> {
         return client(DEFAULT_SERVER);
     }
     Ok(Connection::data_dir(DataDir::new(DEFAULT_DATA_DIR), true))
-}
-
-/// The API's JSON envelopes, built exactly as the routes build them, so that `--json` prints the
-/// same bytes whether the answer came over HTTP or from a data directory.
-pub mod envelope {
-    use serde::Serialize;
-    use serde_json::{Value, json};
-
-    /// `{"<key>": items}` as the list endpoints answer (`runs`, `components`, `tags`, `flags`).
-    pub fn list<T: Serialize>(key: &str, items: &[T]) -> Value {
-        let mut map = serde_json::Map::new();
-        map.insert(key.to_string(), json!(items));
-        Value::Object(map)
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! What callers ask the store to record, and the checks a request must pass before anything is
-//! written. Parsing from JSON lives here too, so the API, the CLI's `import` and data-directory mode
-//! share one parser with one set of field-precise error messages.
+//! written. [`NewRun`] is also the wire shape of a run (its serde impls, read by [`crate::wire`]),
+//! so the API, the CLI's `import`, data-directory mode and the Rust client share one parser with
+//! one set of field-precise error messages.
 
 use crate::error::{Result, StoreError};
 use crate::event::{IoType, TestResult};
 use crate::names::{check_name, check_name_lazy, check_text};
 use crate::time::Timestamp;
+use crate::wire;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Default staleness threshold: 30 days.
@@ -34,7 +37,7 @@ pub const MAX_CODE_BYTES: usize = 16 * 1024 * 1024;
 /// Largest notes or description, in bytes.
 pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
-/// One input or output as a caller gives it.
+/// One input or output as a caller gives it: a name, or `{name, hash, type}` on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct IoSpec {
     /// The pointer's name.
@@ -51,37 +54,62 @@ impl From<&str> for IoSpec {
     }
 }
 
-/// A run to log.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A run to log: what a client sends (the HTTP API's run object, `http-api.md`) and what the store
+/// checks and resolves. Its serde impls are the wire format, read field-precisely by
+/// [`crate::wire`]; absent and `null` fields take the defaults of [`NewRun::new`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewRun {
     /// Component name (created on first use).
+    #[serde(deserialize_with = "wire::required_text")]
     pub component: String,
     /// Start time.
+    #[serde(deserialize_with = "wire::time")]
     pub start: Timestamp,
     /// End time (>= start).
+    #[serde(deserialize_with = "wire::time")]
     pub end: Timestamp,
     /// Inputs.
+    #[serde(default, deserialize_with = "wire::io_list")]
     pub inputs: Vec<IoSpec>,
     /// Outputs.
+    #[serde(default, deserialize_with = "wire::io_list")]
     pub outputs: Vec<IoSpec>,
     /// Explicit upstream components.
+    #[serde(default, deserialize_with = "wire::strings", skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<String>,
     /// Resolve dependencies from inputs (rule 1).
+    #[serde(default = "yes", deserialize_with = "wire::yes_unless_false")]
     pub dependencies_from_inputs: bool,
     /// Staleness threshold in seconds.
+    #[serde(default = "default_staleness", deserialize_with = "wire::seconds")]
     pub staleness_threshold_s: u64,
     /// Git commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_hash: Option<String>,
     /// Git tags.
+    #[serde(default, deserialize_with = "wire::strings", skip_serializing_if = "Vec::is_empty")]
     pub git_tags: Vec<String>,
     /// Code that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_snapshot: Option<String>,
     /// Notes.
+    #[serde(default, deserialize_with = "wire::text_or_empty")]
     pub notes: String,
     /// Test results.
+    #[serde(default, deserialize_with = "wire::tests", skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestResult>,
     /// Retry key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_staleness() -> u64 {
+    DEFAULT_STALENESS_S
 }
 
 impl NewRun {
@@ -213,60 +241,14 @@ impl NewRun {
         Ok(())
     }
 
-    /// Parses a run object of the HTTP API (see `http-api.md`); errors name the field.
+    /// Reads a run object of the HTTP API (see `http-api.md`); errors name the field.
     pub fn from_json(value: &Value) -> Result<NewRun> {
-        let obj = value.as_object().ok_or_else(|| StoreError::invalid("", "a run must be a JSON object"))?;
-        const KNOWN: &[&str] = &[
-            "component",
-            "start",
-            "end",
-            "inputs",
-            "outputs",
-            "upstream",
-            "dependencies_from_inputs",
-            "staleness_threshold_s",
-            "git_hash",
-            "git_tags",
-            "code_snapshot",
-            "notes",
-            "tests",
-            "idempotency_key",
-        ];
-        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(StoreError::invalid(
-                unknown.as_str(),
-                format!("{unknown} is not a field of a run (known: {})", KNOWN.join(", ")),
-            ));
-        }
-        let component = req_str(obj, "component")?;
-        let start = req_time(obj, "start")?;
-        let end = req_time(obj, "end")?;
-        let mut run = NewRun::new(&component, start, end);
-        run.inputs = io_list(obj, "inputs")?;
-        run.outputs = io_list(obj, "outputs")?;
-        run.upstream = str_list(obj, "upstream")?;
-        if let Some(v) = present(obj, "dependencies_from_inputs") {
-            run.dependencies_from_inputs =
-                v.as_bool().ok_or_else(|| wrong_type("dependencies_from_inputs", "true or false"))?;
-        }
-        if let Some(v) = present(obj, "staleness_threshold_s") {
-            run.staleness_threshold_s = v
-                .as_u64()
-                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                .ok_or_else(|| wrong_type("staleness_threshold_s", "a non-negative number of seconds"))?;
-        }
-        run.git_hash = opt_str(obj, "git_hash")?;
-        run.git_tags = str_list(obj, "git_tags")?;
-        run.code_snapshot = opt_str(obj, "code_snapshot")?;
-        run.notes = opt_str(obj, "notes")?.unwrap_or_default();
-        run.idempotency_key = opt_str(obj, "idempotency_key")?;
-        if let Some(v) = present(obj, "tests") {
-            let arr = v.as_array().ok_or_else(|| wrong_type("tests", "a list of test results"))?;
-            for (i, t) in arr.iter().enumerate() {
-                run.tests.push(test_result(t, i)?);
-            }
-        }
-        Ok(run)
+        wire::from_value::<wire::MapOnly<NewRun>>(value).map(|wire::MapOnly(r)| r)
+    }
+
+    /// Reads a run object from JSON bytes; errors name the field (or `body`, when it is not JSON).
+    pub fn from_slice(bytes: &[u8]) -> Result<NewRun> {
+        Ok(wire::run(bytes)?)
     }
 }
 
@@ -313,82 +295,6 @@ pub fn parse_time(v: &Value) -> std::result::Result<Timestamp, String> {
     }
 }
 
-fn str_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
-    match present(obj, key) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(wrong_type(&format!("{key}[{i}]"), "a string")),
-            })
-            .collect(),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(_) => Err(wrong_type(key, "a list of strings")),
-    }
-}
-
-fn io_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<IoSpec>> {
-    let items = match present(obj, key) {
-        None => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(wrong_type(key, "a list of names or {name, hash, type} objects")),
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let at = format!("{key}[{i}]");
-            match v {
-                Value::String(s) => Ok(IoSpec::from(s.as_str())),
-                Value::Object(o) => {
-                    if let Some(unknown) = o.keys().find(|k| !["name", "hash", "type"].contains(&k.as_str())) {
-                        return Err(StoreError::invalid(
-                            format!("{at}.{unknown}"),
-                            format!("{at}.{unknown} is not a field of an I/O pointer (name, hash, type)"),
-                        ));
-                    }
-                    let name = req_str(o, "name").map_err(|e| e.within(&at))?;
-                    let hash = opt_str(o, "hash").map_err(|e| e.within(&at))?;
-                    let kind = match opt_str(o, "type").map_err(|e| e.within(&at))? {
-                        None => None,
-                        Some(t) => Some(IoType::parse(&t).ok_or_else(|| {
-                            StoreError::invalid(
-                                format!("{at}.type"),
-                                format!("{at}.type is `{t}`; use data, model, endpoint or unknown"),
-                            )
-                        })?),
-                    };
-                    Ok(IoSpec { name, hash, kind })
-                }
-                _ => Err(wrong_type(&at, "a name or a {name, hash, type} object")),
-            }
-        })
-        .collect()
-}
-
-fn test_result(v: &Value, i: usize) -> Result<TestResult> {
-    let at = format!("tests[{i}]");
-    let o = v.as_object().ok_or_else(|| wrong_type(&at, "an object {name, phase, passed, message}"))?;
-    if let Some(unknown) = o.keys().find(|k| !["name", "phase", "passed", "message"].contains(&k.as_str())) {
-        return Err(StoreError::invalid(
-            format!("{at}.{unknown}"),
-            format!("{at}.{unknown} is not a field of a test result (name, phase, passed, message)"),
-        ));
-    }
-    let within = |e: StoreError| e.within(&at);
-    let name = req_str(o, "name").map_err(within)?;
-    let phase = opt_str(o, "phase").map_err(within)?.unwrap_or_else(|| "after".into());
-    let passed = match present(o, "passed") {
-        Some(Value::Bool(b)) => *b,
-        None => return Err(StoreError::invalid(format!("{at}.passed"), format!("{at}.passed is required"))),
-        Some(_) => return Err(wrong_type(&format!("{at}.passed"), "true or false")),
-    };
-    let message = opt_str(o, "message").map_err(within)?;
-    Ok(TestResult { name, phase, passed, message })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,197 +336,5 @@ mod tests {
         assert_eq!(field(json!({"component": "", "start": 1, "end": 2})), "component");
         assert_eq!(field(json!({"component": "a", "start": "noon", "end": 2})), "start");
         assert_eq!(field(json!({"component": "a", "start": 1, "end": 2, "colour": "red"})), "colour");
-    }
-}
-
-/// The fast path for well-formed requests: runs deserialized straight from the bytes, with no
-/// intermediate `serde_json::Value`. It accepts a strict subset of what [`NewRun::from_json`]
-/// accepts and builds the same [`NewRun`]; anything it rejects goes through `from_json`, whose
-/// errors name the field.
-pub mod fast {
-    use super::{IoSpec, NewRun};
-    use crate::event::{IoType, TestResult};
-    use crate::time::Timestamp;
-    use serde::Deserialize;
-
-    /// `T` from a JSON object only. Serde's derived structs also accept a JSON array of their
-    /// fields in order (`["train", "2026-…", "2026-…"]` would read as a run), which the contract
-    /// and the precise parser refuse: the fast path must never accept more than they do.
-    struct MapOnly<T>(T);
-
-    impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Objects<T>(std::marker::PhantomData<T>);
-            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Objects<T> {
-                type Value = T;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                    T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                }
-            }
-            d.deserialize_map(Objects(std::marker::PhantomData)).map(MapOnly)
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Run {
-        component: String,
-        start: Timestamp,
-        end: Timestamp,
-        #[serde(default)]
-        inputs: Option<Vec<Io>>,
-        #[serde(default)]
-        outputs: Option<Vec<Io>>,
-        #[serde(default)]
-        upstream: Option<Vec<String>>,
-        #[serde(default)]
-        dependencies_from_inputs: Option<bool>,
-        #[serde(default)]
-        staleness_threshold_s: Option<u64>,
-        #[serde(default)]
-        git_hash: Option<String>,
-        #[serde(default)]
-        git_tags: Option<Vec<String>>,
-        #[serde(default)]
-        code_snapshot: Option<String>,
-        #[serde(default)]
-        notes: Option<String>,
-        #[serde(default)]
-        tests: Option<Vec<MapOnly<Test>>>,
-        #[serde(default)]
-        idempotency_key: Option<String>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Io {
-        Name(String),
-        Full(MapOnly<FullIo>),
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct FullIo {
-        name: String,
-        #[serde(default)]
-        hash: Option<String>,
-        #[serde(default, rename = "type")]
-        kind: Option<String>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Test {
-        name: String,
-        #[serde(default)]
-        phase: Option<String>,
-        passed: bool,
-        #[serde(default)]
-        message: Option<String>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Batch {
-        runs: Vec<MapOnly<Run>>,
-    }
-
-    fn io(list: Option<Vec<Io>>) -> Option<Vec<IoSpec>> {
-        list.unwrap_or_default()
-            .into_iter()
-            .map(|i| match i {
-                Io::Name(name) => Some(IoSpec { name, hash: None, kind: None }),
-                Io::Full(MapOnly(FullIo { name, hash, kind })) => {
-                    let kind = match kind {
-                        None => None,
-                        Some(k) => Some(IoType::parse(&k)?),
-                    };
-                    Some(IoSpec { name, hash, kind })
-                }
-            })
-            .collect()
-    }
-
-    fn convert(r: Run) -> Option<NewRun> {
-        let mut run = NewRun::new(&r.component, r.start, r.end);
-        run.inputs = io(r.inputs)?;
-        run.outputs = io(r.outputs)?;
-        run.upstream = r.upstream.unwrap_or_default();
-        run.dependencies_from_inputs = r.dependencies_from_inputs.unwrap_or(true);
-        if let Some(s) = r.staleness_threshold_s {
-            run.staleness_threshold_s = s;
-        }
-        run.git_hash = r.git_hash;
-        run.git_tags = r.git_tags.unwrap_or_default();
-        run.code_snapshot = r.code_snapshot;
-        run.notes = r.notes.unwrap_or_default();
-        run.idempotency_key = r.idempotency_key;
-        run.tests = r
-            .tests
-            .unwrap_or_default()
-            .into_iter()
-            .map(|MapOnly(t)| TestResult {
-                name: t.name,
-                phase: t.phase.unwrap_or_else(|| "after".into()),
-                passed: t.passed,
-                message: t.message,
-            })
-            .collect();
-        Some(run)
-    }
-
-    /// One run object, if it is well formed.
-    pub fn run(bytes: &[u8]) -> Option<NewRun> {
-        serde_json::from_slice::<MapOnly<Run>>(bytes).ok().and_then(|MapOnly(r)| convert(r))
-    }
-
-    /// A `{"runs": [...]}` batch, if it is well formed.
-    pub fn batch(bytes: &[u8]) -> Option<Vec<NewRun>> {
-        serde_json::from_slice::<MapOnly<Batch>>(bytes).ok()?.0.runs.into_iter().map(|MapOnly(r)| convert(r)).collect()
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use serde_json::{Value, json};
-
-        /// The fast path either declines or builds exactly what the field-precise parser builds.
-        #[test]
-        fn the_fast_path_agrees_with_the_precise_parser_or_declines() {
-            let cases: Vec<Value> = vec![
-                json!({"component": "a", "start": 1, "end": 2}),
-                json!({"component": "a", "start": "2026-11-26T03:00:00+01:00", "end": "2026-11-26T03:00:00Z",
-                       "inputs": ["x", {"name": "y", "hash": "h", "type": "model"}, {"name": "z"}],
-                       "outputs": [{"name": "o", "type": null, "hash": null}], "upstream": ["u"],
-                       "dependencies_from_inputs": false, "staleness_threshold_s": 10, "git_hash": "g",
-                       "git_tags": ["t"], "code_snapshot": "c", "notes": "n", "idempotency_key": "k",
-                       "tests": [{"name": "t", "passed": false, "message": "m"}, {"name": "u", "phase": "before", "passed": true}]}),
-                json!({"component": "a", "start": 1, "end": 2, "git_hash": null, "inputs": null, "tests": null}),
-                json!({"component": "a", "start": 1.5, "end": 2}),
-                json!({"component": "a", "start": 1, "end": 2, "staleness_threshold_s": 2.5}),
-                json!({"component": "a", "start": 1, "end": 2, "upstream": "u"}),
-                json!({"component": "a", "start": 1, "end": 2, "inputs": [{"name": "x", "type": "weird"}]}),
-                json!({"component": "a", "start": 1, "end": 2, "colour": "red"}),
-                json!({"component": "a", "start": 1, "end": 2, "inputs": [{"name": "x", "extra": 1}]}),
-                json!({"component": 3, "start": 1, "end": 2}),
-                json!({"start": 1, "end": 2}),
-            ];
-            for case in cases {
-                let bytes = serde_json::to_vec(&case).unwrap();
-                if let Some(fast) = run(&bytes) {
-                    assert_eq!(Some(fast), NewRun::from_json(&case).ok(), "{case}");
-                }
-                let batch_bytes = serde_json::to_vec(&json!({"runs": [case.clone(), case.clone()]})).unwrap();
-                if let Some(fast) = batch(&batch_bytes) {
-                    assert_eq!(fast.len(), 2);
-                    assert_eq!(Some(&fast[0]), NewRun::from_json(&case).ok().as_ref(), "{case}");
-                }
-            }
-            assert!(run(br#"{"component": "a", "start": 1, "end": 2}"#).is_some());
-            assert!(run(br#"{"component": "a", "start": 1, "end": 2, "colour": 1}"#).is_none());
-        }
     }
 }

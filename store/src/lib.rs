@@ -58,6 +58,7 @@ mod state;
 pub mod storage;
 pub mod store;
 pub mod time;
+pub mod wire;
 
 pub use error::{Result, StoreError};
 pub use event::{Event, EventKind, IoType, RunId, RunRecord, Seq, TestResult};

@@ -359,7 +359,7 @@ impl Store {
 
     /// Logs one run, taking it by value (its strings move into the event).
     pub fn log_run_owned(&self, run: NewRun) -> Result<Logged> {
-        let mut out = self.log_runs_owned(vec![run]).map_err(|e| strip_batch_prefix(e, "runs[0]"))?;
+        let mut out = self.log_batch(vec![run], false)?;
         out.pop().ok_or_else(|| StoreError::Unavailable("the run was not logged".into()))
     }
 
@@ -371,8 +371,14 @@ impl Store {
     /// [`Store::log_runs`], taking the runs by value: what the API uses, since copying every name
     /// and code snapshot into the events was a good part of the cost of a run.
     pub fn log_runs_owned(&self, runs: Vec<NewRun>) -> Result<Vec<Logged>> {
+        self.log_batch(runs, true)
+    }
+
+    /// Logs runs, all or nothing; a field is named `runs[i].field` in a batch, `field` for one run.
+    fn log_batch(&self, runs: Vec<NewRun>, batched: bool) -> Result<Vec<Logged>> {
+        let at = |i: usize, e: StoreError| if batched { e.within(&format!("runs[{i}]")) } else { e };
         for (i, r) in runs.iter().enumerate() {
-            r.check().map_err(|e| e.within(&format!("runs[{i}]")))?;
+            r.check().map_err(|e| at(i, e))?;
         }
         self.write(move |st, batch| {
             // Everything that depends on the state is checked before the first event is added.
@@ -380,10 +386,9 @@ impl Store {
             for (i, r) in runs.iter().enumerate() {
                 for (j, up) in r.upstream.iter().enumerate() {
                     if st.comp_names.get(up).is_none() && !known_components.contains(up.as_str()) {
-                        return Err(StoreError::invalid(
-                            format!("runs[{i}].upstream[{j}]"),
-                            format!("runs[{i}].upstream[{j}] names the unknown component `{up}`"),
-                        ));
+                        let field = format!("upstream[{j}]");
+                        let message = format!("{field} names the unknown component `{up}`");
+                        return Err(at(i, StoreError::invalid(field, message)));
                     }
                 }
                 known_components.insert(&r.component);
@@ -660,19 +665,4 @@ fn check_known(st: &State, names: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn strip_batch_prefix(e: StoreError, prefix: &str) -> StoreError {
-    let strip = |s: String| {
-        s.strip_prefix(prefix)
-            .map(|rest| rest.trim_start_matches('.').trim_start_matches(": ").to_string())
-            .unwrap_or(s)
-    };
-    match e {
-        StoreError::Invalid { field, message } => StoreError::Invalid { field: strip(field), message: strip(message) },
-        StoreError::NotFound { field, message } => {
-            StoreError::NotFound { field: strip(field), message: strip(message) }
-        }
-        other => other,
-    }
 }

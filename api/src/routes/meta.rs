@@ -1,17 +1,10 @@
-//! Health, stats, completion suggestions and the OpenAPI document.
+//! Health and the OpenAPI document.
 
-use super::{params, read};
 use crate::AppState;
-use crate::error::ApiResult;
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
-use mltrace_store::model::{Stats, Suggestions};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-
-type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// `GET /health`.
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -28,20 +21,6 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         body["writes"] = json!(format!("unavailable: {why}"));
     }
     Json(body)
-}
-
-/// `GET /stats`.
-pub async fn stats(State(state): State<AppState>, q: Q) -> ApiResult<Json<Stats>> {
-    let p = params(q)?;
-    read(&state, p.as_of()?, |r| Ok(r.stats())).await.map(Json)
-}
-
-/// `GET /suggest?q=`.
-pub async fn suggest(State(state): State<AppState>, q: Q) -> ApiResult<Json<Suggestions>> {
-    let p = params(q)?;
-    let text = p.get("q").unwrap_or("").to_string();
-    let limit = p.limit(20, 200)?;
-    read(&state, p.as_of()?, move |r| Ok(r.suggest(&text, limit))).await.map(Json)
 }
 
 /// The OpenAPI document, kept beside the code and checked against the router by a test.

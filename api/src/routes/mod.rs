@@ -1,93 +1,143 @@
-//! The API's routes, one module per resource. Each handler does the same three steps: parse the
-//! request (errors name the field), ask the store on the blocking pool (reads touch the log's files,
-//! writes wait for an fsync), answer JSON.
+//! The API's routes. Every endpoint defined in `mltrace_client` (its `queries` and `commands`, see
+//! `docs/endpoints.md`) is served by one generic handler, `answer`, from the list in
+//! `endpoints!`; what is not one request and one answer (runs coalesced by the writer thread,
+//! event streams and restores, OpenLineage) has a module of its own. Every handler
+//! does the same three steps: parse the request (errors name the field), ask the store on the
+//! blocking pool (reads touch the log's files, writes wait for an fsync), answer JSON.
 
-mod audit;
-mod components;
 mod events;
-mod flags;
-mod lineage;
 mod meta;
 mod openlineage;
 mod runs;
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::Params;
 use crate::{AppState, error};
-use axum::Router;
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
-use axum::routing::{get, post, put};
+use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
+use axum::extract::{Query as Query_, RawPathParams, State};
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get, post, put};
+use axum::{Json, Router};
+use mltrace_client::commands::{Flag, Notes, RecordHead, Register, Tag, Unflag};
+use mltrace_client::endpoint::Params;
+use mltrace_client::queries::{
+    AuditHead, AuditKey, Component, Components, ConsistencyProof, Downstream, Flags, History, InclusionProof, Io,
+    Outdated, Recent, Review, Run, Stats, Suggest, Tags, Trace,
+};
+use mltrace_client::{Endpoint, Method};
 use mltrace_store::{Reader, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Every route of the API: (method, path). The OpenAPI test checks the document against this list.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/health"),
-    ("get", "/api/v1/stats"),
-    ("get", "/api/v1/components"),
-    ("get", "/api/v1/components/{name}"),
-    ("put", "/api/v1/components/{name}"),
-    ("post", "/api/v1/components/{name}/tags"),
-    ("get", "/api/v1/components/{name}/runs"),
-    ("get", "/api/v1/tags"),
-    ("get", "/api/v1/runs"),
-    ("post", "/api/v1/runs"),
-    ("get", "/api/v1/runs/{id}"),
-    ("put", "/api/v1/runs/{id}/notes"),
-    ("get", "/api/v1/io"),
-    ("get", "/api/v1/trace"),
-    ("get", "/api/v1/downstream"),
-    ("post", "/api/v1/flag"),
-    ("post", "/api/v1/unflag"),
-    ("get", "/api/v1/flags"),
-    ("get", "/api/v1/review"),
-    ("get", "/api/v1/suggest"),
-    ("get", "/api/v1/outdated"),
-    ("get", "/api/v1/events"),
-    ("post", "/api/v1/events"),
-    ("get", "/api/v1/openapi.json"),
-    ("post", "/api/v1/lineage"),
-    ("get", "/api/v1/lineage/events"),
-    ("get", "/api/v1/audit/key"),
-    ("get", "/api/v1/audit/head"),
-    ("post", "/api/v1/audit/head"),
-    ("get", "/api/v1/audit/proof/inclusion"),
-    ("get", "/api/v1/audit/proof/consistency"),
+/// The endpoints defined in `mltrace_client` (`queries` and `commands`): each is served by the one
+/// generic handler, [`answer`]. Adding an endpoint is adding its name here.
+macro_rules! endpoints {
+    ($($e:ty),* $(,)?) => {
+        /// The endpoints' routes, added to `router`.
+        fn endpoints(router: Router<AppState>) -> Router<AppState> {
+            router $(.route(<$e>::PATH, serve::<$e>()))*
+        }
+
+        /// (method, path) of every endpoint.
+        fn endpoint_routes() -> Vec<(&'static str, &'static str)> {
+            vec![$((<$e>::METHOD.as_str(), <$e>::PATH)),*]
+        }
+    };
+}
+
+endpoints!(
+    Stats,
+    Components,
+    Component,
+    Register,
+    Tag,
+    History,
+    Tags,
+    Recent,
+    Run,
+    Notes,
+    Io,
+    Trace,
+    Downstream,
+    Flag,
+    Unflag,
+    Flags,
+    Review,
+    Suggest,
+    Outdated,
+    AuditKey,
+    AuditHead,
+    RecordHead,
+    InclusionProof,
+    ConsistencyProof,
+);
+
+/// The routes with handlers of their own: health, the OpenAPI document, runs (coalesced by the
+/// writer thread), event streams and restores, and OpenLineage.
+const OWN_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/openapi.json"),
+    ("POST", "/runs"),
+    ("GET", "/events"),
+    ("POST", "/events"),
+    ("POST", "/lineage"),
+    ("GET", "/lineage/events"),
 ];
+
+/// Every route of the API, `("get", "/api/v1/...")`. The OpenAPI test checks the document against it.
+pub fn routes() -> Vec<(String, String)> {
+    OWN_ROUTES
+        .iter()
+        .copied()
+        .chain(endpoint_routes())
+        .map(|(method, path)| (method.to_ascii_lowercase(), format!("/api/v1{path}")))
+        .collect()
+}
 
 /// The `/api/v1` router.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    endpoints(Router::new())
         .route("/health", get(meta::health))
-        .route("/stats", get(meta::stats))
         .route("/openapi.json", get(meta::openapi))
-        .route("/components", get(components::list))
-        .route("/components/{name}", get(components::show).put(components::register))
-        .route("/components/{name}/tags", post(components::tag))
-        .route("/components/{name}/runs", get(components::history))
-        .route("/tags", get(components::tags))
-        .route("/runs", get(runs::recent).post(runs::log))
-        .route("/runs/{id}", get(runs::show))
-        .route("/runs/{id}/notes", put(runs::notes))
-        .route("/io", get(lineage::io))
-        .route("/trace", get(lineage::trace))
-        .route("/downstream", get(lineage::downstream))
-        .route("/flag", post(flags::flag))
-        .route("/unflag", post(flags::unflag))
-        .route("/flags", get(flags::list))
-        .route("/review", get(flags::review))
-        .route("/suggest", get(meta::suggest))
-        .route("/outdated", get(lineage::outdated))
+        .route("/runs", post(runs::log))
         .route("/events", get(events::stream).post(events::restore))
         .route("/lineage", post(openlineage::receive))
         .route("/lineage/events", get(openlineage::export))
-        .route("/audit/key", get(audit::key))
-        .route("/audit/head", get(audit::head).post(audit::record))
-        .route("/audit/proof/inclusion", get(audit::inclusion))
-        .route("/audit/proof/consistency", get(audit::consistency))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+}
+
+/// The handler of `E` under its method.
+fn serve<E: Endpoint>() -> MethodRouter<AppState> {
+    match E::METHOD {
+        Method::Get => get(answer::<E>),
+        Method::Post => post(answer::<E>),
+        Method::Put => put(answer::<E>),
+    }
+}
+
+/// The handler of every endpoint: the request from the path and query parameters and, for a
+/// command, the body (errors name the parameter or the field); the answer from the store on the
+/// blocking pool (reads touch the log's files, writes wait for an fsync). A write wakes the event
+/// followers and is counted.
+async fn answer<E: Endpoint>(
+    State(state): State<AppState>,
+    path: Result<RawPathParams, RawPathParamsRejection>,
+    q: Result<Query_<HashMap<String, String>>, QueryRejection>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<(StatusCode, Json<E::Answer>)> {
+    let mut p = params(q)?;
+    match path {
+        Ok(path) => p.0.extend(path.iter().map(|(k, v)| (k.to_string(), v.to_string()))),
+        Err(RawPathParamsRejection::MissingPathParams(_)) => {}
+        Err(e) => return Err(ApiError::invalid("path", format!("the path is malformed: {e}"))),
+    }
+    if E::METHOD == Method::Get {
+        let request = E::from_request(&p, &[])?;
+        return blocking_store(&state, move |s| request.run(s)).await.map(|a| (StatusCode::OK, Json(a)));
+    }
+    let body = body_bytes(body, &state)?;
+    let request = E::from_request(&p, &body)?;
+    let status = if E::CREATED { StatusCode::CREATED } else { StatusCode::OK };
+    write(&state, move |s| request.run(s)).await.map(|a| (status, Json(a)))
 }
 
 /// Any other path under `/api/`.
@@ -96,8 +146,8 @@ pub async fn unknown_api(uri: axum::http::Uri) -> ApiError {
 }
 
 /// Query parameters, with a JSON error when the query string itself is malformed.
-pub(crate) fn params(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
-    q.map(|Query(m)| Params(m)).map_err(|e| ApiError::invalid("query", format!("the query string is malformed: {e}")))
+pub(crate) fn params(q: Result<Query_<HashMap<String, String>>, QueryRejection>) -> ApiResult<Params> {
+    q.map(|Query_(m)| Params(m)).map_err(|e| ApiError::invalid("query", format!("the query string is malformed: {e}")))
 }
 
 /// Runs a read on the blocking pool at the request's `as_of`.
@@ -137,11 +187,6 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> mltrace_store::Result<T
     }
 }
 
-/// Parses a JSON body with an error that says where it is malformed.
-pub(crate) fn json_body(body: &[u8]) -> ApiResult<serde_json::Value> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("the body is not valid JSON: {e}")))
-}
-
 /// The body bytes, or 413 when over the limit.
 pub(crate) fn body_bytes(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
@@ -157,36 +202,4 @@ pub(crate) fn body_bytes(
             ApiError::invalid("body", format!("the body could not be read: {e}"))
         }
     })
-}
-
-/// Reads an optional list of strings from a JSON object.
-pub(crate) fn string_list(v: &serde_json::Value, key: &str) -> ApiResult<Vec<String>> {
-    match v.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| ApiError::invalid(&format!("{key}[{i}]"), format!("{key}[{i}] must be a string")))
-            })
-            .collect(),
-        Some(_) => Err(ApiError::invalid(key, format!("{key} must be a list of strings"))),
-    }
-}
-
-/// Reads an optional string from a JSON object.
-pub(crate) fn opt_string(v: &serde_json::Value, key: &str) -> ApiResult<Option<String>> {
-    match v.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::invalid(key, format!("{key} must be a string"))),
-    }
-}
-
-/// The body must be a JSON object.
-pub(crate) fn object_body(body: &[u8]) -> ApiResult<serde_json::Value> {
-    let v = json_body(body)?;
-    if v.is_object() { Ok(v) } else { Err(ApiError::invalid("body", "the body must be a JSON object")) }
 }

@@ -177,7 +177,7 @@ async fn next_page(c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cursor)>
 pub async fn export(State(state): State<AppState>, q: Q) -> ApiResult<Response> {
     let p = params(q)?;
     let after = p.uint("after")?.unwrap_or(0);
-    let as_of = p.as_of()?;
+    let as_of = p.as_of("as_of")?;
     // Pin the end now, so that a long stream is one consistent history however the log grows.
     let seq = read(&state, as_of, |r| Ok(r.seq())).await?;
     let cursor = Cursor { state, as_of: Some(AsOf::Seq(seq)), after: Some(after) };

@@ -1,27 +1,15 @@
-//! Runs: log (one, a batch, or NDJSON), recent, show, notes.
+//! `POST /runs`: one run, a batch, or NDJSON, through the writer thread that coalesces requests.
 
-use super::{object_body, params, read, write};
 use crate::error::{ApiError, ApiResult};
-use crate::params::MAX_LIMIT;
 use crate::{AppState, MAX_BATCH_RUNS};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use mltrace_store::model::RunDetail;
+use mltrace_client::commands::LoggedRuns;
+use mltrace_store::wire::{self, WireError};
 use mltrace_store::{NewRun, StoreError};
-use serde_json::{Value, json};
-use std::collections::HashMap;
-
-type Q = Result<Query<HashMap<String, String>>, QueryRejection>;
-
-fn run_id(raw: &str) -> ApiResult<u32> {
-    raw.parse::<u32>()
-        .ok()
-        .filter(|&id| id > 0)
-        .ok_or_else(|| ApiError::invalid("id", format!("`{raw}` is not a run id (a positive integer)")))
-}
 
 /// Most runs one NDJSON request may hold. A request is all or nothing, so it is validated whole in
 /// memory before anything is written; without a bound, one 60 MB body of 1.7M tiny runs held
@@ -66,63 +54,28 @@ fn parse_runs(headers: &HeaderMap, body: &[u8]) -> ApiResult<(Shape, Vec<NewRun>
                         ),
                     ));
                 }
-                if let Some(run) = mltrace_store::ingest::fast::run(line.as_bytes()) {
-                    runs.push(run);
-                    continue;
+                match wire::run(line.as_bytes()) {
+                    Ok(run) => runs.push(run),
+                    Err(WireError::Syntax(e)) => {
+                        let at = format!("line {}", i + 1);
+                        return Err(ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")));
+                    }
+                    Err(WireError::Invalid(e)) => return Err(e.within(&format!("runs[{}]", runs.len())).into()),
                 }
-                let at = format!("line {}", i + 1);
-                let v: Value = serde_json::from_str(line)
-                    .map_err(|e| ApiError::invalid(&at, format!("{at} is not valid JSON: {e}")))?;
-                runs.push(
-                    NewRun::from_json(&v).map_err(|e| ApiError::from(e.within(&format!("runs[{}]", runs.len()))))?,
-                );
             }
             if runs.is_empty() {
                 return Err(ApiError::invalid("body", "the NDJSON body holds no runs"));
             }
             Ok((Shape::Ndjson, runs))
         }
-        "application/json" | "" | "text/json" => {
-            // Well-formed bodies take the typed fast path; anything else is parsed again by the
-            // precise parser, whose errors name the field.
-            if let Some(runs) = mltrace_store::ingest::fast::batch(body) {
-                if runs.len() > MAX_BATCH_RUNS {
-                    return Err(too_many(runs.len()));
-                }
-                if !runs.is_empty() {
-                    return Ok((Shape::Batch, runs));
-                }
-            } else if let Some(run) = mltrace_store::ingest::fast::run(body) {
-                return Ok((Shape::One, vec![run]));
+        "application/json" | "" | "text/json" => match wire::body(body).map_err(StoreError::from)? {
+            wire::Body::One(run) => Ok((Shape::One, vec![*run])),
+            wire::Body::Batch(runs) if runs.len() > MAX_BATCH_RUNS => Err(too_many(runs.len())),
+            wire::Body::Batch(runs) if runs.is_empty() => {
+                Err(ApiError::invalid("runs", "runs is empty: a batch needs at least one run"))
             }
-            let v = object_body(body)?;
-            if v.get("runs").is_some()
-                && let Some(other) = v.as_object().and_then(|o| o.keys().find(|k| k.as_str() != "runs"))
-            {
-                return Err(ApiError::invalid(
-                    other,
-                    format!("{other} is not a field of a batch (a batch is {{\"runs\": [...]}})"),
-                ));
-            }
-            match v.get("runs") {
-                Some(Value::Array(items)) => {
-                    if items.len() > MAX_BATCH_RUNS {
-                        return Err(too_many(items.len()));
-                    }
-                    if items.is_empty() {
-                        return Err(ApiError::invalid("runs", "runs is empty: a batch needs at least one run"));
-                    }
-                    let runs = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| NewRun::from_json(r).map_err(|e| ApiError::from(e.within(&format!("runs[{i}]")))))
-                        .collect::<ApiResult<Vec<_>>>()?;
-                    Ok((Shape::Batch, runs))
-                }
-                Some(_) => Err(ApiError::invalid("runs", "runs must be a list of run objects")),
-                None => Ok((Shape::One, vec![NewRun::from_json(&v)?])),
-            }
-        }
+            wire::Body::Batch(runs) => Ok((Shape::Batch, runs)),
+        },
         other => Err(ApiError::media_type(format!(
             "Content-Type `{other}` is not accepted: send application/json (one run or {{\"runs\": [...]}}) or application/x-ndjson"
         ))),
@@ -134,7 +87,7 @@ pub async fn log(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<LoggedRuns>)> {
     let body = super::body_bytes(body, &state)?;
     let (shape, runs) = parse_runs(&headers, &body)?;
     let n = runs.len() as u64;
@@ -142,54 +95,5 @@ pub async fn log(
     state.notify_appended();
     let logged = logged?;
     state.metrics.ingested_runs(n);
-    Ok((StatusCode::CREATED, Json(json!({ "runs": logged }))))
-}
-
-/// `GET /runs`: recent runs.
-pub async fn recent(State(state): State<AppState>, q: Q) -> ApiResult<Json<Value>> {
-    let p = params(q)?;
-    let limit = p.limit(20, MAX_LIMIT)?;
-    let before = p.run_id("before")?;
-    let runs = read(&state, p.as_of()?, move |r| r.recent(limit, before)).await?;
-    Ok(Json(json!({ "runs": runs })))
-}
-
-/// `GET /runs/{id}`.
-pub async fn show(State(state): State<AppState>, Path(raw): Path<String>, q: Q) -> ApiResult<Json<Value>> {
-    let id = run_id(&raw)?;
-    let p = params(q)?;
-    let (as_of, proof) = (p.as_of()?, p.flag("proof")?);
-    super::blocking_store(&state, move |s| {
-        let r = s.reader(as_of);
-        let detail = serde_json::to_value(r.run(id)?).unwrap_or_default();
-        let seq = r.seq();
-        if proof { super::audit::with_evidence(s, detail, &[id], seq) } else { Ok(detail) }
-    })
-    .await
-    .map(Json)
-}
-
-/// `PUT /runs/{id}/notes`.
-pub async fn notes(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<RunDetail>> {
-    let id = run_id(&raw)?;
-    let body = super::body_bytes(body, &state)?;
-    let v = object_body(&body)?;
-    let notes = match v.get("notes") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => {
-            return Err(ApiError::invalid("notes", "notes is required (a string; \"\" clears them)"));
-        }
-        Some(_) => return Err(ApiError::invalid("notes", "notes must be a string")),
-    };
-    write(&state, move |s| s.set_notes(id, &notes)).await?;
-    read(&state, None, move |r| r.run(id)).await.map(Json).map_err(|e| match e.code {
-        "not_found" => {
-            ApiError::from(StoreError::Unavailable("the notes were saved but the run could not be read back".into()))
-        }
-        _ => e,
-    })
+    Ok((StatusCode::CREATED, Json(LoggedRuns { runs: logged })))
 }

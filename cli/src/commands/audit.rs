@@ -10,7 +10,7 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Args, Subcommand};
-use mltrace_api::client::AuditAsk;
+use mltrace_api::client::{Call, commands, queries};
 use mltrace_store::RunId;
 use mltrace_store::audit::{Hash, TreeHead, hash_from_json, hashes_from_json, head_from_json, leaf_hash};
 use mltrace_store::audit::{verify_consistency, verify_inclusion};
@@ -88,8 +88,8 @@ pub fn run(a: AuditArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
 
 fn head(a: HeadArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let ask = if a.record { AuditAsk::RecordHead } else { AuditAsk::Head(a.as_of) };
-    let v = conn.audit(&ask).explained(&conn)?;
+    let v = if a.record { conn.call(&commands::RecordHead) } else { conn.call(&queries::AuditHead { as_of: a.as_of }) }
+        .explained(&conn)?;
     Ok(ctx.out.json(&v)?)
 }
 
@@ -103,7 +103,8 @@ fn bad(msg: impl Into<String>) -> anyhow::Error {
 
 fn prove(a: ProveArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let v = conn.audit(&AuditAsk::Run { id: a.id, as_of: a.read.as_of }).explained(&conn)?;
+    let run = conn.call(&queries::Run { id: a.id, as_of: a.read.as_of, proof: true }).explained(&conn)?;
+    let v = serde_json::to_value(run)?;
     let proof = v.get("proof").ok_or_else(|| bad("the answer carries no proof"))?;
     let head = head_from_json(proof.get("head").unwrap_or(&Value::Null)).map_err(bad)?;
     if !head.verify(&head.key) {
@@ -189,9 +190,9 @@ fn check(a: CheckArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     };
     let heads = read_heads(&a.file)?;
     let conn = ctx.connect(&a.conn)?;
-    let server_key = conn.audit(&AuditAsk::Key).explained(&conn)?;
+    let server_key = conn.call(&queries::AuditKey).explained(&conn)?;
     let server_key = hash_from_json(&server_key, "public_key").map_err(bad)?;
-    let latest = head_from_json(&conn.audit(&AuditAsk::Head(None)).explained(&conn)?).map_err(bad)?;
+    let latest = head_from_json(&conn.call(&queries::AuditHead { as_of: None }).explained(&conn)?).map_err(bad)?;
     let trusted = pinned.unwrap_or(heads[0].key);
     if !latest.verify(&trusted) {
         return Err(bad(format!(
@@ -216,7 +217,7 @@ fn check(a: CheckArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
                 h.size
             )));
         }
-        let v = conn.audit(&AuditAsk::Consistency { from: h.size, to: Some(latest.size) }).explained(&conn)?;
+        let v = conn.call(&queries::ConsistencyProof { from: h.size, to: Some(latest.size) }).explained(&conn)?;
         let path = hashes_from_json(&v, "path").map_err(bad)?;
         let now_root: Hash = hash_from_json(&v, "from_root").map_err(bad)?;
         if !verify_consistency(h.size, latest.size, &h.root, &latest.root, &path) {

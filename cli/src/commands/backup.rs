@@ -14,6 +14,7 @@ use crate::output::{Style, count, plural};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mltrace_api::client::DataDir;
+use mltrace_api::client::{Call, queries};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -36,7 +37,7 @@ pub fn run(a: BackupArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
         return Err(Usage(format!("{} is not empty: a backup goes into a new directory", a.dir.display())).into());
     }
     let source = ctx.connect(&a.conn)?;
-    let upto = source.stats(None).explained(&source)?.last_seq;
+    let upto = source.call(&queries::Stats::default()).explained(&source)?.last_seq;
     std::fs::create_dir_all(&a.dir).map_err(|e| Usage(format!("cannot create {}: {e}", a.dir.display())))?;
     let target = mltrace_api::client::Connection::data_dir(
         DataDir::new(&a.dir).with_holder(format!("pid {}, mltrace backup", std::process::id())),

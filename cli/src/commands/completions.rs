@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::conn::ConnArgs;
 use clap::Args;
 use clap_complete::Shell;
+use mltrace_api::client::{Call, queries};
 
 /// Prints a completion script for bash, zsh, fish (or elvish, powershell).
 #[derive(Args, Debug)]
@@ -86,7 +87,7 @@ pub struct NamesArgs {
 /// Prints completion candidates; a shell asking mid-word gets nothing rather than an error.
 pub fn names(a: NamesArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let Ok(conn) = ctx.connect(&ConnArgs::default()) else { return Ok(()) };
-    let Ok(s) = conn.suggest(&a.prefix, 200, None) else { return Ok(()) };
+    let Ok(s) = conn.call(&queries::Suggest { q: a.prefix.clone(), limit: 200, as_of: None }) else { return Ok(()) };
     let names = match a.kind.as_str() {
         "outputs" => s.outputs,
         "components" => s.components,

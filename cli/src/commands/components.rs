@@ -5,7 +5,7 @@ use crate::Usage;
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, count};
 use clap::Args;
-use mltrace_api::client::envelope;
+use mltrace_api::client::{Call, commands, queries};
 
 /// Components, sorted by name; filter by owner and tag (both when given).
 #[derive(Args, Debug)]
@@ -28,10 +28,12 @@ pub struct ComponentsArgs {
 /// `mltrace components`.
 pub fn list(a: ComponentsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let comps = conn.components(a.owner.as_deref(), a.tag.as_deref(), a.read.as_of).explained(&conn)?;
+    let q = queries::Components { owner: a.owner.clone(), tag: a.tag.clone(), as_of: a.read.as_of };
+    let list = conn.call(&q).explained(&conn)?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("components", &comps))?);
+        return Ok(ctx.out.json(&list)?);
     }
+    let comps = list.components;
     if comps.is_empty() {
         let msg = ctx.out.paint("no components match", Style::Dim);
         return Ok(ctx.out.line(&msg)?);
@@ -63,10 +65,11 @@ pub struct TagsArgs {
 /// `mltrace tags`.
 pub fn tags(a: TagsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let tags = conn.tags(a.read.as_of).explained(&conn)?;
+    let list = conn.call(&queries::Tags { as_of: a.read.as_of }).explained(&conn)?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("tags", &tags))?);
+        return Ok(ctx.out.json(&list)?);
     }
+    let tags = list.tags;
     if tags.is_empty() {
         let msg = ctx.out.paint("no tags yet (add some: mltrace tag COMPONENT TAG...)", Style::Dim);
         return Ok(ctx.out.line(&msg)?);
@@ -78,7 +81,7 @@ pub fn tags(a: TagsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(t.write(&mut ctx.out)?)
 }
 
-/// Adds tags to a component (creating the component when it is new).
+/// Adds tags to a component (it must exist: register it or log a run of it first).
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  mltrace tag featuregen etl features\n  mltrace components --tag etl")]
 pub struct TagArgs {
@@ -100,7 +103,7 @@ pub fn tag(a: TagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
         return Err(Usage("a tag cannot be empty".into()).into());
     }
     let conn = ctx.connect_for_write(&a.conn)?;
-    let c = conn.tag_component(&a.component, &a.tags).explained(&conn)?;
+    let c = conn.call(&commands::Tag { name: a.component.clone(), tags: a.tags.clone() }).explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&c)?);
     }

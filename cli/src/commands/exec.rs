@@ -10,6 +10,7 @@ use crate::conn::ConnArgs;
 use crate::output::{Paint, Style, colour_wanted, duration, paint};
 use clap::Args;
 use mltrace_api::client::{Backend, Target};
+use mltrace_api::client::{Call, queries};
 use mltrace_api::instrument::git;
 use mltrace_store::{StoreError, Timestamp};
 use std::io::{IsTerminal, Write};
@@ -133,7 +134,7 @@ fn exit_of(status: &std::process::ExitStatus) -> (u8, String) {
 fn preflight(target: &Target, backend: &dyn Backend) -> anyhow::Result<()> {
     match target {
         Target::Server(_) => {
-            backend.stats(None).map_err(anyhow::Error::new)?;
+            backend.call(&queries::Stats::default()).map_err(anyhow::Error::new)?;
         }
         Target::DataDir { path, .. } => {
             if let Some(holder) = mltrace_store::log::holder(path) {

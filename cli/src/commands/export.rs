@@ -4,6 +4,7 @@ use super::{Ctx, Explain};
 use crate::conn::ConnArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mltrace_api::client::{Call, queries};
 use mltrace_store::AsOf;
 use std::io::IsTerminal;
 
@@ -37,7 +38,7 @@ pub fn run(a: ExportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
         return Ok(());
     }
     // The last seq to send: what the store saw at `as_of` (or now), which also sizes the bar.
-    let last = conn.stats(a.as_of).explained(&conn)?.last_seq;
+    let last = conn.call(&queries::Stats { as_of: a.as_of }).explained(&conn)?.last_seq;
     let limit = last.saturating_sub(a.after);
     if limit == 0 {
         return Ok(());

@@ -5,8 +5,7 @@ use crate::Usage;
 use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, local_time, plural};
 use clap::Args;
-use mltrace_api::client::envelope;
-use serde_json::json;
+use mltrace_api::client::{Call, commands, queries};
 
 /// Flags outputs for review (every name must have been logged, or nothing is flagged).
 #[derive(Args, Debug)]
@@ -45,10 +44,12 @@ fn login_name() -> Option<String> {
 pub fn flag(a: FlagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect_for_write(&a.conn)?;
     let by = a.by.clone().or_else(login_name);
-    let flagged = conn.flag(&a.outputs, a.reason.as_deref(), by.as_deref()).explained(&conn)?;
+    let answer =
+        conn.call(&commands::Flag { outputs: a.outputs.clone(), reason: a.reason.clone(), by }).explained(&conn)?;
     if a.json {
-        return Ok(ctx.out.json(&json!({ "flagged": flagged }))?);
+        return Ok(ctx.out.json(&answer)?);
     }
+    let flagged = answer.flagged;
     let out = &mut ctx.out;
     let head = format!(
         "{} {}",
@@ -85,10 +86,11 @@ pub fn unflag(a: UnflagArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
         return Err(Usage("name the outputs to unflag, or pass --all to unflag every flagged output".into()).into());
     }
     let conn = ctx.connect_for_write(&a.conn)?;
-    let unflagged = if a.all { conn.unflag_all() } else { conn.unflag(&a.outputs) }.explained(&conn)?;
+    let answer = conn.call(&commands::Unflag { outputs: a.outputs.clone(), all: a.all }).explained(&conn)?;
     if a.json {
-        return Ok(ctx.out.json(&json!({ "unflagged": unflagged }))?);
+        return Ok(ctx.out.json(&answer)?);
     }
+    let unflagged = answer.unflagged;
     let out = &mut ctx.out;
     if unflagged.is_empty() {
         let msg = out.paint("nothing was flagged; nothing changed", Style::Dim);
@@ -116,10 +118,11 @@ pub struct FlagsArgs {
 /// `mltrace flags`.
 pub fn list(a: FlagsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let flags = conn.flags(a.read.as_of).explained(&conn)?;
+    let list = conn.call(&queries::Flags { as_of: a.read.as_of }).explained(&conn)?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("flags", &flags))?);
+        return Ok(ctx.out.json(&list)?);
     }
+    let flags = list.flags;
     if flags.is_empty() {
         let msg = ctx.out.paint("nothing is flagged", Style::Dim);
         return Ok(ctx.out.line(&msg)?);

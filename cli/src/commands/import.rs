@@ -9,6 +9,7 @@ use crate::output::{Style, count, plural};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mltrace_api::client::Error;
+use mltrace_api::client::commands::LoggedRuns;
 use mltrace_store::NewRun;
 use serde_json::json;
 use std::io::{BufRead, BufReader, IsTerminal, Read};
@@ -269,7 +270,7 @@ pub fn run(a: ImportArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     if a.json {
-        return Ok(ctx.out.json(&json!({ "runs": logged }))?);
+        return Ok(ctx.out.json(&LoggedRuns { runs: logged })?);
     }
     let first = logged.iter().map(|l| l.id).min().unwrap_or(0);
     let last = logged.iter().map(|l| l.id).max().unwrap_or(0);

@@ -5,6 +5,7 @@ use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Out, Style, duration, local_time, plural, width};
 use crate::view::{FLAGGED, STALE, card, heading, run_label};
 use clap::Args;
+use mltrace_api::client::{Call, queries};
 use mltrace_store::RunId;
 use mltrace_store::event::RunStatus;
 use mltrace_store::model::RunDetail;
@@ -35,7 +36,7 @@ pub struct InspectArgs {
 /// `mltrace inspect RUN_ID`.
 pub fn run(a: InspectArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let r = conn.run(a.id, a.read.as_of).explained(&conn)?;
+    let r = conn.call(&queries::Run { id: a.id, as_of: a.read.as_of, proof: false }).explained(&conn)?;
     if a.read.json {
         return Ok(ctx.out.json(&r)?);
     }

@@ -6,7 +6,7 @@ use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Paint, Style, Tree, count, local_time, plural};
 use crate::view::run_line;
 use clap::Args;
-use mltrace_api::client::envelope;
+use mltrace_api::client::{Call, queries};
 use mltrace_store::model::{EdgeView, TraceNode};
 use mltrace_store::{DEFAULT_TRACE_LIMIT, RunId};
 use std::collections::{HashMap, HashSet};
@@ -43,7 +43,13 @@ pub struct WalkArgs {
 pub fn trace(TraceArgs { walk: a }: TraceArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
     let t = or_suggest(
-        conn.trace(&a.output, a.max_depth, a.limit as usize, a.read.as_of),
+        conn.call(&queries::Trace {
+            output: a.output.clone(),
+            max_depth: a.max_depth,
+            limit: a.limit as usize,
+            as_of: a.read.as_of,
+            proof: false,
+        }),
         &conn,
         NameKind::Output,
         &a.output,
@@ -90,7 +96,12 @@ pub struct DownstreamArgs {
 pub fn downstream(DownstreamArgs { walk: a }: DownstreamArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
     let d = or_suggest(
-        conn.downstream(&a.output, a.max_depth, a.limit as usize, a.read.as_of),
+        conn.call(&queries::Downstream {
+            output: a.output.clone(),
+            max_depth: a.max_depth,
+            limit: a.limit as usize,
+            as_of: a.read.as_of,
+        }),
         &conn,
         NameKind::Output,
         &a.output,
@@ -304,10 +315,11 @@ pub struct OutdatedArgs {
 /// `mltrace outdated`.
 pub fn outdated(a: OutdatedArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let comps = conn.outdated(a.read.as_of).explained(&conn)?;
+    let list = conn.call(&queries::Outdated { as_of: a.read.as_of }).explained(&conn)?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("components", &comps))?);
+        return Ok(ctx.out.json(&list)?);
     }
+    let comps = list.components;
     let out = &mut ctx.out;
     if comps.is_empty() {
         let msg = out.paint("every component's latest run uses the latest runs upstream", Style::Green);

@@ -8,10 +8,10 @@ use crate::output::{Paint, Style};
 use crate::view::run_label;
 use clap::Args;
 use mltrace_api::client::Connection;
+use mltrace_api::client::commands::LoggedRuns;
 use mltrace_api::instrument::git;
 use mltrace_store::model::Logged;
 use mltrace_store::{IoSpec, NewRun, Timestamp};
-use serde_json::json;
 
 /// What a run read and wrote, for `log`: each flag takes one name or several
 /// (`-i a.csv b.csv`), since nothing follows them on the line.
@@ -159,7 +159,7 @@ pub fn run(a: LogArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect_for_write(&a.conn)?;
     let logged = conn.log_run(&run).explained(&conn)?;
     if a.json {
-        return Ok(ctx.out.json(&json!({ "runs": [logged] }))?);
+        return Ok(ctx.out.json(&LoggedRuns { runs: vec![logged] })?);
     }
     if a.quiet {
         return Ok(ctx.out.line(&logged.id.to_string())?);

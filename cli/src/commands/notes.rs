@@ -6,6 +6,7 @@ use crate::conn::ConnArgs;
 use crate::output::Style;
 use crate::view::run_label;
 use clap::Args;
+use mltrace_api::client::{Call, commands};
 use mltrace_store::RunId;
 use std::io::Read;
 
@@ -39,7 +40,7 @@ pub fn run(a: NotesArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
         a.text.clone()
     };
     let conn = ctx.connect_for_write(&a.conn)?;
-    let run = conn.set_notes(a.id, &text).explained(&conn)?;
+    let run = conn.call(&commands::Notes { id: a.id, notes: text }).explained(&conn)?;
     if a.json {
         return Ok(ctx.out.json(&run)?);
     }

@@ -7,6 +7,7 @@ use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Cell, Style, Table, local_time, plural};
 use crate::view::{FLAGGED, stale_cell};
 use clap::{Args, ValueEnum};
+use mltrace_api::client::{Call, queries};
 use mltrace_store::model::ReviewRank;
 
 /// Flagged outputs, and the runs most common to them (start debugging at the top).
@@ -60,7 +61,9 @@ pub fn run(a: ReviewArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
     // The human view ranks the top 20; --json answers what GET /api/v1/review answers.
     let limit = a.limit.unwrap_or(if a.read.json { API_REVIEW_LIMIT } else { 20 });
-    let r = conn.review_ranked(limit as usize, a.rank.into(), a.read.as_of).explained(&conn)?;
+    let r = conn
+        .call(&queries::Review { limit: limit as usize, rank: a.rank.into(), as_of: a.read.as_of })
+        .explained(&conn)?;
     if a.read.json {
         return Ok(ctx.out.json(&r)?);
     }

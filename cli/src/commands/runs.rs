@@ -6,7 +6,7 @@ use crate::conn::{ConnArgs, ReadArgs};
 use crate::output::{Style, plural};
 use crate::view::runs_table;
 use clap::Args;
-use mltrace_api::client::envelope;
+use mltrace_api::client::{Call, queries};
 use mltrace_store::model::RunSummary;
 use mltrace_store::{RunId, Timestamp};
 
@@ -31,10 +31,13 @@ pub struct RecentArgs {
 /// `mltrace recent`.
 pub fn recent(a: RecentArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let runs = conn.recent(a.limit as usize, a.before, a.read.as_of).explained(&conn)?;
+    let list = conn
+        .call(&queries::Recent { limit: a.limit as usize, before: a.before, as_of: a.read.as_of })
+        .explained(&conn)?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("runs", &runs))?);
+        return Ok(ctx.out.json(&list)?);
     }
+    let runs = list.runs;
     if runs.is_empty() {
         let msg = ctx.out.paint(if a.before.is_some() { "no older runs" } else { "no runs yet" }, Style::Dim);
         return Ok(ctx.out.line(&msg)?);
@@ -72,17 +75,25 @@ pub struct HistoryArgs {
 /// `mltrace history COMPONENT`.
 pub fn history(a: HistoryArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let runs = or_suggest(
-        conn.history(&a.component, a.limit as usize, a.before, a.since, a.until, a.read.as_of),
+    let list = or_suggest(
+        conn.call(&queries::History {
+            name: a.component.clone(),
+            limit: a.limit as usize,
+            before: a.before,
+            since: a.since,
+            until: a.until,
+            as_of: a.read.as_of,
+        }),
         &conn,
         NameKind::Component,
         &a.component,
         a.read.as_of,
     )?;
     if a.read.json {
-        return Ok(ctx.out.json(&envelope::list("runs", &runs))?);
+        return Ok(ctx.out.json(&list)?);
     }
-    let c = conn.component(&a.component, a.read.as_of).explained(&conn)?;
+    let runs = list.runs;
+    let c = conn.call(&queries::Component { name: a.component.clone(), as_of: a.read.as_of }).explained(&conn)?;
     let out = &mut ctx.out;
     let mut head = vec![out.paint(&c.component.name, Style::Cyan)];
     if !c.component.description.is_empty() {

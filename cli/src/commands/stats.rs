@@ -5,6 +5,7 @@ use crate::conn::{ConnArgs, ReadArgs, describe};
 use crate::output::{Style, bytes, count, plural};
 use crate::view::card;
 use clap::Args;
+use mltrace_api::client::{Call, queries};
 
 /// Counts (events, runs, components, outputs, flags) and the log's size.
 #[derive(Args, Debug)]
@@ -19,7 +20,7 @@ pub struct StatsArgs {
 /// `mltrace stats`.
 pub fn run(a: StatsArgs, ctx: &mut Ctx) -> anyhow::Result<()> {
     let conn = ctx.connect(&a.conn)?;
-    let s = conn.stats(a.read.as_of).explained(&conn)?;
+    let s = conn.call(&queries::Stats { as_of: a.read.as_of }).explained(&conn)?;
     if a.read.json {
         return Ok(ctx.out.json(&s)?);
     }

@@ -7,6 +7,7 @@
 
 use super::Explain;
 use crate::Failed;
+use mltrace_api::client::{Call, queries};
 use mltrace_api::client::{Connection, Error};
 use mltrace_store::AsOf;
 
@@ -36,7 +37,7 @@ pub fn closest(conn: &Connection, kind: NameKind, typed: &str, as_of: Option<AsO
         if q.is_empty() {
             continue;
         }
-        if let Ok(s) = conn.suggest(q, 50, as_of) {
+        if let Ok(s) = conn.call(&queries::Suggest { q: q.to_string(), limit: 50, as_of }) {
             names.extend(match kind {
                 NameKind::Output => s.outputs,
                 NameKind::Component => s.components,
@@ -44,7 +45,7 @@ pub fn closest(conn: &Connection, kind: NameKind, typed: &str, as_of: Option<AsO
         }
     }
     if let NameKind::Component = kind
-        && let Ok(all) = conn.components(None, None, as_of)
+        && let Ok(all) = conn.call(&queries::Components { owner: None, tag: None, as_of }).map(|l| l.components)
     {
         names.extend(all.into_iter().map(|c| c.name));
     }
