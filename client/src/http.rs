@@ -15,6 +15,42 @@ use std::any::Any;
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
+/// How much of an error answer is read: the contract's body is small, a proxy's page may not be.
+pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// The error of an answer with status `status` and body `body`: the contract's
+/// `{"error":{"code","message","field"}}` when it is one, else the status and the body's first line.
+pub(crate) fn api_error(base: &str, status: u16, body: &str) -> Error {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let err = parsed.as_ref().and_then(|v| v.get("error"));
+    let text = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
+    match (text("code"), text("message")) {
+        (Some(code), Some(message)) => {
+            Error::Api { url: base.to_string(), status, code, message, field: text("field") }
+        }
+        _ => {
+            let first = body.lines().next().unwrap_or("").chars().take(200).collect::<String>();
+            let message = if first.trim().is_empty() {
+                format!("the server at {base} answered HTTP {status}")
+            } else {
+                format!("the server at {base} answered HTTP {status}: {first}")
+            };
+            Error::Api { url: base.to_string(), status, code: format!("http_{status}"), message, field: None }
+        }
+    }
+}
+
+/// The innermost cause of an error, which says it best ("Connection refused (os error 111)").
+pub(crate) fn innermost(e: &(dyn std::error::Error + 'static), fallback: String) -> String {
+    let mut reason = fallback;
+    let mut source = e.source();
+    while let Some(s) = source {
+        reason = s.to_string();
+        source = s.source();
+    }
+    reason
+}
+
 /// A client of one server.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -33,38 +69,53 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
-/// How often a request is retried after a dropped connection, and the pause before each retry.
-const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
+/// How often a request is retried after a dropped connection, and the pause before each retry
+/// (the async client keeps the same policy).
+pub(crate) const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 fn agent(connect: Duration, read: Duration) -> ureq::Agent {
     builder(connect, read).build()
 }
 
 fn builder(connect: Duration, read: Duration) -> ureq::AgentBuilder {
-    ureq::AgentBuilder::new()
-        .timeout_connect(connect)
-        .timeout_read(read)
-        .timeout_write(read)
-        .user_agent(concat!("mltrace-rust/", env!("CARGO_PKG_VERSION")))
+    ureq::AgentBuilder::new().timeout_connect(connect).timeout_read(read).timeout_write(read).user_agent(USER_AGENT)
 }
 
-/// A request about to be sent: method, path, query.
-struct Request {
-    method: &'static str,
-    path: String,
-    query: Vec<(String, String)>,
+/// The user agent of both clients.
+pub(crate) const USER_AGENT: &str = concat!("mltrace-rust/", env!("CARGO_PKG_VERSION"));
+/// How long both clients wait for a connection, and for each read of an answer.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A request about to be sent: method, path under `/api/v1`, query. Shared by both clients, so
+/// that they send the same request for an endpoint.
+pub(crate) struct Request {
+    pub(crate) method: &'static str,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
 }
 
 impl Request {
-    fn get(path: impl Into<String>) -> Self {
+    pub(crate) fn get(path: impl Into<String>) -> Self {
         Request { method: "GET", path: path.into(), query: Vec::new() }
     }
 
-    fn with(method: &'static str, path: impl Into<String>) -> Self {
+    pub(crate) fn with(method: &'static str, path: impl Into<String>) -> Self {
         Request { method, path: path.into(), query: Vec::new() }
     }
 
-    fn q(mut self, key: &str, value: &impl ToParam) -> Self {
+    /// The request of an endpoint: its path parameters filled in, the others in the query.
+    pub(crate) fn of(q: &dyn AnyEndpoint) -> Self {
+        let (path, query) = q.params().split_path(q.path());
+        Request { method: q.method().as_str(), path, query }
+    }
+
+    /// The full URL under `base`, without the query (each client encodes that itself).
+    pub(crate) fn url(&self, base: &str) -> String {
+        format!("{base}/api/v1{}", self.path)
+    }
+
+    pub(crate) fn q(mut self, key: &str, value: &impl ToParam) -> Self {
         if let Some(v) = value.to_param() {
             self.query.push((key.to_string(), v));
         }
@@ -78,7 +129,7 @@ impl HttpClient {
         HttpClient {
             base: base.trim_end_matches('/').to_string(),
             token: None,
-            agent: agent(Duration::from_secs(5), Duration::from_secs(120)),
+            agent: agent(CONNECT_TIMEOUT, READ_TIMEOUT),
         }
     }
 
@@ -93,7 +144,7 @@ impl HttpClient {
     pub fn with_ca_cert(mut self, ca: Option<&std::path::Path>) -> Result<HttpClient> {
         if let Some(path) = ca {
             let tls = crate::tls::client_config(Some(path))?;
-            self.agent = builder(Duration::from_secs(5), Duration::from_secs(120)).tls_config(tls).build();
+            self.agent = builder(CONNECT_TIMEOUT, READ_TIMEOUT).tls_config(tls).build();
         }
         Ok(self)
     }
@@ -130,13 +181,7 @@ impl HttpClient {
     }
 
     fn unreachable(&self, t: &ureq::Transport) -> Error {
-        // The innermost cause says it best ("Connection refused (os error 111)").
-        let mut reason = t.message().map(str::to_string).unwrap_or_else(|| t.kind().to_string());
-        let mut source = std::error::Error::source(t);
-        while let Some(s) = source {
-            reason = s.to_string();
-            source = s.source();
-        }
+        let reason = innermost(t, t.message().map(str::to_string).unwrap_or_else(|| t.kind().to_string()));
         Error::Unreachable { url: self.base.clone(), reason }
     }
 
@@ -147,29 +192,13 @@ impl HttpClient {
     /// Turns an error answer into [`Error::Api`], from the contract's body when there is one.
     fn api_error(&self, status: u16, resp: ureq::Response) -> Error {
         let mut body = String::new();
-        let _ = resp.into_reader().take(64 * 1024).read_to_string(&mut body);
-        let parsed: Option<Value> = serde_json::from_str(&body).ok();
-        let err = parsed.as_ref().and_then(|v| v.get("error"));
-        let text = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
-        match (text("code"), text("message")) {
-            (Some(code), Some(message)) => {
-                Error::Api { url: self.base.clone(), status, code, message, field: text("field") }
-            }
-            _ => {
-                let first = body.lines().next().unwrap_or("").chars().take(200).collect::<String>();
-                let message = if first.trim().is_empty() {
-                    format!("the server at {} answered HTTP {status}", self.base)
-                } else {
-                    format!("the server at {} answered HTTP {status}: {first}", self.base)
-                };
-                Error::Api { url: self.base.clone(), status, code: format!("http_{status}"), message, field: None }
-            }
-        }
+        let _ = resp.into_reader().take(ERROR_BODY_LIMIT).read_to_string(&mut body);
+        api_error(&self.base, status, &body)
     }
 
     /// Sends a request and answers the response, retrying dropped connections when `retry`.
     fn send(&self, call: &Request, body: Option<(&str, &[u8])>, retry: bool) -> Result<ureq::Response> {
-        let url = format!("{}/api/v1{}", self.base, call.path);
+        let url = call.url(&self.base);
         let mut attempt = 0;
         loop {
             let mut req = self.agent.request(call.method, &url);
@@ -245,9 +274,7 @@ impl Backend for HttpClient {
     }
 
     fn ask(&self, q: &dyn AnyEndpoint) -> Result<Box<dyn Any + Send>> {
-        let (path, query) = q.params().split_path(q.path());
-        let mut call = Request::with(q.method().as_str(), path);
-        call.query = query;
+        let call = Request::of(q);
         let raw = self.body(&call, q.body().as_ref(), q.retry())?;
         q.decode(&raw).map_err(|e| self.protocol(format!("{} {}: {e}", call.method, call.path)))
     }

@@ -31,6 +31,8 @@
 //! # Ok::<(), mltrace_client::Error>(())
 //! ```
 
+#[cfg(feature = "async")]
+mod async_http;
 pub mod commands;
 mod embedded;
 pub mod endpoint;
@@ -39,6 +41,8 @@ pub mod instrument;
 pub mod queries;
 pub mod tls;
 
+#[cfg(feature = "async")]
+pub use async_http::AsyncHttpClient;
 pub use embedded::DataDir;
 pub use http::HttpClient;
 
