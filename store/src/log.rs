@@ -211,6 +211,70 @@ pub struct Log {
     _lock: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
+/// A batch's records, framed and checksummed ahead of [`Log::append_encoded`].
+pub struct Encoded {
+    buf: Vec<u8>,
+    /// Offset of each record in `buf`.
+    offsets: Vec<u64>,
+    first_seq: Seq,
+}
+
+impl Encoded {
+    /// Events in the batch.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// True when the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+}
+
+/// Encodes a batch one event at a time, so that encoding can run beside whatever produces the
+/// events. The last record must carry the batch-end flag, and which one is last is known only at
+/// [`Encoder::finish`], so each record's frame is completed when the next event arrives.
+#[derive(Default)]
+pub struct Encoder {
+    buf: Vec<u8>,
+    offsets: Vec<u64>,
+    first_seq: Seq,
+}
+
+impl Encoder {
+    /// An encoder that writes into `buf` (cleared), to reuse a buffer's capacity.
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Encoder { buf, offsets: Vec::new(), first_seq: 0 }
+    }
+
+    /// Encodes `event`, the batch's next, showing its payload bytes to `on_payload`.
+    pub fn push(&mut self, event: &Event, on_payload: &mut impl FnMut(&[u8])) -> std::result::Result<(), String> {
+        if self.offsets.is_empty() {
+            self.first_seq = event.seq;
+        } else if event.seq != self.first_seq + self.offsets.len() as u64 {
+            return Err(format!(
+                "event {} does not follow event {}",
+                event.seq,
+                self.first_seq + self.offsets.len() as u64 - 1
+            ));
+        }
+        let start = self.buf.len();
+        let len = codec::encode_record(event, false, &mut self.buf)?;
+        self.offsets.push(start as u64);
+        on_payload(&self.buf[start + codec::FRAME_LEN..start + len]);
+        Ok(())
+    }
+
+    /// Marks the last record as the end of its batch.
+    pub fn finish(mut self) -> Encoded {
+        if let Some(&last) = self.offsets.last() {
+            codec::mark_batch_end(&mut self.buf[last as usize..]);
+        }
+        Encoded { buf: self.buf, offsets: self.offsets, first_seq: self.first_seq }
+    }
+}
+
 fn lock(m: &Mutex<Durability>) -> MutexGuard<'_, Durability> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -773,6 +837,17 @@ impl Log {
         }
     }
 
+    /// The buffer of the last append, emptied, for the next batch's [`Encoder`] (keeps its
+    /// capacity instead of growing a new one for every batch).
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        let mut buf = match &self.tail {
+            Some(t) => std::mem::take(&mut t.lock().unwrap_or_else(|p| p.into_inner()).buf),
+            None => Vec::new(),
+        };
+        buf.clear();
+        buf
+    }
+
     /// Why writes are refused, if they are.
     pub fn failure(&self) -> Option<String> {
         lock(&self.shared.durability).failed.clone()
@@ -788,28 +863,32 @@ impl Log {
     /// [`Log::append`], showing each record's payload bytes to `on_payload` as they are encoded
     /// (the audit tree hashes them), whether or not the write then succeeds.
     pub fn append_with(&self, events: &[Event], mut on_payload: impl FnMut(&[u8])) -> Result<Vec<Loc>> {
+        let mut enc = Encoder::default();
+        for e in events {
+            enc.push(e, &mut on_payload).map_err(|why| StoreError::invalid("", why))?;
+        }
+        self.append_encoded(enc.finish())
+    }
+
+    /// Writes one batch encoded ahead by an [`Encoder`] (possibly on another thread, while the
+    /// writer went on resolving): its first event must be [`Log::next_seq`].
+    pub fn append_encoded(&self, batch: Encoded) -> Result<Vec<Loc>> {
         let tail = self.tail.as_ref().ok_or_else(|| StoreError::Unavailable("the store is open read-only".into()))?;
         if let Some(why) = self.failure() {
             return Err(StoreError::Unavailable(why));
         }
+        let Encoded { mut buf, offsets, first_seq } = batch;
         let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-        let mut buf = std::mem::take(&mut t.buf);
-        buf.clear();
-        let mut offsets = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            debug_assert_eq!(e.seq, t.next_seq + i as u64);
-            let start = buf.len();
-            offsets.push(start as u64);
-            let len = match codec::encode_record(e, i + 1 == events.len(), &mut buf) {
-                Ok(len) => len,
-                Err(why) => {
-                    t.buf = buf;
-                    return Err(StoreError::invalid("", why));
-                }
-            };
-            on_payload(&buf[start + codec::FRAME_LEN..start + len]);
+        if offsets.is_empty() {
+            return Ok(Vec::new());
         }
-
+        if first_seq != t.next_seq {
+            return Err(StoreError::Unavailable(format!(
+                "a batch starting at event {first_seq} came to a log whose next event is {}",
+                t.next_seq
+            )));
+        }
+        let events = offsets.len();
         if t.roll_pending || (t.len + buf.len() as u64 > self.opts.segment_bytes && t.len > HEADER_LEN as u64) {
             t.buf = buf;
             self.roll(&mut t)?;
@@ -837,7 +916,7 @@ impl Log {
         }
         t.len += buf.len() as u64;
         t.crc.update(&buf);
-        t.next_seq += events.len() as u64;
+        t.next_seq += events as u64;
         let segment = t.segment;
         let last = t.next_seq - 1;
         t.buf = buf;
