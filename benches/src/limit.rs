@@ -93,10 +93,34 @@ pub struct ReadLimit {
 pub struct Limit {
     /// Records per `fdatasync` in the append.
     pub records_per_sync: u64,
-    /// The raw durable append.
+    /// The raw durable append (the median of the rounds, by records a second).
     pub append: AppendLimit,
-    /// The raw read-and-checksum, of the files the append wrote.
+    /// The raw read-and-checksum, of the files the append wrote (the median of the rounds).
     pub read: ReadLimit,
+    /// Records a second of every round, append then read: on a shared disk the fsync latency
+    /// moves from one second to the next, and the spread says by how much.
+    pub rounds: Vec<(f64, f64)>,
+}
+
+/// [`measure`] `rounds` times; reports the median round of each kind, and all of them.
+pub fn measure_rounds(segments: &[Segment], scratch: &Path, per_sync: u64, rounds: usize) -> io::Result<Limit> {
+    let mut all = Vec::new();
+    for _ in 0..rounds.max(1) {
+        all.push(measure(segments, scratch, per_sync)?);
+    }
+    let rates: Vec<(f64, f64)> = all.iter().map(|l| (l.append.records_per_s, l.read.records_per_s)).collect();
+    let median = |key: fn(&Limit) -> f64| -> usize {
+        let mut idx: Vec<usize> = (0..all.len()).collect();
+        idx.sort_by(|&a, &b| key(&all[a]).total_cmp(&key(&all[b])));
+        idx[idx.len() / 2]
+    };
+    let (a, r) = (median(|l| l.append.records_per_s), median(|l| l.read.records_per_s));
+    Ok(Limit {
+        records_per_sync: per_sync.max(1),
+        append: all[a].append.clone(),
+        read: all[r].read.clone(),
+        rounds: rates,
+    })
 }
 
 /// Appends `segments` into new files under `scratch` (one per segment, as the log rolls), a group
@@ -172,7 +196,7 @@ fn measure_in(segments: &[Segment], dir: &Path, per_sync: usize) -> io::Result<L
     if checked != records {
         return Err(io::Error::other(format!("wrote {records} records but read back {checked}")));
     }
-    Ok(Limit { records_per_sync: per_sync as u64, append, read })
+    Ok(Limit { records_per_sync: per_sync as u64, append, read, rounds: Vec::new() })
 }
 
 fn round3(x: f64) -> f64 {
@@ -209,7 +233,8 @@ mod tests {
         let segments = read_log(&data).unwrap();
         let found: usize = segments.iter().map(|s| s.ends.len()).sum();
         assert_eq!(found as u64, events, "every event of the log is one record");
-        let limit = measure(&segments, dir.path(), 1000).unwrap();
+        let limit = measure_rounds(&segments, dir.path(), 1000, 3).unwrap();
+        assert_eq!(limit.rounds.len(), 3);
         assert_eq!(limit.append.records, events);
         assert_eq!(limit.read.records, events, "every record read back and checked");
         assert_eq!(limit.append.bytes, log_bytes, "the same bytes as the log");

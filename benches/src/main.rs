@@ -646,11 +646,12 @@ fn inproc(a: InprocArgs) -> Result<Value> {
     }))
 }
 
-/// Measures the disk's limit on the log of `dir` (see [`mltrace_benches::limit`]).
+/// Measures the disk's limit on the log of `dir` (see [`mltrace_benches::limit`]), three times.
 fn limit_report(dir: &Path, scratch: &Path, per_sync: u64) -> Result<Value> {
     let segments =
         mltrace_benches::limit::read_log(dir).with_context(|| format!("reading the log of {}", dir.display()))?;
-    let limit = mltrace_benches::limit::measure(&segments, scratch, per_sync).context("measuring the disk's limit")?;
+    let limit = mltrace_benches::limit::measure_rounds(&segments, scratch, per_sync, 3)
+        .context("measuring the disk's limit")?;
     Ok(serde_json::to_value(limit)?)
 }
 
