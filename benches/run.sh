@@ -12,6 +12,7 @@
 #   TEN_MILLION=1 benches/run.sh             # adds 10M runs in-process (about 5 more minutes, ~6 GB RAM)
 #   CRITERION=0 benches/run.sh               # skip criterion
 #   LINEAGE_RUNS=300000 benches/run.sh       # runs logged in the lineage-reader comparison (default 300k)
+#   BIN_DIR=/tmp/old COMMIT=abc1234 OUT=/tmp/old-results benches/run.sh   # binaries built elsewhere
 #
 # Results: target/bench-results/*.json and summary.md (printed at the end).
 set -euo pipefail
@@ -24,13 +25,18 @@ rm -f "$out"/*.json
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mltrace-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-cargo build --release -q --workspace --bins
 # Copies: a build started while this runs would replace target/release/* (and loadgen re-executes itself).
+# BIN_DIR=dir takes loadgen and mltrace from there instead (say, the binaries of an earlier commit).
 mkdir -p "$tmp/bin"
-cp target/release/loadgen target/release/mltrace "$tmp/bin/"
+if [[ -n "${BIN_DIR:-}" ]]; then
+  cp "$BIN_DIR/loadgen" "$BIN_DIR/mltrace" "$tmp/bin/"
+else
+  cargo build --release -q --workspace --bins
+  cp target/release/loadgen target/release/mltrace "$tmp/bin/"
+fi
 loadgen=$tmp/bin/loadgen
 server=$tmp/bin/mltrace
-{ date -u +%FT%TZ; nproc; uptime; git rev-parse --short HEAD; git status --short --untracked-files=no; } \
+{ date -u +%FT%TZ; nproc; uptime; echo "${COMMIT:-$(git rev-parse --short HEAD)}"; git status --short --untracked-files=no; } \
   >"$out/machine.txt"
 : >"$out/load.txt"
 # Appends the 1-, 5- and 15-minute load averages with a label: `load before|after STEP`.

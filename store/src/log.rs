@@ -454,7 +454,7 @@ struct Scanner<'f, F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> {
 /// Segments (or tails after a checkpoint) at least this long are decoded on a second thread.
 const PARALLEL_DECODE_BYTES: usize = 1 << 20;
 /// Records handed from the decoding thread to the applying one at a time.
-const DECODE_CHUNK: usize = 512;
+const DECODE_CHUNK: usize = 256;
 
 /// One record of a segment as the decoding pass found it; the pass stops after the first that is
 /// not a good record.
@@ -546,7 +546,7 @@ impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
             return self.apply_records(buf, start, decode_records(buf, start, segment));
         }
         std::thread::scope(|s| {
-            let (tx, rx) = mpsc::sync_channel::<Vec<Decoded<'_>>>(16);
+            let (tx, rx) = mpsc::sync_channel::<Vec<Decoded<'_>>>(2);
             let decoder = s.spawn(move || {
                 let mut chunk = Vec::with_capacity(DECODE_CHUNK);
                 for d in decode_records(buf, start, segment) {
