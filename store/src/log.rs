@@ -458,6 +458,9 @@ const DECODE_CHUNK: usize = 256;
 
 /// One record of a segment as the decoding pass found it; the pass stops after the first that is
 /// not a good record.
+// Nearly every item is a `Record`: boxing it to shrink the rare error variants would cost an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum Decoded<'b> {
     Record(Record<'b>),
     /// The frame at `offset` is cut short or damaged.
