@@ -67,10 +67,10 @@ lineage_runs=${LINEAGE_RUNS:-300000}
 echo "== in-process, $lineage_runs runs after a 100,000-run chain, without and with a reader tracing it" >&2
 load "before lineage-quiet"
 $loadgen inproc --runs "$lineage_runs" --batch 1000 --concurrency 2 --fsync always --tmp "$tmp" --no-queries --no-open \
-  --chain 100000 >"$out/lineage-quiet.json"
+  --chain 100000 --chunk 10000 >"$out/lineage-quiet.json"
 load "before lineage-reader"
 $loadgen inproc --runs "$lineage_runs" --batch 1000 --concurrency 2 --fsync always --tmp "$tmp" --no-queries --no-open \
-  --chain 100000 --trace-loop --max-ingest-seconds 60 >"$out/lineage-reader.json"
+  --chain 100000 --chunk 10000 --trace-loop --max-ingest-seconds 60 >"$out/lineage-reader.json"
 load "after lineage-reader"
 
 if [[ "${TEN_MILLION:-0}" == 1 ]]; then
