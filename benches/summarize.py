@@ -185,7 +185,7 @@ summary = (f"SUMMARY commit={commit} runs={big} ingest_share={kv(ingest_share)} 
            f"append_limit_rps={kv(get(lim, 'append', 'records_per_s'), 0)} read_limit_rps={kv(read_limit, 0)} "
            f"load={load_avg}")
 
-print("### Targets\n")
+print("### Absolute targets of the first benchmark issue (machine-dependent)\n")
 print("| target | measured | goal | status |")
 print("|---|---|---|---|")
 for r in rows:

@@ -550,7 +550,7 @@ impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
         }
         std::thread::scope(|s| {
             let (tx, rx) = mpsc::sync_channel::<Vec<Decoded<'_>>>(2);
-            let decoder = s.spawn(move || {
+            let decoder = std::thread::Builder::new().name("mltrace-decode".into()).spawn_scoped(s, move || {
                 let mut chunk = Vec::with_capacity(DECODE_CHUNK);
                 for d in decode_records(buf, start, segment) {
                     chunk.push(d);
@@ -562,6 +562,10 @@ impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
                 }
                 let _ = tx.send(chunk);
             });
+            let Ok(decoder) = decoder else {
+                // No thread to be had: decode here, as for a short segment.
+                return self.apply_records(buf, start, decode_records(buf, start, segment));
+            };
             let result = self.apply_records(buf, start, rx.into_iter().flatten());
             // On an early return the receiver is dropped here, which ends the decoder's sends.
             let _ = decoder.join();
