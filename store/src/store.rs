@@ -52,12 +52,14 @@ enum Job {
     Finish,
 }
 
-/// What the encoding thread answers at `Finish`: the framed batch and the audit tree's leaves.
-type Encoded = std::result::Result<(crate::log::Encoded, Vec<crate::audit::Hash>), String>;
+/// What the encoding thread answers at `Finish`: the framed batch, the audit tree's leaves, and the
+/// events themselves, handed back so that the writer frees them (after its lock) from the
+/// allocator arena it made them in, instead of two threads contending for one arena.
+type Encoded = std::result::Result<(crate::log::Encoded, Vec<crate::audit::Hash>, Vec<Vec<Event>>), String>;
 
 /// The encoding thread of a writable store: it frames, checksums and hashes (for the audit tree)
 /// a large write's events while the writer is still resolving and applying the write's later
-/// events, and frees them, so that only the `pwrite` is left for the writer once it is done.
+/// events, so that only the `pwrite` is left for the writer once it is done.
 /// Ends when the store (and with it the sender) is dropped.
 struct Pipe {
     thread: Option<(mpsc::SyncSender<Job>, mpsc::Receiver<Encoded>)>,
@@ -68,12 +70,15 @@ impl Pipe {
         let (jobs, work) = mpsc::sync_channel::<Job>(8);
         let (answer, answers) = mpsc::sync_channel::<Encoded>(1);
         let spawned = std::thread::Builder::new().name("mltrace-encode".into()).spawn(move || {
-            let mut current: Option<(crate::log::Encoder, Vec<crate::audit::Hash>, Option<String>)> = None;
+            type Current = (crate::log::Encoder, Vec<crate::audit::Hash>, Option<String>, Vec<Vec<Event>>);
+            let mut current: Option<Current> = None;
             for job in work {
                 match job {
-                    Job::Start(buf) => current = Some((crate::log::Encoder::with_buffer(buf), Vec::new(), None)),
+                    Job::Start(buf) => {
+                        current = Some((crate::log::Encoder::with_buffer(buf), Vec::new(), None, Vec::new()))
+                    }
                     Job::Events(events) => {
-                        let Some((enc, leaves, failed)) = current.as_mut() else { continue };
+                        let Some((enc, leaves, failed, spent)) = current.as_mut() else { continue };
                         for e in &events {
                             if failed.is_none()
                                 && let Err(why) = enc.push(e, &mut |p| {
@@ -85,11 +90,12 @@ impl Pipe {
                                 *failed = Some(why);
                             }
                         }
+                        spent.push(events);
                     }
                     Job::Finish => {
                         let out = match current.take() {
-                            Some((enc, leaves, None)) => Ok((enc.finish(), leaves)),
-                            Some((_, _, Some(why))) => Err(why),
+                            Some((enc, leaves, None, spent)) => Ok((enc.finish(), leaves, spent)),
+                            Some((_, _, Some(why), _)) => Err(why),
                             None => Err("the encoding thread got no batch".into()),
                         };
                         if answer.send(out).is_err() {
@@ -177,7 +183,7 @@ impl Batch {
                     }
                 })?;
             }
-            return Ok((enc.finish(), leaves));
+            return Ok((enc.finish(), leaves, Vec::new()));
         }
         if !self.events.is_empty() {
             self.hand_on();
@@ -430,14 +436,17 @@ impl Store {
                 return Err(e);
             }
         };
+        // Events back from the encoding thread: freed at the end, outside the writer lock.
+        let mut _spent = Vec::new();
         if batch.count > 0 {
             let first = batch.last + 1 - batch.count as u64;
             let appended = batch
                 .encode(self.merkle, answers)
                 .map_err(|why| StoreError::invalid("", why))
-                .and_then(|(encoded, leaves)| Ok((self.log.append_encoded(encoded)?, leaves)));
+                .and_then(|(encoded, leaves, spent)| Ok((self.log.append_encoded(encoded)?, leaves, spent)));
             match appended {
-                Ok((locs, leaves)) => {
+                Ok((locs, leaves, spent)) => {
+                    _spent = spent;
                     let mut st = self.state_mut();
                     for (i, loc) in locs.into_iter().enumerate() {
                         st.set_loc(first + i as u64, loc);
