@@ -233,7 +233,7 @@ impl Encoded {
 
 /// Encodes a batch one event at a time, so that encoding can run beside whatever produces the
 /// events. The last record must carry the batch-end flag, and which one is last is known only at
-/// [`Encoder::finish`], so each record's frame is completed when the next event arrives.
+/// [`Encoder::finish`], which sets the flag on that record and checksums it again.
 #[derive(Default)]
 pub struct Encoder {
     buf: Vec<u8>,
@@ -1376,6 +1376,29 @@ impl Drop for Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoded_batch_flags_only_its_last_record_and_every_checksum_holds() {
+        use crate::event::{Event, EventKind};
+        let ev = |seq| Event { seq, at: 1, kind: EventKind::NotesSet { run: 1, notes: format!("n{seq}") } };
+        let mut enc = Encoder::default();
+        let mut payloads = 0;
+        for seq in 5..8 {
+            enc.push(&ev(seq), &mut |_| payloads += 1).unwrap();
+        }
+        assert!(enc.push(&ev(9), &mut |_| {}).unwrap_err().contains("does not follow"), "a gap is refused");
+        let batch = enc.finish();
+        assert_eq!((batch.len(), batch.first_seq, payloads), (3, 5, 3));
+        let mut at = 0;
+        let mut ends = Vec::new();
+        while at < batch.buf.len() {
+            let frame = codec::read_frame(&batch.buf, at).unwrap();
+            assert_eq!(codec::decode_event(frame.payload).unwrap(), ev(5 + ends.len() as u64));
+            ends.push(frame.batch_end);
+            at = frame.next;
+        }
+        assert_eq!(ends, [false, false, true], "only the last record closes the batch");
+    }
 
     #[test]
     fn fsync_policies_parse() {

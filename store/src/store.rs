@@ -190,10 +190,14 @@ impl Batch {
         }
         let finished = self.jobs.as_ref().is_some_and(|jobs| jobs.send(Job::Finish).is_ok());
         match answers {
-            Some(answers) if finished && !self.lost => {
-                answers.recv().map_err(|_| "the encoding thread is gone".to_string())?
+            Some(answers) if finished && !self.lost => answers.recv().unwrap_or_else(|_| {
+                self.lost = true;
+                Err("the encoding thread is gone".into())
+            }),
+            _ => {
+                self.lost = true;
+                Err("the encoding thread is gone".into())
             }
-            _ => Err("the encoding thread is gone".into()),
         }
     }
 }
@@ -403,7 +407,7 @@ impl Store {
     /// Runs one write: `build` checks the request against the state, then adds events; the batch is
     /// written, made durable, and becomes visible. `build` must fail before adding any event.
     pub(crate) fn write<T>(&self, build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>) -> Result<T> {
-        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(why) = self.log.failure() {
             return Err(StoreError::Unavailable(why));
         }
@@ -444,6 +448,10 @@ impl Store {
                 .encode(self.merkle, answers)
                 .map_err(|why| StoreError::invalid("", why))
                 .and_then(|(encoded, leaves, spent)| Ok((self.log.append_encoded(encoded)?, leaves, spent)));
+            if batch.lost {
+                // The thread died (a panic): later writes encode their own events.
+                guard.thread = None;
+            }
             match appended {
                 Ok((locs, leaves, spent)) => {
                     _spent = spent;
