@@ -86,6 +86,10 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(why) => {
                 ApiError::unavailable(format!("writes are unavailable: {}", redact_paths(&why)))
             }
+            // Left after every retry: the client may try again, as after any 503.
+            StoreError::Conflict(why) => {
+                ApiError::unavailable(format!("writes are unavailable: write conflict: {why}"))
+            }
             StoreError::Locked { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", redact_paths(&e.to_string()), None)
             }

@@ -25,6 +25,7 @@
 //! | [`names`]  | the name rules and the interner                                          |
 //! | [`openlineage`] | OpenLineage events: checks, what we take from them, the naming rules |
 //! | [`time`]   | timestamps and `as_of`                                                    |
+//! | [`upstream`] | the log backend seam: a shared log (JetStream) this store mirrors       |
 //!
 //! # Example
 //!
@@ -58,6 +59,7 @@ mod state;
 pub mod storage;
 pub mod store;
 pub mod time;
+pub mod upstream;
 
 pub use error::{Result, StoreError};
 pub use event::{Event, EventKind, IoType, RunId, RunRecord, Seq, TestResult};
@@ -66,3 +68,4 @@ pub use log::{FsyncPolicy, LogOptions, Recovery, VerifyReport, verify};
 pub use query::{DEFAULT_TRACE_LIMIT, Lineage, Reader};
 pub use store::Store;
 pub use time::{AsOf, Timestamp};
+pub use upstream::LogBackend;

@@ -19,11 +19,12 @@ use crate::time::{AsOf, Timestamp};
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
 use crate::storage::{Fs, Storage};
+use crate::upstream::LogBackend;
 use hashbrown::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An open data directory.
 pub struct Store {
@@ -37,6 +38,8 @@ pub struct Store {
     /// The last seq the newest checkpoint covers (0: none), so that whoever holds the store knows
     /// how long the next open's replay would be.
     checkpointed: AtomicU64,
+    /// The shared log this store mirrors, if any (see [`crate::upstream`]).
+    upstream: OnceLock<Arc<dyn LogBackend>>,
 }
 
 /// Events being prepared by one write; each is applied to the state as it is added.
@@ -147,6 +150,7 @@ impl Store {
             key,
             merkle,
             checkpointed: AtomicU64::new(checkpointed),
+            upstream: OnceLock::new(),
         };
         Ok((store, recovery))
     }
@@ -269,11 +273,109 @@ impl Store {
         if let Some(why) = self.log.failure() {
             return Err(StoreError::Unavailable(why));
         }
+        let up = self.upstream.get().map(|u| &**u);
+        if let Some(up) = up {
+            // Resolve against everything the shared log already holds, so that the conditional
+            // append below fails only on a true race with another node.
+            self.catch_up_locked(up)?;
+        }
+        let (answer, last) = self.append_locked(build, up)?;
+        drop(guard);
+        self.publish_visible(last)?;
+        Ok(answer)
+    }
+
+    /// [`Store::write`], resolved again after a conflict on the shared log (the build step is
+    /// run once per attempt, each time against the caught-up state).
+    pub(crate) fn write_again<T>(
+        &self,
+        mut build: impl FnMut(&mut State, &mut Batch) -> Result<(T, Seq)>,
+    ) -> Result<T> {
+        self.retry_conflicts(|| self.write(&mut build))
+    }
+
+    /// Runs `attempt` again while it fails with a conflict on the shared log: each attempt
+    /// catches up first, so only a node that keeps losing the race to others gives up.
+    pub(crate) fn retry_conflicts<T>(&self, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+        const ATTEMPTS: usize = 32;
+        let mut tries = 1;
+        loop {
+            match attempt() {
+                Err(StoreError::Conflict(_)) if tries < ATTEMPTS => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits until the events up to `last` are durable, then shows them to readers.
+    fn publish_visible(&self, last: Seq) -> Result<()> {
+        if last > 0 {
+            self.log.wait_durable(last)?;
+            self.visible.fetch_max(last, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Applies what the upstream log holds beyond the state; the writer lock is held.
+    fn catch_up_locked(&self, up: &dyn LogBackend) -> Result<()> {
+        loop {
+            let after = self.state().last_seq;
+            let events = up.read(after, 65_536, std::time::Duration::ZERO)?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let (_, last) = self.append_locked(Store::restore_build(Some(after), events), None)?;
+            self.publish_visible(last)?;
+        }
+    }
+
+    /// [`Store::apply_upstream`]: events already in the shared log, appended locally only.
+    pub(crate) fn apply_from_upstream(&self, mut events: Vec<Event>) -> Result<Seq> {
+        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = self.log.failure() {
+            return Err(StoreError::Unavailable(why));
+        }
+        let after = self.state().last_seq;
+        // A write of this node may have applied some of them already (its own batch coming back).
+        events.retain(|e| e.seq > after);
+        if events.is_empty() {
+            return Ok(after);
+        }
+        let (last, _) = self.append_locked(Store::restore_build(Some(after), events), None)?;
+        drop(guard);
+        self.publish_visible(last)?;
+        Ok(last)
+    }
+
+    /// The shared log this store mirrors, if any.
+    pub fn upstream(&self) -> Option<&dyn LogBackend> {
+        self.upstream.get().map(|u| &**u)
+    }
+
+    /// Makes this store the local mirror of a shared log: from now on every write is appended
+    /// there first (see [`crate::upstream`]). Set once, before serving writes.
+    pub fn set_upstream(&self, up: Arc<dyn LogBackend>) -> Result<()> {
+        self.upstream.set(up).map_err(|_| StoreError::Unavailable("the store already has an upstream log".into()))
+    }
+
+    /// The body of a write, with the writer lock held: build, send upstream when there is one,
+    /// append locally. Answers the build's answer and the seq to wait for.
+    fn append_locked<T>(
+        &self,
+        build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>,
+        up: Option<&dyn LogBackend>,
+    ) -> Result<(T, Seq)> {
         let mut st = self.state_mut();
         let before = st.last_seq;
         let mut batch = Batch { events: Vec::new(), at: Timestamp::now().0.max(st.last_time()) };
         let (answer, wait_for) = build(&mut st, &mut batch)?;
         drop(st);
+        if let (Some(up), false) = (up, batch.events.is_empty()) {
+            if let Err(e) = up.append(before, &batch.events) {
+                self.rebuild(before)?;
+                return Err(e);
+            }
+        }
         if !batch.events.is_empty() {
             let mut leaves = Vec::with_capacity(if self.merkle { batch.events.len() } else { 0 });
             let appended = self.log.append_with(&batch.events, |payload| {
@@ -295,13 +397,8 @@ impl Store {
                 }
             }
         }
-        drop(guard);
         let last = batch.events.last().map(|e| e.seq).unwrap_or(0).max(wait_for);
-        if last > 0 {
-            self.log.wait_durable(last)?;
-            self.visible.fetch_max(last, Ordering::AcqRel);
-        }
-        Ok(answer)
+        Ok((answer, last))
     }
 
     /// After a failed write (say, a full disk) the state holds events the log does not: rebuild it
@@ -344,6 +441,14 @@ impl Store {
         for (i, r) in runs.iter().enumerate() {
             r.check().map_err(|e| e.within(&format!("runs[{i}]")))?;
         }
+        if self.upstream().is_some() {
+            // The runs are resolved again after a conflict, so each attempt takes a copy.
+            return self.retry_conflicts(|| self.log_checked_runs(runs.clone()));
+        }
+        self.log_checked_runs(runs)
+    }
+
+    fn log_checked_runs(&self, runs: Vec<NewRun>) -> Result<Vec<Logged>> {
         self.write(move |st, batch| {
             // Everything that depends on the state is checked before the first event is added.
             let mut known_components: HashSet<&str> = HashSet::new();
@@ -444,7 +549,7 @@ impl Store {
             check_name("owner", "owner", owner)?;
         }
         check_tags(tags)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             batch.push(
                 st,
                 EventKind::ComponentRegistered {
@@ -463,7 +568,7 @@ impl Store {
     pub fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
         check_name("name", "component", name)?;
         check_tags(tags)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Components come into being by registration or a first run; tagging a misspelt name
             // must not silently create a new one.
             if st.comp_names.get(name).is_none() {
@@ -485,7 +590,7 @@ impl Store {
     /// Replaces a run's notes.
     pub fn set_notes(&self, run: RunId, notes: &str) -> Result<()> {
         check_text("notes", notes, MAX_TEXT_BYTES)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             if st.row(run).is_none() {
                 return Err(StoreError::not_found("id", format!("run {run} does not exist")));
             }
@@ -510,7 +615,7 @@ impl Store {
             check_name("by", "user", b)?;
         }
         let names = dedup(outputs);
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Checked on the request as given, not deduplicated, so that the error names the
             // caller's own index (`outputs[2]` in [a, a, unknown]).
             check_known(st, outputs)?;
@@ -532,7 +637,7 @@ impl Store {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
         let names = dedup(outputs);
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Checked on the request as given, not deduplicated, so that the error names the
             // caller's own index (`outputs[2]` in [a, a, unknown]).
             check_known(st, outputs)?;
@@ -550,7 +655,7 @@ impl Store {
 
     /// Unflags everything; answers what was flagged.
     pub fn unflag_all(&self) -> Result<Vec<String>> {
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             let mut was: Vec<(u64, String)> =
                 st.flagged.iter().map(|(&id, f)| (f.seq, st.io_names.name(id).to_string())).collect();
             was.sort();
@@ -566,6 +671,13 @@ impl Store {
     /// stored as received with what it did to its run, preceded by a registration when its job
     /// facets change the component and followed by a flag when it carries our flag facet.
     pub fn log_lineage(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
+        if self.upstream().is_some() {
+            return self.retry_conflicts(|| self.log_lineage_once(events.clone()));
+        }
+        self.log_lineage_once(events)
+    }
+
+    fn log_lineage_once(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
         use crate::state::lineage::Planned;
         self.write(move |st, batch| {
             // Everything that can refuse the batch is checked before the first event is added.
