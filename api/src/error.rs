@@ -23,6 +23,11 @@ impl ApiError {
         ApiError { status, code, message: message.into(), field }
     }
 
+    /// 503 `unavailable` about `field` (a read parameter this node cannot honour yet).
+    pub fn unavailable_field(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, Some(field.to_string()))
+    }
+
     /// 400 `invalid_argument` about `field`.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_argument", message, Some(field.to_string()))

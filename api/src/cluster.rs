@@ -1,0 +1,192 @@
+//! What the HTTP server does in cluster mode (`serve --log nats://...`): it opens the shared log
+//! through a [`ClusterConnect`] given by the command line (the JetStream code lives in the
+//! `mltrace-cluster` crate), makes it the store's upstream, follows it on a thread of its own, and
+//! shows its state in health and metrics. Also here: `min_seq` on reads (read-your-writes on any
+//! node), which a single node honours the same way.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use mltrace_store::Seq;
+use mltrace_store::upstream::LogBackend;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How long a read with `min_seq` waits for this node to apply that seq.
+pub const MIN_SEQ_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the shared log once the store is open, from the store's last seq.
+pub trait ClusterConnect: Send + Sync + std::fmt::Debug {
+    /// Connects, checking that the data directory (which ends at `after`) continues the log.
+    fn connect(&self, after: Seq) -> Result<Arc<dyn ClusterLink>, String>;
+}
+
+/// A node's link to the shared log.
+pub trait ClusterLink: Send + Sync {
+    /// The log, as the store's upstream.
+    fn log(&self) -> Arc<dyn LogBackend>;
+    /// Whether the node is connected to the log's servers.
+    fn connected(&self) -> bool;
+    /// The seq of the log's last event, as last seen.
+    fn stream_last_seq(&self) -> Option<Seq>;
+    /// Milliseconds since the log's state was last read.
+    fn checked_ms_ago(&self) -> Option<u64>;
+    /// Everything known of the log, for `GET /health` (stream, leader, replicas, errors).
+    fn status(&self) -> Value;
+    /// Tells the link how far this node applied (it announces it to the others).
+    fn note_applied(&self, seq: Seq);
+}
+
+/// Follows the shared log on a thread of its own until `stop` is set: events other nodes
+/// appended are applied locally and announced to the followers of the event stream.
+pub fn follow(state: AppState, link: Arc<dyn ClusterLink>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let run = move || {
+        let mut failing = false;
+        while !stop.load(Ordering::Acquire) {
+            match state.store.follow_upstream(50_000, Duration::from_millis(200)) {
+                Ok(n) => {
+                    if n > 0 {
+                        state.notify_appended();
+                    }
+                    if failing {
+                        tracing::info!("following the stream again at seq {}", state.store.last_seq());
+                        failing = false;
+                    }
+                    link.note_applied(state.store.last_seq());
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!("following the stream: {e}");
+                        failing = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("mltrace-follow".into())
+        .spawn(run)
+        .unwrap_or_else(|e| panic!("cannot start the stream follower: {e}"))
+}
+
+/// The `cluster` object of `GET /health`; `None` for a single node.
+pub fn health(state: &AppState) -> Option<Value> {
+    let link = state.cluster.as_ref()?;
+    let applied = state.store.last_seq();
+    let last = link.stream_last_seq();
+    let mut body = link.status();
+    body["applied_seq"] = json!(applied);
+    body["stream_last_seq"] = json!(last);
+    body["lag"] = json!(last.map(|l| l.saturating_sub(applied)));
+    body["connected"] = json!(link.connected());
+    body["checked_ms_ago"] = json!(link.checked_ms_ago());
+    Some(body)
+}
+
+/// `min_seq=N` on a read: answer once this node has applied seq N (waiting up to
+/// [`MIN_SEQ_WAIT`]), or 503 saying how far it got. The parameter is taken off the query before
+/// the route sees it.
+pub async fn min_seq(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let Some(query) = req.uri().query() else { return next.run(req).await };
+    let mut wanted = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("min_seq=") {
+            Some(v) => wanted = Some(v.to_string()),
+            None if pair == "min_seq" => wanted = Some(String::new()),
+            None => rest.push(pair),
+        }
+    }
+    let Some(wanted) = wanted else { return next.run(req).await };
+    let Ok(seq) = wanted.parse::<Seq>() else {
+        return ApiError::invalid(
+            "min_seq",
+            format!("min_seq must be a seq (a non-negative integer, as a write answers it), not `{wanted}`"),
+        )
+        .into_response();
+    };
+    let path = req.uri().path().to_string();
+    let rebuilt = if rest.is_empty() { path } else { format!("{path}?{}", rest.join("&")) };
+    match rebuilt.parse::<Uri>() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return ApiError::invalid("min_seq", "the query does not parse").into_response(),
+    }
+    let mut seen = state.appended.subscribe();
+    let wait = tokio::time::timeout(MIN_SEQ_WAIT, async {
+        while state.store.last_seq() < seq {
+            if seen.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let applied = state.store.last_seq();
+    if wait.is_err() || applied < seq {
+        let how = match &state.cluster {
+            Some(link) if !link.connected() => "this node lost its connection to the stream; read from another node",
+            Some(_) => "this node is still catching up with the stream; retry, or read from another node",
+            None => "no write has reached that seq on this server",
+        };
+        let message = format!(
+            "this node has applied events up to seq {applied}, not yet min_seq {seq} (waited {} s): {how}",
+            MIN_SEQ_WAIT.as_secs()
+        );
+        return ApiError::unavailable_field("min_seq", message).into_response();
+    }
+    next.run(req).await
+}
+
+/// The cluster gauges of `/metrics` (nothing for a single node).
+pub fn metrics(state: &AppState, out: &mut String) {
+    use std::fmt::Write;
+    let Some(link) = &state.cluster else { return };
+    let applied = state.store.last_seq();
+    let mut gauge = |name: &str, help: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    };
+    gauge("mltrace_cluster_applied_seq", "The last seq this node applied from the stream.", applied.to_string());
+    gauge(
+        "mltrace_cluster_connected",
+        "1 when this node is connected to the NATS servers.",
+        (link.connected() as u8).to_string(),
+    );
+    if let Some(last) = link.stream_last_seq() {
+        gauge("mltrace_cluster_stream_last_seq", "The seq of the stream's last event, as last seen.", last.to_string());
+        gauge(
+            "mltrace_cluster_lag_events",
+            "Events in the stream this node has not applied yet.",
+            last.saturating_sub(applied).to_string(),
+        );
+    }
+    if let Some(ms) = link.checked_ms_ago() {
+        gauge(
+            "mltrace_cluster_checked_seconds_ago",
+            "Seconds since the stream's state was last read.",
+            format!("{:.3}", ms as f64 / 1000.0),
+        );
+    }
+}
+
+/// The status an unreachable stream gives writes.
+pub fn writes_refused(state: &AppState) -> Option<String> {
+    let link = state.cluster.as_ref()?;
+    (!link.connected()).then(|| "this node lost its connection to the stream".to_string())
+}
+
+/// The answer to a request refused before it reaches the store.
+pub fn unavailable(message: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"error": {"code": "unavailable", "message": message, "field": null}})),
+    )
+        .into_response()
+}
