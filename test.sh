@@ -16,6 +16,8 @@ install_prereqs() {
         missing+=(chromium)     # the UI tests
     fi
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # certificates for the HTTPS tests
+    # The cluster tests run three JetStream servers on loopback.
+    [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} (Debian)"
         local sudo=""

@@ -168,6 +168,8 @@ struct FeedState {
     bytes: usize,
     /// The stream seq the reader task has reached.
     read_to: u64,
+    /// The event seq the reader task has reached.
+    read_event: Seq,
     /// Why the reader task stopped, when it did.
     error: Option<String>,
 }
@@ -380,7 +382,11 @@ impl JetStreamLog {
             });
             Ok::<_, ClusterError>((shared, (s, at)))
         })?;
-        shared.feed.state.lock().unwrap_or_else(|p| p.into_inner()).read_to = start.1;
+        {
+            let mut feed = shared.feed.state.lock().unwrap_or_else(|p| p.into_inner());
+            feed.read_to = start.1;
+            feed.read_event = after;
+        }
         runtime.spawn(read_stream(shared.clone(), start.0.clone()));
         runtime.spawn(watch_stream(shared.clone(), start.0));
         Ok(JetStreamLog { shared, runtime: Some(runtime) })
@@ -560,12 +566,21 @@ fn trim(ends: &mut BTreeMap<Seq, u64>) {
 /// Reads the stream into the feed, from where the node stands, for as long as the node runs;
 /// recreates its consumer after errors.
 async fn read_stream(shared: Arc<Shared>, stream: stream::Stream) {
+    let mut failures = 0u32;
     loop {
         let from = shared.feed.state.lock().unwrap_or_else(|p| p.into_inner()).read_to + 1;
-        match read_from(&shared, &stream, from).await {
+        let read = read_from(&shared, &stream, from).await;
+        if shared.feed.state.lock().unwrap_or_else(|p| p.into_inner()).read_to >= from {
+            failures = 0;
+        }
+        match read {
             Ok(()) => return,
             Err(why) => {
-                tracing::warn!("reading the stream {}: {why}; trying again", shared.stream);
+                // Once per outage, not once per attempt: an outage can last.
+                if failures == 0 {
+                    tracing::warn!("reading the stream {}: {why}; trying again", shared.stream);
+                }
+                failures = failures.saturating_add(1);
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         }
@@ -573,15 +588,34 @@ async fn read_stream(shared: Arc<Shared>, stream: stream::Stream) {
 }
 
 async fn read_from(shared: &Shared, stream: &stream::Stream, from: u64) -> Result<(), String> {
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: from },
-            ..Default::default()
-        })
+    let config = consumer::pull::OrderedConfig {
+        deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: from },
+        ..Default::default()
+    };
+    let consumer = tokio::time::timeout(Duration::from_secs(5), stream.create_consumer(config))
         .await
+        .map_err(|_| "creating a consumer took more than 5 s".to_string())?
         .map_err(|e| format!("creating a consumer: {e}"))?;
     let mut messages = consumer.messages().await.map_err(|e| format!("reading messages: {e}"))?;
-    while let Some(m) = messages.next().await {
+    loop {
+        // The ordered consumer lives on one server; when that server goes away it may wait for
+        // nothing for long. A stream that has more than we read, and no message for a second,
+        // means a consumer to recreate.
+        let m = match tokio::time::timeout(Duration::from_secs(1), messages.next()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(_) => {
+                let behind = {
+                    let status = shared.status.lock().unwrap_or_else(|p| p.into_inner());
+                    let read = shared.feed.state.lock().unwrap_or_else(|p| p.into_inner()).read_event;
+                    status.0.stream_last_seq.is_some_and(|last| last > read)
+                };
+                if behind {
+                    return Err("the consumer stalled behind the stream".into());
+                }
+                continue;
+            }
+        };
         let m = m.map_err(|e| e.to_string())?;
         let seq = m.info().map_err(|e| e.to_string())?.stream_sequence;
         let (Some(first), Some(last)) =
@@ -610,6 +644,7 @@ async fn read_from(shared: &Shared, stream: &stream::Stream, from: u64) -> Resul
             continue;
         }
         st.read_to = seq;
+        st.read_event = last;
         st.bytes += m.payload.len();
         st.entries.push_back(Entry { stream_seq: seq, first, last, payload: m.payload.clone() });
         shared.feed.changed.notify_all();

@@ -1,0 +1,344 @@
+//! Cluster mode end to end: three NATS JetStream servers on loopback ports (Debian's
+//! `nats-server`, which `test.sh` installs), mltrace nodes serving the same stream, and the faults
+//! a cluster is for: a NATS server lost mid-ingest, an mltrace node killed, the stream's quorum
+//! lost and back. Every test checks that every acknowledged run is on every node afterwards.
+//! `MLTRACE_LONG_TESTS=1` makes the ingests longer.
+
+use mltrace_tests::{Server, free_port};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn long() -> bool {
+    std::env::var("MLTRACE_LONG_TESTS").is_ok_and(|v| v == "1")
+}
+
+fn nats_server() -> PathBuf {
+    for p in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    PathBuf::from("nats-server")
+}
+
+/// Three JetStream servers in one cluster, on loopback.
+struct Nats {
+    dir: tempfile::TempDir,
+    ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+}
+
+impl Nats {
+    fn start() -> Nats {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let route_list = routes.iter().map(|p| format!("\"nats-route://127.0.0.1:{p}\"")).collect::<Vec<_>>().join(",");
+        for i in 0..3 {
+            let conf = format!(
+                "server_name: n{i}\nhost: 127.0.0.1\nport: {}\nmax_payload: 8MB\n\
+                 jetstream {{ store_dir: \"{}\" }}\n\
+                 cluster {{ name: test, listen: \"127.0.0.1:{}\", routes: [{route_list}] }}\n",
+                ports[i],
+                dir.path().join(format!("js{i}")).display(),
+                routes[i],
+            );
+            std::fs::write(dir.path().join(format!("n{i}.conf")), conf).expect("conf");
+        }
+        let mut nats = Nats { dir, ports, children: vec![None, None, None] };
+        for i in 0..3 {
+            nats.start_one(i);
+        }
+        nats
+    }
+
+    fn start_one(&mut self, i: usize) {
+        let child = Command::new(nats_server())
+            .arg("-c")
+            .arg(self.dir.path().join(format!("n{i}.conf")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): install it (apt-get install nats-server)"));
+        self.children[i] = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.ports[i])).is_err() {
+            assert!(Instant::now() < deadline, "nats-server {i} did not listen within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn urls(&self) -> String {
+        self.ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        for i in 0..3 {
+            self.kill(i);
+        }
+    }
+}
+
+fn node(dir: &Path, nats: &Nats) -> Server {
+    Server::start(dir, &["--log", &nats.urls(), "--stream", "test", "--fsync", "never", "--checkpoint-every", "200"])
+}
+
+fn run(component: &str, inputs: &[&str], outputs: &[&str], key: Option<&str>) -> Value {
+    let mut r = json!({
+        "component": component,
+        "start": "2026-11-26T03:00:00Z",
+        "end": "2026-11-26T03:00:01Z",
+        "inputs": inputs,
+        "outputs": outputs,
+    });
+    if let Some(k) = key {
+        r["idempotency_key"] = json!(k);
+    }
+    r
+}
+
+/// Every event of a node, as its export lines.
+fn export(s: &Server) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut after = 0u64;
+    loop {
+        let (status, text) = s.get_text(&format!("/api/v1/events?after={after}&limit=10000"));
+        assert_eq!(status, 200, "{text}");
+        let page: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(String::from).collect();
+        if page.is_empty() {
+            return lines;
+        }
+        let last: Value = serde_json::from_str(page.last().expect("a line")).expect("json");
+        after = last["seq"].as_u64().expect("seq");
+        lines.extend(page);
+    }
+}
+
+fn health(s: &Server) -> Value {
+    let (status, h) = s.get("/api/v1/health");
+    assert_eq!(status, 200, "{h}");
+    h
+}
+
+/// Waits until the node has applied `seq` (bounded).
+fn wait_applied(s: &Server, seq: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let h = health(s);
+        if h["last_seq"].as_u64().unwrap_or(0) >= seq {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the node did not reach seq {seq} within {within:?}: {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The ids of runs on a node, by idempotency key.
+fn keys_on(s: &Server) -> BTreeSet<String> {
+    export(s)
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|e| e["run"]["idempotency_key"].as_str().map(String::from))
+        .collect()
+}
+
+/// Posts a run until it is acknowledged (a cluster may refuse writes for a moment while a server
+/// goes away); answers the seq, or `None` when it kept failing for `within`.
+fn post_until_acked(s: &Server, body: &Value, within: Duration) -> Option<u64> {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, answer) = s.send("POST", "/api/v1/runs", body);
+        if status == 201 || status == 200 {
+            return answer["seq"].as_u64().or_else(|| answer["runs"][0]["seq"].as_u64());
+        }
+        assert_eq!(status, 503, "{answer}");
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_write_on_one_node_is_read_on_another_with_min_seq() {
+    let nats = Nats::start();
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let a = node(da.path(), &nats);
+    let b = node(db.path(), &nats);
+    let (status, first) = a.send("POST", "/api/v1/runs", &run("ingest", &[], &["raw.csv"], None));
+    assert_eq!(status, 201, "{first}");
+    let (status, second) = a.send("POST", "/api/v1/runs", &run("clean", &["raw.csv"], &["clean.csv"], None));
+    assert_eq!(status, 201, "{second}");
+    let seq = second["seq"].as_u64().or_else(|| second["runs"][0]["seq"].as_u64()).expect("a seq");
+    let (status, trace) = b.get(&format!("/api/v1/trace?output=clean.csv&min_seq={seq}"));
+    assert_eq!(status, 200, "{trace}");
+    assert!(trace.to_string().contains("raw.csv"), "{trace}");
+    // The other way round: a write on B resolves against A's runs.
+    let (status, third) = b.send("POST", "/api/v1/runs", &run("train", &["clean.csv"], &["model.bin"], None));
+    assert_eq!(status, 201, "{third}");
+    assert!(third.to_string().contains("\"dependencies\":[2]"), "{third}");
+    let seq = third["seq"].as_u64().or_else(|| third["runs"][0]["seq"].as_u64()).expect("a seq");
+    let (status, _) = a.get(&format!("/api/v1/runs?min_seq={seq}"));
+    assert_eq!(status, 200);
+    // A seq no write reached: 503 naming min_seq, after a bounded wait.
+    let started = Instant::now();
+    let (status, err) = b.get("/api/v1/runs?min_seq=999999");
+    assert_eq!(status, 503, "{err}");
+    assert_eq!(err["error"]["field"], "min_seq");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let (status, err) = b.get("/api/v1/runs?min_seq=soon");
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["field"], "min_seq");
+    let h = health(&b);
+    assert_eq!(h["cluster"]["connected"], true, "{h}");
+    assert_eq!(h["cluster"]["applied_seq"], 3, "{h}");
+    let (_, metrics) = b.get_text("/metrics");
+    assert!(metrics.contains("mltrace_cluster_applied_seq 3"), "{metrics}");
+}
+
+#[test]
+fn concurrent_writers_make_one_history_that_a_new_node_replays() {
+    let nats = Nats::start();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let a = node(dirs[0].path(), &nats);
+    let b = node(dirs[1].path(), &nats);
+    let rounds = if long() { 200 } else { 30 };
+    let write = |s: &Server, w: usize| {
+        for i in 0..rounds {
+            let batch: Vec<Value> = (0..10)
+                .map(|j| {
+                    let key = format!("w{w}-{i}-{j}");
+                    run(&format!("step{w}"), &["shared.csv"], &["shared.csv", &format!("out-{key}")], Some(&key))
+                })
+                .collect();
+            let (status, answer) = s.send("POST", "/api/v1/runs", &json!({ "runs": batch }));
+            assert_eq!(status, 201, "{answer}");
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| write(&a, 0));
+        scope.spawn(|| write(&b, 1));
+    });
+    let last = health(&a)["last_seq"].as_u64().expect("seq").max(health(&b)["last_seq"].as_u64().expect("seq"));
+    assert_eq!(last, 2 * rounds as u64 * 10);
+    wait_applied(&a, last, Duration::from_secs(20));
+    wait_applied(&b, last, Duration::from_secs(20));
+    let c = node(dirs[2].path(), &nats);
+    wait_applied(&c, last, Duration::from_secs(30));
+    let (ea, eb, ec) = (export(&a), export(&b), export(&c));
+    assert_eq!(ea.len() as u64, last);
+    assert_eq!(ea, eb);
+    assert_eq!(ea, ec);
+    // Each run depends on the run before it that wrote shared.csv, whichever node logged it: one
+    // linear history.
+    for (i, line) in ea.iter().enumerate().skip(1) {
+        let e: Value = serde_json::from_str(line).expect("json");
+        assert_eq!(e["run"]["dependencies"], json!([i]), "{line}");
+    }
+}
+
+#[test]
+fn losing_one_nats_server_mid_ingest_loses_nothing_acknowledged() {
+    let mut nats = Nats::start();
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let a = node(da.path(), &nats);
+    let b = node(db.path(), &nats);
+    let n = if long() { 600 } else { 120 };
+    let mut acked = BTreeSet::new();
+    let mut last = 0;
+    for i in 0..n {
+        if i == n / 3 {
+            nats.kill(0);
+        }
+        let key = format!("k{i}");
+        let target = if i % 2 == 0 { &a } else { &b };
+        if let Some(seq) =
+            post_until_acked(target, &run("ingest", &[], &[&format!("o{i}")], Some(&key)), Duration::from_secs(20))
+        {
+            acked.insert(key);
+            last = last.max(seq);
+        }
+    }
+    assert_eq!(acked.len(), n, "writes go on with two of three NATS servers");
+    for s in [&a, &b] {
+        wait_applied(s, last, Duration::from_secs(20));
+        assert!(acked.is_subset(&keys_on(s)));
+    }
+    assert_eq!(export(&a), export(&b));
+}
+
+#[test]
+fn a_killed_node_restarts_from_its_checkpoint_and_catches_up() {
+    let nats = Nats::start();
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let a = node(da.path(), &nats);
+    let b = node(db.path(), &nats);
+    for i in 0..300 {
+        let (status, answer) =
+            a.send("POST", "/api/v1/runs", &run("ingest", &[], &[&format!("o{i}")], Some(&format!("k{i}"))));
+        assert_eq!(status, 201, "{answer}");
+    }
+    wait_applied(&b, 300, Duration::from_secs(20));
+    b.kill();
+    assert!(db.path().join("checkpoint").exists() || std::fs::read_dir(db.path()).expect("dir").count() > 0);
+    for i in 300..400 {
+        let (status, answer) =
+            a.send("POST", "/api/v1/runs", &run("ingest", &[], &[&format!("o{i}")], Some(&format!("k{i}"))));
+        assert_eq!(status, 201, "{answer}");
+    }
+    let b = node(db.path(), &nats);
+    let (status, runs) = b.get("/api/v1/runs?min_seq=400&limit=1");
+    assert_eq!(status, 200, "{runs}");
+    assert_eq!(export(&a), export(&b));
+    assert_eq!(keys_on(&b).len(), 400);
+}
+
+#[test]
+fn without_a_quorum_writes_are_refused_reads_go_on_and_everything_resumes() {
+    let mut nats = Nats::start();
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let a = node(da.path(), &nats);
+    let b = node(db.path(), &nats);
+    let mut acked = BTreeSet::new();
+    for i in 0..20 {
+        let key = format!("k{i}");
+        post_until_acked(&a, &run("ingest", &[], &[&format!("o{i}")], Some(&key)), Duration::from_secs(10))
+            .expect("acknowledged");
+        acked.insert(key);
+    }
+    wait_applied(&b, 20, Duration::from_secs(20));
+    nats.kill(1);
+    nats.kill(2);
+    let started = Instant::now();
+    let (status, err) = a.send("POST", "/api/v1/runs", &run("ingest", &[], &["lost"], Some("refused")));
+    assert_eq!(status, 503, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15), "refused in bounded time");
+    // Reads go on, on both nodes.
+    for s in [&a, &b] {
+        let (status, runs) = s.get("/api/v1/runs?limit=100");
+        assert_eq!(status, 200, "{runs}");
+    }
+    nats.start_one(1);
+    nats.start_one(2);
+    let key = "after".to_string();
+    let seq = post_until_acked(&b, &run("ingest", &[], &["back"], Some(&key)), Duration::from_secs(60))
+        .expect("writes resume when the servers are back");
+    acked.insert(key);
+    for s in [&a, &b] {
+        wait_applied(s, seq, Duration::from_secs(20));
+        assert!(acked.is_subset(&keys_on(s)));
+    }
+    assert_eq!(export(&a), export(&b));
+}
