@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// The header of a write's answer that carries the seq to pass as `min_seq` to later reads.
+pub const SEQ_HEADER: &str = "mltrace-seq";
+
 /// How long a read with `min_seq` waits for this node to apply that seq.
 pub const MIN_SEQ_WAIT: Duration = Duration::from_secs(5);
 
@@ -91,10 +94,16 @@ pub fn health(state: &AppState) -> Option<Value> {
 
 /// `min_seq=N` on a read: answer once this node has applied seq N (waiting up to
 /// [`MIN_SEQ_WAIT`]), or 503 saying how far it got. The parameter is taken off the query before
-/// the route sees it.
+/// the route sees it. Writes answer with [`SEQ_HEADER`].
 pub async fn min_seq(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return next.run(req).await;
+        // A write's answer says which seq a later read must wait for ([`SEQ_HEADER`]): the last
+        // seq visible once it is done, its own events included.
+        let mut resp = next.run(req).await;
+        if resp.status().is_success() {
+            resp.headers_mut().insert(SEQ_HEADER, state.store.last_seq().into());
+        }
+        return resp;
     }
     let Some(query) = req.uri().query() else { return next.run(req).await };
     let mut wanted = None;

@@ -201,11 +201,19 @@ fn a_write_on_one_node_is_read_on_another_with_min_seq() {
     let (status, err) = b.get("/api/v1/runs?min_seq=soon");
     assert_eq!(status, 400, "{err}");
     assert_eq!(err["error"]["field"], "min_seq");
+    // The Rust client keeps the seq of its last write and reads with it.
+    let client = mltrace_client::HttpClient::new(&b.url);
+    use mltrace_client::Backend;
+    let t = mltrace_store::Timestamp::parse("2026-11-26T03:00:00Z").expect("time");
+    let logged = client.log_run(&mltrace_store::NewRun::new("eval", t, t).inputs(["model.bin"])).expect("logged");
+    assert_eq!(client.last_write_seq(), logged.seq);
+    let run = client.run(logged.id, None).expect("read back with min_seq");
+    assert_eq!(run.id, logged.id);
     let h = health(&b);
     assert_eq!(h["cluster"]["connected"], true, "{h}");
-    assert_eq!(h["cluster"]["applied_seq"], 3, "{h}");
+    assert_eq!(h["cluster"]["applied_seq"], 4, "{h}");
     let (_, metrics) = b.get_text("/metrics");
-    assert!(metrics.contains("mltrace_cluster_applied_seq 3"), "{metrics}");
+    assert!(metrics.contains("mltrace_cluster_applied_seq 4"), "{metrics}");
 }
 
 #[test]
