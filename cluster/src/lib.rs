@@ -656,6 +656,7 @@ async fn read_from(shared: &Shared, stream: &stream::Stream, from: u64) -> Resul
 async fn watch_stream(shared: Arc<Shared>, mut stream: stream::Stream) {
     let bucket = bucket_of(&shared.stream);
     let mut kv = None;
+    let mut bucket_failed = false;
     loop {
         let checked = check_stream(&mut stream).await;
         {
@@ -669,7 +670,14 @@ async fn watch_stream(shared: Arc<Shared>, mut stream: stream::Stream) {
             }
         }
         if kv.is_none() {
-            kv = node_bucket(&shared.js, &bucket, stream.cached_info().config.num_replicas).await.ok();
+            match node_bucket(&shared.js, &bucket, stream.cached_info().config.num_replicas).await {
+                Ok(b) => kv = Some(b),
+                Err(e) if !bucket_failed => {
+                    tracing::warn!("cannot announce this node in the bucket {bucket}: {e}");
+                    bucket_failed = true;
+                }
+                Err(_) => {}
+            }
         }
         if let Some(kv) = &kv {
             let info = NodeInfo {
@@ -698,15 +706,23 @@ async fn node_bucket(js: &jetstream::Context, bucket: &str, replicas: usize) -> 
     if let Ok(kv) = js.get_key_value(bucket).await {
         return Ok(kv);
     }
-    js.create_key_value(jetstream::kv::Config {
-        bucket: bucket.to_string(),
-        history: 1,
+    // The bucket's stream is made here, as `create_key_value` would make it: that call first reads
+    // the account's limits, whose answer from a 2.9 server this client version does not parse.
+    let config = stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
         max_age: NODE_TTL,
-        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: replicas.max(1),
         ..Default::default()
-    })
-    .await
-    .map_err(|e| e.to_string())
+    };
+    js.create_stream(config).await.map_err(|e| e.to_string())?;
+    js.get_key_value(bucket).await.map_err(|e| e.to_string())
 }
 
 async fn check_stream(stream: &mut stream::Stream) -> Result<Status, String> {

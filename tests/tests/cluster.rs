@@ -214,6 +214,30 @@ fn a_write_on_one_node_is_read_on_another_with_min_seq() {
     assert_eq!(h["cluster"]["applied_seq"], 4, "{h}");
     let (_, metrics) = b.get_text("/metrics");
     assert!(metrics.contains("mltrace_cluster_applied_seq 4"), "{metrics}");
+    // `mltrace cluster status` sees the stream, its three replicas and both nodes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new(mltrace_tests::binary())
+            .args(["cluster", "status", "--log", &nats.urls(), "--stream", "test", "--json"])
+            .output()
+            .expect("mltrace cluster status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["stream"]["stream_last_seq"], 4, "{v}");
+        assert_eq!(v["stream"]["replicas"].as_array().map(Vec::len), Some(3), "{v}");
+        assert_eq!(v["configured_replicas"], 3, "{v}");
+        let nodes = v["nodes"].as_array().cloned().unwrap_or_default();
+        if nodes.len() == 2 && nodes.iter().all(|n| n["applied"] == 4 && n["lag"] == 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "both nodes did not show up caught up: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = Command::new(mltrace_tests::binary())
+        .args(["cluster", "status", "--log", "localhost:4222"])
+        .output()
+        .expect("mltrace cluster status");
+    assert_eq!(out.status.code(), Some(2), "a bad --log is bad usage");
 }
 
 #[test]
