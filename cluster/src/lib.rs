@@ -453,12 +453,12 @@ impl LogBackend for JetStreamLog {
         let mut payload = Vec::new();
         for (i, e) in events.iter().enumerate() {
             encode_record(e, i + 1 == events.len(), &mut payload)
-                .map_err(|why| StoreError::Invalid { field: String::new(), message: why })?;
+                .map_err(|why| StoreError::Invalid { field: "body".into(), message: why })?;
         }
         let max = self.shared.client.server_info().max_payload;
         if max > 0 && payload.len() + 1024 > max {
             return Err(StoreError::Invalid {
-                field: String::new(),
+                field: "body".into(),
                 message: format!(
                     "the write encodes to {} bytes, more than the NATS servers take in one message ({max} bytes, their \
                      max_payload): send smaller batches, or raise max_payload on the servers",

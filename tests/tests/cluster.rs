@@ -201,6 +201,13 @@ fn a_write_on_one_node_is_read_on_another_with_min_seq() {
     let (status, err) = b.get("/api/v1/runs?min_seq=soon");
     assert_eq!(status, 400, "{err}");
     assert_eq!(err["error"]["field"], "min_seq");
+    // A write larger than one NATS message (max_payload, 8 MB here) is refused whole, never split.
+    let mut big = run("big", &[], &["big.bin"], None);
+    big["code_snapshot"] = json!("x".repeat(9 << 20));
+    let (status, err) = a.send("POST", "/api/v1/runs", &big);
+    assert_eq!(status, 400, "{err}");
+    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("max_payload")), "{err}");
+    assert_eq!(health(&a)["last_seq"], 3, "a refused write changes nothing");
     // The Rust client keeps the seq of its last write and reads with it.
     let client = mltrace_client::HttpClient::new(&b.url);
     use mltrace_client::Backend;
