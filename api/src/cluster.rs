@@ -159,6 +159,13 @@ pub fn metrics(state: &AppState, out: &mut String) {
     use std::fmt::Write;
     let Some(link) = &state.cluster else { return };
     let applied = state.store.last_seq();
+    if let Some(n) = link.status().get("conflicts").and_then(Value::as_u64) {
+        let _ = writeln!(
+            out,
+            "# HELP mltrace_cluster_conflicts_total Writes the stream refused because another node appended first.\n\
+             # TYPE mltrace_cluster_conflicts_total counter\nmltrace_cluster_conflicts_total {n}"
+        );
+    }
     let mut gauge = |name: &str, help: &str, value: String| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
     };

@@ -130,6 +130,9 @@ pub struct Status {
     pub checked_ms_ago: Option<u64>,
     /// The last error talking to the stream, if the last check failed.
     pub error: Option<String>,
+    /// Writes of this node the stream refused because another node appended first (each was
+    /// resolved again).
+    pub conflicts: u64,
 }
 
 /// One replica of the stream.
@@ -192,6 +195,8 @@ struct Shared {
     status: Mutex<(Status, Option<Instant>)>,
     /// The seq this node applied (reported by the server through [`JetStreamLog::note_applied`]).
     applied: AtomicU64,
+    /// Publishes refused for a wrong last sequence.
+    conflicts: AtomicU64,
     node: String,
 }
 
@@ -378,6 +383,7 @@ impl JetStreamLog {
                 ends: Mutex::new(BTreeMap::from([(after, at)])),
                 status: Mutex::new((Status { stream: opts.stream.clone(), ..Status::default() }, None)),
                 applied: AtomicU64::new(after),
+                conflicts: AtomicU64::new(0),
                 node: opts.node.clone(),
             });
             Ok::<_, ClusterError>((shared, (s, at)))
@@ -397,6 +403,7 @@ impl JetStreamLog {
         let (mut status, checked) = self.shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         status.connected = self.shared.client.connection_state() == async_nats::connection::State::Connected;
         status.checked_ms_ago = checked.map(|t| t.elapsed().as_millis() as u64);
+        status.conflicts = self.shared.conflicts.load(Ordering::Relaxed);
         status
     }
 
@@ -444,6 +451,7 @@ impl LogBackend for JetStreamLog {
             match ends.get(&after) {
                 Some(&s) => s,
                 None => {
+                    self.shared.conflicts.fetch_add(1, Ordering::Relaxed);
                     return Err(StoreError::Conflict(format!(
                         "this node has applied up to seq {after}, and the stream has moved on"
                     )));
@@ -484,6 +492,7 @@ impl LogBackend for JetStreamLog {
                 Ok(last)
             }
             Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                self.shared.conflicts.fetch_add(1, Ordering::Relaxed);
                 Err(StoreError::Conflict(format!("another node appended to the stream after seq {after}")))
             }
             Err(e) => Err(StoreError::Unavailable(format!(
@@ -761,6 +770,7 @@ async fn check_stream(stream: &mut stream::Stream) -> Result<Status, String> {
         replicas,
         checked_ms_ago: None,
         error: None,
+        conflicts: 0,
     })
 }
 

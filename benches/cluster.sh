@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Cluster-mode figures (BENCHMARKS.md, "Cluster mode"): three NATS JetStream servers on loopback
+# and mltrace nodes on one stream, all on this machine; the release builds of mltrace and loadgen.
+#   benches/cluster.sh                 # 200,000 runs per ingest scenario
+#   RUNS=50000 benches/cluster.sh      # a quick try
+# Every scenario gets a fresh stream. Prints one line per figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+RUNS=${RUNS:-200000}
+SINGLE_RUNS=${SINGLE_RUNS:-20000}
+cargo build --release --bin mltrace --bin loadgen >/dev/null
+MLTRACE="$root/target/release/mltrace"
+LOADGEN="$root/target/release/loadgen"
+NATS=$(command -v nats-server || echo /usr/sbin/nats-server)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+ports=(); routes=()
+for i in 0 1 2; do ports+=("$(free_port)"); routes+=("$(free_port)"); done
+route_list=$(printf '"nats-route://127.0.0.1:%s",' "${routes[@]}"); route_list=${route_list%,}
+for i in 0 1 2; do
+    cat > "$tmp/n$i.conf" <<CONF
+server_name: n$i
+host: 127.0.0.1
+port: ${ports[$i]}
+max_payload: 8MB
+jetstream { store_dir: "$tmp/js$i" }
+cluster { name: bench, listen: "127.0.0.1:${routes[$i]}", routes: [$route_list] }
+CONF
+    "$NATS" -c "$tmp/n$i.conf" > "$tmp/n$i.log" 2>&1 &
+    pids+=($!)
+    wait_port "${ports[$i]}"
+done
+LOG=$(printf 'nats://127.0.0.1:%s,' "${ports[@]}"); LOG=${LOG%,}
+sleep 2   # the JetStream meta leader
+
+# start_node NAME STREAM REPLICAS -> sets $addr
+start_node() {
+    local p; p=$(free_port)
+    "$MLTRACE" serve --addr "127.0.0.1:$p" --data-dir "$tmp/$1" --log "$LOG" --stream "$2" --replicas "$3" \
+        --fsync never > "$tmp/$1.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 400); do curl -sf "http://127.0.0.1:$p/api/v1/health" >/dev/null && break; sleep 0.05; done
+    addr="127.0.0.1:$p"
+}
+last_seq() { curl -s "http://$1/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])'; }
+conflicts() { curl -s "http://$1/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["conflicts"])'; }
+rate() { python3 -c "import json,sys; r=json.load(open('$1')); print(round(r['ingest']['runs_per_s']))"; }
+
+echo "load before: $(cat /proc/loadavg)"
+for replicas in 1 3; do
+    start_node "r${replicas}b" "r${replicas}b" "$replicas"; a=$addr
+    "$LOADGEN" http --addr "$a" --runs "$RUNS" --batch 1000 --concurrency 4 --no-queries > "$tmp/r${replicas}b.json"
+    echo "replicas $replicas, batches of 1000, 1 writing node: $(rate "$tmp/r${replicas}b.json") runs/s"
+    start_node "r${replicas}s" "r${replicas}s" "$replicas"; a=$addr
+    "$LOADGEN" http --addr "$a" --runs "$SINGLE_RUNS" --batch 1 --concurrency 64 --no-queries > "$tmp/r${replicas}s.json"
+    echo "replicas $replicas, single runs, 64 connections, 1 writing node: $(rate "$tmp/r${replicas}s.json") runs/s"
+done
+
+# Two writing nodes on one stream, at once.
+start_node two-a two 3; a=$addr
+start_node two-b two 3; b=$addr
+start=$(date +%s.%N)
+"$LOADGEN" http --addr "$a" --runs $((RUNS / 2)) --batch 1000 --concurrency 2 --no-queries --seed 1 > "$tmp/two-a.json" &
+la=$!
+"$LOADGEN" http --addr "$b" --runs $((RUNS / 2)) --batch 1000 --concurrency 2 --no-queries --seed 2 > "$tmp/two-b.json" &
+lb=$!
+wait "$la" "$lb"
+end=$(date +%s.%N)
+total=$(( $(last_seq "$a") > $(last_seq "$b") ? $(last_seq "$a") : $(last_seq "$b") ))
+echo "replicas 3, batches of 1000, 2 writing nodes: $(python3 -c "print(round($RUNS / ($end - $start)))") runs/s together ($(rate "$tmp/two-a.json") + $(rate "$tmp/two-b.json") as each loadgen saw it); conflicts: $(conflicts "$a") on A, $(conflicts "$b") on B; $total events"
+
+# Two writing nodes, single runs.
+start_node twos-a twos 3; a=$addr
+start_node twos-b twos 3; b=$addr
+"$LOADGEN" http --addr "$a" --runs $((SINGLE_RUNS / 2)) --batch 1 --concurrency 32 --no-queries --seed 1 > "$tmp/twos-a.json" &
+la=$!
+"$LOADGEN" http --addr "$b" --runs $((SINGLE_RUNS / 2)) --batch 1 --concurrency 32 --no-queries --seed 2 > "$tmp/twos-b.json" &
+lb=$!
+wait "$la" "$lb"
+echo "replicas 3, single runs, 2 writing nodes x 32 connections: $(rate "$tmp/twos-a.json") + $(rate "$tmp/twos-b.json") runs/s; conflicts: $(conflicts "$a") on A, $(conflicts "$b") on B"
+
+# Catch-up: a new node on the stream of the first replicas-3 batch ingest.
+start=$(date +%s.%N)
+start_node fresh r3b 3; c=$addr
+want=$(curl -s "http://$c/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["stream_last_seq"] or 0)')
+while [ "$want" = "0" ]; do sleep 0.2; want=$(curl -s "http://$c/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["stream_last_seq"] or 0)'); done
+while [ "$(last_seq "$c")" -lt "$want" ]; do sleep 0.05; done
+end=$(date +%s.%N)
+echo "catch-up of a new node: $want events in $(python3 -c "print(round($end - $start, 2))") s (start included): $(python3 -c "print(round($want / ($end - $start)))") events/s"
+echo "load after: $(cat /proc/loadavg)"
