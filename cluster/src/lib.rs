@@ -558,6 +558,25 @@ impl LogBackend for JetStreamLog {
         }
     }
 
+    fn wait_for(&self, after: Seq, wait: Duration) -> mltrace_store::Result<()> {
+        let feed = &self.shared.feed;
+        let deadline = Instant::now() + wait;
+        let mut st = feed.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.entries.back().is_some_and(|e| e.last > after) {
+                return Ok(());
+            }
+            if let Some(why) = &st.error {
+                return Err(StoreError::Unavailable(why.clone()));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            st = feed.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
     fn last_seq(&self) -> mltrace_store::Result<Seq> {
         self.status()
             .stream_last_seq

@@ -331,6 +331,10 @@ impl Store {
 
     /// [`Store::apply_upstream`]: events already in the shared log, appended locally only.
     pub(crate) fn apply_from_upstream(&self, mut events: Vec<Event>) -> Result<Seq> {
+        if events.last().is_some_and(|e| e.seq <= self.last_seq()) {
+            // All applied already (this node's own write coming back): no need for the lock.
+            return Ok(self.last_seq());
+        }
         let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(why) = self.log.failure() {
             return Err(StoreError::Unavailable(why));

@@ -31,6 +31,11 @@ pub trait LogBackend: Send + Sync {
     fn read(&self, after: Seq, limit: usize, wait: Duration) -> Result<Vec<Event>>;
     /// The seq of the log's last event.
     fn last_seq(&self) -> Result<Seq>;
+    /// Waits up to `wait` until the log holds an event after `after` (a follower waits here, then
+    /// reads from where its store is by then, so that it does not read back its own writes).
+    fn wait_for(&self, after: Seq, wait: Duration) -> Result<()> {
+        self.read(after, 1, wait).map(|_| ())
+    }
 }
 
 /// The local log as a backend: appends are restores (the events as given), conditional on the
@@ -75,8 +80,11 @@ impl Store {
     /// how many events were applied (0: none came within `wait`).
     pub fn follow_upstream(&self, limit: usize, wait: Duration) -> Result<usize> {
         let up = self.upstream().ok_or_else(|| StoreError::Unavailable("this store has no upstream log".into()))?;
+        up.wait_for(self.last_seq(), wait)?;
+        // Read from where the store is now: this node's own writes that came back meanwhile are
+        // skipped without being decoded.
         let before = self.last_seq();
-        let events = up.read(before, limit, wait)?;
+        let events = up.read(before, limit, Duration::ZERO)?;
         if events.is_empty() {
             return Ok(0);
         }
