@@ -43,7 +43,14 @@ pub trait ClusterLink: Send + Sync {
     fn status(&self) -> Value;
     /// Tells the link how far this node applied (it announces it to the others).
     fn note_applied(&self, seq: Seq);
+    /// The URL of the node that writes for the cluster, when it is another one: writes sent here
+    /// are forwarded to it (`None`: this node writes itself).
+    fn forward_to(&self) -> Option<String>;
 }
+
+/// Marks a forwarded write: the node that receives it handles it itself, whatever it believes
+/// about the lease, so that two nodes with stale views never pass a request back and forth.
+pub const FORWARDED_HEADER: &str = "mltrace-forwarded";
 
 /// Follows the shared log on a thread of its own until `stop` is set: events other nodes
 /// appended are applied locally and announced to the followers of the event stream.
@@ -97,6 +104,11 @@ pub fn health(state: &AppState) -> Option<Value> {
 /// the route sees it. Writes answer with [`SEQ_HEADER`].
 pub async fn min_seq(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        if let Some(writer) = state.cluster.as_ref().and_then(|l| l.forward_to()) {
+            if req.uri().path().starts_with("/api/v1/") && !req.headers().contains_key(FORWARDED_HEADER) {
+                return forward(&state, &writer, req).await;
+            }
+        }
         // A write's answer says which seq a later read must wait for ([`SEQ_HEADER`]): the last
         // seq visible once it is done, its own events included.
         let mut resp = next.run(req).await;
@@ -152,6 +164,63 @@ pub async fn min_seq(State(state): State<AppState>, mut req: Request, next: Next
         return ApiError::unavailable_field("min_seq", message).into_response();
     }
     next.run(req).await
+}
+
+/// Sends a write to the node that holds the writer's lease and answers what it answered (status,
+/// body, content type and [`SEQ_HEADER`]). The caller's token goes along: every node of a cluster
+/// takes the same tokens.
+async fn forward(state: &AppState, writer: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, state.body_limit).await else {
+        return ApiError::too_large(Some("body"), "the request body is too large").into_response();
+    };
+    let url = format!("{}{}", writer.trim_end_matches('/'), parts.uri.path_and_query().map_or("", |p| p.as_str()));
+    let method = parts.method.as_str().to_string();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (auth, ctype) = (header("authorization"), header("content-type"));
+    let sent = tokio::task::spawn_blocking(move || {
+        let agent =
+            ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(3)).timeout(Duration::from_secs(120)).build();
+        let mut r = agent.request(&method, &url).set(FORWARDED_HEADER, "1");
+        if let Some(a) = &auth {
+            r = r.set("Authorization", a);
+        }
+        if let Some(c) = &ctype {
+            r = r.set("Content-Type", c);
+        }
+        match r.send_bytes(&body) {
+            Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
+                let status = resp.status();
+                let ctype = resp.header("content-type").map(str::to_string);
+                let seq = resp.header(SEQ_HEADER).map(str::to_string);
+                let mut bytes = Vec::new();
+                use std::io::Read;
+                resp.into_reader()
+                    .take(64 << 20)
+                    .read_to_end(&mut bytes)
+                    .map(|_| (status, ctype, seq, bytes))
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await;
+    match sent {
+        Ok(Ok((status, ctype, seq, bytes))) => {
+            let mut resp = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), bytes).into_response();
+            if let Some(v) = ctype.and_then(|c| c.parse().ok()) {
+                resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
+            }
+            if let Some(v) = seq.and_then(|s| s.parse().ok()) {
+                resp.headers_mut().insert(SEQ_HEADER, v);
+            }
+            resp
+        }
+        Ok(Err(why)) => {
+            unavailable(format!("writes are unavailable: the cluster's writer at {writer} did not answer ({why})"))
+        }
+        Err(e) => unavailable(format!("writes are unavailable: forwarding failed ({e})")),
+    }
 }
 
 /// The cluster gauges of `/metrics` (nothing for a single node).

@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// A NATS credentials file (JWT and NKey seed).
     #[arg(long, value_name = "FILE", env = "MLTRACE_NATS_CREDS", requires = "log", help_heading = "Cluster mode")]
     pub nats_creds: Option<PathBuf>,
+    /// The URL at which the other nodes reach this one (writes are forwarded to the node that
+    /// holds the writer's lease); default http(s)://ADDR, which needs ADDR to be reachable.
+    #[arg(long, value_name = "URL", env = "MLTRACE_ADVERTISE", requires = "log", help_heading = "Cluster mode")]
+    pub advertise: Option<String>,
 }
 
 /// The cluster options of `serve` (and of `cluster status`), checked.
@@ -130,7 +134,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let cluster = match &args.log {
         Some(log) => {
-            let opts = cluster_options(log, &args.stream, args.replicas, args.nats_token, args.nats_creds, &args.addr)?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let advertise = args.advertise.clone().unwrap_or_else(|| format!("{scheme}://{}", args.addr));
+            if !(advertise.starts_with("http://") || advertise.starts_with("https://")) {
+                return Err(Usage(format!("--advertise `{advertise}` must be an http:// or https:// URL")).into());
+            }
+            let opts = cluster_options(log, &args.stream, args.replicas, args.nats_token, args.nats_creds, &advertise)?;
             Some(std::sync::Arc::new(mltrace_cluster::Connect(opts))
                 as std::sync::Arc<dyn mltrace_api::cluster::ClusterConnect>)
         }

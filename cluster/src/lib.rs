@@ -44,6 +44,11 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 const FEED_BYTES: usize = 64 * 1024 * 1024;
 /// Seconds a node's announcement lives in the key-value bucket without being renewed.
 const NODE_TTL: Duration = Duration::from_secs(15);
+/// How long the writer's lease lasts without renewal (renewed every second): how long writes
+/// wait for a new writer after the old one died.
+const LEASE_TTL: Duration = Duration::from_secs(4);
+/// The lease's key.
+const LEASE_KEY: &str = "writer";
 
 /// How to reach the stream.
 #[derive(Clone, Debug)]
@@ -58,7 +63,7 @@ pub struct Options {
     pub token: Option<String>,
     /// A NATS credentials file (JWT and NKey seed).
     pub creds: Option<PathBuf>,
-    /// How this node names itself to the others (its HTTP address).
+    /// How this node names itself to the others: the URL at which they reach its HTTP API.
     pub node: String,
 }
 
@@ -133,6 +138,10 @@ pub struct Status {
     /// Writes of this node the stream refused because another node appended first (each was
     /// resolved again).
     pub conflicts: u64,
+    /// The node that holds the writer's lease (its URL), as last seen.
+    pub writer: Option<String>,
+    /// Whether this node holds it.
+    pub is_writer: bool,
 }
 
 /// One replica of the stream.
@@ -197,6 +206,8 @@ struct Shared {
     applied: AtomicU64,
     /// Publishes refused for a wrong last sequence.
     conflicts: AtomicU64,
+    /// The writer's lease: who holds it, and its revision when this node does.
+    lease: Mutex<(Option<String>, Option<u64>)>,
     node: String,
 }
 
@@ -384,6 +395,7 @@ impl JetStreamLog {
                 status: Mutex::new((Status { stream: opts.stream.clone(), ..Status::default() }, None)),
                 applied: AtomicU64::new(after),
                 conflicts: AtomicU64::new(0),
+                lease: Mutex::new((None, None)),
                 node: opts.node.clone(),
             });
             Ok::<_, ClusterError>((shared, (s, at)))
@@ -394,7 +406,9 @@ impl JetStreamLog {
             feed.read_event = after;
         }
         runtime.spawn(read_stream(shared.clone(), start.0.clone()));
+        let replicas = start.0.cached_info().config.num_replicas;
         runtime.spawn(watch_stream(shared.clone(), start.0));
+        runtime.spawn(hold_lease(shared.clone(), replicas));
         Ok(JetStreamLog { shared, runtime: Some(runtime) })
     }
 
@@ -404,12 +418,25 @@ impl JetStreamLog {
         status.connected = self.shared.client.connection_state() == async_nats::connection::State::Connected;
         status.checked_ms_ago = checked.map(|t| t.elapsed().as_millis() as u64);
         status.conflicts = self.shared.conflicts.load(Ordering::Relaxed);
+        let lease = self.shared.lease.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        status.writer = lease.0;
+        status.is_writer = lease.1.is_some();
         status
     }
 
     /// Tells the stream's watcher how far this node got (announced to the other nodes).
     pub fn note_applied(&self, seq: Seq) {
         self.shared.applied.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// Where this node sends writes: the URL of the node that holds the writer's lease, when
+    /// another node does (`None`: this node writes itself).
+    pub fn forward_to(&self) -> Option<String> {
+        let lease = self.shared.lease.lock().unwrap_or_else(|p| p.into_inner());
+        match (&lease.0, lease.1) {
+            (Some(url), None) if *url != self.shared.node => Some(url.clone()),
+            _ => None,
+        }
     }
 
     /// The stream's name.
@@ -698,7 +725,7 @@ async fn watch_stream(shared: Arc<Shared>, mut stream: stream::Stream) {
             }
         }
         if kv.is_none() {
-            match node_bucket(&shared.js, &bucket, stream.cached_info().config.num_replicas).await {
+            match node_bucket(&shared.js, &bucket, stream.cached_info().config.num_replicas, NODE_TTL).await {
                 Ok(b) => kv = Some(b),
                 Err(e) if !bucket_failed => {
                     tracing::warn!("cannot announce this node in the bucket {bucket}: {e}");
@@ -730,7 +757,48 @@ fn node_key(node: &str) -> String {
     node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
-async fn node_bucket(js: &jetstream::Context, bucket: &str, replicas: usize) -> Result<jetstream::kv::Store, String> {
+/// Holds the writer's lease while it can, renewing it every second; otherwise learns who holds it.
+/// Writes on other nodes are forwarded to the holder (by the server); the stream's
+/// expected-last-sequence condition still fences a writer that lost its lease without knowing.
+async fn hold_lease(shared: Arc<Shared>, replicas: usize) {
+    let bucket = format!("mltrace-writer-{}", shared.stream);
+    let mut kv = None;
+    loop {
+        if kv.is_none() {
+            kv = node_bucket(&shared.js, &bucket, replicas, LEASE_TTL).await.ok();
+        }
+        if let Some(kv) = &kv {
+            let held = shared.lease.lock().unwrap_or_else(|p| p.into_inner()).1;
+            let me = Bytes::from(shared.node.clone());
+            let taken = match held {
+                Some(revision) => kv.update(LEASE_KEY, me.clone(), revision).await.ok(),
+                None => kv.create(LEASE_KEY, me.clone()).await.ok(),
+            };
+            let lease = match taken {
+                Some(revision) => (Some(shared.node.clone()), Some(revision)),
+                None => match kv.entry(LEASE_KEY).await {
+                    // Still ours (a renewal that timed out): take it up again at its revision.
+                    Ok(Some(e)) if e.value == me && e.operation == jetstream::kv::Operation::Put => {
+                        (Some(shared.node.clone()), Some(e.revision))
+                    }
+                    Ok(Some(e)) if e.operation == jetstream::kv::Operation::Put => {
+                        (Some(String::from_utf8_lossy(&e.value).into_owned()), None)
+                    }
+                    _ => (None, None),
+                },
+            };
+            *shared.lease.lock().unwrap_or_else(|p| p.into_inner()) = lease;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn node_bucket(
+    js: &jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<jetstream::kv::Store, String> {
     if let Ok(kv) = js.get_key_value(bucket).await {
         return Ok(kv);
     }
@@ -740,7 +808,7 @@ async fn node_bucket(js: &jetstream::Context, bucket: &str, replicas: usize) -> 
         name: format!("KV_{bucket}"),
         subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
-        max_age: NODE_TTL,
+        max_age,
         storage: stream::StorageType::File,
         allow_rollup: true,
         deny_delete: true,
@@ -790,6 +858,8 @@ async fn check_stream(stream: &mut stream::Stream) -> Result<Status, String> {
         checked_ms_ago: None,
         error: None,
         conflicts: 0,
+        writer: None,
+        is_writer: false,
     })
 }
 
@@ -889,5 +959,8 @@ impl mltrace_api::cluster::ClusterLink for Link {
     }
     fn note_applied(&self, seq: Seq) {
         self.0.note_applied(seq);
+    }
+    fn forward_to(&self) -> Option<String> {
+        self.0.forward_to()
     }
 }

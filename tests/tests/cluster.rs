@@ -381,3 +381,48 @@ fn without_a_quorum_writes_are_refused_reads_go_on_and_everything_resumes() {
     }
     assert_eq!(export(&a), export(&b));
 }
+
+#[test]
+fn writes_on_any_node_go_to_the_node_that_holds_the_writer_lease() {
+    let nats = Nats::start();
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let a = node(da.path(), &nats);
+    let b = node(db.path(), &nats);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let writer_url = loop {
+        let (ha, hb) = (health(&a), health(&b));
+        let (wa, wb) = (ha["cluster"]["writer"].as_str(), hb["cluster"]["writer"].as_str());
+        if let (Some(wa), Some(wb)) = (wa, wb) {
+            assert_eq!(wa, wb, "both nodes see the same writer");
+            break wa.to_string();
+        }
+        assert!(Instant::now() < deadline, "no writer elected: {ha} {hb}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (writer, other) = if writer_url == a.url { (a, b) } else { (b, a) };
+    assert_eq!(writer.url, writer_url);
+    assert_eq!(health(&other)["cluster"]["is_writer"], false);
+    let mut acked = BTreeSet::new();
+    for i in 0..40 {
+        let key = format!("k{i}");
+        let target = if i % 2 == 0 { &writer } else { &other };
+        let (status, answer) =
+            target.send("POST", "/api/v1/runs", &run("ingest", &["shared"], &["shared"], Some(&key)));
+        assert_eq!(status, 201, "{answer}");
+        acked.insert(key);
+    }
+    // Forwarded, not raced: neither node had a write refused by the stream.
+    assert_eq!(health(&writer)["cluster"]["conflicts"], 0);
+    assert_eq!(health(&other)["cluster"]["conflicts"], 0);
+    let (status, _) = other.get("/api/v1/runs?min_seq=40&limit=1");
+    assert_eq!(status, 200);
+    // The writer dies: its lease runs out and the other node takes it.
+    writer.kill();
+    let seq =
+        post_until_acked(&other, &run("ingest", &["shared"], &["shared"], Some("after")), Duration::from_secs(30))
+            .expect("writes resume on the surviving node");
+    acked.insert("after".into());
+    assert!(seq > 40);
+    assert_eq!(health(&other)["cluster"]["is_writer"], true);
+    assert!(acked.is_subset(&keys_on(&other)));
+}
