@@ -43,11 +43,12 @@ done
 LOG=$(printf 'nats://127.0.0.1:%s,' "${ports[@]}"); LOG=${LOG%,}
 sleep 2   # the JetStream meta leader
 
-# start_node NAME STREAM REPLICAS -> sets $addr
+# start_node NAME STREAM REPLICAS [serve options...] -> sets $addr
 start_node() {
-    local p; p=$(free_port)
-    "$MLTRACE" serve --addr "127.0.0.1:$p" --data-dir "$tmp/$1" --log "$LOG" --stream "$2" --replicas "$3" \
-        --fsync never > "$tmp/$1.log" 2>&1 &
+    local p name=$1 stream=$2 replicas=$3; shift 3
+    p=$(free_port)
+    "$MLTRACE" serve --addr "127.0.0.1:$p" --data-dir "$tmp/$name" --log "$LOG" --stream "$stream" \
+        --replicas "$replicas" --fsync never "$@" > "$tmp/$name.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 400); do curl -sf "http://127.0.0.1:$p/api/v1/health" >/dev/null && break; sleep 0.05; done
     addr="127.0.0.1:$p"
@@ -66,35 +67,39 @@ for replicas in 1 3; do
     echo "replicas $replicas, single runs, 64 connections, 1 writing node: $(rate "$tmp/r${replicas}s.json") runs/s"
 done
 
-# Two writing nodes on one stream, at once.
-start_node two-a two 3; a=$addr
-start_node two-b two 3; b=$addr
-start=$(date +%s.%N)
-"$LOADGEN" http --addr "$a" --runs $((RUNS / 2)) --batch 1000 --concurrency 2 --no-queries --seed 1 > "$tmp/two-a.json" &
-la=$!
-"$LOADGEN" http --addr "$b" --runs $((RUNS / 2)) --batch 1000 --concurrency 2 --no-queries --seed 2 > "$tmp/two-b.json" &
-lb=$!
-wait "$la" "$lb"
-end=$(date +%s.%N)
-total=$(( $(last_seq "$a") > $(last_seq "$b") ? $(last_seq "$a") : $(last_seq "$b") ))
-echo "replicas 3, batches of 1000, 2 writing nodes: $(python3 -c "print(round($RUNS / ($end - $start)))") runs/s together ($(rate "$tmp/two-a.json") + $(rate "$tmp/two-b.json") as each loadgen saw it); conflicts: $(conflicts "$a") on A, $(conflicts "$b") on B; $total events"
-
-# Two writing nodes, single runs.
-start_node twos-a twos 3; a=$addr
-start_node twos-b twos 3; b=$addr
-"$LOADGEN" http --addr "$a" --runs $((SINGLE_RUNS / 2)) --batch 1 --concurrency 32 --no-queries --seed 1 > "$tmp/twos-a.json" &
-la=$!
-"$LOADGEN" http --addr "$b" --runs $((SINGLE_RUNS / 2)) --batch 1 --concurrency 32 --no-queries --seed 2 > "$tmp/twos-b.json" &
-lb=$!
-wait "$la" "$lb"
-echo "replicas 3, single runs, 2 writing nodes x 32 connections: $(rate "$tmp/twos-a.json") + $(rate "$tmp/twos-b.json") runs/s; conflicts: $(conflicts "$a") on A, $(conflicts "$b") on B"
+# two_writers LABEL STREAM BATCH CONNS RUNS [serve options...]: a loadgen on each of two nodes, at once.
+two_writers() {
+    local label=$1 stream=$2 batch=$3 conns=$4 runs=$5; shift 5
+    start_node "$stream-a" "$stream" 3 "$@"; local a=$addr
+    start_node "$stream-b" "$stream" 3 "$@"; local b=$addr
+    sleep 2   # the writer's lease
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$LOADGEN" http --addr "$a" --runs $((runs / 2)) --batch "$batch" --concurrency "$conns" --no-queries --seed 1 > "$tmp/$stream-a.json" &
+    local la=$!
+    "$LOADGEN" http --addr "$b" --runs $((runs / 2)) --batch "$batch" --concurrency "$conns" --no-queries --seed 2 > "$tmp/$stream-b.json" &
+    local lb=$!
+    wait "$la" "$lb"
+    t1=$(date +%s.%N)
+    echo "replicas 3, $label: $(python3 -c "print(round($runs / ($t1 - $t0)))") runs/s together ($(rate "$tmp/$stream-a.json") + $(rate "$tmp/$stream-b.json") as each loadgen saw it); conflicts $(conflicts "$a") + $(conflicts "$b")"
+}
+two_writers "batches of 1000, 2 writing nodes, writes forwarded to the lease holder" fwdb 1000 2 "$RUNS"
+two_writers "batches of 1000, 2 writing nodes racing (--no-write-forwarding)" raceb 1000 2 "$RUNS" --no-write-forwarding
+two_writers "single runs, 2 writing nodes x 32 connections, forwarded" fwds 1 32 "$SINGLE_RUNS"
+two_writers "single runs, 2 writing nodes x 32 connections, racing" races 1 32 "$SINGLE_RUNS" --no-write-forwarding
 
 # Catch-up: a new node on the stream of the first replicas-3 batch ingest.
 start=$(date +%s.%N)
 start_node fresh r3b 3; c=$addr
 want=$(curl -s "http://$c/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["stream_last_seq"] or 0)')
 while [ "$want" = "0" ]; do sleep 0.2; want=$(curl -s "http://$c/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["stream_last_seq"] or 0)'); done
-while [ "$(last_seq "$c")" -lt "$want" ]; do sleep 0.05; done
+first=""; first_seq=0
+while true; do
+    now_seq=$(last_seq "$c")
+    if [ -z "$first" ] && [ "$now_seq" -gt 0 ]; then first=$(date +%s.%N); first_seq=$now_seq; fi
+    [ "$now_seq" -ge "$want" ] && break
+    sleep 0.02
+done
 end=$(date +%s.%N)
-echo "catch-up of a new node: $want events in $(python3 -c "print(round($end - $start, 2))") s (start included): $(python3 -c "print(round($want / ($end - $start)))") events/s"
+echo "catch-up of a new node: $want events in $(python3 -c "print(round($end - $start, 2))") s with its start: $(python3 -c "print(round($want / ($end - $start)))") events/s; from its first applied batch: $(python3 -c "print(round(($want - $first_seq) / max($end - $first, 1e-3)))") events/s"
 echo "load after: $(cat /proc/loadavg)"

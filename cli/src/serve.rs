@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// holds the writer's lease); default http(s)://ADDR, which needs ADDR to be reachable.
     #[arg(long, value_name = "URL", env = "MLTRACE_ADVERTISE", requires = "log", help_heading = "Cluster mode")]
     pub advertise: Option<String>,
+    /// Let every node write for itself, racing on the stream, instead of forwarding writes to the
+    /// lease holder (for measuring what conflicts cost).
+    #[arg(long, hide = true, requires = "log")]
+    pub no_write_forwarding: bool,
 }
 
 /// The cluster options of `serve` (and of `cluster status`), checked.
@@ -106,7 +110,15 @@ pub fn cluster_options(
     let servers = mltrace_cluster::parse_servers(log).map_err(|e| Usage(e.to_string()))?;
     mltrace_cluster::check_stream_name(stream).map_err(|e| Usage(e.to_string()))?;
     let replicas = replicas.map(|r| r as usize).unwrap_or_else(|| mltrace_cluster::default_replicas(servers.len()));
-    Ok(mltrace_cluster::Options { servers, stream: stream.to_string(), replicas, token, creds, node: node.to_string() })
+    Ok(mltrace_cluster::Options {
+        servers,
+        stream: stream.to_string(),
+        replicas,
+        token,
+        creds,
+        node: node.to_string(),
+        forward_writes: true,
+    })
 }
 
 /// Shortest token accepted: an empty or tiny token (`--token ""` when `$(openssl rand -hex 16)`
@@ -139,7 +151,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             if !(advertise.starts_with("http://") || advertise.starts_with("https://")) {
                 return Err(Usage(format!("--advertise `{advertise}` must be an http:// or https:// URL")).into());
             }
-            let opts = cluster_options(log, &args.stream, args.replicas, args.nats_token, args.nats_creds, &advertise)?;
+            let mut opts =
+                cluster_options(log, &args.stream, args.replicas, args.nats_token, args.nats_creds, &advertise)?;
+            opts.forward_writes = !args.no_write_forwarding;
             Some(std::sync::Arc::new(mltrace_cluster::Connect(opts))
                 as std::sync::Arc<dyn mltrace_api::cluster::ClusterConnect>)
         }

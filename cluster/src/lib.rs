@@ -65,6 +65,8 @@ pub struct Options {
     pub creds: Option<PathBuf>,
     /// How this node names itself to the others: the URL at which they reach its HTTP API.
     pub node: String,
+    /// Forward writes to the lease holder (off only to measure conflicts between writers).
+    pub forward_writes: bool,
 }
 
 /// Why the stream cannot be used.
@@ -214,6 +216,7 @@ struct Shared {
 /// The JetStream stream as the store's log backend.
 pub struct JetStreamLog {
     shared: Arc<Shared>,
+    forward_writes: bool,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -409,7 +412,7 @@ impl JetStreamLog {
         let replicas = start.0.cached_info().config.num_replicas;
         runtime.spawn(watch_stream(shared.clone(), start.0));
         runtime.spawn(hold_lease(shared.clone(), replicas));
-        Ok(JetStreamLog { shared, runtime: Some(runtime) })
+        Ok(JetStreamLog { shared, runtime: Some(runtime), forward_writes: opts.forward_writes })
     }
 
     /// What this node knows of the stream now.
@@ -432,6 +435,9 @@ impl JetStreamLog {
     /// Where this node sends writes: the URL of the node that holds the writer's lease, when
     /// another node does (`None`: this node writes itself).
     pub fn forward_to(&self) -> Option<String> {
+        if !self.forward_writes {
+            return None;
+        }
         let lease = self.shared.lease.lock().unwrap_or_else(|p| p.into_inner());
         match (&lease.0, lease.1) {
             (Some(url), None) if *url != self.shared.node => Some(url.clone()),
