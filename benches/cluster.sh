@@ -72,7 +72,14 @@ two_writers() {
     local label=$1 stream=$2 batch=$3 conns=$4 runs=$5; shift 5
     start_node "$stream-a" "$stream" 3 "$@"; local a=$addr
     start_node "$stream-b" "$stream" 3 "$@"; local b=$addr
-    sleep 2   # the writer's lease
+    # Both nodes must know who holds the writer's lease before the load starts.
+    for _ in $(seq 200); do
+        local wa wb
+        wa=$(curl -s "http://$a/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["writer"])')
+        wb=$(curl -s "http://$b/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["writer"])')
+        [ "$wa" != "None" ] && [ "$wa" = "$wb" ] && break
+        sleep 0.1
+    done
     local t0 t1
     t0=$(date +%s.%N)
     "$LOADGEN" http --addr "$a" --runs $((runs / 2)) --batch "$batch" --concurrency "$conns" --no-queries --seed 1 > "$tmp/$stream-a.json" &

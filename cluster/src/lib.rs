@@ -780,6 +780,7 @@ async fn hold_lease(shared: Arc<Shared>, replicas: usize) {
                 Some(revision) => kv.update(LEASE_KEY, me.clone(), revision).await.ok(),
                 None => kv.create(LEASE_KEY, me.clone()).await.ok(),
             };
+            let known = shared.lease.lock().unwrap_or_else(|p| p.into_inner()).0.clone();
             let lease = match taken {
                 Some(revision) => (Some(shared.node.clone()), Some(revision)),
                 None => match kv.entry(LEASE_KEY).await {
@@ -790,7 +791,10 @@ async fn hold_lease(shared: Arc<Shared>, replicas: usize) {
                     Ok(Some(e)) if e.operation == jetstream::kv::Operation::Put => {
                         (Some(String::from_utf8_lossy(&e.value).into_owned()), None)
                     }
-                    _ => (None, None),
+                    Ok(_) => (None, None),
+                    // The bucket did not answer: the holder last seen is the best guess (a wrong
+                    // one costs a refused forward, while writing here could race the holder).
+                    Err(_) => (known.filter(|k| *k != shared.node), None),
                 },
             };
             *shared.lease.lock().unwrap_or_else(|p| p.into_inner()) = lease;
