@@ -179,8 +179,15 @@ async fn forward(state: &AppState, writer: &str, req: Request) -> Response {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (auth, ctype) = (header("authorization"), header("content-type"));
     let sent = tokio::task::spawn_blocking(move || {
-        let agent =
-            ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(3)).timeout(Duration::from_secs(120)).build();
+        // One agent for the process: its pool keeps the connections to the writer open.
+        static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+        let agent = AGENT.get_or_init(|| {
+            ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(3))
+                .timeout(Duration::from_secs(120))
+                .max_idle_connections_per_host(64)
+                .build()
+        });
         let mut r = agent.request(&method, &url).set(FORWARDED_HEADER, "1");
         if let Some(a) = &auth {
             r = r.set("Authorization", a);
