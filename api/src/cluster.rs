@@ -104,10 +104,11 @@ pub fn health(state: &AppState) -> Option<Value> {
 /// the route sees it. Writes answer with [`SEQ_HEADER`].
 pub async fn min_seq(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        if let Some(writer) = state.cluster.as_ref().and_then(|l| l.forward_to()) {
-            if req.uri().path().starts_with("/api/v1/") && !req.headers().contains_key(FORWARDED_HEADER) {
-                return forward(&state, &writer, req).await;
-            }
+        if let Some(writer) = state.cluster.as_ref().and_then(|l| l.forward_to())
+            && req.uri().path().starts_with("/api/v1/")
+            && !req.headers().contains_key(FORWARDED_HEADER)
+        {
+            return forward(&state, &writer, req).await;
         }
         // A write's answer says which seq a later read must wait for ([`SEQ_HEADER`]): the last
         // seq visible once it is done, its own events included.

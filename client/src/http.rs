@@ -316,10 +316,10 @@ impl HttpClient {
             };
             match result {
                 Ok(resp) => {
-                    if call.method != "GET" {
-                        if let Some(seq) = resp.header(SEQ_HEADER).and_then(|v| v.parse::<u64>().ok()) {
-                            self.seen.fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
-                        }
+                    if call.method != "GET"
+                        && let Some(seq) = resp.header(SEQ_HEADER).and_then(|v| v.parse::<u64>().ok())
+                    {
+                        self.seen.fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
                     }
                     return Ok(resp);
                 }

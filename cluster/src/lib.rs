@@ -920,15 +920,15 @@ pub fn cluster_view(opts: &Options) -> Result<ClusterView, ClusterError> {
             let mut keys = kv.keys().await.map_err(nats("listing the nodes"))?;
             while let Some(key) = keys.next().await {
                 let Ok(key) = key else { continue };
-                if let Ok(Some(body)) = kv.get(&key).await {
-                    if let Ok(n) = serde_json::from_slice::<NodeInfo>(&body) {
-                        nodes.push(NodeView {
-                            lag: last.saturating_sub(n.applied),
-                            seen_ms_ago: now_ms() - n.at_ms,
-                            node: n.node,
-                            applied: n.applied,
-                        });
-                    }
+                if let Ok(Some(body)) = kv.get(&key).await
+                    && let Ok(n) = serde_json::from_slice::<NodeInfo>(&body)
+                {
+                    nodes.push(NodeView {
+                        lag: last.saturating_sub(n.applied),
+                        seen_ms_ago: now_ms() - n.at_ms,
+                        node: n.node,
+                        applied: n.applied,
+                    });
                 }
             }
         }

@@ -374,11 +374,11 @@ impl Store {
         let mut batch = Batch { events: Vec::new(), at: Timestamp::now().0.max(st.last_time()) };
         let (answer, wait_for) = build(&mut st, &mut batch)?;
         drop(st);
-        if let (Some(up), false) = (up, batch.events.is_empty()) {
-            if let Err(e) = up.append(before, &batch.events) {
-                self.rebuild(before)?;
-                return Err(e);
-            }
+        if let (Some(up), false) = (up, batch.events.is_empty())
+            && let Err(e) = up.append(before, &batch.events)
+        {
+            self.rebuild(before)?;
+            return Err(e);
         }
         if !batch.events.is_empty() {
             let mut leaves = Vec::with_capacity(if self.merkle { batch.events.len() } else { 0 });
