@@ -269,10 +269,16 @@ pub fn metrics(state: &AppState, out: &mut String) {
     }
 }
 
-/// The status an unreachable stream gives writes.
+/// Why writes are refused for want of the stream, if they are: no connection, or a stream whose
+/// state cannot be read (no quorum of its servers).
 pub fn writes_refused(state: &AppState) -> Option<String> {
     let link = state.cluster.as_ref()?;
-    (!link.connected()).then(|| "this node lost its connection to the stream".to_string())
+    if !link.connected() {
+        return Some("this node lost its connection to the stream".to_string());
+    }
+    let status = link.status();
+    let error = status.get("error").and_then(Value::as_str)?;
+    Some(format!("the stream's state cannot be read ({error}); are a majority of its NATS servers up?"))
 }
 
 /// The answer to a request refused before it reaches the store.

@@ -369,6 +369,18 @@ fn without_a_quorum_writes_are_refused_reads_go_on_and_everything_resumes() {
     let (status, err) = a.send("POST", "/api/v1/runs", &run("ingest", &[], &["lost"], Some("refused")));
     assert_eq!(status, 503, "{err}");
     assert!(started.elapsed() < Duration::from_secs(15), "refused in bounded time");
+    // Health says so, and how stale this node may be.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let h = health(&a);
+        if h["status"] == "degraded" {
+            assert!(h["writes"].as_str().is_some_and(|w| w.starts_with("unavailable")), "{h}");
+            assert!(h["cluster"]["checked_ms_ago"].as_u64().is_some(), "{h}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "health did not report the lost quorum: {h}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // Reads go on, on both nodes.
     for s in [&a, &b] {
         let (status, runs) = s.get("/api/v1/runs?limit=100");
