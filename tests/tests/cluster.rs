@@ -335,8 +335,13 @@ fn a_killed_node_restarts_from_its_checkpoint_and_catches_up() {
         assert_eq!(status, 201, "{answer}");
     }
     wait_applied(&b, 300, Duration::from_secs(20));
+    // The node checkpoints (every 200 events here, looked at every 5 s) before it is killed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !db.path().join("checkpoint").exists() {
+        assert!(Instant::now() < deadline, "no checkpoint was written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     b.kill();
-    assert!(db.path().join("checkpoint").exists() || std::fs::read_dir(db.path()).expect("dir").count() > 0);
     for i in 300..400 {
         let (status, answer) =
             a.send("POST", "/api/v1/runs", &run("ingest", &[], &[&format!("o{i}")], Some(&format!("k{i}"))));
