@@ -3,6 +3,7 @@
 # and mltrace nodes on one stream, all on this machine; the release builds of mltrace and loadgen.
 #   benches/cluster.sh                 # 200,000 runs per ingest scenario
 #   RUNS=50000 benches/cluster.sh      # a quick try
+#   ONLY_THREE_WRITERS=1 benches/cluster.sh   # only the three-writer scenarios
 # Every scenario gets a fresh stream. Prints one line per figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +59,7 @@ conflicts() { curl -s "http://$1/api/v1/health" | python3 -c 'import json,sys; p
 rate() { python3 -c "import json,sys; r=json.load(open('$1')); print(round(r['ingest']['runs_per_s']))"; }
 
 echo "load before: $(cat /proc/loadavg)"
-for replicas in 1 3; do
+for replicas in $([ "${ONLY_THREE_WRITERS:-0}" = 1 ] || echo 1 3); do
     start_node "r${replicas}b" "r${replicas}b" "$replicas"; a=$addr
     "$LOADGEN" http --addr "$a" --runs "$RUNS" --batch 1000 --concurrency 4 --no-queries > "$tmp/r${replicas}b.json"
     echo "replicas $replicas, batches of 1000, 1 writing node: $(rate "$tmp/r${replicas}b.json") runs/s"
@@ -67,33 +68,46 @@ for replicas in 1 3; do
     echo "replicas $replicas, single runs, 64 connections, 1 writing node: $(rate "$tmp/r${replicas}s.json") runs/s"
 done
 
-# two_writers LABEL STREAM BATCH CONNS RUNS [serve options...]: a loadgen on each of two nodes, at once.
-two_writers() {
-    local label=$1 stream=$2 batch=$3 conns=$4 runs=$5; shift 5
-    start_node "$stream-a" "$stream" 3 "$@"; local a=$addr
-    start_node "$stream-b" "$stream" 3 "$@"; local b=$addr
-    # Both nodes must know who holds the writer's lease before the load starts.
+# writers N LABEL STREAM BATCH CONNS RUNS [serve options...]: a loadgen on each of N nodes, at once.
+writers() {
+    local n=$1 label=$2 stream=$3 batch=$4 conns=$5 runs=$6; shift 6
+    local addrs=() i
+    for i in $(seq "$n"); do start_node "$stream-$i" "$stream" 3 "$@"; addrs+=("$addr"); done
+    # Every node must know who holds the writer's lease before the load starts.
     for _ in $(seq 200); do
-        local wa wb
-        wa=$(curl -s "http://$a/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["writer"])')
-        wb=$(curl -s "http://$b/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["writer"])')
-        [ "$wa" != "None" ] && [ "$wa" = "$wb" ] && break
+        local seen
+        seen=$(for a in "${addrs[@]}"; do curl -s "http://$a/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"]["writer"])'; done | sort -u)
+        [ "$seen" != "None" ] && [ "$(echo "$seen" | wc -l)" = 1 ] && break
         sleep 0.1
     done
-    local t0 t1
+    local t0 t1 loads=()
     t0=$(date +%s.%N)
-    "$LOADGEN" http --addr "$a" --runs $((runs / 2)) --batch "$batch" --concurrency "$conns" --no-queries --seed 1 > "$tmp/$stream-a.json" &
-    local la=$!
-    "$LOADGEN" http --addr "$b" --runs $((runs / 2)) --batch "$batch" --concurrency "$conns" --no-queries --seed 2 > "$tmp/$stream-b.json" &
-    local lb=$!
-    wait "$la" "$lb"
+    for i in $(seq "$n"); do
+        "$LOADGEN" http --addr "${addrs[$((i - 1))]}" --runs $((runs / n)) --batch "$batch" --concurrency "$conns" \
+            --no-queries --seed "$i" > "$tmp/$stream-$i.json" &
+        loads+=($!)
+    done
+    wait "${loads[@]}"
     t1=$(date +%s.%N)
-    echo "replicas 3, $label: $(python3 -c "print(round($runs / ($t1 - $t0)))") runs/s together ($(rate "$tmp/$stream-a.json") + $(rate "$tmp/$stream-b.json") as each loadgen saw it); conflicts $(conflicts "$a") + $(conflicts "$b")"
+    local each="" total=0
+    for i in $(seq "$n"); do
+        each="$each $(rate "$tmp/$stream-$i.json")"
+        total=$((total + $(conflicts "${addrs[$((i - 1))]}")))
+    done
+    echo "replicas 3, $label: $(python3 -c "print(round($runs / ($t1 - $t0)))") runs/s together (each loadgen saw:$each); conflicts $total"
 }
-two_writers "batches of 1000, 2 writing nodes, writes forwarded to the lease holder" fwdb 1000 2 "$RUNS"
-two_writers "batches of 1000, 2 writing nodes racing (--no-write-forwarding)" raceb 1000 2 "$RUNS" --no-write-forwarding
-two_writers "single runs, 2 writing nodes x 32 connections, forwarded" fwds 1 32 "$SINGLE_RUNS"
-two_writers "single runs, 2 writing nodes x 32 connections, racing" races 1 32 "$SINGLE_RUNS" --no-write-forwarding
+if [ "${ONLY_THREE_WRITERS:-0}" != 1 ]; then
+    writers 2 "batches of 1000, 2 writing nodes, writes forwarded to the lease holder" fwdb 1000 2 "$RUNS"
+    writers 2 "batches of 1000, 2 writing nodes racing (--no-write-forwarding)" raceb 1000 2 "$RUNS" --no-write-forwarding
+    writers 2 "single runs, 2 writing nodes x 32 connections, forwarded" fwds 1 32 "$SINGLE_RUNS"
+    writers 2 "single runs, 2 writing nodes x 32 connections, racing" races 1 32 "$SINGLE_RUNS" --no-write-forwarding
+fi
+writers 3 "batches of 1000, 3 writing nodes, forwarded" fwdb3 1000 2 "$RUNS"
+writers 3 "batches of 1000, 3 writing nodes racing" raceb3 1000 2 "$RUNS" --no-write-forwarding
+if [ "${ONLY_THREE_WRITERS:-0}" = 1 ]; then
+    echo "load after: $(cat /proc/loadavg)"
+    exit 0
+fi
 
 # Catch-up: a new node on the stream of the first replicas-3 batch ingest.
 start=$(date +%s.%N)
