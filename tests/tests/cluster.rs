@@ -4,7 +4,7 @@
 //! lost and back. Every test checks that every acknowledged run is on every node afterwards.
 //! `MLTRACE_LONG_TESTS=1` makes the ingests longer.
 
-use mltrace_tests::{Server, free_port};
+use mltrace_tests::Server;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,9 +33,26 @@ struct Nats {
 
 impl Nats {
     fn start() -> Nats {
+        // A port picked free can be taken by a parallel test before the server binds it: then the
+        // server exits, and the whole cluster starts again on other ports.
+        let mut why = String::new();
+        for _ in 0..3 {
+            match Nats::try_start() {
+                Ok(nats) => return nats,
+                Err(e) => why = e,
+            }
+        }
+        panic!("cannot start three nats-servers: {why}");
+    }
+
+    fn try_start() -> Result<Nats, String> {
         let dir = tempfile::tempdir().expect("tmp");
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        // All six listeners are held at once, so that the ports differ from each other.
+        let held: Vec<std::net::TcpListener> =
+            (0..6).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port")).collect();
+        let picked: Vec<u16> = held.iter().map(|l| l.local_addr().expect("address").port()).collect();
+        drop(held);
+        let (ports, routes) = (picked[..3].to_vec(), picked[3..].to_vec());
         let route_list = routes.iter().map(|p| format!("\"nats-route://127.0.0.1:{p}\"")).collect::<Vec<_>>().join(",");
         for i in 0..3 {
             let conf = format!(
@@ -50,12 +67,18 @@ impl Nats {
         }
         let mut nats = Nats { dir, ports, children: vec![None, None, None] };
         for i in 0..3 {
-            nats.start_one(i);
+            nats.try_start_one(i)?;
         }
-        nats
+        Ok(nats)
     }
 
     fn start_one(&mut self, i: usize) {
+        if let Err(why) = self.try_start_one(i) {
+            panic!("{why}");
+        }
+    }
+
+    fn try_start_one(&mut self, i: usize) -> Result<(), String> {
         let child = Command::new(nats_server())
             .arg("-c")
             .arg(self.dir.path().join(format!("n{i}.conf")))
@@ -66,9 +89,16 @@ impl Nats {
         self.children[i] = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.ports[i])).is_err() {
-            assert!(Instant::now() < deadline, "nats-server {i} did not listen within 10 s");
+            let exited = self.children[i].as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                return Err(format!("nats-server {i} exited with {status} (its port taken?)"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("nats-server {i} did not listen within 10 s"));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     fn kill(&mut self, i: usize) {
