@@ -21,7 +21,12 @@ pub struct HttpClient {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
+    /// The seq of this client's last write (shared by its clones): reads pass it as `min_seq`.
+    seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// The header of a write's answer that carries its seq (see `min_seq`).
+const SEQ_HEADER: &str = "mltrace-seq";
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,6 +84,7 @@ impl HttpClient {
             base: base.trim_end_matches('/').to_string(),
             token: None,
             agent: agent(Duration::from_secs(5), Duration::from_secs(120)),
+            seen: Default::default(),
         }
     }
 
@@ -96,6 +102,12 @@ impl HttpClient {
             self.agent = builder(Duration::from_secs(5), Duration::from_secs(120)).tls_config(tls).build();
         }
         Ok(self)
+    }
+
+    /// The seq of this client's last acknowledged write (0: none yet); its reads wait until the
+    /// server has applied it (`min_seq`), which gives read-your-writes on any node of a cluster.
+    pub fn last_write_seq(&self) -> u64 {
+        self.seen.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The server's base URL.
@@ -176,6 +188,11 @@ impl HttpClient {
             for (k, v) in &call.query {
                 req = req.query(k, v);
             }
+            // Read-your-writes on any node of a cluster: a read waits for this client's last write.
+            let seen = self.seen.load(std::sync::atomic::Ordering::Acquire);
+            if call.method == "GET" && seen > 0 {
+                req = req.query("min_seq", &seen.to_string());
+            }
             if let Some(t) = &self.token {
                 req = req.set("Authorization", &format!("Bearer {t}"));
             }
@@ -184,7 +201,14 @@ impl HttpClient {
                 None => req.call(),
             };
             match result {
-                Ok(resp) => return Ok(resp),
+                Ok(resp) => {
+                    if call.method != "GET"
+                        && let Some(seq) = resp.header(SEQ_HEADER).and_then(|v| v.parse::<u64>().ok())
+                    {
+                        self.seen.fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
+                    }
+                    return Ok(resp);
+                }
                 Err(ureq::Error::Status(status, resp)) => return Err(self.api_error(status, resp)),
                 Err(ureq::Error::Transport(t)) => {
                     // A refused connection means no server: retrying only delays the message.

@@ -19,11 +19,12 @@ use crate::time::{AsOf, Timestamp};
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
 use crate::storage::{Fs, Storage};
+use crate::upstream::LogBackend;
 use hashbrown::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 /// An open data directory.
 pub struct Store {
@@ -38,6 +39,8 @@ pub struct Store {
     /// The last seq the newest checkpoint covers (0: none), so that whoever holds the store knows
     /// how long the next open's replay would be.
     checkpointed: AtomicU64,
+    /// The shared log this store mirrors, if any (see [`crate::upstream`]).
+    upstream: OnceLock<Arc<dyn LogBackend>>,
 }
 
 /// Events go to the encoding thread in chunks of this many; a write of fewer (a single run, a
@@ -289,6 +292,7 @@ impl Store {
             key,
             merkle,
             checkpointed: AtomicU64::new(checkpointed),
+            upstream: OnceLock::new(),
         };
         Ok((store, recovery))
     }
@@ -441,9 +445,106 @@ impl Store {
         if let Some(why) = self.log.failure() {
             return Err(StoreError::Unavailable(why));
         }
+        let up = self.upstream.get().map(|u| &**u);
+        if let Some(up) = up {
+            // Resolve against everything the shared log already holds, so that the conditional
+            // append below fails only on a true race with another node.
+            self.catch_up_locked(&mut guard, up)?;
+        }
+        let (answer, last) = self.append_locked(&mut guard, build, up)?;
+        drop(guard);
+        self.publish_visible(last)?;
+        Ok(answer)
+    }
+
+    /// [`Store::write`], resolved again after a conflict on the shared log (the build step is
+    /// run once per attempt, each time against the caught-up state).
+    pub(crate) fn write_again<T>(
+        &self,
+        mut build: impl FnMut(&mut State, &mut Batch) -> Result<(T, Seq)>,
+    ) -> Result<T> {
+        self.retry_conflicts(|| self.write(&mut build))
+    }
+
+    /// Runs `attempt` again while it fails with a conflict on the shared log: each attempt
+    /// catches up first, so only a node that keeps losing the race to others gives up.
+    pub(crate) fn retry_conflicts<T>(&self, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+        const ATTEMPTS: usize = 32;
+        let mut tries = 1;
+        loop {
+            match attempt() {
+                Err(StoreError::Conflict(_)) if tries < ATTEMPTS => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits until the events up to `last` are durable, then shows them to readers.
+    fn publish_visible(&self, last: Seq) -> Result<()> {
+        if last > 0 {
+            self.log.wait_durable(last)?;
+            self.visible.fetch_max(last, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Applies what the upstream log holds beyond the state; the writer lock is held.
+    fn catch_up_locked(&self, pipe: &mut Pipe, up: &dyn LogBackend) -> Result<()> {
+        loop {
+            let after = self.state().last_seq;
+            let events = up.read(after, 65_536, std::time::Duration::ZERO)?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let (_, last) = self.append_locked(pipe, Store::restore_build(Some(after), events), None)?;
+            self.publish_visible(last)?;
+        }
+    }
+
+    /// [`Store::apply_upstream`]: events already in the shared log, appended locally only.
+    pub(crate) fn apply_from_upstream(&self, mut events: Vec<Event>) -> Result<Seq> {
+        if events.last().is_some_and(|e| e.seq <= self.last_seq()) {
+            // All applied already (this node's own write coming back): no need for the lock.
+            return Ok(self.last_seq());
+        }
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = self.log.failure() {
+            return Err(StoreError::Unavailable(why));
+        }
+        let after = self.state().last_seq;
+        // A write of this node may have applied some of them already (its own batch coming back).
+        events.retain(|e| e.seq > after);
+        if events.is_empty() {
+            return Ok(after);
+        }
+        let (last, _) = self.append_locked(&mut guard, Store::restore_build(Some(after), events), None)?;
+        drop(guard);
+        self.publish_visible(last)?;
+        Ok(last)
+    }
+
+    /// The shared log this store mirrors, if any.
+    pub fn upstream(&self) -> Option<&dyn LogBackend> {
+        self.upstream.get().map(|u| &**u)
+    }
+
+    /// Makes this store the local mirror of a shared log: from now on every write is appended
+    /// there first (see [`crate::upstream`]). Set once, before serving writes.
+    pub fn set_upstream(&self, up: Arc<dyn LogBackend>) -> Result<()> {
+        self.upstream.set(up).map_err(|_| StoreError::Unavailable("the store already has an upstream log".into()))
+    }
+
+    /// The body of a write, with the writer lock held: build, send upstream when there is one,
+    /// append locally. Answers the build's answer and the seq to wait for.
+    fn append_locked<T>(
+        &self,
+        pipe: &mut Pipe,
+        build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>,
+        up: Option<&dyn LogBackend>,
+    ) -> Result<(T, Seq)> {
         let mut st = self.state_mut();
         let before = st.last_seq;
-        let (jobs, answers) = match &guard.thread {
+        let (jobs, answers) = match &pipe.thread {
             Some((jobs, answers)) => (Some(jobs.clone()), Some(answers)),
             None => (None, None),
         };
@@ -474,14 +575,25 @@ impl Store {
         let mut _spent = Vec::new();
         if batch.count > 0 {
             let first = batch.last + 1 - batch.count as u64;
-            let appended = batch
-                .encode(self.merkle, answers)
-                .map_err(|why| StoreError::invalid("", why))
-                .and_then(|(encoded, leaves, spent)| Ok((self.log.append_encoded(encoded)?, leaves, spent)));
+            let encoded = batch.encode(self.merkle, answers).map_err(|why| StoreError::invalid("", why));
             if batch.lost {
                 // The thread died (a panic): later writes encode their own events.
-                guard.thread = None;
+                pipe.thread = None;
             }
+            let appended = encoded.and_then(|(encoded, leaves, mut spent)| {
+                if let Some(up) = up {
+                    // The shared log takes the batch first: only what it holds may be appended here.
+                    let events: Vec<Event> = if batch.handed_on == 0 {
+                        std::mem::take(&mut batch.events)
+                    } else {
+                        spent.drain(..).flatten().collect()
+                    };
+                    let sent = up.append(before, &events);
+                    spent.push(events);
+                    sent?;
+                }
+                Ok((self.log.append_encoded(encoded)?, leaves, spent))
+            });
             match appended {
                 Ok((locs, leaves, spent)) => {
                     _spent = spent;
@@ -497,13 +609,7 @@ impl Store {
                 }
             }
         }
-        drop(guard);
-        let last = batch.last.max(wait_for);
-        if last > 0 {
-            self.log.wait_durable(last)?;
-            self.visible.fetch_max(last, Ordering::AcqRel);
-        }
-        Ok(answer)
+        Ok((answer, batch.last.max(wait_for)))
     }
 
     /// After a failed write (say, a full disk) the state holds events the log does not: rebuild it
@@ -552,6 +658,15 @@ impl Store {
         for (i, r) in runs.iter().enumerate() {
             r.check().map_err(|e| at(i, e))?;
         }
+        if self.upstream().is_some() {
+            // The runs are resolved again after a conflict, so each attempt takes a copy.
+            return self.retry_conflicts(|| self.log_checked_runs(runs.clone(), batched));
+        }
+        self.log_checked_runs(runs, batched)
+    }
+
+    fn log_checked_runs(&self, runs: Vec<NewRun>, batched: bool) -> Result<Vec<Logged>> {
+        let at = |i: usize, e: StoreError| if batched { e.within(&format!("runs[{i}]")) } else { e };
         self.write(move |st, batch| {
             // Everything that depends on the state is checked before the first event is added.
             let mut known_components: HashSet<&str> = HashSet::new();
@@ -651,7 +766,7 @@ impl Store {
             check_name("owner", "owner", owner)?;
         }
         check_tags(tags)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             batch.push(
                 st,
                 EventKind::ComponentRegistered {
@@ -670,7 +785,7 @@ impl Store {
     pub fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
         check_name("name", "component", name)?;
         check_tags(tags)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Components come into being by registration or a first run; tagging a misspelt name
             // must not silently create a new one.
             if st.comp_names.get(name).is_none() {
@@ -692,7 +807,7 @@ impl Store {
     /// Replaces a run's notes.
     pub fn set_notes(&self, run: RunId, notes: &str) -> Result<()> {
         check_text("notes", notes, MAX_TEXT_BYTES)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             if st.row(run).is_none() {
                 return Err(StoreError::not_found("id", format!("run {run} does not exist")));
             }
@@ -717,7 +832,7 @@ impl Store {
             check_name("by", "user", b)?;
         }
         let names = dedup(outputs);
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Checked on the request as given, not deduplicated, so that the error names the
             // caller's own index (`outputs[2]` in [a, a, unknown]).
             check_known(st, outputs)?;
@@ -739,7 +854,7 @@ impl Store {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
         let names = dedup(outputs);
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Checked on the request as given, not deduplicated, so that the error names the
             // caller's own index (`outputs[2]` in [a, a, unknown]).
             check_known(st, outputs)?;
@@ -757,7 +872,7 @@ impl Store {
 
     /// Unflags everything; answers what was flagged.
     pub fn unflag_all(&self) -> Result<Vec<String>> {
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             let mut was: Vec<(u64, String)> =
                 st.flagged.iter().map(|(&id, f)| (f.seq, st.io_names.name(id).to_string())).collect();
             was.sort();
@@ -773,6 +888,13 @@ impl Store {
     /// stored as received with what it did to its run, preceded by a registration when its job
     /// facets change the component and followed by a flag when it carries our flag facet.
     pub fn log_lineage(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
+        if self.upstream().is_some() {
+            return self.retry_conflicts(|| self.log_lineage_once(events.clone()));
+        }
+        self.log_lineage_once(events)
+    }
+
+    fn log_lineage_once(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
         use crate::state::lineage::Planned;
         self.write(move |st, batch| {
             // Everything that can refuse the batch is checked before the first event is added.
