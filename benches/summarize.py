@@ -104,7 +104,88 @@ if ten:
     v = get(ten, "open", "replay", "memory_after", "rss_bytes")
     row("10M runs: resident memory after open", v, mib(v), 3 * 2**30, "< 3 GB", True)
 
-print("### Targets\n")
+# Issue 11's targets: shares of the disk's limit measured in the same run, and ratios between modes.
+lim = get(ip, "limit")
+lq, lr = load("lineage-quiet.json"), load("lineage-reader.json")
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+ingest_share = ratio(get(ip, "ingest", "runs_per_s"), get(lim, "append", "records_per_s"))
+ingest1_share = ratio(get(ip1, "ingest", "runs_per_s"), get(lim, "append", "records_per_s"))
+replay = get(ip, "open", "replay", "events_per_s")
+read_limit = get(lim, "read", "records_per_s")
+replay_share = ratio(replay, read_limit)
+replay_goal = min(3_000_000, 0.5 * read_limit) if read_limit else 3_000_000
+http_share = ratio(get(hb, "ingest", "runs_per_s"), get(ip, "ingest", "runs_per_s"))
+lineage_ratio = ratio(get(lr, "ingest", "runs_per_s"), get(lq, "ingest", "runs_per_s"))
+rss = get(ip, "open", "replay", "resident_bytes_per_run")
+single = get(hs, "ingest", "runs_per_s")
+single_p99 = get(hs, "ingest", "request_latency", "p99_us")
+
+
+def pct(x):
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+shares = [
+    (f"in-process ingest, 2 writers, {big:,} runs, vs raw durable append of its log",
+     f"{num(get(ip, 'ingest', 'runs_per_s'))} vs {num(get(lim, 'append', 'records_per_s'))} records/s "
+     f"(1 writer: {pct(ingest1_share)})", pct(ingest_share), "≥ 30%", check(ingest_share, 0.30, False)),
+    (f"replay at open, {big:,} runs, vs raw read-and-crc32 of the same records", f"{num(replay)} vs {num(read_limit)} "
+     "events/s", pct(replay_share), f"≥ {num(replay_goal)} events/s (50% of the read, at most 3M)",
+     check(replay, replay_goal, False)),
+    (f"HTTP batches of 1,000, 4 connections, vs in-process ingest ({big:,} runs)",
+     f"{num(get(hb, 'ingest', 'runs_per_s'))} vs {num(get(ip, 'ingest', 'runs_per_s'))} runs/s", pct(http_share),
+     "≥ 60%", check(http_share, 0.60, False)),
+    ("HTTP single-run POSTs, 64 connections", f"{num(single)} runs/s, p99 {us(single_p99)}", "—",
+     "≥ 50,000 runs/s, p99 < 5 ms",
+     check(single, 50_000, False) if single_p99 is None or single_p99 < 5000 else "not met (p99)"),
+    (f"resident memory per run after open ({big:,} runs)", f"{num(rss)} B", "—", "< 200 B", check(rss, 199.5, True)),
+    ("ingest with a reader tracing a 100,000-run lineage in a loop, vs without",
+     f"{num(get(lr, 'ingest', 'runs_per_s'))} vs {num(get(lq, 'ingest', 'runs_per_s'))} runs/s "
+     f"({get(lr, 'chain', 'trace_loop', 'traces')} traces, p50 {us(get(lr, 'chain', 'trace_loop', 'latency', 'p50_us'))})",
+     pct(lineage_ratio), "≥ 90%", check(lineage_ratio, 0.90, False)),
+]
+print("### Shares of the limit, measured in this run\n")
+print(f"Limit: the log's own {num(get(lim, 'append', 'records'))} records "
+      f"({num(get(lim, 'append', 'bytes'))} bytes), appended raw with one fdatasync per "
+      f"{num(get(lim, 'records_per_sync'))} records in {get(lim, 'append', 'seconds')} s "
+      f"({get(lim, 'append', 'mib_per_s')} MiB/s), read back with a crc32 of each in "
+      f"{get(lim, 'read', 'seconds')} s ({get(lim, 'read', 'mib_per_s')} MiB/s).\n")
+print("| measure | figures | share | goal | status |")
+print("|---|---|---|---|---|")
+for r in shares:
+    print("| " + " | ".join(r) + " |")
+loads = os.path.join(d, "load.txt")
+if os.path.exists(loads):
+    print("\nLoad average (1, 5, 15 min) before each step:\n")
+    print("```")
+    print(open(loads).read().rstrip())
+    print("```")
+print()
+
+
+def kv(x, digits=3):
+    return "na" if x is None else (f"{x:.{digits}f}" if isinstance(x, float) else str(x))
+
+
+machine = open(os.path.join(d, "machine.txt")).read().split("\n") if os.path.exists(os.path.join(d, "machine.txt")) else []
+commit = machine[3].strip() if len(machine) > 3 else "na"
+load_avg = "na"
+if os.path.exists(loads):
+    firsts = [float(l.split()[-3]) for l in open(loads) if l.strip()]
+    load_avg = f"{min(firsts):.1f}-{max(firsts):.1f}" if firsts else "na"
+summary = (f"SUMMARY commit={commit} runs={big} ingest_share={kv(ingest_share)} ingest1_share={kv(ingest1_share)} "
+           f"replay_share={kv(replay_share)} replay_eps={kv(replay, 0)} http_batch_share={kv(http_share)} "
+           f"single_rps={kv(single, 0)} single_p99_ms={kv(None if single_p99 is None else single_p99 / 1000, 2)} "
+           f"rss_b_per_run={kv(rss)} lineage_reader_ratio={kv(lineage_ratio)} "
+           f"append_limit_rps={kv(get(lim, 'append', 'records_per_s'), 0)} read_limit_rps={kv(read_limit, 0)} "
+           f"load={load_avg}")
+
+print("### Absolute targets of the first benchmark issue (machine-dependent)\n")
 print("| target | measured | goal | status |")
 print("|---|---|---|---|")
 for r in rows:
@@ -180,3 +261,6 @@ if os.path.exists(crit):
             name = s
     for n in order:
         print(f"| {n} | {cur[n].get('time', '')} | {cur[n].get('thrpt', '')} |")
+
+print()
+print(summary)

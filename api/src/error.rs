@@ -23,6 +23,11 @@ impl ApiError {
         ApiError { status, code, message: message.into(), field }
     }
 
+    /// 503 `unavailable` about `field` (a read parameter this node cannot honour yet).
+    pub fn unavailable_field(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, Some(field.to_string()))
+    }
+
     /// 400 `invalid_argument` about `field`.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_argument", message, Some(field.to_string()))
@@ -85,6 +90,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unavailable(why) => {
                 ApiError::unavailable(format!("writes are unavailable: {}", redact_paths(&why)))
+            }
+            // Left after every retry: the client may try again, as after any 503.
+            StoreError::Conflict(why) => {
+                ApiError::unavailable(format!("writes are unavailable: write conflict: {why}"))
             }
             StoreError::Locked { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", redact_paths(&e.to_string()), None)

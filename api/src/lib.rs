@@ -14,6 +14,7 @@
 //! | [`ingest`]    | the writer thread that coalesces concurrent `POST /runs` requests     |
 //! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
 //! | [`tls`]       | certificates for `serve --tls-cert`, reloaded on SIGHUP; client trust  |
+//! | [`cluster`]   | cluster mode: the shared log's follower, its health, `min_seq` reads  |
 //!
 //! [`app`] builds the whole router from an [`AppState`] without a socket, so handlers are tested with
 //! `tower::ServiceExt::oneshot`; [`server::run`] puts it on a port.
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod cluster;
 pub mod demo;
 pub mod error;
 pub mod guard;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// The writer thread that logs runs, coalescing concurrent requests.
     pub ingest: ingest::Ingest,
+    /// The shared log in cluster mode (`None`: a single node).
+    pub cluster: Option<Arc<dyn cluster::ClusterLink>>,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ impl AppState {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             ingest: ingest::Ingest::start(store.clone()),
+            cluster: None,
         }
     }
 
@@ -111,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(routes::unknown_api))
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cluster::min_seq))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::body_deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check))
         .layer(axum::middleware::from_fn(guard::json_errors))

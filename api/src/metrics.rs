@@ -162,5 +162,6 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             escape(&why)
         );
     }
+    crate::cluster::metrics(&state, &mut out);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

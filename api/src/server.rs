@@ -54,6 +54,8 @@ pub struct ServeConfig {
     pub signing_key: Option<PathBuf>,
     /// Keep the audit tree (off only to measure what it costs).
     pub merkle: bool,
+    /// Cluster mode: the shared log to mirror (`None`: the data directory's own log).
+    pub cluster: Option<Arc<dyn crate::cluster::ClusterConnect>>,
 }
 
 impl Default for ServeConfig {
@@ -75,6 +77,7 @@ impl Default for ServeConfig {
             write_stall_timeout: Duration::from_secs(60),
             signing_key: None,
             merkle: true,
+            cluster: None,
         }
     }
 }
@@ -96,6 +99,9 @@ pub enum ServeError {
     /// The TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The shared log of cluster mode cannot be used.
+    #[error("{0}")]
+    Cluster(String),
     /// Socket or runtime error.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
@@ -144,6 +150,18 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         .await
         .map_err(|e| ServeError::Io("opening the store".into(), std::io::Error::other(e)))??;
     let store = Arc::new(store);
+    let cluster = match cfg.cluster.clone() {
+        Some(connect) => {
+            let after = store.last_seq();
+            let link = tokio::task::spawn_blocking(move || connect.connect(after))
+                .await
+                .map_err(|e| ServeError::Io("connecting to the stream".into(), std::io::Error::other(e)))?
+                .map_err(ServeError::Cluster)?;
+            store.set_upstream(link.log())?;
+            Some(link)
+        }
+        None => None,
+    };
     if cfg.demo {
         let s = store.clone();
         let loaded = tokio::task::spawn_blocking(move || crate::demo::load_if_empty(&s))
@@ -163,6 +181,9 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     state.auth = cfg.tokens.clone();
     state.body_limit = cfg.body_limit;
     state.body_timeout = cfg.body_timeout;
+    state.cluster = cluster.clone();
+    let stop_following = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = cluster.map(|link| crate::cluster::follow(state.clone(), link, stop_following.clone()));
     let max_connections = cfg.max_connections.unwrap_or_else(default_max_connections);
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let router = app(state.clone()).layer(
@@ -257,6 +278,10 @@ async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("some connections did not finish within 10 s"),
     }
     drop(maintenance);
+    stop_following.store(true, std::sync::atomic::Ordering::Release);
+    if let Some(f) = follower {
+        let _ = tokio::task::spawn_blocking(move || f.join()).await;
+    }
     if let Some(r) = reloads {
         r.abort();
     }

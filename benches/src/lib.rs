@@ -9,6 +9,7 @@
 //! | [`measure`]  | latency percentiles, resident memory from `/proc`, bytes on disk          |
 //! | [`http`]     | a minimal keep-alive HTTP/1.1 client (loopback only)                      |
 //! | [`audit`]    | the audit Merkle tree alone at scale (synthetic leaves), for proof timings |
+//! | [`limit`]    | the disk's limit: raw durable append and read-and-checksum of a log's bytes |
 //!
 //! The criterion benchmarks live in `benches/store.rs`, the `loadgen` binary in `src/main.rs`, the
 //! comparison with the peers (mltrace 0.17 on PostgreSQL, MLflow on SQLite) in `peers/`, and the
@@ -18,6 +19,7 @@
 
 pub mod audit;
 pub mod http;
+pub mod limit;
 pub mod measure;
 pub mod workload;
 

@@ -57,6 +57,18 @@ enum Mode {
     /// The audit Merkle tree alone: build one of `--leaves` leaves directly, then time inclusion
     /// and consistency proofs (p50/p99) and head signing, and report its memory per leaf.
     Audit(AuditArgs),
+    /// The disk's limit for a log: its record bytes appended raw with one fdatasync per
+    /// `--records-per-sync` records, then read back with a crc32 of each (see `benches/src/limit.rs`).
+    Limit {
+        /// The data directory whose log supplies the bytes.
+        data_dir: PathBuf,
+        /// Records per fdatasync (the store's: one batch of 1,000 runs).
+        #[arg(long, default_value_t = 1000)]
+        records_per_sync: u64,
+        /// Where the scratch files go (default: beside the data directory, on the same disk).
+        #[arg(long)]
+        tmp: Option<PathBuf>,
+    },
     /// Print the workload of one writer as NDJSON (`{"run": {...}}` or `{"flag": name}`), for the
     /// peer comparison: the same runs, in the same order, as `inproc --concurrency 1`.
     Dump(Workload),
@@ -124,6 +136,18 @@ struct InprocArgs {
     /// Run without the audit Merkle tree (to measure what it costs).
     #[arg(long)]
     no_audit_tree: bool,
+    /// After ingest, measure the disk's limit on the log just written (see the `limit` mode) and
+    /// report ingest and replay as shares of it.
+    #[arg(long)]
+    limit: bool,
+    /// Before the timed ingest, log a chain of this many runs (each reads the previous one's output),
+    /// untimed, so that one output has a lineage of that many runs (0: none).
+    #[arg(long, default_value_t = 0)]
+    chain: u64,
+    /// During the timed ingest, trace the chain's whole lineage (with run summaries) in a loop on
+    /// another thread; needs `--chain`.
+    #[arg(long, requires = "chain")]
+    trace_loop: bool,
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +200,10 @@ fn main() -> Result<()> {
                 r["store"] = mltrace_benches::audit::store_report(a.store_runs, a.proofs);
             }
             r
+        }
+        Mode::Limit { data_dir, records_per_sync, tmp } => {
+            let scratch = tmp.unwrap_or_else(|| data_dir.parent().map(Path::to_path_buf).unwrap_or_default());
+            limit_report(&data_dir, &scratch, records_per_sync)?
         }
         Mode::Dump(w) => return dump(&w),
     };
@@ -555,13 +583,29 @@ fn inproc(a: InprocArgs) -> Result<Value> {
     let before = measure::memory(None);
     let merkle = !a.no_audit_tree;
     let (store, _) = Store::open(&dir, LogOptions { fsync, merkle, ..LogOptions::default() })?;
-    let logged = ingest(w, concurrency, |_| Ok(StoreWriter { store: &store, single: w.batch <= 1 }))?;
+    let chain_output = if a.chain > 0 { Some(log_chain(&store, a.chain)?) } else { None };
+    let stop_reader = AtomicBool::new(false);
+    let (logged, reader) = std::thread::scope(|s| -> Result<_> {
+        let reader = match (&chain_output, a.trace_loop) {
+            (Some(output), true) => Some(s.spawn(|| trace_loop(&store, output, &stop_reader))),
+            _ => None,
+        };
+        let logged = ingest(w, concurrency, |_| Ok(StoreWriter { store: &store, single: w.batch <= 1 }));
+        stop_reader.store(true, Ordering::Release);
+        let reader = match reader.map(|h| h.join()) {
+            Some(Ok(r)) => Some(r?),
+            Some(Err(_)) => bail!("the tracing thread panicked"),
+            None => None,
+        };
+        Ok((logged?, reader))
+    })?;
     let after_ingest = measure::memory(None);
     let queries = if w.no_queries { BTreeMap::new() } else { inproc_queries(&store, &logged, w)? };
     let (log_bytes, segments) = store.log_size();
     let (fsyncs, fsync_time) = store.fsync_stats();
     let events = store.last_seq();
     drop(store);
+    let limit = if a.limit { Some(limit_report(&dir, dir.parent().unwrap_or(&dir), 1000)?) } else { None };
     let mut open = json!({});
     if !a.no_open {
         open["replay"] = open_in_child(&dir, false, merkle)?;
@@ -573,6 +617,16 @@ fn inproc(a: InprocArgs) -> Result<Value> {
         }
     }
     let runs = logged.report.runs.max(1);
+    let shares = limit.as_ref().map(|l| {
+        let share = |x: Option<f64>, of: &Value| match (x, of.as_f64()) {
+            (Some(x), Some(of)) if of > 0.0 => json!((x / of * 1000.0).round() / 1000.0),
+            _ => Value::Null,
+        };
+        json!({
+            "ingest_of_append": share(Some(logged.report.runs_per_s), &l["append"]["records_per_s"]),
+            "replay_of_read": share(open["replay"]["events_per_s"].as_f64(), &l["read"]["records_per_s"]),
+        })
+    });
     Ok(json!({
         "mode": "inproc",
         "fsync": a.fsync,
@@ -586,7 +640,55 @@ fn inproc(a: InprocArgs) -> Result<Value> {
         "disk": {"log_bytes": log_bytes, "segments": segments, "bytes_per_run": log_bytes / runs},
         "ingest_process_memory": {"before": before, "after": after_ingest},
         "open": open,
+        "limit": limit,
+        "shares": shares,
+        "chain": chain_output.as_ref().map(|_| json!({"runs": a.chain, "trace_loop": reader})),
     }))
+}
+
+/// Measures the disk's limit on the log of `dir` (see [`mltrace_benches::limit`]), three times.
+fn limit_report(dir: &Path, scratch: &Path, per_sync: u64) -> Result<Value> {
+    let segments =
+        mltrace_benches::limit::read_log(dir).with_context(|| format!("reading the log of {}", dir.display()))?;
+    let limit = mltrace_benches::limit::measure_rounds(&segments, scratch, per_sync, 3)
+        .context("measuring the disk's limit")?;
+    Ok(serde_json::to_value(limit)?)
+}
+
+/// Logs a chain of `n` runs, untimed, in batches of 1,000 without waiting for each fsync: run `i`
+/// reads run `i-1`'s output, so the last output's lineage holds every run of the chain. Answers
+/// that output.
+fn log_chain(store: &Store, n: u64) -> Result<String> {
+    let name = |i: u64| format!("s3://acme-lake/chain/step-{i:07}.bin");
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<NewRun> = (i..(i + 1000).min(n))
+            .map(|k| {
+                let at = mltrace_store::Timestamp(1_700_000_000_000 + k as i64 * 1000);
+                let mut r = NewRun::new("chain-step", at, at);
+                if k > 0 {
+                    r.inputs = vec![mltrace_store::IoSpec { name: name(k - 1), hash: None, kind: None }];
+                }
+                r.outputs = vec![mltrace_store::IoSpec { name: name(k), hash: None, kind: None }];
+                r
+            })
+            .collect();
+        i += batch.len() as u64;
+        store.log_runs_owned(batch)?;
+    }
+    Ok(name(n - 1))
+}
+
+/// Traces `output`'s whole lineage with run summaries, as the API's trace does, until `stop`.
+fn trace_loop(store: &Store, output: &str, stop: &AtomicBool) -> Result<Value> {
+    let mut samples = Samples::default();
+    let mut nodes = 0;
+    while !stop.load(Ordering::Acquire) {
+        let t = Instant::now();
+        nodes = store.reader(None).trace(output, None, usize::MAX)?.nodes.len();
+        samples.push(t.elapsed());
+    }
+    Ok(json!({"traces": samples.len(), "nodes": nodes, "latency": samples.summary()}))
 }
 
 /// Spawns this binary's `open` mode on `dir`: a fresh process, so its memory is the store's alone.

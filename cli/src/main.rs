@@ -99,6 +99,8 @@ enum Command {
     Audit(commands::audit::AuditArgs),
     /// Counts and sizes.
     Stats(commands::stats::StatsArgs),
+    /// Cluster mode: the stream and the nodes that follow it.
+    Cluster(commands::cluster::ClusterArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or PowerShell).
     Completions(commands::completions::CompletionsArgs),
     /// Completion candidates for the shell scripts.
@@ -287,6 +289,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Verify(a) => commands::verify::run(a, &mut ctx),
         Command::Audit(a) => commands::audit::run(a, &mut ctx).map(|()| 0),
         Command::Stats(a) => commands::stats::run(a, &mut ctx).map(|()| 0),
+        Command::Cluster(a) => commands::cluster::run(a, &mut ctx).map(|()| 0),
         Command::Completions(a) => commands::completions::run(a, &mut ctx, Cli::command()).map(|()| 0),
         Command::Names(a) => commands::completions::names(a, &mut ctx).map(|()| 0),
     };

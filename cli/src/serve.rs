@@ -65,6 +65,60 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", env = "MLTRACE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Cluster mode: keep the event log in a NATS JetStream stream on these servers
+    /// (nats://HOST:PORT[,nats://HOST:PORT...]); DATA_DIR then holds this node's local mirror.
+    #[arg(long, value_name = "URLS", env = "MLTRACE_LOG", help_heading = "Cluster mode")]
+    pub log: Option<String>,
+    /// The JetStream stream's name (created when missing).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MLTRACE_STREAM",
+        default_value = "mltrace",
+        requires = "log",
+        help_heading = "Cluster mode"
+    )]
+    pub stream: String,
+    /// Replicas of the stream when it is created (default: 3 with three or more servers, else 1).
+    #[arg(long, value_name = "N", env = "MLTRACE_REPLICAS", requires = "log", value_parser = clap::value_parser!(u64).range(1..=5), help_heading = "Cluster mode")]
+    pub replicas: Option<u64>,
+    /// A token for the NATS servers.
+    #[arg(long, value_name = "TOKEN", env = "MLTRACE_NATS_TOKEN", requires = "log", help_heading = "Cluster mode")]
+    pub nats_token: Option<String>,
+    /// A NATS credentials file (JWT and NKey seed).
+    #[arg(long, value_name = "FILE", env = "MLTRACE_NATS_CREDS", requires = "log", help_heading = "Cluster mode")]
+    pub nats_creds: Option<PathBuf>,
+    /// The URL at which the other nodes reach this one (writes are forwarded to the node that
+    /// holds the writer's lease); default http(s)://ADDR, which needs ADDR to be reachable.
+    #[arg(long, value_name = "URL", env = "MLTRACE_ADVERTISE", requires = "log", help_heading = "Cluster mode")]
+    pub advertise: Option<String>,
+    /// Let every node write for itself, racing on the stream, instead of forwarding writes to the
+    /// lease holder (for measuring what conflicts cost).
+    #[arg(long, hide = true, requires = "log")]
+    pub no_write_forwarding: bool,
+}
+
+/// The cluster options of `serve` (and of `cluster status`), checked.
+pub fn cluster_options(
+    log: &str,
+    stream: &str,
+    replicas: Option<u64>,
+    token: Option<String>,
+    creds: Option<PathBuf>,
+    node: &str,
+) -> Result<mltrace_cluster::Options, Usage> {
+    let servers = mltrace_cluster::parse_servers(log).map_err(|e| Usage(e.to_string()))?;
+    mltrace_cluster::check_stream_name(stream).map_err(|e| Usage(e.to_string()))?;
+    let replicas = replicas.map(|r| r as usize).unwrap_or_else(|| mltrace_cluster::default_replicas(servers.len()));
+    Ok(mltrace_cluster::Options {
+        servers,
+        stream: stream.to_string(),
+        replicas,
+        token,
+        creds,
+        node: node.to_string(),
+        forward_writes: true,
+    })
 }
 
 /// Shortest token accepted: an empty or tiny token (`--token ""` when `$(openssl rand -hex 16)`
@@ -90,6 +144,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
+    let cluster = match &args.log {
+        Some(log) => {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let advertise = args.advertise.clone().unwrap_or_else(|| format!("{scheme}://{}", args.addr));
+            if !(advertise.starts_with("http://") || advertise.starts_with("https://")) {
+                return Err(Usage(format!("--advertise `{advertise}` must be an http:// or https:// URL")).into());
+            }
+            let mut opts =
+                cluster_options(log, &args.stream, args.replicas, args.nats_token, args.nats_creds, &advertise)?;
+            opts.forward_writes = !args.no_write_forwarding;
+            Some(std::sync::Arc::new(mltrace_cluster::Connect(opts))
+                as std::sync::Arc<dyn mltrace_api::cluster::ClusterConnect>)
+        }
+        None => None,
+    };
     let cfg = ServeConfig {
         addr: args.addr,
         data_dir: args.data_dir,
@@ -105,6 +174,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         write_stall_timeout: std::time::Duration::from_secs(args.write_timeout_secs),
         signing_key: args.signing_key,
         merkle: !args.no_audit_tree,
+        cluster,
         ..ServeConfig::default()
     };
     run(cfg)?;

@@ -3,14 +3,17 @@
 //! blocking [`HttpClient`](crate::HttpClient), and shares with it what must not differ: the request
 //! of an endpoint ([`Request::of`]), the error of an answer ([`api_error`]), the retry policy
 //! ([`RETRY_PAUSES`]: reads and idempotent writes only, a refused connection reported at once), the
-//! timeouts and the TLS configuration ([`crate::tls`]).
+//! timeouts, the TLS configuration ([`crate::tls`]) and read-your-writes: a write's answer carries
+//! its seq (`Mltrace-Seq`), and later reads pass it as `min_seq`, so that any node of a cluster
+//! answers them only once it has applied the write.
 //!
 //! One client is cheap to clone (the connection pool is shared) and may be used by many tasks at once.
 
 use crate::commands::LoggedRuns;
 use crate::endpoint::Endpoint;
 use crate::http::{
-    CONNECT_TIMEOUT, ERROR_BODY_LIMIT, READ_TIMEOUT, RETRY_PAUSES, Request, USER_AGENT, api_error, innermost,
+    CONNECT_TIMEOUT, ERROR_BODY_LIMIT, READ_TIMEOUT, RETRY_PAUSES, Request, SEQ_HEADER, USER_AGENT, api_error,
+    innermost, min_seq, record_seq,
 };
 use crate::{Error, Result};
 use mltrace_store::model::Logged;
@@ -18,6 +21,8 @@ use mltrace_store::{AsOf, NewRun, Seq};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An async client of one server.
 #[derive(Clone)]
@@ -25,6 +30,8 @@ pub struct AsyncHttpClient {
     base: String,
     token: Option<String>,
     client: reqwest::Client,
+    /// The seq of this client's last write (shared by its clones): reads pass it as `min_seq`.
+    seen: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for AsyncHttpClient {
@@ -54,7 +61,12 @@ impl AsyncHttpClient {
     /// A client of the server at `base` (`http://127.0.0.1:8080`), without a token. Fails only if
     /// the TLS configuration cannot be built.
     pub fn new(base: &str) -> Result<AsyncHttpClient> {
-        Ok(AsyncHttpClient { base: base.trim_end_matches('/').to_string(), token: None, client: client(None)? })
+        Ok(AsyncHttpClient {
+            base: base.trim_end_matches('/').to_string(),
+            token: None,
+            client: client(None)?,
+            seen: Arc::default(),
+        })
     }
 
     /// Sends `Authorization: Bearer <token>` with every request.
@@ -70,6 +82,13 @@ impl AsyncHttpClient {
             self.client = client(ca)?;
         }
         Ok(self)
+    }
+
+    /// The seq of this client's last acknowledged write (0: none yet); its reads wait until the
+    /// server has applied it (`min_seq`), which gives read-your-writes on any node of a cluster,
+    /// as with the blocking client.
+    pub fn last_write_seq(&self) -> u64 {
+        self.seen.load(Ordering::Acquire)
     }
 
     /// The server's base URL.
@@ -164,6 +183,9 @@ impl AsyncHttpClient {
         let mut attempt = 0;
         loop {
             let mut req = self.client.request(method.clone(), &url).query(&call.query);
+            if let Some(seq) = min_seq(&self.seen, call.method) {
+                req = req.query(&[("min_seq", seq)]);
+            }
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t);
             }
@@ -171,7 +193,11 @@ impl AsyncHttpClient {
                 req = req.header(reqwest::header::CONTENT_TYPE, *ctype).body(bytes.clone());
             }
             match req.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) if resp.status().is_success() => {
+                    let seq = resp.headers().get(SEQ_HEADER).and_then(|v| v.to_str().ok());
+                    record_seq(&self.seen, call.method, seq);
+                    return Ok(resp);
+                }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let body = self.read_limited(resp).await;

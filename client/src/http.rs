@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::any::Any;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How much of an error answer is read: the contract's body is small, a proxy's page may not be.
@@ -57,6 +58,27 @@ pub struct HttpClient {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
+    /// The seq of this client's last write (shared by its clones): reads pass it as `min_seq`.
+    seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The header of a write's answer that carries its seq (see `min_seq`).
+pub(crate) const SEQ_HEADER: &str = "mltrace-seq";
+
+/// The `min_seq` a request sends: a read waits for the client's last write (read-your-writes on
+/// any node of a cluster); a write, or a client that has not written, sends none.
+pub(crate) fn min_seq(seen: &AtomicU64, method: &str) -> Option<String> {
+    let seen = seen.load(Ordering::Acquire);
+    (method == "GET" && seen > 0).then(|| seen.to_string())
+}
+
+/// Remembers the seq a write's answer carries in [`SEQ_HEADER`].
+pub(crate) fn record_seq(seen: &AtomicU64, method: &str, header: Option<&str>) {
+    if method != "GET"
+        && let Some(seq) = header.and_then(|v| v.parse::<u64>().ok())
+    {
+        seen.fetch_max(seq, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -130,6 +152,7 @@ impl HttpClient {
             base: base.trim_end_matches('/').to_string(),
             token: None,
             agent: agent(CONNECT_TIMEOUT, READ_TIMEOUT),
+            seen: Default::default(),
         }
     }
 
@@ -147,6 +170,12 @@ impl HttpClient {
             self.agent = builder(CONNECT_TIMEOUT, READ_TIMEOUT).tls_config(tls).build();
         }
         Ok(self)
+    }
+
+    /// The seq of this client's last acknowledged write (0: none yet); its reads wait until the
+    /// server has applied it (`min_seq`), which gives read-your-writes on any node of a cluster.
+    pub fn last_write_seq(&self) -> u64 {
+        self.seen.load(Ordering::Acquire)
     }
 
     /// The server's base URL.
@@ -205,6 +234,9 @@ impl HttpClient {
             for (k, v) in &call.query {
                 req = req.query(k, v);
             }
+            if let Some(seq) = min_seq(&self.seen, call.method) {
+                req = req.query("min_seq", &seq);
+            }
             if let Some(t) = &self.token {
                 req = req.set("Authorization", &format!("Bearer {t}"));
             }
@@ -213,7 +245,10 @@ impl HttpClient {
                 None => req.call(),
             };
             match result {
-                Ok(resp) => return Ok(resp),
+                Ok(resp) => {
+                    record_seq(&self.seen, call.method, resp.header(SEQ_HEADER));
+                    return Ok(resp);
+                }
                 Err(ureq::Error::Status(status, resp)) => return Err(self.api_error(status, resp)),
                 Err(ureq::Error::Transport(t)) => {
                     // A refused connection means no server: retrying only delays the message.
@@ -343,6 +378,27 @@ mod tests {
         run.idempotency_key = Some("k1".into());
         let back = NewRun::from_json(&json!(run)).unwrap();
         assert_eq!(back, run);
+    }
+
+    #[test]
+    fn reads_carry_the_last_write_seq_and_writes_do_not() {
+        let seen = AtomicU64::new(0);
+        assert_eq!(min_seq(&seen, "GET"), None, "no write yet");
+        record_seq(&seen, "POST", Some("7"));
+        record_seq(&seen, "PUT", Some("5"));
+        record_seq(&seen, "GET", Some("9"));
+        record_seq(&seen, "POST", Some("soon"));
+        assert_eq!(min_seq(&seen, "GET").as_deref(), Some("7"), "the highest seq a write answered");
+        assert_eq!(min_seq(&seen, "POST"), None);
+    }
+
+    #[test]
+    fn an_error_answer_keeps_the_field_or_the_first_line() {
+        let e = api_error("http://h", 400, r#"{"error":{"code":"invalid_argument","message":"bad","field":"limit"}}"#);
+        assert_eq!((e.code(), e.field(), e.to_string().as_str()), ("invalid_argument", Some("limit"), "bad"));
+        let e = api_error("http://h", 502, "<html>Bad Gateway</html>\nmore");
+        assert_eq!(e.code(), "http_502");
+        assert_eq!(e.to_string(), "the server at http://h answered HTTP 502: <html>Bad Gateway</html>");
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Error {
             Error::Store(e) => match e {
                 StoreError::Invalid { .. } => "invalid_argument",
                 StoreError::NotFound { .. } => "not_found",
-                StoreError::Unavailable(_) => "unavailable",
+                StoreError::Unavailable(_) | StoreError::Conflict(_) => "unavailable",
                 StoreError::Locked { .. } => "conflict",
                 StoreError::Corrupt { .. } | StoreError::Io { .. } => "internal",
             },

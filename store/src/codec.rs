@@ -186,6 +186,19 @@ fn encode_record_within(event: &Event, batch_end: bool, out: &mut Vec<u8>, max: 
     Ok(out.len() - start)
 }
 
+/// Sets the batch-end flag of the record that starts `record` (as [`encode_record`] framed it) and
+/// checksums it again: the flag is under the checksum.
+pub fn mark_batch_end(record: &mut [u8]) {
+    if record.len() < FRAME_LEN {
+        return;
+    }
+    let len = u32_at(record, 4) as usize;
+    let Some(end) = FRAME_LEN.checked_add(len).filter(|&e| e <= record.len()) else { return };
+    record[8] |= FLAG_BATCH_END;
+    let crc = crc32fast::hash(&record[4..end]);
+    record[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// One record found in a buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Frame<'a> {

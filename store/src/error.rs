@@ -25,6 +25,10 @@ pub enum StoreError {
     /// Writes are refused: an fsync failed, the disk is full, or the store is read-only.
     #[error("writes are unavailable: {0}")]
     Unavailable(String),
+    /// A conditional append found that the shared log moved on (another node appended first).
+    /// Nothing was written; catching up and trying again resolves it.
+    #[error("write conflict: {0}")]
+    Conflict(String),
     /// Another process holds the data directory for writing.
     #[error("the data directory {dir} is in use by another writer ({holder}); stop it or use it through its server")]
     Locked {

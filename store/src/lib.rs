@@ -25,6 +25,7 @@
 //! | [`names`]  | the name rules and the interner                                          |
 //! | [`openlineage`] | OpenLineage events: checks, what we take from them, the naming rules |
 //! | [`time`]   | timestamps and `as_of`                                                    |
+//! | [`upstream`] | the log backend seam: a shared log (JetStream) this store mirrors       |
 //!
 //! # Example
 //!
@@ -58,6 +59,7 @@ mod state;
 pub mod storage;
 pub mod store;
 pub mod time;
+pub mod upstream;
 pub mod wire;
 
 pub use error::{Result, StoreError};
@@ -67,3 +69,4 @@ pub use log::{FsyncPolicy, LogOptions, Recovery, VerifyReport, verify};
 pub use query::{DEFAULT_TRACE_LIMIT, Lineage, Reader};
 pub use store::Store;
 pub use time::{AsOf, Timestamp};
+pub use upstream::LogBackend;

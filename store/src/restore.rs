@@ -15,7 +15,8 @@ use crate::event::{
 };
 use crate::ingest::{opt_str, req_str, req_time, wrong_type};
 use crate::names::check_name;
-use crate::store::Store;
+use crate::state::State;
+use crate::store::{Batch, Store};
 use crate::time::Timestamp;
 use crate::{Result, Seq, StoreError};
 use hashbrown::HashSet;
@@ -24,10 +25,30 @@ use serde_json::{Map, Value};
 impl Store {
     /// Appends exported events verbatim, all or nothing; answers the last seq.
     pub fn restore(&self, events: Vec<Event>) -> Result<Seq> {
+        self.restore_checked(None, events)
+    }
+
+    /// [`Store::restore`], refused with [`StoreError::Conflict`] unless the log's last seq is
+    /// `expected` (when given).
+    pub(crate) fn restore_checked(&self, expected: Option<Seq>, events: Vec<Event>) -> Result<Seq> {
         if events.is_empty() {
             return Err(StoreError::invalid("events", "there are no events to restore"));
         }
-        self.write(move |st, batch| {
+        self.write(Store::restore_build(expected, events))
+    }
+
+    /// The checks and the appending of a restore, as a write's build step.
+    pub(crate) fn restore_build(
+        expected: Option<Seq>,
+        events: Vec<Event>,
+    ) -> impl FnOnce(&mut State, &mut Batch) -> Result<(Seq, Seq)> {
+        move |st, batch| {
+            if let Some(after) = expected.filter(|&a| a != st.last_seq) {
+                return Err(StoreError::Conflict(format!(
+                    "the log moved on: its last event is {}, not {after}; catch up and try again",
+                    st.last_seq
+                )));
+            }
             let mut seq = st.last_seq;
             let mut at = st.last_time();
             let mut runs = st.runs.len() as u32;
@@ -154,7 +175,7 @@ impl Store {
                 batch.push_event(st, e);
             }
             Ok((last, 0))
-        })
+        }
     }
 }
 

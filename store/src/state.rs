@@ -379,19 +379,20 @@ impl State {
         list: &'n [crate::ingest::IoSpec],
         seen: &mut HashSet<&'n str>,
         kinds: &mut HashMap<&'n str, IoType>,
-    ) -> Vec<(usize, IoType)> {
+    ) -> Vec<(usize, IoType, Option<u32>)> {
         seen.clear();
         list.iter()
             .enumerate()
             .filter(|(_, io)| seen.insert(io.name.as_str()))
             .map(|(i, io)| {
-                let kind = match self.io_names.get(&io.name) {
+                let known = self.io_names.get(&io.name);
+                let kind = match known {
                     Some(known) => self.io[known as usize].kind,
                     None => *kinds
                         .entry(io.name.as_str())
                         .or_insert_with(|| io.kind.unwrap_or_else(|| IoType::infer(&io.name))),
                 };
-                (i, kind)
+                (i, kind, known)
             })
             .collect()
     }
@@ -409,9 +410,11 @@ impl State {
             let keep_out = self.select_io(&new.outputs, &mut seen, &mut kinds);
             (keep_in, keep_out)
         };
-        let take = |list: &mut Vec<crate::ingest::IoSpec>, keep: Vec<(usize, IoType)>| -> Vec<IoRecord> {
+        // The ids of the inputs already known, looked up once while choosing.
+        let input_ids: Vec<Option<u32>> = keep_in.iter().map(|&(_, _, id)| id).collect();
+        let take = |list: &mut Vec<crate::ingest::IoSpec>, keep: Vec<(usize, IoType, Option<u32>)>| -> Vec<IoRecord> {
             keep.into_iter()
-                .map(|(i, kind)| {
+                .map(|(i, kind, _)| {
                     let io = std::mem::take(&mut list[i]);
                     IoRecord { name: io.name, hash: io.hash, kind, producer: None }
                 })
@@ -422,8 +425,8 @@ impl State {
 
         let mut deps: Vec<Dependency> = Vec::new();
         if new.dependencies_from_inputs {
-            for input in &mut inputs {
-                let Some(io) = self.io_names.get(&input.name) else { continue };
+            for (input, known) in inputs.iter_mut().zip(input_ids) {
+                let Some(io) = known else { continue };
                 let entry = &self.io[io as usize];
                 let hashed = input.hash.as_deref().map(fingerprint).and_then(|fp| {
                     if fp == entry.latest_hash {

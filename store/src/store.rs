@@ -19,17 +19,19 @@ use crate::time::{AsOf, Timestamp};
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
 use crate::storage::{Fs, Storage};
+use crate::upstream::LogBackend;
 use hashbrown::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 
 /// An open data directory.
 pub struct Store {
     pub(crate) log: Log,
     state: RwLock<State>,
-    writer: Mutex<()>,
+    /// Held by one write at a time; holds the thread that encodes its events.
+    writer: Mutex<Pipe>,
     visible: AtomicU64,
     /// Signs tree heads; `None` only for a read-only open of a directory that has no key yet.
     pub(crate) key: Option<crate::audit::AuditKey>,
@@ -37,27 +39,169 @@ pub struct Store {
     /// The last seq the newest checkpoint covers (0: none), so that whoever holds the store knows
     /// how long the next open's replay would be.
     checkpointed: AtomicU64,
+    /// The shared log this store mirrors, if any (see [`crate::upstream`]).
+    upstream: OnceLock<Arc<dyn LogBackend>>,
 }
 
-/// Events being prepared by one write; each is applied to the state as it is added.
+/// Events go to the encoding thread in chunks of this many; a write of fewer (a single run, a
+/// flag) is encoded by the writer itself, since a handoff would cost more than it saves.
+const ENCODE_CHUNK: usize = 128;
+
+/// Work for the encoding thread: one write is `Start`, any number of `Events`, then `Finish`.
+enum Job {
+    /// A new batch, with a buffer to encode into.
+    Start(Vec<u8>),
+    Events(Vec<Event>),
+    Finish,
+}
+
+/// What the encoding thread answers at `Finish`: the framed batch, the audit tree's leaves, and the
+/// events themselves, handed back so that the writer frees them (after its lock) from the
+/// allocator arena it made them in, instead of two threads contending for one arena.
+type Encoded = std::result::Result<(crate::log::Encoded, Vec<crate::audit::Hash>, Vec<Vec<Event>>), String>;
+
+/// The encoding thread of a writable store: it frames, checksums and hashes (for the audit tree)
+/// a large write's events while the writer is still resolving and applying the write's later
+/// events, so that only the `pwrite` is left for the writer once it is done.
+/// Ends when the store (and with it the sender) is dropped.
+struct Pipe {
+    thread: Option<(mpsc::SyncSender<Job>, mpsc::Receiver<Encoded>)>,
+}
+
+impl Pipe {
+    fn start(merkle: bool) -> Pipe {
+        let (jobs, work) = mpsc::sync_channel::<Job>(8);
+        let (answer, answers) = mpsc::sync_channel::<Encoded>(1);
+        let spawned = std::thread::Builder::new().name("mltrace-encode".into()).spawn(move || {
+            type Current = (crate::log::Encoder, Vec<crate::audit::Hash>, Option<String>, Vec<Vec<Event>>);
+            let mut current: Option<Current> = None;
+            for job in work {
+                match job {
+                    Job::Start(buf) => {
+                        current = Some((crate::log::Encoder::with_buffer(buf), Vec::new(), None, Vec::new()))
+                    }
+                    Job::Events(events) => {
+                        let Some((enc, leaves, failed, spent)) = current.as_mut() else { continue };
+                        for e in &events {
+                            if failed.is_none()
+                                && let Err(why) = enc.push(e, &mut |p| {
+                                    if merkle {
+                                        leaves.push(crate::audit::leaf_hash(p));
+                                    }
+                                })
+                            {
+                                *failed = Some(why);
+                            }
+                        }
+                        spent.push(events);
+                    }
+                    Job::Finish => {
+                        let out = match current.take() {
+                            Some((enc, leaves, None, spent)) => Ok((enc.finish(), leaves, spent)),
+                            Some((_, _, Some(why), _)) => Err(why),
+                            None => Err("the encoding thread got no batch".into()),
+                        };
+                        if answer.send(out).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => Pipe { thread: Some((jobs, answers)) },
+            // Without the thread, every write encodes its own events.
+            Err(e) => {
+                tracing::warn!("no encoding thread ({e}); writers encode their own batches");
+                Pipe { thread: None }
+            }
+        }
+    }
+}
+
+/// Events being prepared by one write; each is applied to the state as it is added, and large
+/// writes hand them on to the encoding thread in chunks as they come.
 pub(crate) struct Batch {
+    /// Events not (yet) handed on.
     events: Vec<Event>,
     pub(crate) at: i64,
+    jobs: Option<mpsc::SyncSender<Job>>,
+    /// A buffer to encode into, until the batch starts on the encoding thread.
+    buf: Option<Vec<u8>>,
+    handed_on: usize,
+    count: usize,
+    last: Seq,
+    /// The encoding thread went away (it panicked): the write fails and is undone.
+    lost: bool,
 }
 
 impl Batch {
     /// Adds an event made elsewhere (a restored export), seq and time as they are.
     pub(crate) fn push_event(&mut self, st: &mut State, event: Event) {
         st.apply(&event.as_ref(), Loc::PENDING);
-        self.events.push(event);
+        self.add(event);
     }
 
     pub(crate) fn push(&mut self, st: &mut State, kind: EventKind) -> Seq {
         let event = Event { seq: st.last_seq + 1, at: self.at, kind };
         st.apply(&event.as_ref(), Loc::PENDING);
         let seq = event.seq;
-        self.events.push(event);
+        self.add(event);
         seq
+    }
+
+    fn add(&mut self, event: Event) {
+        self.count += 1;
+        self.last = event.seq;
+        self.events.push(event);
+        if self.events.len() >= ENCODE_CHUNK {
+            self.hand_on();
+        }
+    }
+
+    /// Sends the events so far to the encoding thread, if there is one.
+    fn hand_on(&mut self) {
+        let Some(jobs) = &self.jobs else { return };
+        if let Some(buf) = self.buf.take()
+            && jobs.send(Job::Start(buf)).is_err()
+        {
+            self.lost = true;
+        }
+        let n = self.events.len();
+        if jobs.send(Job::Events(std::mem::replace(&mut self.events, Vec::with_capacity(ENCODE_CHUNK)))).is_err() {
+            self.lost = true;
+        }
+        self.handed_on += n;
+    }
+
+    /// The batch's records and audit leaves, encoded here or by the encoding thread.
+    fn encode(&mut self, merkle: bool, answers: Option<&mpsc::Receiver<Encoded>>) -> Encoded {
+        if self.handed_on == 0 {
+            let mut enc = crate::log::Encoder::with_buffer(self.buf.take().unwrap_or_default());
+            let mut leaves = Vec::with_capacity(if merkle { self.events.len() } else { 0 });
+            for e in &self.events {
+                enc.push(e, &mut |p| {
+                    if merkle {
+                        leaves.push(crate::audit::leaf_hash(p));
+                    }
+                })?;
+            }
+            return Ok((enc.finish(), leaves, Vec::new()));
+        }
+        if !self.events.is_empty() {
+            self.hand_on();
+        }
+        let finished = self.jobs.as_ref().is_some_and(|jobs| jobs.send(Job::Finish).is_ok());
+        match answers {
+            Some(answers) if finished && !self.lost => answers.recv().unwrap_or_else(|_| {
+                self.lost = true;
+                Err("the encoding thread is gone".into())
+            }),
+            _ => {
+                self.lost = true;
+                Err("the encoding thread is gone".into())
+            }
+        }
     }
 }
 
@@ -139,14 +283,16 @@ impl Store {
         }
         let key = crate::audit::open_key(dir, &log.options())?;
         let visible = AtomicU64::new(state.last_seq);
+        let pipe = if log.options().read_only { Pipe { thread: None } } else { Pipe::start(merkle) };
         let store = Store {
             log,
             state: RwLock::new(state),
-            writer: Mutex::new(()),
+            writer: Mutex::new(pipe),
             visible,
             key,
             merkle,
             checkpointed: AtomicU64::new(checkpointed),
+            upstream: OnceLock::new(),
         };
         Ok((store, recovery))
     }
@@ -295,27 +441,165 @@ impl Store {
     /// Runs one write: `build` checks the request against the state, then adds events; the batch is
     /// written, made durable, and becomes visible. `build` must fail before adding any event.
     pub(crate) fn write<T>(&self, build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>) -> Result<T> {
-        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(why) = self.log.failure() {
             return Err(StoreError::Unavailable(why));
         }
+        let up = self.upstream.get().map(|u| &**u);
+        if let Some(up) = up {
+            // Resolve against everything the shared log already holds, so that the conditional
+            // append below fails only on a true race with another node.
+            self.catch_up_locked(&mut guard, up)?;
+        }
+        let (answer, last) = self.append_locked(&mut guard, build, up)?;
+        drop(guard);
+        self.publish_visible(last)?;
+        Ok(answer)
+    }
+
+    /// [`Store::write`], resolved again after a conflict on the shared log (the build step is
+    /// run once per attempt, each time against the caught-up state).
+    pub(crate) fn write_again<T>(
+        &self,
+        mut build: impl FnMut(&mut State, &mut Batch) -> Result<(T, Seq)>,
+    ) -> Result<T> {
+        self.retry_conflicts(|| self.write(&mut build))
+    }
+
+    /// Runs `attempt` again while it fails with a conflict on the shared log: each attempt
+    /// catches up first, so only a node that keeps losing the race to others gives up.
+    pub(crate) fn retry_conflicts<T>(&self, mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+        const ATTEMPTS: usize = 32;
+        let mut tries = 1;
+        loop {
+            match attempt() {
+                Err(StoreError::Conflict(_)) if tries < ATTEMPTS => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits until the events up to `last` are durable, then shows them to readers.
+    fn publish_visible(&self, last: Seq) -> Result<()> {
+        if last > 0 {
+            self.log.wait_durable(last)?;
+            self.visible.fetch_max(last, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Applies what the upstream log holds beyond the state; the writer lock is held.
+    fn catch_up_locked(&self, pipe: &mut Pipe, up: &dyn LogBackend) -> Result<()> {
+        loop {
+            let after = self.state().last_seq;
+            let events = up.read(after, 65_536, std::time::Duration::ZERO)?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let (_, last) = self.append_locked(pipe, Store::restore_build(Some(after), events), None)?;
+            self.publish_visible(last)?;
+        }
+    }
+
+    /// [`Store::apply_upstream`]: events already in the shared log, appended locally only.
+    pub(crate) fn apply_from_upstream(&self, mut events: Vec<Event>) -> Result<Seq> {
+        if events.last().is_some_and(|e| e.seq <= self.last_seq()) {
+            // All applied already (this node's own write coming back): no need for the lock.
+            return Ok(self.last_seq());
+        }
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = self.log.failure() {
+            return Err(StoreError::Unavailable(why));
+        }
+        let after = self.state().last_seq;
+        // A write of this node may have applied some of them already (its own batch coming back).
+        events.retain(|e| e.seq > after);
+        if events.is_empty() {
+            return Ok(after);
+        }
+        let (last, _) = self.append_locked(&mut guard, Store::restore_build(Some(after), events), None)?;
+        drop(guard);
+        self.publish_visible(last)?;
+        Ok(last)
+    }
+
+    /// The shared log this store mirrors, if any.
+    pub fn upstream(&self) -> Option<&dyn LogBackend> {
+        self.upstream.get().map(|u| &**u)
+    }
+
+    /// Makes this store the local mirror of a shared log: from now on every write is appended
+    /// there first (see [`crate::upstream`]). Set once, before serving writes.
+    pub fn set_upstream(&self, up: Arc<dyn LogBackend>) -> Result<()> {
+        self.upstream.set(up).map_err(|_| StoreError::Unavailable("the store already has an upstream log".into()))
+    }
+
+    /// The body of a write, with the writer lock held: build, send upstream when there is one,
+    /// append locally. Answers the build's answer and the seq to wait for.
+    fn append_locked<T>(
+        &self,
+        pipe: &mut Pipe,
+        build: impl FnOnce(&mut State, &mut Batch) -> Result<(T, Seq)>,
+        up: Option<&dyn LogBackend>,
+    ) -> Result<(T, Seq)> {
         let mut st = self.state_mut();
         let before = st.last_seq;
-        let mut batch = Batch { events: Vec::new(), at: Timestamp::now().0.max(st.last_time()) };
-        let (answer, wait_for) = build(&mut st, &mut batch)?;
+        let (jobs, answers) = match &pipe.thread {
+            Some((jobs, answers)) => (Some(jobs.clone()), Some(answers)),
+            None => (None, None),
+        };
+        let mut batch = Batch {
+            events: Vec::new(),
+            at: Timestamp::now().0.max(st.last_time()),
+            jobs,
+            buf: Some(self.log.spare_buffer()),
+            handed_on: 0,
+            count: 0,
+            last: 0,
+            lost: false,
+        };
+        let built = build(&mut st, &mut batch);
         drop(st);
-        if !batch.events.is_empty() {
-            let mut leaves = Vec::with_capacity(if self.merkle { batch.events.len() } else { 0 });
-            let appended = self.log.append_with(&batch.events, |payload| {
-                if self.merkle {
-                    leaves.push(crate::audit::leaf_hash(payload));
+        let (answer, wait_for) = match built {
+            Ok(done) => done,
+            Err(e) => {
+                // `build` adds no event before it fails; should one have gone to the encoding
+                // thread anyway, its answer is collected so that the next write starts clean.
+                if batch.handed_on > 0 {
+                    let _ = batch.encode(self.merkle, answers);
                 }
+                return Err(e);
+            }
+        };
+        // Events back from the encoding thread: freed at the end, outside the writer lock.
+        let mut _spent = Vec::new();
+        if batch.count > 0 {
+            let first = batch.last + 1 - batch.count as u64;
+            let encoded = batch.encode(self.merkle, answers).map_err(|why| StoreError::invalid("", why));
+            if batch.lost {
+                // The thread died (a panic): later writes encode their own events.
+                pipe.thread = None;
+            }
+            let appended = encoded.and_then(|(encoded, leaves, mut spent)| {
+                if let Some(up) = up {
+                    // The shared log takes the batch first: only what it holds may be appended here.
+                    let events: Vec<Event> = if batch.handed_on == 0 {
+                        std::mem::take(&mut batch.events)
+                    } else {
+                        spent.drain(..).flatten().collect()
+                    };
+                    let sent = up.append(before, &events);
+                    spent.push(events);
+                    sent?;
+                }
+                Ok((self.log.append_encoded(encoded)?, leaves, spent))
             });
             match appended {
-                Ok(locs) => {
+                Ok((locs, leaves, spent)) => {
+                    _spent = spent;
                     let mut st = self.state_mut();
-                    for (e, loc) in batch.events.iter().zip(locs) {
-                        st.set_loc(e.seq, loc);
+                    for (i, loc) in locs.into_iter().enumerate() {
+                        st.set_loc(first + i as u64, loc);
                     }
                     leaves.into_iter().for_each(|l| st.tree.push(l));
                 }
@@ -325,13 +609,7 @@ impl Store {
                 }
             }
         }
-        drop(guard);
-        let last = batch.events.last().map(|e| e.seq).unwrap_or(0).max(wait_for);
-        if last > 0 {
-            self.log.wait_durable(last)?;
-            self.visible.fetch_max(last, Ordering::AcqRel);
-        }
-        Ok(answer)
+        Ok((answer, batch.last.max(wait_for)))
     }
 
     /// After a failed write (say, a full disk) the state holds events the log does not: rebuild it
@@ -380,6 +658,15 @@ impl Store {
         for (i, r) in runs.iter().enumerate() {
             r.check().map_err(|e| at(i, e))?;
         }
+        if self.upstream().is_some() {
+            // The runs are resolved again after a conflict, so each attempt takes a copy.
+            return self.retry_conflicts(|| self.log_checked_runs(runs.clone(), batched));
+        }
+        self.log_checked_runs(runs, batched)
+    }
+
+    fn log_checked_runs(&self, runs: Vec<NewRun>, batched: bool) -> Result<Vec<Logged>> {
+        let at = |i: usize, e: StoreError| if batched { e.within(&format!("runs[{i}]")) } else { e };
         self.write(move |st, batch| {
             // Everything that depends on the state is checked before the first event is added.
             let mut known_components: HashSet<&str> = HashSet::new();
@@ -479,7 +766,7 @@ impl Store {
             check_name("owner", "owner", owner)?;
         }
         check_tags(tags)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             batch.push(
                 st,
                 EventKind::ComponentRegistered {
@@ -498,7 +785,7 @@ impl Store {
     pub fn tag_component(&self, name: &str, tags: &[String]) -> Result<ComponentView> {
         check_name("name", "component", name)?;
         check_tags(tags)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Components come into being by registration or a first run; tagging a misspelt name
             // must not silently create a new one.
             if st.comp_names.get(name).is_none() {
@@ -520,7 +807,7 @@ impl Store {
     /// Replaces a run's notes.
     pub fn set_notes(&self, run: RunId, notes: &str) -> Result<()> {
         check_text("notes", notes, MAX_TEXT_BYTES)?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             if st.row(run).is_none() {
                 return Err(StoreError::not_found("id", format!("run {run} does not exist")));
             }
@@ -545,7 +832,7 @@ impl Store {
             check_name("by", "user", b)?;
         }
         let names = dedup(outputs);
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Checked on the request as given, not deduplicated, so that the error names the
             // caller's own index (`outputs[2]` in [a, a, unknown]).
             check_known(st, outputs)?;
@@ -567,7 +854,7 @@ impl Store {
             check_name(&format!("outputs[{i}]"), "output", o)?;
         }
         let names = dedup(outputs);
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             // Checked on the request as given, not deduplicated, so that the error names the
             // caller's own index (`outputs[2]` in [a, a, unknown]).
             check_known(st, outputs)?;
@@ -585,7 +872,7 @@ impl Store {
 
     /// Unflags everything; answers what was flagged.
     pub fn unflag_all(&self) -> Result<Vec<String>> {
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             let mut was: Vec<(u64, String)> =
                 st.flagged.iter().map(|(&id, f)| (f.seq, st.io_names.name(id).to_string())).collect();
             was.sort();
@@ -601,6 +888,13 @@ impl Store {
     /// stored as received with what it did to its run, preceded by a registration when its job
     /// facets change the component and followed by a flag when it carries our flag facet.
     pub fn log_lineage(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
+        if self.upstream().is_some() {
+            return self.retry_conflicts(|| self.log_lineage_once(events.clone()));
+        }
+        self.log_lineage_once(events)
+    }
+
+    fn log_lineage_once(&self, events: Vec<crate::openlineage::LineageEvent>) -> Result<Vec<LineageLogged>> {
         use crate::state::lineage::Planned;
         self.write(move |st, batch| {
             // Everything that can refuse the batch is checked before the first event is added.

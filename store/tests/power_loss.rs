@@ -240,3 +240,67 @@ fn a_failed_write_or_fsync_at_every_operation_loses_nothing_acknowledged_and_a_f
     }
     assert!(permanent > 5, "only {permanent} failures stopped writes: the fsync failures were not injected");
 }
+
+/// Batches of 300 runs: their events are framed and checksummed on the store's encoding thread
+/// (in chunks of 128) while the writer is still resolving the batch's later runs. A write that
+/// fails there (nothing written, or half of it) must be undone like any other: the runs of the
+/// failed batch are not in the state, later batches get the right seqs, and after a power cut the
+/// reopened store holds exactly what was acknowledged, in the same order as a clean run.
+#[test]
+fn a_failed_write_of_a_batch_encoded_on_the_encoding_thread_is_undone() {
+    let t = Timestamp(1_700_000_000_000);
+    let batch = |b: usize| -> Vec<NewRun> {
+        (0..300)
+            .map(|i| {
+                let input = if i == 0 { format!("seed-{b}") } else { format!("big-{b}-{}", i - 1) };
+                NewRun::new("big", t, t).inputs([input.as_str()]).outputs([format!("big-{b}-{i}").as_str()])
+            })
+            .collect()
+    };
+    let opts = || LogOptions { segment_bytes: 64 * 1024, fsync: FsyncPolicy::Always, ..LogOptions::default() };
+    let open = |disk: &SimStorage| Store::open_on(Arc::new(disk.clone()), Path::new(DIR), opts());
+    let clean = SimStorage::new();
+    let (store, _) = open(&clean).expect("open");
+    for b in 0..4 {
+        store.log_runs(&batch(b)).expect("a clean write");
+    }
+    let reference = events(&store);
+    drop(store);
+    let ops = clean.op_kinds();
+    let mut failed_writes = 0;
+    for (n, kind) in ops.iter().enumerate().filter(|(_, k)| **k == OpKind::Write) {
+        for partial in [false, true] {
+            let disk = SimStorage::new();
+            disk.fail_op(n as u64);
+            if partial {
+                disk.partial_writes();
+            }
+            let Ok((store, _)) = open(&disk) else { continue };
+            let mut acked = Vec::new();
+            for b in 0..4 {
+                let before = store.last_seq();
+                match store.log_runs(&batch(b)) {
+                    Ok(logged) => {
+                        assert_eq!(logged.len(), 300);
+                        assert_eq!(logged[0].seq, before + 1, "op {n}: the batch follows what was acknowledged");
+                        acked.push(b);
+                    }
+                    Err(_) => {
+                        failed_writes += 1;
+                        assert_eq!(store.last_seq(), before, "op {n} ({kind:?}): a failed batch is not visible");
+                        let runs = store.reader(None).stats().runs;
+                        assert_eq!(runs as usize, acked.len() * 300, "op {n}: the failed batch left no run");
+                    }
+                }
+            }
+            let got = events(&store);
+            drop(store);
+            let (store, _) = open(&disk.power_cut(0, false)).expect("reopen");
+            assert_eq!(events(&store)[..], got[..], "op {n}: the log holds what the store acknowledged");
+            if acked.len() == 4 {
+                assert_eq!(got, reference, "op {n}: nothing failed, so the log is the clean one");
+            }
+        }
+    }
+    assert!(failed_writes >= 4, "only {failed_writes} batch writes failed: the failures were not injected");
+}

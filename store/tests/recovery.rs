@@ -192,3 +192,63 @@ fn audit_proofs_read_blocks_across_segments_and_every_open_keeps_the_root() {
     let report = mltrace_store::audit::verify_dir(dir.path(), None, |_, _| {}).expect("verify");
     assert_eq!((report.heads, report.log.last_seq), (1, last + 1), "the checkpoint's head, and it matches");
 }
+
+/// A segment of more than a megabyte is decoded on a second thread while the events are applied:
+/// it must answer as the records say, and damage or a torn tail in it must be found as in a short
+/// one (the tests above use 4 KiB segments, which are decoded in place).
+#[test]
+fn a_long_segment_decoded_on_a_second_thread_opens_and_reports_damage_as_a_short_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let big = LogOptions { fsync: mltrace_store::FsyncPolicy::Never, ..LogOptions::default() };
+    let (store, _) = Store::open(&data, big.clone()).expect("open");
+    let t = Timestamp(1_700_000_000_000);
+    for b in 0..12 {
+        let runs: Vec<NewRun> = (0..1000)
+            .map(|i| {
+                let n = b * 1000 + i;
+                let mut r = NewRun::new(&format!("c{}", n % 3), t, t).outputs([format!("out-{n}").as_str()]);
+                if n > 0 {
+                    r = r.inputs([format!("out-{}", n - 1).as_str()]);
+                }
+                r
+            })
+            .collect();
+        store.log_runs(&runs).expect("log");
+    }
+    store.flag(&["out-11999".to_string()], Some("bad"), None).expect("flag");
+    let expected = answers(&store);
+    drop(store);
+    let segment = data.join("log").join("00000001.seg");
+    let bytes = std::fs::read(&segment).expect("segment");
+    assert!(bytes.len() > 2 << 20, "the segment is long enough to be decoded on a second thread");
+
+    let (store, recovery) = Store::open(&data, big.clone()).expect("reopen");
+    assert!(recovery.torn_tail.is_none());
+    assert_eq!(answers(&store), expected, "a replay through the decoding thread answers the same");
+    drop(store);
+
+    // A flipped byte in the middle of the segment is damage, reported at its record.
+    let mut damaged = bytes.clone();
+    let middle = bytes.len() / 2;
+    damaged[middle] ^= 0x5a;
+    std::fs::write(&segment, &damaged).expect("write");
+    match Store::open(&data, big.clone()) {
+        Err(mltrace_store::StoreError::Corrupt { offset, .. }) => {
+            assert!(
+                offset as usize <= middle && middle - (offset as usize) < 2048,
+                "damage at {middle}, reported at {offset}"
+            )
+        }
+        Err(e) => panic!("expected a corrupt record, got {e}"),
+        Ok(_) => panic!("a damaged record in the middle of a long segment was not found"),
+    }
+
+    // A tail cut inside the last record (the flag's): its batch is dropped whole, and reported.
+    std::fs::write(&segment, &bytes[..bytes.len() - 10]).expect("write");
+    let (store, recovery) = Store::open(&data, big).expect("open with a torn tail");
+    let torn = recovery.torn_tail.expect("the torn tail is reported");
+    assert!(torn.bytes_dropped > 10, "the whole last record went: {} bytes", torn.bytes_dropped);
+    assert_eq!(store.reader(None).stats().runs, 12_000, "every batch of runs remains");
+    assert_eq!(store.reader(None).flags().len(), 0, "the flag, the last batch, was cut off");
+}

@@ -16,6 +16,18 @@ pub fn binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/mltrace")
 }
 
+/// `MLTRACE_TEST_LOG=nats://...` runs every server of the suite as a cluster node on that NATS
+/// server, with a stream of its own per data directory (so that a restart finds its stream again).
+fn cluster_args(dir: &Path) -> Vec<String> {
+    match std::env::var("MLTRACE_TEST_LOG") {
+        Ok(log) if !log.is_empty() => {
+            let stream = format!("e2e-{:08x}", crc32fast::hash(dir.as_os_str().as_encoded_bytes()));
+            vec!["--log".into(), log, "--stream".into(), stream]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// A free port on 127.0.0.1 (bound and released; the server binds it right after).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
@@ -41,6 +53,7 @@ impl Server {
             .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(dir)
             .args(extra)
+            .args(cluster_args(dir))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

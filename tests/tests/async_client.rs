@@ -30,6 +30,9 @@ async fn reads_and_writes_go_through_the_generic_call() {
         .expect("batch logged");
     assert_eq!(batch.len(), 2);
     assert_eq!(batch[0].dependencies, vec![a.id], "train depends on featuregen");
+    // Read-your-writes: the client keeps the seq of its last write (`Mltrace-Seq`) and reads with
+    // it as `min_seq`, which the server accepts since it has applied it.
+    assert_eq!(c.last_write_seq(), batch[1].seq);
 
     let recent = c.call(&Recent { limit: 10, before: None, as_of: None }).await.expect("recent");
     assert_eq!(recent.runs.iter().map(|r| r.component.as_str()).collect::<Vec<_>>(), ["eval", "train", "featuregen"]);

@@ -20,6 +20,13 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         body["status"] = json!("degraded");
         body["writes"] = json!(format!("unavailable: {why}"));
     }
+    if let Some(cluster) = crate::cluster::health(&state) {
+        if let Some(why) = crate::cluster::writes_refused(&state) {
+            body["status"] = json!("degraded");
+            body["writes"] = json!(format!("unavailable: {why}"));
+        }
+        body["cluster"] = cluster;
+    }
     Json(body)
 }
 

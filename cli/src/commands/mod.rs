@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod cluster;
 pub mod completions;
 pub mod components;
 pub mod exec;

@@ -153,7 +153,7 @@ impl Store {
     pub fn record_head(&self) -> Result<(Seq, TreeHead)> {
         self.check_merkle()?;
         let key = self.signer()?;
-        self.write(|st, batch| {
+        self.write_again(|st, batch| {
             let size = st.last_seq;
             if st.tree.size() != size {
                 return Err(StoreError::Unavailable(format!(

@@ -78,7 +78,7 @@ pub fn error_kind(e: &StoreError) -> String {
     match e {
         StoreError::Invalid { field, .. } => format!("invalid {field}"),
         StoreError::NotFound { field, .. } => format!("not found {field}"),
-        StoreError::Unavailable(_) => "unavailable".into(),
+        StoreError::Unavailable(_) | StoreError::Conflict(_) => "unavailable".into(),
         StoreError::Locked { .. } => "locked".into(),
         StoreError::Corrupt { .. } => "corrupt".into(),
         StoreError::Io { .. } => "io".into(),

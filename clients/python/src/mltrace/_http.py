@@ -195,10 +195,18 @@ def request(
     return _send(where, method, path, params, payload, retries, raw)
 
 
+# The seq of this process's last write to each server: reads pass it as ``min_seq``, so that a
+# pipeline reads its own writes on any node of a cluster.
+_last_write_seq: Dict[str, int] = {}
+
+
 def _send(base: str, method: str, path: str, params: Params, payload: Optional[bytes],
           retries: Optional[int], raw: bool) -> Any:
     prefix = urlsplit(base).path.rstrip("/")
     target = prefix + path + _query(params)
+    seen = _last_write_seq.get(base, 0)
+    if method == "GET" and seen > 0:
+        target += ("&" if "?" in target else "?") + f"min_seq={seen}"
     headers = {
         "Accept": "application/json",
         "User-Agent": f"mltrace-python/{__version__}",
@@ -219,6 +227,10 @@ def _send(base: str, method: str, path: str, params: Params, payload: Optional[b
             resp = conn.getresponse()
             data = resp.read()
             status = resp.status
+            if method != "GET" and status < 400:
+                seq = resp.getheader("Mltrace-Seq")
+                if seq is not None and seq.isdigit():
+                    _last_write_seq[base] = max(_last_write_seq.get(base, 0), int(seq))
             if resp.will_close:
                 close()
         except (OSError, http.client.HTTPException) as e:
