@@ -1,13 +1,14 @@
 //! The Rust client of mltrace: every endpoint of the contract defined once ([`queries`] for reads,
 //! [`commands`] for writes, both [`Endpoint`]s), one trait, [`Backend`], that answers any of them
 //! (plus the streams and batches that are not one request), and the ways to reach a store behind
-//! it. It compiles without an HTTP server or an async runtime,
+//! it. It compiles without an HTTP server or (unless the feature `async` is on) an async runtime,
 //! so a pipeline that only logs runs pulls in a blocking HTTP client (ureq, rustls) and the store's
 //! types, nothing of axum, hyper or tokio. [`instrument`] wraps it for Rust pipelines.
 //!
 //! | type          | reaches                                                                   |
 //! |---------------|---------------------------------------------------------------------------|
 //! | [`HttpClient`] | a running `mltrace serve` over HTTP (blocking, bearer token)            |
+//! | `AsyncHttpClient` | the same, async (reqwest on tokio), with the feature `async`         |
 //! | [`DataDir`]   | a data directory on disk: read-only opens for reads (beside a server), a writer opened on the first write and kept |
 //! | [`Store`]     | an already open store, in process                                         |
 //!
@@ -18,6 +19,22 @@
 //! `http://127.0.0.1:8080` when it answers within 300 ms, else `./mltrace-data`.
 //!
 //! How an endpoint is defined and how to add one: `docs/endpoints.md`.
+//!
+//! # Async
+//!
+//! With the feature `async` (off by default, so that a pipeline that only logs runs compiles no
+//! async runtime), `AsyncHttpClient` answers every endpoint through one generic
+//! `call(&endpoint).await`, and offers what [`HttpClient`] offers beyond endpoints: runs and
+//! batches, restore, the event streams line by line, token, CA certificate, the same retries of
+//! reads, the same [`Error`] naming the server's field, and read-your-writes (`min_seq` after its
+//! own writes). One client (and its clones) serves many tasks at once. `docs/rust-client.md`
+//! says more; `examples/async_recent.rs` is a whole program.
+//!
+//! ```ignore
+//! use mltrace_client::{AsyncHttpClient, queries::Trace};
+//! let server = AsyncHttpClient::new("http://127.0.0.1:8080")?.with_token(Some("secret".into()));
+//! let trace = server.call(&Trace::of("model.pkl")).await?;
+//! ```
 //!
 //! Errors ([`Error`]) keep what the server said (status, code, message, field) or what the store
 //! said ([`StoreError`]), and name the server's URL when it cannot be reached.
