@@ -8,6 +8,7 @@
 import { initCommandBar } from './lib/commandbar.js';
 import { h, icon, mount } from './lib/dom.js';
 import { onEvent, onStatus, startLive } from './lib/live.js';
+import { lagText, onHealth, startHealth } from './lib/health.js';
 import { syncFlags } from './lib/widgets.js';
 import { ioName } from './lib/dom.js';
 import { asOf, navigate, onRendered, startRouter } from './lib/router.js';
@@ -30,10 +31,32 @@ function initThemeToggle() {
 function initLiveIndicator() {
   const el = document.getElementById('live');
   const words = { live: 'live', connecting: 'connecting', offline: 'offline' };
-  onStatus((status) => {
+  const titles = { live: 'Updates appear as runs are logged', offline: 'Lost the server; retrying', connecting: 'Connecting to the event stream' };
+  let status = 'connecting';
+  let cluster = null;
+  // In cluster mode the tooltip also says how far this node trails the stream, or that it lost it.
+  const update = () => {
+    const extra = [];
+    if (cluster && cluster.connected === false) extra.push('This node lost the cluster\'s stream; reads may be stale');
+    const lag = lagText(cluster);
+    if (lag) extra.push(`This node is ${lag}`);
+    el.title = [titles[status] || status, ...extra].join('. ');
+  };
+  onStatus((next) => {
+    status = next;
     el.dataset.status = status;
-    el.title = status === 'live' ? 'Updates appear as runs are logged' : status === 'offline' ? 'Lost the server; retrying' : 'Connecting to the event stream';
     mount(el, h('span', { class: 'dot', 'aria-hidden': 'true' }), words[status] || status);
+    update();
+  });
+  onHealth((health) => { cluster = health.cluster || null; update(); });
+}
+
+/** The Cluster link appears once health says this server is a node of a cluster. */
+function initClusterLink() {
+  const link = document.getElementById('nav-cluster');
+  onHealth((health) => {
+    link.hidden = !health.cluster;
+    document.documentElement.dataset.cluster = health.cluster ? 'on' : 'off';
   });
 }
 
@@ -115,7 +138,7 @@ function initShortcuts(input) {
     else if (e.key === 't') { toggleTheme(); }
     else if (e.key === 'g') { pendingGo = Date.now(); return; }
     else if (pendingGo && Date.now() - pendingGo < 1200) {
-      const target = { r: '/', v: '/review', o: '/outdated', h: '/help' }[e.key];
+      const target = { r: '/', v: '/review', o: '/outdated', c: '/cluster', h: '/help' }[e.key];
       if (target) { e.preventDefault(); navigate(target); }
     }
     pendingGo = 0;
@@ -126,6 +149,8 @@ let pendingGo = 0;
 function boot() {
   initThemeToggle();
   initLiveIndicator();
+  initClusterLink();
+  startHealth();
   const input = document.getElementById('cmd');
   initCommandBar({
     form: document.getElementById('cmd-form'),

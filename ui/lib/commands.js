@@ -23,6 +23,7 @@ export const paths = {
   tag: (tag) => `/tag/${segment(tag)}`,
   review: () => '/review',
   outdated: () => '/outdated',
+  cluster: () => '/cluster',
   help: () => '/help',
 };
 
@@ -42,6 +43,7 @@ export const COMMANDS = [
   { name: 'unflag', usage: 'unflag OUTPUT | unflag --all', example: 'unflag pred_17', complete: 'outputs', summary: 'Removes the flag from an output, or from every output with --all.' },
   { name: 'review', usage: 'review', example: 'review', summary: 'The flagged outputs and the runs most common to them, by coverage: where to start debugging.' },
   { name: 'outdated', usage: 'outdated', example: 'outdated', summary: 'Components whose latest run used inputs that have since been superseded.' },
+  { name: 'cluster', usage: 'cluster', example: 'cluster', summary: 'This node in a cluster (serve --log nats://...): its link to the stream, applied seq and lag, the writer, the stream\'s leader and replicas; refreshed every 2 s.' },
   { name: 'output', usage: 'output NAME', example: 'output model.pkl', complete: 'outputs', summary: 'One input or output: its type, flag, and the runs that produced and read it.' },
   { name: 'user', usage: 'user [NAME | --clear]', example: 'user alice', summary: 'The name this browser signs flags with (the "by" in review); without NAME, says which it is.' },
   { name: 'theme', usage: 'theme light|dark|system', example: 'theme dark', summary: 'Switches the colour theme; system follows the operating system.' },
@@ -103,6 +105,7 @@ export function parse(input) {
     case 'recent':
     case 'review':
     case 'outdated':
+    case 'cluster':
     case 'help':
       return go(paths[name]());
     case 'inspect': {

@@ -3,7 +3,8 @@
 // reconnecting from the last event seen, and handing each event to the views that listen.
 // Never: changes the page itself; views decide what an event means to them.
 
-import { api, apiUrl, authHeaders } from './api.js';
+import { apiUrl, authHeaders } from './api.js';
+import { checkHealth } from './health.js';
 
 const listeners = new Set();
 const statusListeners = new Set();
@@ -77,7 +78,8 @@ export async function startLive() {
   for (;;) {
     try {
       if (lastSeq === 0) {
-        const health = await api('/health');
+        // The header reads health at boot too: one request serves both.
+        const health = await checkHealth();
         lastSeq = health.last_seq || 0;
       }
       await readStream();

@@ -18,6 +18,7 @@ const ROUTES = [
   { re: /^\/tag\/(.+?)\/?$/, view: 'tag', keys: ['tag'] },
   { re: /^\/review\/?$/, view: 'review' },
   { re: /^\/outdated\/?$/, view: 'outdated' },
+  { re: /^\/cluster\/?$/, view: 'cluster' },
   { re: /^\/help\/?$/, view: 'help' },
 ];
 
@@ -31,6 +32,7 @@ const VIEWS = {
   tag: () => import('../views/tag.js'),
   review: () => import('../views/review.js'),
   outdated: () => import('../views/outdated.js'),
+  cluster: () => import('../views/cluster.js'),
   help: () => import('../views/help.js'),
 };
 

@@ -12,7 +12,7 @@ const KEYS = [
   ['Enter', 'Run the command'],
   ['Esc', 'Close completions, then leave the bar'],
   ['j k', 'Next and previous row of a list; Enter opens it'],
-  ['g r, g v, g o, g h', 'Go to recent, review, outdated, help'],
+  ['g r, g v, g o, g c, g h', 'Go to recent, review, outdated, cluster, help'],
   ['t', 'Toggle light and dark theme'],
   ['?', 'This page'],
   ['+ − 0 and arrows', 'In a graph: zoom, fit, pan'],
