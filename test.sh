@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, property, crash, end-to-end), Python client, and the
-# web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium and
-# openssl, the ui-tests npm packages, openlineage-python and jsonschema for the Python tests), so
-# this one command works anywhere we run. The Rust tests run under cargo-nextest when it is
+# web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium,
+# openssl and nats-server, the ui-tests npm packages, the Python test packages, maturin and
+# cargo-fuzz), so this one command works anywhere we run. The Rust tests run under cargo-nextest when it is
 # installed, else under cargo test.
 set -euo pipefail
 cd "$(dirname "$0")"
