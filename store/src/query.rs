@@ -571,7 +571,7 @@ impl<'s> Reader<'s> {
     /// Review with the runs in the given order. Every run carries its `specificity`; ranking by
     /// it needs it for every candidate before the cut, ranking by count only for the runs kept.
     pub fn review_ranked(&self, limit: usize, rank: ReviewRank) -> Result<ReviewView> {
-        let (flagged, unresolved, ranked, union, from_log) = {
+        let (flagged, unresolved, ranked, ids, union, from_log) = {
             let l = self.lock();
             let v = l.view();
             let flags = l.flag_list();
@@ -598,7 +598,7 @@ impl<'s> Reader<'s> {
             // log) reads its runs' outputs from the log; a large one counts over every name once.
             let from_log = union.len().saturating_mul(16) < v.io_count();
             let flagged: Vec<FlagView> = flags.iter().map(|(id, f)| flag_view(l.st.io_names.name(*id), f)).collect();
-            (flagged, unresolved, ranked, union, from_log)
+            (flagged, unresolved, ranked, ids, union, from_log)
         };
         let names_of = if from_log { Some(self.latest_names_from_log(&union)?) } else { None };
         let mut scored: Vec<(RunId, u64, u64, f64)> = {
@@ -608,7 +608,6 @@ impl<'s> Reader<'s> {
                 Some(n) => n,
                 None => v.latest_names_in(&union),
             };
-            let ids: Vec<RunId> = ranked.iter().map(|&(id, _)| id).collect();
             let reach = v.reach(&ids, &union, &names_of);
             ranked
                 .into_iter()

@@ -171,23 +171,12 @@ pub fn text_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error
 
 /// A required `true` or `false`; `null` counts as missing.
 pub fn required_flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = bool;
-        expecting!("true or false");
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
-            Ok(v)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-            Err(E::custom(format!("{FIELD} is required")))
-        }
-    }
-    d.deserialize_any(V)
+    flag(d, None)
 }
 
-/// `true` or `false`, or `default` when `null`.
-fn flag_or<'de, D: Deserializer<'de>>(d: D, default: bool) -> Result<bool, D::Error> {
-    struct V(bool);
+/// `true` or `false`, or `default` when `null` (missing when there is no default).
+fn flag<'de, D: Deserializer<'de>>(d: D, default: Option<bool>) -> Result<bool, D::Error> {
+    struct V(Option<bool>);
     impl Visitor<'_> for V {
         type Value = bool;
         expecting!("true or false");
@@ -195,7 +184,7 @@ fn flag_or<'de, D: Deserializer<'de>>(d: D, default: bool) -> Result<bool, D::Er
             Ok(v)
         }
         fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-            Ok(self.0)
+            self.0.ok_or_else(|| E::custom(format!("{FIELD} is required")))
         }
     }
     d.deserialize_any(V(default))
@@ -203,7 +192,7 @@ fn flag_or<'de, D: Deserializer<'de>>(d: D, default: bool) -> Result<bool, D::Er
 
 /// `dependencies_from_inputs`: `true` unless it says `false`.
 pub fn yes_unless_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    flag_or(d, true)
+    flag(d, Some(true))
 }
 
 /// `staleness_threshold_s`: whole seconds, a non-negative fraction rounded down; `null` is the
@@ -307,7 +296,7 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 
 /// `true` or `false`; `null` or absence mean `false`.
 pub fn false_unless_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    flag_or(d, false)
+    flag(d, Some(false))
 }
 
 /// `inputs`, `outputs`: names, or `{name, hash, type}` objects.

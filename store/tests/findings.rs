@@ -136,6 +136,15 @@ fn finding_7_losing_the_only_segment_is_noticed_without_a_checkpoint() {
     assert!(verify(dir.path(), |_, _| {}).is_err());
 }
 
+/// Puts the newest segment back as it was: the directory opens and verifies with every event again.
+fn put_back_and_check(dir: &std::path::Path, last: &std::path::Path, saved: &[u8], expected: u64) {
+    std::fs::write(last, saved).expect("restore");
+    let (store, _) = Store::open(dir, opts()).expect("open");
+    assert_eq!(store.last_seq(), expected);
+    drop(store);
+    assert_eq!(verify(dir, |_, _| {}).expect("verifies").last_seq, expected);
+}
+
 #[test]
 fn finding_7_losing_the_newest_segment_is_noticed_on_open_and_by_verify() {
     let dir = checkpointed();
@@ -165,12 +174,7 @@ fn finding_7_losing_the_newest_segment_is_noticed_on_open_and_by_verify() {
     assert_eq!(std::fs::metadata(&last).expect("stat").len(), (HEADER_LEN - 5) as u64, "left as found");
     assert!(verify(dir.path(), |_, _| {}).is_err(), "verify notices it too");
 
-    // Put back, all is well again.
-    std::fs::write(&last, &saved).expect("restore");
-    let (store, _) = Store::open(dir.path(), opts()).expect("open");
-    assert_eq!(store.last_seq(), expected);
-    drop(store);
-    assert_eq!(verify(dir.path(), |_, _| {}).expect("verifies").last_seq, expected);
+    put_back_and_check(dir.path(), &last, &saved, expected);
 
     // Without the checkpoint, `log/newest` still knows which segment was written last.
     std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm checkpoint");
@@ -185,10 +189,5 @@ fn finding_7_losing_the_newest_segment_is_noticed_on_open_and_by_verify() {
     assert!(is_corrupt(&Store::open(dir.path(), opts())), "cut below its header, without a checkpoint");
     assert!(verify(dir.path(), |_, _| {}).is_err(), "verify notices it too");
 
-    // Put back, all is well again.
-    std::fs::write(&last, &saved).expect("restore");
-    let (store, _) = Store::open(dir.path(), opts()).expect("open");
-    assert_eq!(store.last_seq(), expected);
-    drop(store);
-    assert_eq!(verify(dir.path(), |_, _| {}).expect("verifies").last_seq, expected);
+    put_back_and_check(dir.path(), &last, &saved, expected);
 }
