@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, property, crash, end-to-end), Python client, and the
 # web UI in headless Chromium. Installs what a fresh machine lacks first (Debian's chromium,
-# openssl and nats-server, the ui-tests npm packages, the Python test packages, maturin and
+# openssl, make and nats-server, the ui-tests npm packages, the Python test packages, maturin and
 # cargo-fuzz), so this one command works anywhere we run. The Rust tests run under cargo-nextest when it is
 # installed, else under cargo test.
 set -euo pipefail
@@ -16,6 +16,7 @@ install_prereqs() {
         missing+=(chromium)     # the UI tests
     fi
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # certificates for the HTTPS tests
+    command -v make >/dev/null 2>&1 || missing+=(make)         # builds jemalloc, the binaries' allocator
     # The cluster tests run three JetStream servers on loopback.
     [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
     if [ ${#missing[@]} -gt 0 ]; then

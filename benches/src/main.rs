@@ -12,6 +12,10 @@
 //! fresh server) that does nothing but open the data directory, so the ingest's own garbage is not
 //! counted.
 
+// The allocator of the `mltrace` binary, so that in-process figures measure what the server runs.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use anyhow::{Context, Result, bail};
 
 use clap::{Args, Parser, Subcommand};
@@ -733,6 +737,10 @@ fn open_report(dir: &Path, checkpoint: bool, merkle: bool) -> Result<Value> {
         "memory_after": after,
         "resident_bytes": grown,
         "resident_bytes_per_run": grown / stats.runs.max(1),
+        // What the state itself counts, per index, beside what the process holds.
+        "state_bytes_per_run": store.memory().into_iter()
+            .map(|(index, bytes)| (index.to_string(), json!(bytes as f64 / stats.runs.max(1) as f64)))
+            .collect::<serde_json::Map<String, Value>>(),
     });
     if checkpoint {
         let t = Instant::now();
