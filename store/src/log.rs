@@ -10,6 +10,7 @@
 //! record followed by good ones is not a torn write but damage, and stops the open too, because
 //! cutting there would drop acknowledged events.
 
+use crate::audit::{Hash, leaf_hash};
 use crate::codec::{self, FrameError, HEADER_LEN};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventRef, Seq};
@@ -351,6 +352,17 @@ fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
     storage.sync_dir(dir).map_err(|e| StoreError::io(format!("fsync of directory {}", dir.display()), e))
 }
 
+/// The bytes of the log's segments, as far as they can be listed and sized (0 for what cannot):
+/// a hint to size the state before a replay, never trusted for anything else.
+pub(crate) fn segment_bytes(storage: &dyn Storage, dir: &Path) -> u64 {
+    let Ok(names) = storage.list(&dir.join("log")) else { return 0 };
+    names
+        .iter()
+        .filter(|name| name.ends_with(".seg"))
+        .filter_map(|name| storage.open(&dir.join("log").join(name), OpenMode::Read).ok()?.size().ok())
+        .sum()
+}
+
 fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<u32>> {
     let log_dir = dir.join("log");
     let mut found = Vec::new();
@@ -444,16 +456,19 @@ fn new_log_id() -> u32 {
 }
 
 /// Events of one segment, delivered a batch at a time, borrowed from the segment's bytes.
-struct Scanner<'f, F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> {
+struct Scanner<'f, F: FnMut(&EventRef<'_>, Loc, Option<&Hash>) -> Result<()>> {
     expected_seq: Seq,
     on_event: &'f mut F,
+    /// Whether each record's audit leaf hash is computed where it is decoded.
+    leaves: bool,
     /// The segment being scanned, for errors.
     path: PathBuf,
 }
 
 /// Segments (or tails after a checkpoint) at least this long are decoded on a second thread.
 const PARALLEL_DECODE_BYTES: usize = 1 << 20;
-/// Records handed from the decoding thread to the applying one at a time.
+/// Records handed from the decoding thread to the applying one at a time (at least; a chunk ends
+/// with a batch).
 const DECODE_CHUNK: usize = 256;
 
 /// One record of a segment as the decoding pass found it; the pass stops after the first that is
@@ -478,38 +493,56 @@ enum Decoded<'b> {
 struct Record<'b> {
     event: EventRef<'b>,
     loc: Loc,
-    payload: &'b [u8],
+    /// The audit leaf hash of the payload, when the scan computes them.
+    leaf: Option<Hash>,
     batch_end: bool,
     next: usize,
 }
 
-/// Reads, checks and decodes the records of `buf` from `start` on.
-fn decode_records(buf: &[u8], start: usize, segment: u32) -> impl Iterator<Item = Decoded<'_>> {
+/// Reads, checks and decodes the records of `buf` from `start` on, in chunks that end with a
+/// batch's last record (or with the end of what decodes): the applying side then applies a chunk's
+/// whole batches in place, never moving a record again.
+fn decode_chunks(buf: &[u8], start: usize, segment: u32, leaves: bool) -> impl Iterator<Item = Vec<Decoded<'_>>> {
     let mut offset = start;
     let mut done = false;
     std::iter::from_fn(move || {
-        if done || offset >= buf.len() {
+        if done {
             return None;
         }
-        let at = offset;
-        let d = match codec::read_frame(buf, at) {
-            Err(error) => Decoded::BadFrame { offset: at, error },
-            Ok(frame) => match codec::decode_event_ref(frame.payload) {
-                Err(reason) => Decoded::BadPayload { offset: at, reason },
-                Ok(event) => {
-                    offset = frame.next;
-                    return Some(Decoded::Record(Record {
-                        event,
-                        loc: Loc::new(segment, at as u64),
-                        payload: frame.payload,
-                        batch_end: frame.batch_end,
-                        next: frame.next,
-                    }));
-                }
-            },
-        };
-        done = true;
-        Some(d)
+        let mut chunk = Vec::with_capacity(DECODE_CHUNK);
+        loop {
+            if offset >= buf.len() {
+                done = true;
+                break;
+            }
+            let at = offset;
+            let d = match codec::read_frame(buf, at) {
+                Err(error) => Decoded::BadFrame { offset: at, error },
+                Ok(frame) => match codec::decode_event_ref(frame.payload) {
+                    Err(reason) => Decoded::BadPayload { offset: at, reason },
+                    Ok(event) => {
+                        offset = frame.next;
+                        // Hashed here, while the payload is in cache, and on this thread: on the
+                        // applying one it was a sixth of a replay.
+                        chunk.push(Decoded::Record(Record {
+                            event,
+                            loc: Loc::new(segment, at as u64),
+                            leaf: leaves.then(|| leaf_hash(frame.payload)),
+                            batch_end: frame.batch_end,
+                            next: frame.next,
+                        }));
+                        if frame.batch_end && chunk.len() >= DECODE_CHUNK {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+            };
+            chunk.push(d);
+            done = true;
+            break;
+        }
+        (!chunk.is_empty()).then_some(chunk)
     })
 }
 
@@ -523,7 +556,7 @@ enum ScanEnd {
     },
 }
 
-impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
+impl<F: FnMut(&EventRef<'_>, Loc, Option<&Hash>) -> Result<()>> Scanner<'_, F> {
     /// Scans a whole segment, or (`from`) the records after a checkpoint's last one.
     fn scan(&mut self, path: &Path, segment: u32, buf: &[u8], from: Option<usize>) -> Result<ScanEnd> {
         self.path = path.to_path_buf();
@@ -543,30 +576,26 @@ impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
             ));
         }
         let start = from.unwrap_or(HEADER_LEN);
-        // A whole segment is decoded on a second thread while this one applies the events in
-        // order (decoding was ~28% of replay, applying ~30%); a short tail is not worth a thread.
+        let leaves = self.leaves;
+        // A whole segment is decoded (and hashed) on a second thread while this one applies the
+        // events in order; a short tail is not worth a thread.
         if buf.len() - start.min(buf.len()) < PARALLEL_DECODE_BYTES {
-            return self.apply_records(buf, start, decode_records(buf, start, segment));
+            return self.apply_chunks(buf, start, decode_chunks(buf, start, segment, leaves));
         }
         std::thread::scope(|s| {
             let (tx, rx) = mpsc::sync_channel::<Vec<Decoded<'_>>>(2);
             let decoder = std::thread::Builder::new().name("mltrace-decode".into()).spawn_scoped(s, move || {
-                let mut chunk = Vec::with_capacity(DECODE_CHUNK);
-                for d in decode_records(buf, start, segment) {
-                    chunk.push(d);
-                    if chunk.len() == DECODE_CHUNK
-                        && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(DECODE_CHUNK))).is_err()
-                    {
+                for chunk in decode_chunks(buf, start, segment, leaves) {
+                    if tx.send(chunk).is_err() {
                         return;
                     }
                 }
-                let _ = tx.send(chunk);
             });
             let Ok(decoder) = decoder else {
                 // No thread to be had: decode here, as for a short segment.
-                return self.apply_records(buf, start, decode_records(buf, start, segment));
+                return self.apply_chunks(buf, start, decode_chunks(buf, start, segment, leaves));
             };
-            let result = self.apply_records(buf, start, rx.into_iter().flatten());
+            let result = self.apply_chunks(buf, start, rx.into_iter());
             // On an early return the receiver is dropped here, which ends the decoder's sends.
             let _ = decoder.join();
             result
@@ -574,64 +603,64 @@ impl<F: FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>> Scanner<'_, F> {
     }
 
     /// The checks and the in-order delivery of [`Scanner::scan`], over the records as decoded.
-    fn apply_records<'b>(
+    /// A batch is delivered only once its last record decoded; an unfinished one at the end is cut.
+    fn apply_chunks<'b>(
         &mut self,
         buf: &'b [u8],
         start: usize,
-        records: impl Iterator<Item = Decoded<'b>>,
+        chunks: impl Iterator<Item = Vec<Decoded<'b>>>,
     ) -> Result<ScanEnd> {
         let corrupt = |offset: usize, reason: String| StoreError::Corrupt {
             path: self.path.clone(),
             offset: offset as u64,
             reason,
         };
-        let mut offset = start;
-        let mut batch_start = offset;
-        let mut pending: Vec<(EventRef<'_>, Loc, &[u8])> = Vec::new();
-        for d in records {
-            let frame = match d {
-                Decoded::Record(r) => r,
-                Decoded::BadPayload { offset, reason } => return Err(corrupt(offset, reason)),
+        let mut batch_start = start;
+        for chunk in chunks {
+            // Every record before `whole` belongs to a complete batch; what follows is the end of
+            // the scan: a batch cut short, then whatever stopped the decoding.
+            let whole = chunk.iter().rposition(|d| matches!(d, Decoded::Record(r) if r.batch_end)).map_or(0, |i| i + 1);
+            let mut seq = self.expected_seq;
+            for d in &chunk {
+                if let Decoded::Record(r) = d {
+                    if r.event.seq != seq {
+                        return Err(corrupt(
+                            r.loc.offset() as usize,
+                            format!("record has seq {}, expected {seq}", r.event.seq),
+                        ));
+                    }
+                    seq += 1;
+                }
+            }
+            for d in &chunk[..whole] {
+                if let Decoded::Record(r) = d {
+                    (self.on_event)(&r.event, r.loc, r.leaf.as_ref())?;
+                    batch_start = r.next;
+                }
+            }
+            self.expected_seq += whole as u64;
+            let Some(last) = chunk.get(whole..).and_then(|rest| rest.last()) else { continue };
+            return match last {
+                Decoded::BadPayload { offset, reason } => Err(corrupt(*offset, reason.clone())),
                 Decoded::BadFrame { offset, error } => {
                     let reason = match error {
                         FrameError::Incomplete => "record cut short".to_string(),
-                        FrameError::Bad(r) => r,
+                        FrameError::Bad(r) => r.clone(),
                     };
                     if let Some(good) = find_frame_after(buf, offset + 1) {
-                        return Err(corrupt(offset, format!("{reason}, yet a valid record follows at offset {good}")));
+                        return Err(corrupt(*offset, format!("{reason}, yet a valid record follows at offset {good}")));
                     }
-                    // The unfinished batch is dropped whole, so give back the seqs its complete
-                    // records took: otherwise the log's next seq runs ahead of the state's, and the
-                    // next segment header names a first seq the open after it rejects as corrupt.
-                    self.expected_seq -= pending.len() as u64;
-                    pending.clear();
-                    return Ok(ScanEnd::Torn { cut: batch_start as u64, at: offset as u64, reason });
+                    // The unfinished batch is dropped whole, and the seqs its complete records
+                    // took are not counted: otherwise the log's next seq runs ahead of the state's,
+                    // and the next segment header names a first seq the open after it rejects.
+                    Ok(ScanEnd::Torn { cut: batch_start as u64, at: *offset as u64, reason })
                 }
+                Decoded::Record(_) => Ok(ScanEnd::Torn {
+                    cut: batch_start as u64,
+                    at: batch_start as u64,
+                    reason: "the last batch has no end marker".into(),
+                }),
             };
-            if frame.event.seq != self.expected_seq {
-                return Err(corrupt(
-                    offset,
-                    format!("record has seq {}, expected {}", frame.event.seq, self.expected_seq),
-                ));
-            }
-            self.expected_seq += 1;
-            pending.push((frame.event, frame.loc, frame.payload));
-            offset = frame.next;
-            if frame.batch_end {
-                for (event, loc, payload) in pending.drain(..) {
-                    (self.on_event)(&event, loc, payload)?;
-                }
-                batch_start = offset;
-            }
-        }
-        if !pending.is_empty() {
-            self.expected_seq -= pending.len() as u64;
-            pending.clear();
-            return Ok(ScanEnd::Torn {
-                cut: batch_start as u64,
-                at: batch_start as u64,
-                reason: "the last batch has no end marker".into(),
-            });
         }
         Ok(ScanEnd::Clean)
     }
@@ -645,7 +674,7 @@ fn find_frame_after(buf: &[u8], from: usize) -> Option<usize> {
 
 impl Log {
     /// Opens (creating when needed) the log in `dir`, delivering every complete event in order,
-    /// with its payload bytes as stored.
+    /// with its audit leaf hash when `opts.merkle`.
     /// With a checkpoint (`known`), the segments it covers must still be what it saw (same bytes),
     /// else the open fails and the caller replays the whole log; with `known.resume`, only the events
     /// after the checkpoint's last one are read. A log that holds fewer events than the checkpoint
@@ -656,7 +685,7 @@ impl Log {
         dir: &Path,
         opts: LogOptions,
         known: Option<Known<'_>>,
-        mut on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
+        mut on_event: impl FnMut(&EventRef<'_>, Loc, Option<&Hash>) -> Result<()>,
     ) -> Result<(Log, Recovery)> {
         let log_dir = dir.join("log");
         let lock_file = if opts.read_only {
@@ -685,6 +714,7 @@ impl Log {
         let mut scanner = Scanner {
             expected_seq: resume.map_or(1, |(_, seq)| seq + 1),
             on_event: &mut on_event,
+            leaves: opts.merkle,
             path: PathBuf::new(),
         };
         // Where the scan of segment `n` starts: nowhere before the checkpoint's segment, right after
@@ -1216,25 +1246,29 @@ pub struct VerifyReport {
 /// without changing anything; `progress(done, total)` is called with bytes after each segment.
 /// Damage is an error naming the file and offset.
 pub fn verify(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<VerifyReport> {
-    verify_with(dir, progress, |_, _, _| Ok(()))
+    verify_in(&Fs, dir, progress, false, |_, _, _| Ok(()))
 }
 
-/// [`verify`], also delivering every complete event with its location and payload bytes, in order
-/// (what the audit check recomputes the tree from).
+/// [`verify`], also delivering every complete event with its location and audit leaf hash, in
+/// order (what the audit check recomputes the tree from).
 pub fn verify_with(
     dir: &Path,
     progress: impl FnMut(u64, u64),
-    on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
+    mut on_event: impl FnMut(&EventRef<'_>, Loc, &Hash) -> Result<()>,
 ) -> Result<VerifyReport> {
-    verify_in(&Fs, dir, progress, on_event)
+    verify_in(&Fs, dir, progress, true, |event, loc, leaf| match leaf {
+        Some(leaf) => on_event(event, loc, leaf),
+        None => Err(StoreError::Unavailable("the scan computed no leaf hash".into())),
+    })
 }
 
-/// [`verify_with`] on any storage.
+/// [`verify`] on any storage; `leaves` says whether each event comes with its leaf hash.
 pub fn verify_in(
     storage: &dyn Storage,
     dir: &Path,
     mut progress: impl FnMut(u64, u64),
-    mut on_event: impl FnMut(&EventRef<'_>, Loc, &[u8]) -> Result<()>,
+    leaves: bool,
+    mut on_event: impl FnMut(&EventRef<'_>, Loc, Option<&Hash>) -> Result<()>,
 ) -> Result<VerifyReport> {
     if !storage.exists(&dir.join("log")) {
         return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
@@ -1246,11 +1280,11 @@ pub fn verify_in(
         .sum();
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let records = std::cell::Cell::new(0u64);
-    let mut count = |event: &EventRef<'_>, loc: Loc, payload: &[u8]| {
+    let mut count = |event: &EventRef<'_>, loc: Loc, leaf: Option<&Hash>| {
         records.set(records.get() + 1);
-        on_event(event, loc, payload)
+        on_event(event, loc, leaf)
     };
-    let mut scanner = Scanner { expected_seq: 1, on_event: &mut count, path: PathBuf::new() };
+    let mut scanner = Scanner { expected_seq: 1, on_event: &mut count, leaves, path: PathBuf::new() };
     let mut sums = Vec::with_capacity(numbers.len());
     let mut tail_len = u64::MAX;
     for &n in &numbers {

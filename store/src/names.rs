@@ -123,10 +123,27 @@ impl Interner {
         (0..self.ends.len() as u32).map(|id| (id, self.name(id)))
     }
 
-    /// Returns spare capacity after a bulk load.
+    /// Makes room for `names` more names without growing (and rehashing every name) on the way.
+    pub fn reserve(&mut self, names: usize) {
+        self.ends.reserve(names);
+        let Self { table, hasher, arena, ends } = self;
+        table.reserve(names, |&id| {
+            let i = id as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            hasher.hash_one(&arena[start..ends[i]])
+        });
+    }
+
+    /// Returns spare capacity after a bulk load (the table only when a smaller one would do).
     pub fn shrink(&mut self) {
         self.arena.shrink_to_fit();
         self.ends.shrink_to_fit();
+        let Self { table, hasher, arena, ends } = self;
+        table.shrink_to(ends.len(), |&id| {
+            let i = id as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            hasher.hash_one(&arena[start..ends[i]])
+        });
     }
 
     /// Bytes held, for the memory report.

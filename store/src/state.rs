@@ -520,6 +520,18 @@ impl State {
         }
     }
 
+    /// Makes room for about `events` more events of runs (a replay's estimate from the log's size).
+    pub fn reserve(&mut self, events: u64) {
+        let n = usize::try_from(events).unwrap_or(usize::MAX).min(1 << 32);
+        self.locs.reserve(n);
+        self.runs.reserve(n);
+        self.by_start.reserve(n);
+        self.io.reserve(n);
+        self.io_names.reserve(n);
+        self.graph.reserve_nodes(n);
+        self.graph.reserve_edges(n);
+    }
+
     /// Starts a bulk load (replay): see [`State::end_bulk`].
     pub fn begin_bulk(&mut self) {
         self.bulk = true;

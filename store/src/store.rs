@@ -6,7 +6,6 @@
 //! never wait for an fsync: they read the state at the last *visible* seq, which only moves forward
 //! once the events up to it are durable under the policy, so nothing unacknowledged is ever shown.
 
-use crate::audit::{MerkleTree, TreeFeeder};
 use crate::error::{Result, StoreError};
 use crate::event::{Event, EventKind, RunId, RunRecord, Seq};
 use crate::ingest::{MAX_TEXT_BYTES, NewRun};
@@ -42,6 +41,10 @@ pub struct Store {
     /// The shared log this store mirrors, if any (see [`crate::upstream`]).
     upstream: OnceLock<Arc<dyn LogBackend>>,
 }
+
+/// A record's bytes, for sizing the state before a replay: a run of a typical pipeline is 200-450
+/// bytes; erring low sizes tables larger than needed, and `State::end_bulk` trims the vectors.
+const EST_RECORD_BYTES: u64 = 400;
 
 /// Events go to the encoding thread in chunks of this many; a write of fewer (a single run, a
 /// flag) is encoded by the writer itself, since a handoff would cost more than it saves.
@@ -247,16 +250,15 @@ impl Store {
                 let checkpoint_seq = state.last_seq;
                 let known = Known { resume, last_seq: checkpoint_seq, log_id, segments: &covered };
                 state.begin_bulk();
-                let mut feeder = TreeFeeder::start(std::mem::take(&mut state.tree), merkle);
-                let opened = Log::open(storage.clone(), dir, opts.clone(), Some(known), |event, loc, payload| {
+                let opened = Log::open(storage.clone(), dir, opts.clone(), Some(known), |event, loc, leaf| {
                     state.apply(event, loc);
-                    feeder.push(payload);
+                    if let Some(leaf) = leaf {
+                        state.tree.push(*leaf);
+                    }
                     Ok(())
                 });
-                let tree = feeder.finish()?;
                 match opened {
                     Ok((log, recovery)) => {
-                        state.tree = tree;
                         checkpointed = checkpoint_seq;
                         (state, log, recovery)
                     }
@@ -305,14 +307,16 @@ impl Store {
     ) -> Result<(State, Log, Recovery)> {
         let mut state = State::default();
         state.begin_bulk();
-        let mut feeder = TreeFeeder::start(MerkleTree::default(), opts.merkle);
-        let opened = Log::open(storage, dir, opts, known, |event, loc, payload| {
+        // Sized for the log up front: growing the name tables by doubling rehashed every name
+        // (~9% of a replay), and `State::end_bulk` gives back what the estimate overshot.
+        state.reserve(crate::log::segment_bytes(&*storage, dir) / EST_RECORD_BYTES);
+        let (log, recovery) = Log::open(storage, dir, opts, known, |event, loc, leaf| {
             state.apply(event, loc);
-            feeder.push(payload);
+            if let Some(leaf) = leaf {
+                state.tree.push(*leaf);
+            }
             Ok(())
-        });
-        state.tree = feeder.finish()?;
-        let (log, recovery) = opened?;
+        })?;
         Ok((state, log, recovery))
     }
 

@@ -389,7 +389,7 @@ pub fn verify_dir(dir: &Path, key: Option<[u8; 32]>, progress: impl FnMut(u64, u
     let mut good_up_to: Seq = 0;
     let mut compared_checkpoint = false;
     let mut none = NoLeaves;
-    let log = crate::log::verify_with(dir, progress, |event, loc, payload| {
+    let log = crate::log::verify_with(dir, progress, |event, loc, leaf| {
         if let EventKindRef::TreeHead { size, root, key: signer, signature } = &event.kind {
             heads += 1;
             let at_seq = event.seq;
@@ -436,7 +436,7 @@ pub fn verify_dir(dir: &Path, key: Option<[u8; 32]>, progress: impl FnMut(u64, u
                 }
             }
         }
-        tree.push(leaf_hash(payload));
+        tree.push(*leaf);
         if let Some(ck) = &checkpoint
             && !compared_checkpoint
             && ck.size() == tree.size()
@@ -506,95 +506,5 @@ fn first_difference(a: &MerkleTree, b: &MerkleTree) -> Option<(Seq, Seq)> {
         (Some(block), _) => Some((block * merkle::BLOCK + 1, (block + 1) * merkle::BLOCK)),
         (None, Some(leaf)) => Some((leaf + 1, leaf + 1)),
         (None, None) => None,
-    }
-}
-
-/// Feeds the tree during a replay from a second thread: hashing every record's bytes was about a
-/// third of a replay's time on one core, and the state's apply leaves the other core idle. Records
-/// are copied into chunks of 256 KiB (two in flight, so little memory is held) and hashed in log order
-/// there.
-pub(crate) struct TreeFeeder {
-    bytes: Vec<u8>,
-    lens: Vec<u32>,
-    mode: Feeding,
-}
-
-enum Feeding {
-    Off,
-    Inline(MerkleTree),
-    Threaded(std::sync::mpsc::SyncSender<(Vec<u8>, Vec<u32>)>, std::thread::JoinHandle<MerkleTree>),
-}
-
-const FEED_CHUNK: usize = 256 << 10;
-
-impl TreeFeeder {
-    /// Continues `tree` (nothing at all when `on` is false).
-    pub(crate) fn start(tree: MerkleTree, on: bool) -> TreeFeeder {
-        let mode = if !on {
-            Feeding::Off
-        } else {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<u32>)>(2);
-            let (tree_tx, tree_back) = std::sync::mpsc::channel();
-            let spawned = std::thread::Builder::new().name("mltrace-tree".into()).spawn(move || {
-                let mut t: MerkleTree = tree_back.recv().unwrap_or_default();
-                for (bytes, lens) in rx {
-                    let mut at = 0usize;
-                    for len in lens {
-                        let end = at + len as usize;
-                        t.push(leaf_hash(&bytes[at..end]));
-                        at = end;
-                    }
-                }
-                t
-            });
-            match spawned {
-                Ok(handle) => match tree_tx.send(tree) {
-                    Ok(()) => Feeding::Threaded(tx, handle),
-                    Err(back) => Feeding::Inline(back.0),
-                },
-                // No thread to be had: hash in line, as slow as that is.
-                Err(_) => Feeding::Inline(tree),
-            }
-        };
-        TreeFeeder { bytes: Vec::new(), lens: Vec::new(), mode }
-    }
-
-    /// Adds one record's payload as the next leaf.
-    pub(crate) fn push(&mut self, payload: &[u8]) {
-        match &mut self.mode {
-            Feeding::Off => {}
-            Feeding::Inline(t) => t.push(leaf_hash(payload)),
-            Feeding::Threaded(..) => {
-                self.bytes.extend_from_slice(payload);
-                self.lens.push(payload.len() as u32);
-                if self.bytes.len() >= FEED_CHUNK {
-                    self.send();
-                }
-            }
-        }
-    }
-
-    fn send(&mut self) {
-        if let Feeding::Threaded(tx, _) = &self.mode
-            && !self.lens.is_empty()
-        {
-            let chunk = (std::mem::take(&mut self.bytes), std::mem::take(&mut self.lens));
-            // The receiver lives until `finish` drops the sender; a failed send means the
-            // thread panicked, which `finish` reports.
-            let _ = tx.send(chunk);
-        }
-    }
-
-    /// The tree with every pushed leaf.
-    pub(crate) fn finish(mut self) -> Result<MerkleTree> {
-        self.send();
-        match std::mem::replace(&mut self.mode, Feeding::Off) {
-            Feeding::Off => Ok(MerkleTree::default()),
-            Feeding::Inline(t) => Ok(t),
-            Feeding::Threaded(tx, handle) => {
-                drop(tx);
-                handle.join().map_err(|_| StoreError::Unavailable("the audit tree's hashing thread failed".into()))
-            }
-        }
     }
 }
