@@ -18,6 +18,7 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 // hashbrown's default hasher (foldhash) is several times faster than std's SipHash, and these
 // tables are rebuilt from the log, never fed by an adversary who could pick colliding keys.
@@ -169,6 +170,84 @@ pub(crate) fn fingerprint(text: &str) -> u64 {
     h.max(1)
 }
 
+/// A small map keyed by the names of one request: a run names a handful of inputs and outputs, for
+/// which a scan is cheaper than hashing (a hash set and map per run were ~3% of ingest); a long
+/// list switches to a hash map.
+enum Names<'n, V> {
+    Few(SmallVec<[(&'n str, V); 8]>),
+    Many(HashMap<&'n str, V>),
+}
+
+impl<'n, V: Copy> Names<'n, V> {
+    const FEW: usize = 16;
+
+    fn with_capacity(n: usize) -> Self {
+        if n <= Self::FEW { Names::Few(SmallVec::new()) } else { Names::Many(HashMap::with_capacity(n)) }
+    }
+
+    /// Adds `name` unless present; true when it was added.
+    fn insert(&mut self, name: &'n str, value: V) -> bool {
+        match self {
+            Names::Few(v) if v.iter().any(|(n, _)| *n == name) => false,
+            Names::Few(v) if v.len() < Self::FEW => {
+                v.push((name, value));
+                true
+            }
+            Names::Few(v) => {
+                let mut map: HashMap<&'n str, V> = v.drain(..).collect();
+                map.insert(name, value);
+                *self = Names::Many(map);
+                true
+            }
+            Names::Many(m) => match m.entry(name) {
+                hashbrown::hash_map::Entry::Occupied(_) => false,
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    e.insert(value);
+                    true
+                }
+            },
+        }
+    }
+
+    /// The value of `name`, first set by `make` when absent.
+    fn get_or_insert(&mut self, name: &'n str, make: impl FnOnce() -> V) -> V {
+        let found = match self {
+            Names::Few(v) => v.iter().find(|(n, _)| *n == name).map(|&(_, value)| value),
+            Names::Many(m) => m.get(name).copied(),
+        };
+        found.unwrap_or_else(|| {
+            let value = make();
+            self.insert(name, value);
+            value
+        })
+    }
+}
+
+/// The pieces of a sentence, joined.
+fn sentence(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    pieces.iter().for_each(|p| out.push_str(p));
+    out
+}
+
+/// `slice.partition_point(pred)`, searched from the end by doubling steps: in staleness the point
+/// is nearly always among the last entries (a dependency is usually its component's latest run),
+/// where this touches a few cache lines instead of a binary search's ~20 scattered ones.
+fn partition_point_from_end<T>(slice: &[T], mut pred: impl FnMut(&T) -> bool) -> usize {
+    // Everything at or after `hi` is known to fail `pred`.
+    let mut hi = slice.len();
+    let mut step = 1;
+    while hi > 0 {
+        let probe = hi.saturating_sub(step);
+        if pred(&slice[probe]) {
+            return probe + 1 + slice[probe + 1..hi].partition_point(pred);
+        }
+        hi = probe;
+        step *= 2;
+    }
+    0
+}
+
 fn insert_sorted(v: &mut Vec<RunId>, runs: &[RunRow], id: RunId) {
     let key = |r: RunId| (runs[r as usize - 1].start, r);
     let item = key(id);
@@ -318,9 +397,13 @@ impl State {
     fn apply_run(&mut self, run: &RunRef<'_>, seq: Seq) {
         debug_assert_eq!(run.id as usize, self.runs.len() + 1);
         let c = self.component(run.component, seq);
+        // The inputs' ids, for the edges below: a dependency's linking input is one of them, and a
+        // scan of a handful beats looking the name up in the table again.
+        let mut input_ids: SmallVec<[(&str, u32); 4]> = SmallVec::new();
         for input in &run.inputs {
             let id = self.io_id(input, run.id);
             self.io[id as usize].consumers.push(run.id);
+            input_ids.push((input.name, id));
         }
         for output in &run.outputs {
             let id = self.io_id(output, run.id);
@@ -338,7 +421,12 @@ impl State {
         let node = self.graph.add_node(());
         debug_assert_eq!(node.index() + 1, run.id as usize);
         for dep in &run.dependencies {
-            let via = dep.via.and_then(|n| self.io_names.get(n)).unwrap_or(NO_VIA);
+            let via = dep
+                .via
+                .and_then(|n| {
+                    input_ids.iter().find(|(name, _)| *name == n).map(|&(_, id)| id).or_else(|| self.io_names.get(n))
+                })
+                .unwrap_or(NO_VIA);
             self.graph.add_edge(node, NodeIndex::new(dep.run as usize - 1), via);
         }
         self.runs.push(RunRow { seq, start: run.start, component: c });
@@ -377,20 +465,19 @@ impl State {
     fn select_io<'n>(
         &self,
         list: &'n [crate::ingest::IoSpec],
-        seen: &mut HashSet<&'n str>,
-        kinds: &mut HashMap<&'n str, IoType>,
+        kinds: &mut Names<'n, IoType>,
     ) -> Vec<(usize, IoType, Option<u32>)> {
-        seen.clear();
+        let mut seen: Names<'n, ()> = Names::with_capacity(list.len());
         list.iter()
             .enumerate()
-            .filter(|(_, io)| seen.insert(io.name.as_str()))
+            .filter(|(_, io)| seen.insert(io.name.as_str(), ()))
             .map(|(i, io)| {
                 let known = self.io_names.get(&io.name);
                 let kind = match known {
                     Some(known) => self.io[known as usize].kind,
-                    None => *kinds
-                        .entry(io.name.as_str())
-                        .or_insert_with(|| io.kind.unwrap_or_else(|| IoType::infer(&io.name))),
+                    None => {
+                        kinds.get_or_insert(io.name.as_str(), || io.kind.unwrap_or_else(|| IoType::infer(&io.name)))
+                    }
                 };
                 (i, kind, known)
             })
@@ -404,10 +491,9 @@ impl State {
         let id = self.runs.len() as RunId + 1;
         // Borrowed names while choosing: no copy of a name until the record takes it.
         let (keep_in, keep_out) = {
-            let mut seen: HashSet<&str> = HashSet::new();
-            let mut kinds: HashMap<&str, IoType> = HashMap::new();
-            let keep_in = self.select_io(&new.inputs, &mut seen, &mut kinds);
-            let keep_out = self.select_io(&new.outputs, &mut seen, &mut kinds);
+            let mut kinds = Names::with_capacity(new.inputs.len() + new.outputs.len());
+            let keep_in = self.select_io(&new.inputs, &mut kinds);
+            let keep_out = self.select_io(&new.outputs, &mut kinds);
             (keep_in, keep_out)
         };
         // The ids of the inputs already known, looked up once while choosing.
@@ -476,18 +562,28 @@ impl State {
     fn staleness(&self, this: RunId, start: i64, threshold_s: u64, deps: &[Dependency]) -> Vec<String> {
         let threshold_ms = i64::try_from(threshold_s.saturating_mul(1000)).unwrap_or(i64::MAX);
         let mut out = Vec::new();
+        // Pieces joined by hand: `format!` was half the cost of these sentences, which nearly every
+        // run of a pipeline gets.
+        let (mut ids, mut days) = (itoa::Buffer::new(), itoa::Buffer::new());
         for d in deps {
             let Some(row) = self.row(d.run) else { continue };
             let name = self.comp_names.name(row.component);
             let age = start - row.start;
             if age > threshold_ms {
-                out.push(format!("{name} (ID {}) was run {} days ago.", d.run, age / DAY_MS));
+                out.push(sentence(&[
+                    name,
+                    " (ID ",
+                    ids.format(d.run),
+                    ") was run ",
+                    days.format(age / DAY_MS),
+                    " days ago.",
+                ]));
             }
             if row.start <= start {
                 let runs = &self.comps[row.component as usize].by_start;
                 let start_of = |r: RunId| self.runs[r as usize - 1].start;
-                let lo = runs.partition_point(|&r| start_of(r) < row.start);
-                let hi = runs.partition_point(|&r| start_of(r) <= start);
+                let lo = partition_point_from_end(runs, |&r| start_of(r) < row.start);
+                let hi = partition_point_from_end(runs, |&r| start_of(r) <= start);
                 let n = if self.ol.runs.is_empty() {
                     hi - lo - 1
                 } else {
@@ -497,11 +593,17 @@ impl State {
                     runs[lo..hi].iter().filter(fresher).count()
                 };
                 if n >= 1 {
-                    let noun = if n == 1 { "run" } else { "runs" };
-                    out.push(format!(
-                        "{name} (ID {}) has {n} fresher {noun} that began before this component run started.",
-                        d.run
-                    ));
+                    let noun = if n == 1 { " fresher run" } else { " fresher runs" };
+                    let mut count = itoa::Buffer::new();
+                    out.push(sentence(&[
+                        name,
+                        " (ID ",
+                        ids.format(d.run),
+                        ") has ",
+                        count.format(n),
+                        noun,
+                        " that began before this component run started.",
+                    ]));
                 }
             }
         }
@@ -1066,5 +1168,40 @@ impl<'a> View<'a> {
 
     pub fn io_count(&self) -> u64 {
         self.st.io.partition_point(|e| e.first_run <= self.max_run) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_from_the_end_finds_the_same_point_as_a_binary_search() {
+        for len in 0..70usize {
+            let v: Vec<usize> = (0..len).collect();
+            for split in 0..=len {
+                let want = v.partition_point(|&x| x < split);
+                assert_eq!(partition_point_from_end(&v, |&x| x < split), want, "len {len}, split {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_map_keeps_the_first_value_of_a_name_past_the_switch_to_hashing() {
+        let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+        let mut few: Names<'_, usize> = Names::with_capacity(2);
+        let mut many: Names<'_, usize> = Names::with_capacity(40);
+        for (i, n) in names.iter().enumerate() {
+            assert!(few.insert(n, i));
+            assert!(many.insert(n, i));
+        }
+        assert!(matches!(few, Names::Many(_)), "a long list switches to a hash map");
+        for (i, n) in names.iter().enumerate() {
+            assert!(!few.insert(n, 99) && !many.insert(n, 99), "{n} was there already");
+            assert_eq!(few.get_or_insert(n, || 99), i);
+            assert_eq!(many.get_or_insert(n, || 99), i);
+        }
+        assert_eq!(few.get_or_insert("new", || 7), 7);
+        assert_eq!(few.get_or_insert("new", || 8), 7);
     }
 }
