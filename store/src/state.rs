@@ -10,6 +10,7 @@
 //! This module never does I/O and never decides anything a replay could decide differently: what
 //! [`State::resolve`] computes goes into the event, and [`State::apply`] only records it.
 
+use crate::error::{Result, StoreError};
 use crate::event::{Dependency, EventKindRef, EventRef, IoRecord, IoRef, IoType, RunId, RunRecord, RunRef, Seq};
 use crate::ingest::NewRun;
 use crate::log::Loc;
@@ -33,37 +34,54 @@ const DAY_MS: i64 = 86_400_000;
 
 type Lineage = petgraph::Graph<(), u32, petgraph::Directed, u32>;
 
-/// A list of run ids that is usually empty or one long: no allocation for those, and 16 bytes
-/// inline (a boxed `Vec` for the long ones) because there are two per I/O name.
-#[derive(Serialize, Deserialize, Default, Clone, Debug)]
-pub(crate) enum IdList {
-    #[default]
-    Empty,
-    One(RunId),
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<RunId>>),
-}
+/// The producers or the consumers of an I/O name, as a 4-byte handle: 0 for none, the run id itself
+/// for one run, and for more (the rare case) the high bit set over an index into the state's
+/// `io_lists` side table. There are two per name and 1.17 names per run in the benchmark workload:
+/// as an inline enum with a boxed `Vec` for the long case they were 32 of `IoEntry`'s 48 bytes
+/// (56 bytes a run, plus a 32-byte box for each long list); as handles `IoEntry` is 24 bytes.
+///
+/// Run ids and side-table indices must therefore stay below 2^31: [`State::check_room`] refuses
+/// the append that would reach that, so `push` never sees a larger one.
+#[derive(Serialize, Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(transparent)]
+pub(crate) struct IdList(u32);
+
+/// The high bit of an [`IdList`] handle: the rest is an index into `State::io_lists`.
+const LONG_LIST: u32 = 1 << 31;
+/// The most runs the state addresses (run ids are [`IdList`] handles), and the most long lists.
+pub(crate) const MAX_RUNS: u32 = LONG_LIST - 1;
 
 impl IdList {
-    fn push(&mut self, id: RunId) {
-        match self {
-            IdList::Empty => *self = IdList::One(id),
-            IdList::One(a) => *self = IdList::Many(Box::new(vec![*a, id])),
-            IdList::Many(v) => v.push(id),
+    /// Appends a run id; a list that grows past one moves to `lists`.
+    fn push(&mut self, id: RunId, lists: &mut Vec<Vec<RunId>>) {
+        debug_assert!(id != 0 && id <= MAX_RUNS && lists.len() < MAX_RUNS as usize);
+        match self.0 {
+            0 => self.0 = id,
+            one if one & LONG_LIST == 0 => {
+                self.0 = LONG_LIST | lists.len() as u32;
+                lists.push(vec![one, id]);
+            }
+            long => {
+                if let Some(list) = lists.get_mut((long & !LONG_LIST) as usize) {
+                    list.push(id);
+                }
+            }
         }
     }
 
-    pub(crate) fn as_slice(&self) -> &[RunId] {
-        match self {
-            IdList::Empty => &[],
-            IdList::One(a) => std::slice::from_ref(a),
-            IdList::Many(v) => v,
+    pub(crate) fn as_slice<'s>(&'s self, lists: &'s [Vec<RunId>]) -> &'s [RunId] {
+        match self.0 {
+            0 => &[],
+            one if one & LONG_LIST == 0 => std::slice::from_ref(&self.0),
+            long => lists.get((long & !LONG_LIST) as usize).map_or(&[], Vec::as_slice),
         }
     }
 }
 
-/// One run's hot fields.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+/// One run's hot fields. Packed to 4-byte alignment: 20 bytes a run instead of 24 (the padding
+/// after `component`), at the price of reading fields by value only (no references into a row).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+#[repr(C, packed(4))]
 pub(crate) struct RunRow {
     pub seq: Seq,
     pub start: i64,
@@ -81,6 +99,9 @@ pub(crate) struct IoEntry {
     pub producers: IdList,
     pub consumers: IdList,
 }
+
+// The sizes the memory budget counts on: a run row, and an I/O entry per name.
+const _: () = assert!(std::mem::size_of::<RunRow>() == 20 && std::mem::size_of::<IoEntry>() == 24);
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ComponentVersion {
@@ -125,6 +146,8 @@ pub(crate) struct FlagChange {
 pub(crate) struct State {
     pub io_names: Interner,
     pub io: Vec<IoEntry>,
+    /// The producer and consumer lists longer than one run (see [`IdList`]).
+    pub io_lists: Vec<Vec<RunId>>,
     pub comp_names: Interner,
     pub comps: Vec<ComponentEntry>,
     pub tag_names: Interner,
@@ -308,8 +331,8 @@ impl State {
                 kind,
                 first_run: run,
                 latest_hash: 0,
-                producers: IdList::Empty,
-                consumers: IdList::Empty,
+                producers: IdList::default(),
+                consumers: IdList::default(),
             });
         }
         id
@@ -320,19 +343,19 @@ impl State {
         let c = self.component(run.component, seq);
         for input in &run.inputs {
             let id = self.io_id(input, run.id);
-            self.io[id as usize].consumers.push(run.id);
+            self.io[id as usize].consumers.push(run.id, &mut self.io_lists);
         }
         for output in &run.outputs {
             let id = self.io_id(output, run.id);
             let entry = &mut self.io[id as usize];
             let fp = output.hash.map_or(0, fingerprint);
-            if let Some(&previous) = entry.producers.as_slice().last()
+            if let Some(&previous) = entry.producers.as_slice(&self.io_lists).last()
                 && entry.latest_hash != 0
                 && entry.latest_hash != fp
             {
                 self.hashed.insert((id, entry.latest_hash), previous);
             }
-            entry.producers.push(run.id);
+            entry.producers.push(run.id, &mut self.io_lists);
             entry.latest_hash = fp;
         }
         let node = self.graph.add_node(());
@@ -354,6 +377,22 @@ impl State {
         if let Some(k) = run.idempotency_key {
             self.idem.insert(fingerprint(k), run.id);
         }
+    }
+
+    /// Refuses an append of `runs` runs with `links` inputs and outputs between them when it could
+    /// take run ids or the long-list table past what an [`IdList`] handle addresses (each link adds
+    /// at most one long list). Checked before a write adds its first event, so nothing is written.
+    pub fn check_room(&self, runs: usize, links: usize) -> Result<()> {
+        let max = MAX_RUNS as usize;
+        if self.runs.len().saturating_add(runs) > max || self.io_lists.len().saturating_add(links) > max {
+            return Err(StoreError::Unavailable(format!(
+                "the store holds {} runs and {} long producer or consumer lists, and its indices address \
+                 at most {max} of each; start a new data directory for further runs",
+                self.runs.len(),
+                self.io_lists.len()
+            )));
+        }
+        Ok(())
     }
 
     /// The run an idempotency key may belong to (the caller confirms against the run's event).
@@ -430,12 +469,12 @@ impl State {
                 let entry = &self.io[io as usize];
                 let hashed = input.hash.as_deref().map(fingerprint).and_then(|fp| {
                     if fp == entry.latest_hash {
-                        entry.producers.as_slice().last().copied()
+                        entry.producers.as_slice(&self.io_lists).last().copied()
                     } else {
                         self.hashed.get(&(io, fp)).copied()
                     }
                 });
-                let producer = hashed.or_else(|| self.io[io as usize].producers.as_slice().last().copied());
+                let producer = hashed.or_else(|| entry.producers.as_slice(&self.io_lists).last().copied());
                 input.producer = producer;
                 if let Some(p) = producer
                     && !deps.iter().any(|d| d.run == p)
@@ -553,6 +592,7 @@ impl State {
         }
         self.runs.shrink_to_fit();
         self.io.shrink_to_fit();
+        self.io_lists.shrink_to_fit();
         self.by_start.shrink_to_fit();
         self.locs.shrink_to_fit();
         self.times.shrink_to_fit();
@@ -562,11 +602,8 @@ impl State {
     /// Approximate heap bytes of each index, for the memory report of benchmarks and `stats`.
     pub fn memory(&self) -> Vec<(&'static str, usize)> {
         use std::mem::size_of;
-        let idlist = |l: &IdList| match l {
-            IdList::Many(v) => v.capacity() * 4,
-            _ => 0,
-        };
-        let io_lists: usize = self.io.iter().map(|e| idlist(&e.producers) + idlist(&e.consumers)).sum();
+        let io_lists: usize = self.io_lists.capacity() * size_of::<Vec<RunId>>()
+            + self.io_lists.iter().map(|l| l.capacity() * size_of::<RunId>()).sum::<usize>();
         let comps: usize = self.comps.iter().map(|c| c.by_start.capacity() * 4 + c.ids.capacity() * 4).sum();
         vec![
             ("runs", self.runs.capacity() * size_of::<RunRow>()),
@@ -664,7 +701,7 @@ impl<'a> View<'a> {
     }
 
     pub fn producers(&self, io: u32) -> &'a [RunId] {
-        let ids = self.st.io[io as usize].producers.as_slice();
+        let ids = self.st.io[io as usize].producers.as_slice(&self.st.io_lists);
         if self.st.ol.late_producers.is_empty() {
             return self.visible(ids);
         }
@@ -672,7 +709,7 @@ impl<'a> View<'a> {
     }
 
     pub fn consumers(&self, io: u32) -> &'a [RunId] {
-        let ids = self.st.io[io as usize].consumers.as_slice();
+        let ids = self.st.io[io as usize].consumers.as_slice(&self.st.io_lists);
         if self.st.ol.late_consumers.is_empty() {
             return self.visible(ids);
         }
@@ -810,7 +847,7 @@ impl<'a> View<'a> {
             if entry.first_run > self.max_run {
                 continue;
             }
-            if let Some(&p) = self.visible(entry.producers.as_slice()).last()
+            if let Some(&p) = self.visible(entry.producers.as_slice(&self.st.io_lists)).last()
                 && runs.contains(p)
             {
                 *names_of.entry(p).or_default() += 1;
@@ -1054,5 +1091,39 @@ impl<'a> View<'a> {
 
     pub fn io_count(&self) -> u64 {
         self.st.io.partition_point(|e| e.first_run <= self.max_run) as u64
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_list_keeps_one_run_in_its_handle_and_more_in_the_side_table() {
+        let mut lists = Vec::new();
+        let (mut a, mut b) = (IdList::default(), IdList::default());
+        assert_eq!(a.as_slice(&lists), &[] as &[RunId]);
+        a.push(MAX_RUNS, &mut lists);
+        assert_eq!((a.as_slice(&lists), lists.len()), (&[MAX_RUNS][..], 0), "the largest id fits the handle");
+        b.push(7, &mut lists);
+        b.push(9, &mut lists);
+        a.push(3, &mut lists);
+        b.push(11, &mut lists);
+        assert_eq!(b.as_slice(&lists), &[7, 9, 11]);
+        assert_eq!(a.as_slice(&lists), &[MAX_RUNS, 3]);
+        assert_eq!(lists.len(), 2);
+    }
+
+    #[test]
+    fn an_append_past_the_addressable_runs_or_lists_is_refused_with_a_reason() {
+        let st = State::default();
+        let max = MAX_RUNS as usize;
+        assert!(st.check_room(max, max).is_ok());
+        for (runs, links) in [(max + 1, 0), (0, max + 1), (usize::MAX, usize::MAX)] {
+            match st.check_room(runs, links) {
+                Err(StoreError::Unavailable(why)) => assert!(why.contains("new data directory"), "{why}"),
+                other => panic!("{runs} runs, {links} links: {other:?}"),
+            }
+        }
     }
 }

@@ -681,6 +681,7 @@ impl Store {
                 known_components.insert(&r.component);
             }
             drop(known_components);
+            st.check_room(runs.len(), runs.iter().map(|r| r.inputs.len() + r.outputs.len()).sum())?;
             let mut hits: Vec<Option<Logged>> = Vec::with_capacity(runs.len());
             let mut wait_for = 0;
             for r in &runs {
