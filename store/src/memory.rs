@@ -3,9 +3,9 @@
 //! An open allocates and frees a great deal: every event is decoded into owned values and dropped,
 //! and the indices grow by doubling before `State::end_bulk` trims them. jemalloc, the allocator of
 //! our binaries, keeps freed pages resident for its decay time (10 s) and, in a process that then
-//! sits idle, for as long as nothing allocates: 15 bytes a run of resident memory the state no
+//! sits idle, for as long as nothing allocates: 13 bytes a run of resident memory the state no
 //! longer uses, right after opening 1M runs (loadgen, `open.replay.resident_bytes_per_run` 211
-//! against 196 with the pages returned). Setting an arena's decay times to 0 returns its freed
+//! against 198 with the pages returned; docs/memory.md). Setting an arena's decay times to 0 returns its freed
 //! pages at once; the times are then put back, so that ingest keeps reusing the pages it frees.
 //!
 //! Only jemalloc's safe control interface is used (the workspace denies `unsafe`). In a process
