@@ -36,44 +36,94 @@ type Lineage = petgraph::Graph<(), u32, petgraph::Directed, u32>;
 
 /// The producers or the consumers of an I/O name, as a 4-byte handle: 0 for none, the run id itself
 /// for one run, and for more (the rare case) the high bit set over an index into the state's
-/// `io_lists` side table. There are two per name and 1.17 names per run in the benchmark workload:
+/// `io_lists` side tables. There are two per name and 1.17 names per run in the benchmark workload:
 /// as an inline enum with a boxed `Vec` for the long case they were 32 of `IoEntry`'s 48 bytes
 /// (56 bytes a run, plus a 32-byte box for each long list); as handles `IoEntry` is 24 bytes.
 ///
-/// Run ids and side-table indices must therefore stay below 2^31: [`State::check_room`] refuses
-/// the append that would reach that, so `push` never sees a larger one.
+/// Run ids must therefore stay below 2^31, and side-table indices below 2^30 (the next bit says
+/// which table): [`State::check_room`] refuses the append that would reach that, so `push` never
+/// sees a larger one.
 #[derive(Serialize, Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(transparent)]
 pub(crate) struct IdList(u32);
 
-/// The high bit of an [`IdList`] handle: the rest is an index into `State::io_lists`.
-const LONG_LIST: u32 = 1 << 31;
-/// The most runs the state addresses (run ids are [`IdList`] handles), and the most long lists.
-pub(crate) const MAX_RUNS: u32 = LONG_LIST - 1;
+/// Set in an [`IdList`] handle of a list of two runs or more.
+const LIST: u32 = 1 << 31;
+/// Set beside [`LIST`] for a list of three or more (in `IdLists::long`, else in `IdLists::pairs`).
+const LONG: u32 = 1 << 30;
+/// The most runs the state addresses (run ids are [`IdList`] handles).
+pub(crate) const MAX_RUNS: u32 = LIST - 1;
+/// The most entries of each side table of [`IdLists`].
+const MAX_LISTS: u32 = LONG - 1;
+
+/// The producer and consumer lists longer than one run. Most are two runs long (an output produced
+/// twice, a name read by a second run): those are 8-byte pairs, where a `Vec` would cost its
+/// 24-byte header and an allocation; a pair that grows moves to `long` and its slot is reused.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct IdLists {
+    pairs: Vec<[RunId; 2]>,
+    /// Slots of `pairs` whose list moved to `long`.
+    free_pairs: Vec<u32>,
+    long: Vec<Vec<RunId>>,
+}
+
+impl IdLists {
+    fn new_pair(&mut self, pair: [RunId; 2]) -> u32 {
+        if let Some(slot) = self.free_pairs.pop()
+            && let Some(free) = self.pairs.get_mut(slot as usize)
+        {
+            *free = pair;
+            return slot;
+        }
+        self.pairs.push(pair);
+        self.pairs.len() as u32 - 1
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.pairs.shrink_to_fit();
+        self.free_pairs.shrink_to_fit();
+        self.long.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.pairs.capacity() * size_of::<[RunId; 2]>()
+            + self.free_pairs.capacity() * size_of::<u32>()
+            + self.long.capacity() * size_of::<Vec<RunId>>()
+            + self.long.iter().map(|l| l.capacity() * size_of::<RunId>()).sum::<usize>()
+    }
+}
 
 impl IdList {
     /// Appends a run id; a list that grows past one moves to `lists`.
-    fn push(&mut self, id: RunId, lists: &mut Vec<Vec<RunId>>) {
-        debug_assert!(id != 0 && id <= MAX_RUNS && lists.len() < MAX_RUNS as usize);
+    fn push(&mut self, id: RunId, lists: &mut IdLists) {
+        debug_assert!(id != 0 && id <= MAX_RUNS);
+        debug_assert!(lists.pairs.len() < MAX_LISTS as usize && lists.long.len() < MAX_LISTS as usize);
+        let index = (self.0 & !(LIST | LONG)) as usize;
         match self.0 {
             0 => self.0 = id,
-            one if one & LONG_LIST == 0 => {
-                self.0 = LONG_LIST | lists.len() as u32;
-                lists.push(vec![one, id]);
+            one if one & LIST == 0 => self.0 = LIST | lists.new_pair([one, id]),
+            pair if pair & LONG == 0 => {
+                let [a, b] = lists.pairs.get(index).copied().unwrap_or_default();
+                lists.free_pairs.push(index as u32);
+                self.0 = LIST | LONG | lists.long.len() as u32;
+                lists.long.push(vec![a, b, id]);
             }
-            long => {
-                if let Some(list) = lists.get_mut((long & !LONG_LIST) as usize) {
+            _ => {
+                if let Some(list) = lists.long.get_mut(index) {
                     list.push(id);
                 }
             }
         }
     }
 
-    pub(crate) fn as_slice<'s>(&'s self, lists: &'s [Vec<RunId>]) -> &'s [RunId] {
+    pub(crate) fn as_slice<'s>(&'s self, lists: &'s IdLists) -> &'s [RunId] {
+        let index = (self.0 & !(LIST | LONG)) as usize;
         match self.0 {
             0 => &[],
-            one if one & LONG_LIST == 0 => std::slice::from_ref(&self.0),
-            long => lists.get((long & !LONG_LIST) as usize).map_or(&[], Vec::as_slice),
+            one if one & LIST == 0 => std::slice::from_ref(&self.0),
+            pair if pair & LONG == 0 => lists.pairs.get(index).map_or(&[], |p| p.as_slice()),
+            _ => lists.long.get(index).map_or(&[], Vec::as_slice),
         }
     }
 }
@@ -147,7 +197,7 @@ pub(crate) struct State {
     pub io_names: Interner,
     pub io: Vec<IoEntry>,
     /// The producer and consumer lists longer than one run (see [`IdList`]).
-    pub io_lists: Vec<Vec<RunId>>,
+    pub io_lists: IdLists,
     pub comp_names: Interner,
     pub comps: Vec<ComponentEntry>,
     pub tag_names: Interner,
@@ -380,16 +430,17 @@ impl State {
     }
 
     /// Refuses an append of `runs` runs with `links` inputs and outputs between them when it could
-    /// take run ids or the long-list table past what an [`IdList`] handle addresses (each link adds
-    /// at most one long list). Checked before a write adds its first event, so nothing is written.
+    /// take run ids or a side table of lists past what an [`IdList`] handle addresses (each link
+    /// adds at most one list to one of them). Checked before a write adds its first event, so nothing is written.
     pub fn check_room(&self, runs: usize, links: usize) -> Result<()> {
-        let max = MAX_RUNS as usize;
-        if self.runs.len().saturating_add(runs) > max || self.io_lists.len().saturating_add(links) > max {
+        let lists = self.io_lists.pairs.len().max(self.io_lists.long.len());
+        if self.runs.len().saturating_add(runs) > MAX_RUNS as usize || lists.saturating_add(links) > MAX_LISTS as usize
+        {
             return Err(StoreError::Unavailable(format!(
-                "the store holds {} runs and {} long producer or consumer lists, and its indices address \
-                 at most {max} of each; start a new data directory for further runs",
+                "the store holds {} runs and {lists} producer or consumer lists of a kind, and its indices \
+                 address at most {MAX_RUNS} runs and {MAX_LISTS} lists of a kind; start a new data directory \
+                 for further runs",
                 self.runs.len(),
-                self.io_lists.len()
             )));
         }
         Ok(())
@@ -602,8 +653,7 @@ impl State {
     /// Approximate heap bytes of each index, for the memory report of benchmarks and `stats`.
     pub fn memory(&self) -> Vec<(&'static str, usize)> {
         use std::mem::size_of;
-        let io_lists: usize = self.io_lists.capacity() * size_of::<Vec<RunId>>()
-            + self.io_lists.iter().map(|l| l.capacity() * size_of::<RunId>()).sum::<usize>();
+        let io_lists = self.io_lists.heap_bytes();
         let comps: usize = self.comps.iter().map(|c| c.by_start.capacity() * 4 + c.ids.capacity() * 4).sum();
         vec![
             ("runs", self.runs.capacity() * size_of::<RunRow>()),
@@ -1099,27 +1149,37 @@ mod layout_tests {
     use super::*;
 
     #[test]
-    fn an_id_list_keeps_one_run_in_its_handle_and_more_in_the_side_table() {
-        let mut lists = Vec::new();
-        let (mut a, mut b) = (IdList::default(), IdList::default());
+    fn an_id_list_keeps_one_run_in_its_handle_two_in_a_pair_and_more_in_a_vector() {
+        let mut lists = IdLists::default();
+        let (mut a, mut b, mut c) = (IdList::default(), IdList::default(), IdList::default());
         assert_eq!(a.as_slice(&lists), &[] as &[RunId]);
         a.push(MAX_RUNS, &mut lists);
-        assert_eq!((a.as_slice(&lists), lists.len()), (&[MAX_RUNS][..], 0), "the largest id fits the handle");
+        assert_eq!(a.as_slice(&lists), &[MAX_RUNS], "the largest id fits the handle");
+        assert_eq!(lists.heap_bytes(), 0);
         b.push(7, &mut lists);
         b.push(9, &mut lists);
         a.push(3, &mut lists);
+        assert_eq!((b.as_slice(&lists), a.as_slice(&lists)), (&[7, 9][..], &[MAX_RUNS, 3][..]));
+        assert_eq!((lists.pairs.len(), lists.long.len()), (2, 0));
         b.push(11, &mut lists);
         assert_eq!(b.as_slice(&lists), &[7, 9, 11]);
-        assert_eq!(a.as_slice(&lists), &[MAX_RUNS, 3]);
-        assert_eq!(lists.len(), 2);
+        assert_eq!((lists.long.len(), lists.free_pairs.as_slice()), (1, &[0][..]), "b's pair is free");
+        c.push(1, &mut lists);
+        c.push(2, &mut lists);
+        assert_eq!(lists.pairs.len(), 2, "c took b's pair");
+        for id in 12..40 {
+            b.push(id, &mut lists);
+        }
+        assert_eq!(b.as_slice(&lists), [7, 9, 11].into_iter().chain(12..40).collect::<Vec<_>>().as_slice());
+        assert_eq!((a.as_slice(&lists), c.as_slice(&lists)), (&[MAX_RUNS, 3][..], &[1, 2][..]));
     }
 
     #[test]
     fn an_append_past_the_addressable_runs_or_lists_is_refused_with_a_reason() {
         let st = State::default();
-        let max = MAX_RUNS as usize;
-        assert!(st.check_room(max, max).is_ok());
-        for (runs, links) in [(max + 1, 0), (0, max + 1), (usize::MAX, usize::MAX)] {
+        let (runs, lists) = (MAX_RUNS as usize, MAX_LISTS as usize);
+        assert!(st.check_room(runs, lists).is_ok());
+        for (runs, links) in [(runs + 1, 0), (0, lists + 1), (usize::MAX, usize::MAX)] {
             match st.check_room(runs, links) {
                 Err(StoreError::Unavailable(why)) => assert!(why.contains("new data directory"), "{why}"),
                 other => panic!("{runs} runs, {links} links: {other:?}"),
