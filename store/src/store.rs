@@ -275,7 +275,7 @@ impl Store {
             }
         };
         state.end_bulk();
-        crate::memory::return_freed_pages();
+        crate::memory::opened();
         if let Some(t) = &recovery.torn_tail {
             tracing::warn!(
                 path = %t.path.display(), offset = t.offset, bytes_dropped = t.bytes_dropped,

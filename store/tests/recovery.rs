@@ -312,3 +312,30 @@ fn a_checkpoint_of_an_earlier_layout_is_ignored_and_the_whole_log_replayed() {
     again["stats"]["log_bytes"] = expected["stats"]["log_bytes"].clone();
     assert_eq!(again, expected);
 }
+
+/// A binary that chose its allocator registers how to hand freed pages back (`mltrace` and
+/// `loadgen` do, for jemalloc): every open calls it once, at its end, by replay or from a checkpoint.
+#[test]
+fn every_open_ends_with_the_release_its_binary_registered() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    fn release() {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+    }
+    assert!(mltrace_store::memory::release_after_open(release));
+    assert!(!mltrace_store::memory::release_after_open(release), "it is set once");
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (store, _) = Store::open(dir.path(), opts()).expect("open");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1, "an open of an empty directory");
+        log_some(&store, 0, 20);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1, "writes do not call it");
+        store.checkpoint().expect("checkpoint");
+    }
+    let (store, _) = Store::open(dir.path(), opts()).expect("open from the checkpoint");
+    assert_eq!((CALLS.load(Ordering::SeqCst), store.events_since_checkpoint()), (2, 0));
+    drop(store);
+    std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm");
+    Store::open(dir.path(), opts()).expect("open by replay");
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+}
