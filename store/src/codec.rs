@@ -267,7 +267,7 @@ pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
 pub const CHECKPOINT_MAGIC: [u8; 8] = *b"MLTRCKP\0";
 /// Format version of the checkpoints this build writes and reads. A checkpoint is a cache: one of
 /// another version is ignored and the log replayed, so the version moves with the state's shape.
-pub const CHECKPOINT_VERSION: u16 = 5;
+pub const CHECKPOINT_VERSION: u16 = 6;
 /// Length of the checkpoint header.
 pub const CHECKPOINT_HEADER_LEN: usize = 32;
 

@@ -23,6 +23,7 @@
 //! | [`restore`] | exported events appended back verbatim (backups, moving history)         |
 //! | [`model`]  | the answers, shaped as the HTTP API's JSON                                |
 //! | [`names`]  | the name rules and the interner                                          |
+//! | [`memory`] | the pages an open's replay freed, handed back by the binary's allocator   |
 //! | [`openlineage`] | OpenLineage events: checks, what we take from them, the naming rules |
 //! | [`time`]   | timestamps and `as_of`                                                    |
 //! | [`upstream`] | the log backend seam: a shared log (JetStream) this store mirrors       |
@@ -50,6 +51,7 @@ pub mod event;
 pub mod ingest;
 pub mod log;
 pub mod maintenance;
+pub mod memory;
 pub mod model;
 pub mod names;
 pub mod openlineage;

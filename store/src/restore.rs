@@ -53,6 +53,8 @@ impl Store {
             let mut at = st.last_time();
             let mut runs = st.runs.len() as u32;
             let mut names: HashSet<&str> = HashSet::new();
+            // Producer and consumer entries the events add (see `State::check_room`).
+            let mut links = 0;
             for (i, e) in events.iter().enumerate() {
                 let field = |f: &str| format!("events[{i}].{f}");
                 if e.seq != seq + 1 {
@@ -101,6 +103,7 @@ impl Store {
                             }
                             last = d.run;
                         }
+                        links += r.inputs.len() + r.outputs.len();
                         for io in r.inputs.iter().chain(&r.outputs) {
                             check_name(&field("run.inputs"), "I/O pointer", &io.name)?;
                             if io.producer.is_some_and(|p| p == 0 || p >= r.id) {
@@ -160,6 +163,7 @@ impl Store {
                                     format!("{} must name earlier runs", field("run.edges")),
                                 ));
                             }
+                            links += u.inputs.len() + u.produced.len();
                             for io in u.inputs.iter().chain(&u.outputs).chain(&u.produced) {
                                 names.insert(&io.name);
                             }
@@ -170,6 +174,7 @@ impl Store {
                 at = e.at;
             }
             drop(names);
+            st.check_room(runs as usize - st.runs.len(), links)?;
             let last = seq;
             for e in events {
                 batch.push_event(st, e);

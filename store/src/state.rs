@@ -10,6 +10,7 @@
 //! This module never does I/O and never decides anything a replay could decide differently: what
 //! [`State::resolve`] computes goes into the event, and [`State::apply`] only records it.
 
+use crate::error::{Result, StoreError};
 use crate::event::{Dependency, EventKindRef, EventRef, IoRecord, IoRef, IoType, RunId, RunRecord, RunRef, Seq};
 use crate::ingest::NewRun;
 use crate::log::Loc;
@@ -34,37 +35,104 @@ const DAY_MS: i64 = 86_400_000;
 
 type Lineage = petgraph::Graph<(), u32, petgraph::Directed, u32>;
 
-/// A list of run ids that is usually empty or one long: no allocation for those, and 16 bytes
-/// inline (a boxed `Vec` for the long ones) because there are two per I/O name.
-#[derive(Serialize, Deserialize, Default, Clone, Debug)]
-pub(crate) enum IdList {
-    #[default]
-    Empty,
-    One(RunId),
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<RunId>>),
+/// The producers or the consumers of an I/O name, as a 4-byte handle: 0 for none, the run id itself
+/// for one run, and for more (the rare case) the high bit set over an index into the state's
+/// `io_lists` side tables. There are two per name and 1.17 names per run in the benchmark workload:
+/// as an inline enum with a boxed `Vec` for the long case they were 32 of `IoEntry`'s 48 bytes
+/// (56 bytes a run, plus a 32-byte box for each long list); as handles `IoEntry` is 24 bytes.
+///
+/// Run ids must therefore stay below 2^31, and side-table indices below 2^30 (the next bit says
+/// which table): [`State::check_room`] refuses the append that would reach that, so `push` never
+/// sees a larger one.
+#[derive(Serialize, Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(transparent)]
+pub(crate) struct IdList(u32);
+
+/// Set in an [`IdList`] handle of a list of two runs or more.
+const LIST: u32 = 1 << 31;
+/// Set beside [`LIST`] for a list of three or more (in `IdLists::long`, else in `IdLists::pairs`).
+const LONG: u32 = 1 << 30;
+/// The most runs the state addresses (run ids are [`IdList`] handles).
+pub(crate) const MAX_RUNS: u32 = LIST - 1;
+/// The most entries of each side table of [`IdLists`].
+const MAX_LISTS: u32 = LONG - 1;
+
+/// The producer and consumer lists longer than one run. Most are two runs long (an output produced
+/// twice, a name read by a second run): those are 8-byte pairs, where a `Vec` would cost its
+/// 24-byte header and an allocation; a pair that grows moves to `long` and its slot is reused.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct IdLists {
+    pairs: Vec<[RunId; 2]>,
+    /// Slots of `pairs` whose list moved to `long`.
+    free_pairs: Vec<u32>,
+    long: Vec<Vec<RunId>>,
+}
+
+impl IdLists {
+    fn new_pair(&mut self, pair: [RunId; 2]) -> u32 {
+        if let Some(slot) = self.free_pairs.pop()
+            && let Some(free) = self.pairs.get_mut(slot as usize)
+        {
+            *free = pair;
+            return slot;
+        }
+        self.pairs.push(pair);
+        self.pairs.len() as u32 - 1
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.pairs.shrink_to_fit();
+        self.free_pairs.shrink_to_fit();
+        self.long.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.pairs.capacity() * size_of::<[RunId; 2]>()
+            + self.free_pairs.capacity() * size_of::<u32>()
+            + self.long.capacity() * size_of::<Vec<RunId>>()
+            + self.long.iter().map(|l| l.capacity() * size_of::<RunId>()).sum::<usize>()
+    }
 }
 
 impl IdList {
-    fn push(&mut self, id: RunId) {
-        match self {
-            IdList::Empty => *self = IdList::One(id),
-            IdList::One(a) => *self = IdList::Many(Box::new(vec![*a, id])),
-            IdList::Many(v) => v.push(id),
+    /// Appends a run id; a list that grows past one moves to `lists`.
+    fn push(&mut self, id: RunId, lists: &mut IdLists) {
+        debug_assert!(id != 0 && id <= MAX_RUNS);
+        debug_assert!(lists.pairs.len() < MAX_LISTS as usize && lists.long.len() < MAX_LISTS as usize);
+        let index = (self.0 & !(LIST | LONG)) as usize;
+        match self.0 {
+            0 => self.0 = id,
+            one if one & LIST == 0 => self.0 = LIST | lists.new_pair([one, id]),
+            pair if pair & LONG == 0 => {
+                let [a, b] = lists.pairs.get(index).copied().unwrap_or_default();
+                lists.free_pairs.push(index as u32);
+                self.0 = LIST | LONG | lists.long.len() as u32;
+                lists.long.push(vec![a, b, id]);
+            }
+            _ => {
+                if let Some(list) = lists.long.get_mut(index) {
+                    list.push(id);
+                }
+            }
         }
     }
 
-    pub(crate) fn as_slice(&self) -> &[RunId] {
-        match self {
-            IdList::Empty => &[],
-            IdList::One(a) => std::slice::from_ref(a),
-            IdList::Many(v) => v,
+    pub(crate) fn as_slice<'s>(&'s self, lists: &'s IdLists) -> &'s [RunId] {
+        let index = (self.0 & !(LIST | LONG)) as usize;
+        match self.0 {
+            0 => &[],
+            one if one & LIST == 0 => std::slice::from_ref(&self.0),
+            pair if pair & LONG == 0 => lists.pairs.get(index).map_or(&[], |p| p.as_slice()),
+            _ => lists.long.get(index).map_or(&[], Vec::as_slice),
         }
     }
 }
 
-/// One run's hot fields.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+/// One run's hot fields. Packed to 4-byte alignment: 20 bytes a run instead of 24 (the padding
+/// after `component`), at the price of reading fields by value only (no references into a row).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug)]
+#[repr(C, packed(4))]
 pub(crate) struct RunRow {
     pub seq: Seq,
     pub start: i64,
@@ -82,6 +150,9 @@ pub(crate) struct IoEntry {
     pub producers: IdList,
     pub consumers: IdList,
 }
+
+// The sizes the memory budget counts on: a run row, and an I/O entry per name.
+const _: () = assert!(std::mem::size_of::<RunRow>() == 20 && std::mem::size_of::<IoEntry>() == 24);
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ComponentVersion {
@@ -126,6 +197,8 @@ pub(crate) struct FlagChange {
 pub(crate) struct State {
     pub io_names: Interner,
     pub io: Vec<IoEntry>,
+    /// The producer and consumer lists longer than one run (see [`IdList`]).
+    pub io_lists: IdLists,
     pub comp_names: Interner,
     pub comps: Vec<ComponentEntry>,
     pub tag_names: Interner,
@@ -387,8 +460,8 @@ impl State {
                 kind,
                 first_run: run,
                 latest_hash: 0,
-                producers: IdList::Empty,
-                consumers: IdList::Empty,
+                producers: IdList::default(),
+                consumers: IdList::default(),
             });
         }
         id
@@ -402,20 +475,20 @@ impl State {
         let mut input_ids: SmallVec<[(&str, u32); 4]> = SmallVec::new();
         for input in &run.inputs {
             let id = self.io_id(input, run.id);
-            self.io[id as usize].consumers.push(run.id);
+            self.io[id as usize].consumers.push(run.id, &mut self.io_lists);
             input_ids.push((input.name, id));
         }
         for output in &run.outputs {
             let id = self.io_id(output, run.id);
             let entry = &mut self.io[id as usize];
             let fp = output.hash.map_or(0, fingerprint);
-            if let Some(&previous) = entry.producers.as_slice().last()
+            if let Some(&previous) = entry.producers.as_slice(&self.io_lists).last()
                 && entry.latest_hash != 0
                 && entry.latest_hash != fp
             {
                 self.hashed.insert((id, entry.latest_hash), previous);
             }
-            entry.producers.push(run.id);
+            entry.producers.push(run.id, &mut self.io_lists);
             entry.latest_hash = fp;
         }
         let node = self.graph.add_node(());
@@ -442,6 +515,23 @@ impl State {
         if let Some(k) = run.idempotency_key {
             self.idem.insert(fingerprint(k), run.id);
         }
+    }
+
+    /// Refuses an append of `runs` runs with `links` inputs and outputs between them when it could
+    /// take run ids or a side table of lists past what an [`IdList`] handle addresses (each link
+    /// adds at most one list to one of them). Checked before a write adds its first event, so nothing is written.
+    pub fn check_room(&self, runs: usize, links: usize) -> Result<()> {
+        let lists = self.io_lists.pairs.len().max(self.io_lists.long.len());
+        if self.runs.len().saturating_add(runs) > MAX_RUNS as usize || lists.saturating_add(links) > MAX_LISTS as usize
+        {
+            return Err(StoreError::Unavailable(format!(
+                "the store holds {} runs and {lists} producer or consumer lists of a kind, and its indices \
+                 address at most {MAX_RUNS} runs and {MAX_LISTS} lists of a kind; start a new data directory \
+                 for further runs",
+                self.runs.len(),
+            )));
+        }
+        Ok(())
     }
 
     /// The run an idempotency key may belong to (the caller confirms against the run's event).
@@ -516,12 +606,12 @@ impl State {
                 let entry = &self.io[io as usize];
                 let hashed = input.hash.as_deref().map(fingerprint).and_then(|fp| {
                     if fp == entry.latest_hash {
-                        entry.producers.as_slice().last().copied()
+                        entry.producers.as_slice(&self.io_lists).last().copied()
                     } else {
                         self.hashed.get(&(io, fp)).copied()
                     }
                 });
-                let producer = hashed.or_else(|| self.io[io as usize].producers.as_slice().last().copied());
+                let producer = hashed.or_else(|| entry.producers.as_slice(&self.io_lists).last().copied());
                 input.producer = producer;
                 if let Some(p) = producer
                     && !deps.iter().any(|d| d.run == p)
@@ -667,6 +757,7 @@ impl State {
         }
         self.runs.shrink_to_fit();
         self.io.shrink_to_fit();
+        self.io_lists.shrink_to_fit();
         self.by_start.shrink_to_fit();
         self.locs.shrink_to_fit();
         self.times.shrink_to_fit();
@@ -676,11 +767,7 @@ impl State {
     /// Approximate heap bytes of each index, for the memory report of benchmarks and `stats`.
     pub fn memory(&self) -> Vec<(&'static str, usize)> {
         use std::mem::size_of;
-        let idlist = |l: &IdList| match l {
-            IdList::Many(v) => v.capacity() * 4,
-            _ => 0,
-        };
-        let io_lists: usize = self.io.iter().map(|e| idlist(&e.producers) + idlist(&e.consumers)).sum();
+        let io_lists = self.io_lists.heap_bytes();
         let comps: usize = self.comps.iter().map(|c| c.by_start.capacity() * 4 + c.ids.capacity() * 4).sum();
         vec![
             ("runs", self.runs.capacity() * size_of::<RunRow>()),
@@ -778,7 +865,7 @@ impl<'a> View<'a> {
     }
 
     pub fn producers(&self, io: u32) -> &'a [RunId] {
-        let ids = self.st.io[io as usize].producers.as_slice();
+        let ids = self.st.io[io as usize].producers.as_slice(&self.st.io_lists);
         if self.st.ol.late_producers.is_empty() {
             return self.visible(ids);
         }
@@ -786,7 +873,7 @@ impl<'a> View<'a> {
     }
 
     pub fn consumers(&self, io: u32) -> &'a [RunId] {
-        let ids = self.st.io[io as usize].consumers.as_slice();
+        let ids = self.st.io[io as usize].consumers.as_slice(&self.st.io_lists);
         if self.st.ol.late_consumers.is_empty() {
             return self.visible(ids);
         }
@@ -924,7 +1011,7 @@ impl<'a> View<'a> {
             if entry.first_run > self.max_run {
                 continue;
             }
-            if let Some(&p) = self.visible(entry.producers.as_slice()).last()
+            if let Some(&p) = self.visible(entry.producers.as_slice(&self.st.io_lists)).last()
                 && runs.contains(p)
             {
                 *names_of.entry(p).or_default() += 1;
@@ -1203,5 +1290,44 @@ mod tests {
         }
         assert_eq!(few.get_or_insert("new", || 7), 7);
         assert_eq!(few.get_or_insert("new", || 8), 7);
+    }
+
+    #[test]
+    fn an_id_list_keeps_one_run_in_its_handle_two_in_a_pair_and_more_in_a_vector() {
+        let mut lists = IdLists::default();
+        let (mut a, mut b, mut c) = (IdList::default(), IdList::default(), IdList::default());
+        assert_eq!(a.as_slice(&lists), &[] as &[RunId]);
+        a.push(MAX_RUNS, &mut lists);
+        assert_eq!(a.as_slice(&lists), &[MAX_RUNS], "the largest id fits the handle");
+        assert_eq!(lists.heap_bytes(), 0);
+        b.push(7, &mut lists);
+        b.push(9, &mut lists);
+        a.push(3, &mut lists);
+        assert_eq!((b.as_slice(&lists), a.as_slice(&lists)), (&[7, 9][..], &[MAX_RUNS, 3][..]));
+        assert_eq!((lists.pairs.len(), lists.long.len()), (2, 0));
+        b.push(11, &mut lists);
+        assert_eq!(b.as_slice(&lists), &[7, 9, 11]);
+        assert_eq!((lists.long.len(), lists.free_pairs.as_slice()), (1, &[0][..]), "b's pair is free");
+        c.push(1, &mut lists);
+        c.push(2, &mut lists);
+        assert_eq!(lists.pairs.len(), 2, "c took b's pair");
+        for id in 12..40 {
+            b.push(id, &mut lists);
+        }
+        assert_eq!(b.as_slice(&lists), [7, 9, 11].into_iter().chain(12..40).collect::<Vec<_>>().as_slice());
+        assert_eq!((a.as_slice(&lists), c.as_slice(&lists)), (&[MAX_RUNS, 3][..], &[1, 2][..]));
+    }
+
+    #[test]
+    fn an_append_past_the_addressable_runs_or_lists_is_refused_with_a_reason() {
+        let st = State::default();
+        let (runs, lists) = (MAX_RUNS as usize, MAX_LISTS as usize);
+        assert!(st.check_room(runs, lists).is_ok());
+        for (runs, links) in [(runs + 1, 0), (0, lists + 1), (usize::MAX, usize::MAX)] {
+            match st.check_room(runs, links) {
+                Err(StoreError::Unavailable(why)) => assert!(why.contains("new data directory"), "{why}"),
+                other => panic!("{runs} runs, {links} links: {other:?}"),
+            }
+        }
     }
 }

@@ -222,7 +222,17 @@ impl State {
                 )));
             }
         }
-        Ok(())
+        // Each event may open a run, and may add a producer or consumer entry for each name it
+        // gives and for each output its run named before (produced when it completes).
+        let parts = || events.iter().filter_map(|e| e.run.as_ref());
+        let links = parts()
+            .map(|p| {
+                let before =
+                    self.ol.ids.get(&p.uuid).and_then(|id| self.ol.runs.get(id)).map_or(0, |r| r.outputs.len());
+                p.inputs.len() + p.outputs.len() + before
+            })
+            .sum();
+        self.check_room(parts().count(), links)
     }
 
     /// Plans the events one checked OpenLineage event becomes, against the newest state (which
@@ -283,7 +293,7 @@ impl State {
     /// itself: the contract's rule 1, on the producers known now.
     fn producer_for(&self, io: u32, hash: Option<&str>, id: RunId) -> Option<RunId> {
         let entry = &self.io[io as usize];
-        let producers = entry.producers.as_slice();
+        let producers = entry.producers.as_slice(&self.io_lists);
         let latest_other = || producers.iter().rev().copied().find(|&p| p != id);
         let hashed = hash.map(fingerprint).and_then(|fp| {
             if fp == entry.latest_hash { producers.last().copied() } else { self.hashed.get(&(io, fp)).copied() }
@@ -458,7 +468,7 @@ impl State {
         let mut input_ids = Vec::with_capacity(u.inputs.len());
         for input in &u.inputs {
             let io = self.io_id_of(&input.name, input.kind, first_run);
-            self.io[io as usize].consumers.push(id);
+            self.io[io as usize].consumers.push(id, &mut self.io_lists);
             if !u.opened {
                 self.ol.late_consumers.insert((io, id), seq);
             }
@@ -473,13 +483,13 @@ impl State {
             let io = self.io_id_of(&p.name, p.kind, first_run);
             let entry = &mut self.io[io as usize];
             let fp = p.hash.as_deref().map_or(0, fingerprint);
-            if let Some(&previous) = entry.producers.as_slice().last()
+            if let Some(&previous) = entry.producers.as_slice(&self.io_lists).last()
                 && entry.latest_hash != 0
                 && entry.latest_hash != fp
             {
                 self.hashed.insert((io, entry.latest_hash), previous);
             }
-            entry.producers.push(id);
+            entry.producers.push(id, &mut self.io_lists);
             entry.latest_hash = fp;
             if !u.opened {
                 self.ol.late_producers.insert((io, id), seq);

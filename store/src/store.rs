@@ -277,6 +277,7 @@ impl Store {
             }
         };
         state.end_bulk();
+        crate::memory::opened();
         if let Some(t) = &recovery.torn_tail {
             tracing::warn!(
                 path = %t.path.display(), offset = t.offset, bytes_dropped = t.bytes_dropped,
@@ -685,6 +686,7 @@ impl Store {
                 known_components.insert(&r.component);
             }
             drop(known_components);
+            st.check_room(runs.len(), runs.iter().map(|r| r.inputs.len() + r.outputs.len()).sum())?;
             let mut hits: Vec<Option<Logged>> = Vec::with_capacity(runs.len());
             let mut wait_for = 0;
             for r in &runs {

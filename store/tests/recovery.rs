@@ -252,3 +252,90 @@ fn a_long_segment_decoded_on_a_second_thread_opens_and_reports_damage_as_a_short
     assert_eq!(store.reader(None).stats().runs, 12_000, "every batch of runs remains");
     assert_eq!(store.reader(None).flags().len(), 0, "the flag, the last batch, was cut off");
 }
+
+/// Every answer a store gives about a log whose names are not known in advance: each run, each
+/// name's producers and consumers, a trace and a downstream walk, review, recent, components.
+fn answers_about_everything(store: &Store) -> Value {
+    let r = store.reader(None);
+    let runs = r.stats().runs;
+    let details: Vec<_> = (1..=runs as mltrace_store::RunId).map(|id| r.run(id).expect("run")).collect();
+    let mut names: Vec<String> = details
+        .iter()
+        .flat_map(|d| d.inputs.iter().map(|i| i.name.clone()).chain(d.outputs.iter().map(|o| o.name.clone())))
+        .collect();
+    names.sort();
+    names.dedup();
+    let io: Vec<_> = names.iter().map(|n| r.io(n).expect("io")).collect();
+    let last = details.last().and_then(|d| d.outputs.first()).expect("an output").name.clone();
+    let first = details.first().and_then(|d| d.outputs.first()).expect("an output").name.clone();
+    json!({
+        "stats": serde_json::to_value(r.stats()).expect("json"),
+        "runs": details,
+        "io": io,
+        "trace": r.trace(&last, None, 10_000).expect("trace"),
+        "downstream": r.downstream(&first, None, 10_000).expect("downstream"),
+        "review": r.review(100).expect("review"),
+        "recent": r.recent(50, None).expect("recent"),
+        "components": r.components(None, None),
+    })
+}
+
+/// A checkpoint of the state's previous layout (`tests/fixtures/checkpoint-v5`: the benchmark
+/// workload's first 150 runs, written by `loadgen open --checkpoint` of the build before producer
+/// and consumer lists became 4-byte handles) is ignored, never misread: the open replays the whole
+/// log, answers as an open without the checkpoint does, and the next checkpoint is of this layout.
+#[test]
+fn a_checkpoint_of_an_earlier_layout_is_ignored_and_the_whole_log_replayed() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/checkpoint-v5");
+    let saved = std::fs::read(fixture.join("checkpoint")).expect("read");
+    assert_eq!(u16::from_le_bytes([saved[8], saved[9]]), 5);
+    assert_ne!(mltrace_store::checkpoint::VERSION, 5, "the fixture is of an earlier version");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("log")).expect("mkdir");
+    std::fs::copy(fixture.join("log/00000001.seg"), dir.path().join("log/00000001.seg")).expect("copy");
+    let expected = {
+        let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open without a checkpoint");
+        answers_about_everything(&store)
+    };
+    assert_eq!(expected["stats"]["runs"], 150);
+    std::fs::write(mltrace_store::checkpoint::path(dir.path()), &saved).expect("write");
+    let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open beside the old checkpoint");
+    assert_eq!(store.events_since_checkpoint(), store.last_seq(), "nothing came from the old checkpoint");
+    assert_eq!(answers_about_everything(&store), expected);
+    store.checkpoint().expect("checkpoint");
+    drop(store);
+    let (store, _) = Store::open(dir.path(), LogOptions::default()).expect("open from the new checkpoint");
+    assert_eq!(store.events_since_checkpoint(), 0, "the new checkpoint was used");
+    let mut again = answers_about_everything(&store);
+    // The new checkpoint wrote a signed tree head first: one more event.
+    again["stats"]["events"] = expected["stats"]["events"].clone();
+    again["stats"]["log_bytes"] = expected["stats"]["log_bytes"].clone();
+    assert_eq!(again, expected);
+}
+
+/// A binary that chose its allocator registers how to hand freed pages back (`mltrace` and
+/// `loadgen` do, for jemalloc): every open calls it once, at its end, by replay or from a checkpoint.
+#[test]
+fn every_open_ends_with_the_release_its_binary_registered() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    fn release() {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+    }
+    assert!(mltrace_store::memory::release_after_open(release));
+    assert!(!mltrace_store::memory::release_after_open(release), "it is set once");
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (store, _) = Store::open(dir.path(), opts()).expect("open");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1, "an open of an empty directory");
+        log_some(&store, 0, 20);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1, "writes do not call it");
+        store.checkpoint().expect("checkpoint");
+    }
+    let (store, _) = Store::open(dir.path(), opts()).expect("open from the checkpoint");
+    assert_eq!((CALLS.load(Ordering::SeqCst), store.events_since_checkpoint()), (2, 0));
+    drop(store);
+    std::fs::remove_file(mltrace_store::checkpoint::path(dir.path())).expect("rm");
+    Store::open(dir.path(), opts()).expect("open by replay");
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+}
