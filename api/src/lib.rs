@@ -53,8 +53,8 @@ pub const MAX_BATCH_RUNS: usize = 10_000;
 
 /// Everything a handler can reach: [`Shared`] behind one reference count.
 ///
-/// Every request clones the state several times (each middleware and the handler's extractor take
-/// their own copy): with the fields cloned one by one, that was six reference counts up and down per
+/// Every request clones the state several times (the middleware, the route and the handler's
+/// extractor take their own copy): with the fields cloned one by one, that was six reference counts up and down per
 /// copy, bounced between the cores, about a tenth of the HTTP threads' time under single-run POSTs.
 /// A clone now moves one counter. Changing a field (`state.auth = ...`, before the router is built)
 /// goes through [`Arc::make_mut`], so a clone never sees another clone's change: the same value
@@ -141,12 +141,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", axum::routing::any(routes::unknown_api))
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(ui::serve)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), cluster::min_seq))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::body_deadline))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check))
-        .layer(axum::middleware::from_fn(guard::json_errors))
-        .layer(axum::middleware::from_fn(guard::request_shape))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::front))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

@@ -4,7 +4,6 @@
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -71,23 +70,12 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts every request by matched route and status.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let route = match req.extensions().get::<MatchedPath>() {
-        Some(p) => Route::Matched(p.clone()),
-        None if req.uri().path().starts_with("/api/") => Route::Other("/api/unknown"),
-        None => Route::Other("/ui"),
-    };
-    tracing::debug!(%method, path = %req.uri().path(), "request");
-    let response = next.run(req).await;
-    let route = match &route {
-        Route::Matched(p) => p.as_str(),
-        Route::Other(name) => name,
-    };
-    state.metrics.record(method, route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
+/// A request being counted by matched route and status: started before any other step of
+/// [`crate::guard::front`], finished with whatever answer it got.
+pub(crate) struct Tracked {
+    started: Instant,
+    method: &'static str,
+    route: Route,
 }
 
 /// The route a request is counted under: the router's pattern (shared, not copied), or a name for
@@ -95,6 +83,30 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 enum Route {
     Matched(MatchedPath),
     Other(&'static str),
+}
+
+impl Tracked {
+    /// Starts counting `req`.
+    pub(crate) fn start(req: &Request) -> Tracked {
+        let started = Instant::now();
+        let method = method_label(req.method());
+        let route = match req.extensions().get::<MatchedPath>() {
+            Some(p) => Route::Matched(p.clone()),
+            None if req.uri().path().starts_with("/api/") => Route::Other("/api/unknown"),
+            None => Route::Other("/ui"),
+        };
+        tracing::debug!(%method, path = %req.uri().path(), "request");
+        Tracked { started, method, route }
+    }
+
+    /// Counts the request with its answer.
+    pub(crate) fn finish(self, metrics: &Metrics, response: &Response) {
+        let route = match &self.route {
+            Route::Matched(p) => p.as_str(),
+            Route::Other(name) => name,
+        };
+        metrics.record(self.method, route, response.status().as_u16(), self.started.elapsed().as_secs_f64());
+    }
 }
 
 /// A label from a closed set: the methods the API knows, anything else `other`. The method is
