@@ -11,7 +11,7 @@
 //! | [`auth`]      | write and read-only bearer tokens                                     |
 //! | [`metrics`]   | Prometheus text at `/metrics`                                        |
 //! | [`ui`]        | the `ui/` folder, embedded, with the SPA fallback                     |
-//! | [`ingest`]    | the writer thread that coalesces concurrent `POST /runs` requests     |
+//! | [`ingest`]    | the writer threads that coalesce concurrent `POST /runs` requests    |
 //! | [`server`]    | sockets, timeouts, graceful shutdown, `--demo` data                    |
 //! | [`tls`]       | certificates for `serve --tls-cert`, reloaded on SIGHUP; client trust  |
 //! | [`cluster`]   | cluster mode: the shared log's follower, its health, `min_seq` reads  |
@@ -77,7 +77,7 @@ pub struct Shared {
     pub body_limit: usize,
     /// How long a request body may take to arrive, whole.
     pub body_timeout: std::time::Duration,
-    /// The writer thread that logs runs, coalescing concurrent requests.
+    /// The writer threads that log runs, coalescing concurrent requests.
     pub ingest: ingest::Ingest,
     /// The shared log in cluster mode (`None`: a single node).
     pub cluster: Option<Arc<dyn cluster::ClusterLink>>,
