@@ -996,6 +996,7 @@ fn http(a: HttpArgs) -> Result<Value> {
         }
         (None, None) => bail!("give --addr of a running server or --server BIN to start one"),
     };
+    let fsyncs_before = fsyncs(addr)?;
     let logged = ingest_http(w, concurrency, |i| {
         Ok(HttpWriter {
             conn: AsyncConn::new(addr)?,
@@ -1003,6 +1004,10 @@ fn http(a: HttpArgs) -> Result<Value> {
             openlineage: a.openlineage.then_some((i, 0)),
         })
     })?;
+    let (fsync_count, fsync_seconds) = {
+        let ((n1, s1), (n0, s0)) = (fsyncs(addr)?, fsyncs_before);
+        (n1 - n0, s1 - s0)
+    };
     let queries = if w.no_queries { BTreeMap::new() } else { http_queries(addr, &logged, w)? };
     let mut conn = Conn::new(addr)?;
     let stats: Value = serde_json::from_slice(&conn.get("/api/v1/stats")?.body).unwrap_or(Value::Null);
@@ -1013,6 +1018,10 @@ fn http(a: HttpArgs) -> Result<Value> {
         "fsync": a.fsync,
         "workload": workload_json(w, concurrency),
         "ingest": logged.report,
+        // The server's fsyncs during the ingest (flags included): how many requests shared one.
+        "fsyncs": fsync_count,
+        "fsync_seconds": round3(fsync_seconds),
+        "runs_per_fsync": round3(runs as f64 / fsync_count.max(1.0)),
         "queries": queries,
         "stats": stats,
         "disk": {"log_bytes": log_bytes, "bytes_per_run": log_bytes / runs},
@@ -1036,6 +1045,19 @@ fn http(a: HttpArgs) -> Result<Value> {
         drop(again);
     }
     Ok(report)
+}
+
+/// The server's fsyncs so far and the seconds they took, from its `/metrics`.
+fn fsyncs(addr: SocketAddr) -> Result<(f64, f64)> {
+    let a = Conn::new(addr)?.get("/metrics")?;
+    check(&a, "GET /metrics")?;
+    let text = String::from_utf8_lossy(&a.body);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+            .with_context(|| format!("the server's /metrics has no {name}"))
+    };
+    Ok((value("mltrace_fsync_duration_seconds_count")?, value("mltrace_fsync_duration_seconds_sum")?))
 }
 
 fn http_queries(addr: SocketAddr, logged: &Logged, w: &Workload) -> Result<BTreeMap<String, Value>> {
