@@ -3,9 +3,8 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The configured tokens.
@@ -37,25 +36,26 @@ fn bearer(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Middleware: checks `Authorization: Bearer` on `/api/` requests.
-pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Checks `Authorization: Bearer` on `/api/` requests: the refusal, if the request may not pass (a
+/// step of [`crate::guard::front`]).
+pub(crate) fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     let tokens = &state.auth;
     if !tokens.enabled() || !req.uri().path().starts_with("/api/") {
-        return next.run(req).await;
+        return None;
     }
     let given = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
     let Some(given) = given else {
-        return ApiError::unauthorized("this server needs `Authorization: Bearer <token>`").into_response();
+        return Some(ApiError::unauthorized("this server needs `Authorization: Bearer <token>`").into_response());
     };
     let is_write = tokens.write.as_deref().is_some_and(|t| same(t, given));
     let is_read = tokens.read.as_deref().is_some_and(|t| same(t, given));
     let reading = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if is_write || (is_read && reading) {
-        next.run(req).await
+        None
     } else if is_read {
-        ApiError::forbidden("the read-only token cannot change anything; use the write token").into_response()
+        Some(ApiError::forbidden("the read-only token cannot change anything; use the write token").into_response())
     } else {
-        ApiError::unauthorized("the bearer token is not valid for this server").into_response()
+        Some(ApiError::unauthorized("the bearer token is not valid for this server").into_response())
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -101,14 +101,14 @@ pub fn health(state: &AppState) -> Option<Value> {
 
 /// `min_seq=N` on a read: answer once this node has applied seq N (waiting up to
 /// [`MIN_SEQ_WAIT`]), or 503 saying how far it got. The parameter is taken off the query before
-/// the route sees it. Writes answer with [`SEQ_HEADER`].
-pub async fn min_seq(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// the route sees it. Writes answer with [`SEQ_HEADER`]. The last step of [`crate::guard::front`].
+pub(crate) async fn min_seq(state: &AppState, mut req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         if let Some(writer) = state.cluster.as_ref().and_then(|l| l.forward_to())
             && req.uri().path().starts_with("/api/v1/")
             && !req.headers().contains_key(FORWARDED_HEADER)
         {
-            return forward(&state, &writer, req).await;
+            return forward(state, &writer, req).await;
         }
         // A write's answer says which seq a later read must wait for ([`SEQ_HEADER`]): the last
         // seq visible once it is done, its own events included.

@@ -1,20 +1,28 @@
-//! Run ingestion through one writer thread that coalesces concurrent requests.
+//! Run ingestion through writer threads that coalesce concurrent requests.
 //!
-//! Each `POST /api/v1/runs` hands its runs to this thread and awaits the answer. The thread takes
+//! Each `POST /api/v1/runs` hands its runs to these threads and awaits the answer. A thread takes
 //! every request that queued while it was busy and logs them as one batch, so 64 clients posting a
 //! run each cost one write and one fsync instead of 64 thread handoffs and a crowd of waiters woken
-//! by every fsync. Requests stay independent: if the combined batch is refused (one bad run), each
+//! by every fsync. There are [`WRITERS`] threads so that the store's group commit overlaps: while one
+//! waits for its batch's fsync, the other takes what queued meanwhile, resolves and writes it, and its
+//! fsync follows at once. With one thread, the requests arriving during an fsync waited for it, then
+//! for their own batch's resolution, then for a second fsync, and the thread's CPU work and the disk
+//! took turns. Requests stay independent: if the combined batch is refused (one bad run), each
 //! request is logged on its own, so a bad request never fails a good one, and each still gets its
 //! own answer and its own field-precise error.
 
 use mltrace_store::model::Logged;
 use mltrace_store::{NewRun, Store, StoreError};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-/// Most runs the writer combines into one batch.
+/// Most runs a writer combines into one batch.
 const MAX_COMBINED: usize = 10_000;
+
+/// Writer threads: two, one resolving while the other waits for its fsync (the store serializes
+/// the writes themselves; more threads would only wait on its lock).
+pub const WRITERS: usize = 2;
 
 struct Job {
     runs: Vec<NewRun>,
@@ -23,7 +31,7 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<Logged>, StoreError>>,
 }
 
-/// The queue to the writer thread, or (inline) the store itself.
+/// The queue to the writer threads, or (inline) the store itself.
 #[derive(Clone)]
 pub struct Ingest {
     jobs: Option<mpsc::Sender<Job>>,
@@ -31,18 +39,21 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the writer thread; it ends when the last handle is dropped.
+    /// Starts the writer threads; they end when the last handle is dropped.
     pub fn start(store: Arc<Store>) -> Ingest {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let writer_store = store.clone();
-        std::thread::Builder::new()
-            .name("mltrace-ingest".into())
-            .spawn(move || writer(&writer_store, &queue))
-            .unwrap_or_else(|e| panic!("cannot start the ingest thread: {e}"));
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..WRITERS {
+            let (store, queue) = (store.clone(), queue.clone());
+            std::thread::Builder::new()
+                .name("mltrace-ingest".into())
+                .spawn(move || writer(&store, &queue))
+                .unwrap_or_else(|e| panic!("cannot start the ingest thread: {e}"));
+        }
         Ingest { jobs: Some(jobs), store }
     }
 
-    /// Logs on the requesting thread, without the writer thread: for a store embedded in a
+    /// Logs on the requesting thread, without the writer threads: for a store embedded in a
     /// process (the Python package), whose requests come one at a time from the caller's own
     /// thread, two thread handoffs per run cost more than coalescing can save.
     pub fn inline(store: Arc<Store>) -> Ingest {
@@ -68,19 +79,28 @@ fn log_one(store: &Store, runs: Vec<NewRun>, single: bool) -> Result<Vec<Logged>
     }
 }
 
-fn writer(store: &Store, queue: &mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut jobs = vec![first];
-        let mut runs = jobs[0].runs.len();
-        while runs < MAX_COMBINED {
-            match queue.try_recv() {
-                Ok(job) => {
-                    runs += job.runs.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
+/// What queued since the last take, up to [`MAX_COMBINED`] runs (waiting for the first request);
+/// `None` once every handle is gone. The other writer waits for the lock meanwhile, so it takes
+/// what comes next.
+fn take(queue: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+    let first = queue.recv().ok()?;
+    let mut runs = first.runs.len();
+    let mut jobs = vec![first];
+    while runs < MAX_COMBINED {
+        match queue.try_recv() {
+            Ok(job) => {
+                runs += job.runs.len();
+                jobs.push(job);
             }
+            Err(_) => break,
         }
+    }
+    Some(jobs)
+}
+
+fn writer(store: &Store, queue: &Mutex<mpsc::Receiver<Job>>) {
+    while let Some(mut jobs) = take(queue) {
         if jobs.len() == 1 {
             let Job { runs, single, reply } = jobs.remove(0);
             let _ = reply.send(log_one(store, runs, single));

@@ -4,9 +4,8 @@
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,12 +16,21 @@ const BUCKETS_S: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0
 /// The server's counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// By route: a route's name is allocated once, when first seen, not on every request (under
+    /// single-run POSTs the four strings of each request's keys were a visible share of its cost).
+    routes: Mutex<HashMap<String, RouteStats>>,
     /// Events appended through the API.
     pub ingested_events: AtomicU64,
     /// Runs logged through the API.
     pub ingested_runs: AtomicU64,
+}
+
+/// The counters of one route.
+#[derive(Default)]
+struct RouteStats {
+    /// Requests by method and status.
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: Histogram,
 }
 
 #[derive(Default, Clone)]
@@ -46,11 +54,13 @@ impl Histogram {
 
 impl Metrics {
     fn record(&self, method: &'static str, route: &str, status: u16, secs: f64) {
-        let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        *r.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-        drop(r);
-        let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        l.entry(route.to_string()).or_default().observe(secs);
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = match routes.get_mut(route) {
+            Some(stats) => stats,
+            None => routes.entry(route.to_string()).or_default(),
+        };
+        *stats.requests.entry((method, status)).or_default() += 1;
+        stats.latency.observe(secs);
     }
 
     /// Counts runs logged (events are counted where every write is announced, see
@@ -60,18 +70,43 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts every request by matched route and status.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| {
-            if req.uri().path().starts_with("/api/") { "/api/unknown".into() } else { "/ui".into() }
-        });
-    tracing::debug!(%method, path = %req.uri().path(), "request");
-    let response = next.run(req).await;
-    state.metrics.record(method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
+/// A request being counted by matched route and status: started before any other step of
+/// [`crate::guard::front`], finished with whatever answer it got.
+pub(crate) struct Tracked {
+    started: Instant,
+    method: &'static str,
+    route: Route,
+}
+
+/// The route a request is counted under: the router's pattern (shared, not copied), or a name for
+/// what matched none.
+enum Route {
+    Matched(MatchedPath),
+    Other(&'static str),
+}
+
+impl Tracked {
+    /// Starts counting `req`.
+    pub(crate) fn start(req: &Request) -> Tracked {
+        let started = Instant::now();
+        let method = method_label(req.method());
+        let route = match req.extensions().get::<MatchedPath>() {
+            Some(p) => Route::Matched(p.clone()),
+            None if req.uri().path().starts_with("/api/") => Route::Other("/api/unknown"),
+            None => Route::Other("/ui"),
+        };
+        tracing::debug!(%method, path = %req.uri().path(), "request");
+        Tracked { started, method, route }
+    }
+
+    /// Counts the request with its answer.
+    pub(crate) fn finish(self, metrics: &Metrics, response: &Response) {
+        let route = match &self.route {
+            Route::Matched(p) => p.as_str(),
+            Route::Other(name) => name,
+        };
+        metrics.record(self.method, route, response.status().as_u16(), self.started.elapsed().as_secs_f64());
+    }
 }
 
 /// A label from a closed set: the methods the API knows, anything else `other`. The method is
@@ -97,10 +132,23 @@ fn escape(label: &str) -> String {
 /// `GET /metrics`.
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let m = &state.metrics;
+    // Sorted by method, route and status, then latency by route, as a reader of the text expects.
+    let (requests, latency) = {
+        let routes = m.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut requests = BTreeMap::new();
+        let mut latency = BTreeMap::new();
+        for (route, stats) in routes.iter() {
+            for (&(method, status), &n) in &stats.requests {
+                requests.insert((method, route.clone(), status), n);
+            }
+            latency.insert(route.clone(), stats.latency.clone());
+        }
+        (requests, latency)
+    };
     let mut out = String::new();
     let _ = writeln!(out, "# HELP mltrace_http_requests_total HTTP requests by method, route and status.");
     let _ = writeln!(out, "# TYPE mltrace_http_requests_total counter");
-    for ((method, route, status), n) in m.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    for ((method, route, status), n) in requests.iter() {
         let _ = writeln!(
             out,
             "mltrace_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -109,7 +157,7 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     }
     let _ = writeln!(out, "# HELP mltrace_http_request_duration_seconds Request latency by route.");
     let _ = writeln!(out, "# TYPE mltrace_http_request_duration_seconds histogram");
-    for (route, h) in m.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    for (route, h) in latency.iter() {
         let route = escape(route);
         for (le, n) in BUCKETS_S.iter().zip(h.buckets.iter()) {
             let _ = writeln!(out, "mltrace_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {n}");

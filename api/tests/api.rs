@@ -373,3 +373,51 @@ async fn every_appended_event_is_counted_once() {
     assert!(text.contains(&format!("mltrace_ingested_events_total {last}\n")), "{text}");
     assert!(text.contains("mltrace_ingested_runs_total 1\n"), "{text}");
 }
+
+/// The front layer counts every request under its route's pattern, method and status, also the
+/// ones its own steps refuse (a missing token, too many headers) and the router's 405 that it
+/// rewrites as JSON; the text lists them sorted.
+#[tokio::test]
+async fn requests_are_counted_by_route_and_status_whatever_answered_them() {
+    let api = Api::with(|s| s.auth = Tokens { write: Some("w".into()), read: None });
+    let authorized = |req: axum::http::request::Builder| req.header(header::AUTHORIZATION, "Bearer w");
+    let post = |body: Value| {
+        authorized(Request::post("/api/v1/runs"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("req")
+    };
+    for i in 0..3 {
+        assert_eq!(api.call(post(run("a", i, &[], &[]))).await.0, StatusCode::CREATED);
+    }
+    assert_eq!(api.call(post(json!({"component": "a", "start": 1}))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(api.get("/api/v1/runs/1").await.0, StatusCode::UNAUTHORIZED);
+    let mut crowded = authorized(Request::get("/api/v1/runs/1"));
+    for i in 0..=mltrace_api::guard::MAX_HEADERS {
+        crowded = crowded.header(format!("x-h{i}"), "1");
+    }
+    assert_eq!(
+        api.call(crowded.body(Body::empty()).expect("req")).await.0,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let (s, v) = api.call(authorized(Request::delete("/api/v1/runs")).body(Body::empty()).expect("req")).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    let resp = app(api.state.clone())
+        .oneshot(authorized(Request::get("/metrics")).body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    let text = String::from_utf8_lossy(&resp.into_body().collect().await.expect("body").to_bytes()).into_owned();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("mltrace_http_requests_total{")).collect();
+    assert_eq!(
+        series,
+        [
+            r#"mltrace_http_requests_total{method="DELETE",route="/api/v1/runs",status="405"} 1"#,
+            r#"mltrace_http_requests_total{method="GET",route="/api/v1/runs/{id}",status="401"} 1"#,
+            r#"mltrace_http_requests_total{method="GET",route="/api/v1/runs/{id}",status="431"} 1"#,
+            r#"mltrace_http_requests_total{method="POST",route="/api/v1/runs",status="201"} 3"#,
+            r#"mltrace_http_requests_total{method="POST",route="/api/v1/runs",status="400"} 1"#,
+        ],
+        "{text}"
+    );
+    assert!(text.contains("mltrace_http_request_duration_seconds_count{route=\"/api/v1/runs\"} 5\n"), "{text}");
+}

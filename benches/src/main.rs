@@ -6,9 +6,10 @@
 //! running (`--addr`) or one it starts itself (`--server target/release/mltrace`), over keep-alive
 //! connections. Every loop is bounded in count and in time, and HTTP goes to loopback only.
 //!
-//! Ingest is timed without the workload's generation: each writer thread generates a chunk of
-//! requests, all threads meet at a barrier, and only the time from that barrier until the last
-//! thread has sent its chunk counts. Memory and open time are measured in a fresh process (or a
+//! Ingest is timed without the workload's generation: each writer generates a chunk of requests,
+//! all writers meet at a barrier, and only the time from that barrier until the last writer has
+//! sent its chunk counts. In process a writer is a thread; over HTTP it is a task with its own
+//! connection, all of them on one thread, so that the client's share of the CPU stays small. Memory and open time are measured in a fresh process (or a
 //! fresh server) that does nothing but open the data directory, so the ingest's own garbage is not
 //! counted.
 
@@ -19,7 +20,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use anyhow::{Context, Result, bail};
 
 use clap::{Args, Parser, Subcommand};
-use mltrace_benches::http::{Conn, encode_query};
+use mltrace_benches::http::{AsyncConn, Conn, encode_query};
 use mltrace_benches::measure::{self, Latency, Memory, Samples};
 use mltrace_benches::workload::{Pipeline, RunSpec, Shape, SplitMix, Step, project_names};
 use mltrace_store::{AsOf, FsyncPolicy, LogOptions, NewRun, Store};
@@ -258,7 +259,7 @@ fn workload_json(w: &Workload, concurrency: usize) -> Value {
 
 // ---------------------------------------------------------------- ingest
 
-/// One writer thread's way to send requests.
+/// One in-process writer thread's way to send requests (HTTP writers are tasks: [`HttpWriter`]).
 trait Writer {
     /// A prepared request (generated and encoded before the timed stretch).
     type Item: Send;
@@ -293,7 +294,7 @@ fn ingest<W: Writer>(w: &Workload, concurrency: usize, make: impl Fn(usize) -> R
     let failure: Mutex<Option<String>> = Mutex::new(None);
     let wall = Mutex::new(Duration::ZERO);
     let deadline = Duration::from_secs_f64(w.max_ingest_seconds);
-    let results: Vec<(u64, u64, Samples, Samples, u64)> = std::thread::scope(|s| {
+    let results: Vec<WriterResult> = std::thread::scope(|s| {
         let handles: Vec<_> = projects
             .iter()
             .enumerate()
@@ -308,7 +309,7 @@ fn ingest<W: Writer>(w: &Workload, concurrency: usize, make: impl Fn(usize) -> R
                         let todo = (per_thread - sent).min(w.chunk);
                         let mut items = Vec::new();
                         if let Some(wr) = writer.as_mut() {
-                            items = prepare_chunk(&mut pipeline, wr, todo, w.batch);
+                            items = prepare_chunk(&mut pipeline, |runs| wr.prepare(runs), todo, w.batch);
                         }
                         barrier.wait();
                         let started = Instant::now();
@@ -356,10 +357,95 @@ fn ingest<W: Writer>(w: &Workload, concurrency: usize, make: impl Fn(usize) -> R
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
+    let seconds = wall.into_inner().unwrap_or_else(|p| p.into_inner()).as_secs_f64();
+    summarize(results, projects, seconds, failure)
+}
+
+/// [`ingest`] over HTTP: the same writers, chunks and barriers, but each writer is a task with its
+/// own connection and all of them run on this one thread (see `benches/src/http.rs` for why).
+fn ingest_http(w: &Workload, concurrency: usize, make: impl Fn(usize) -> Result<HttpWriter>) -> Result<Logged> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let projects = project_names(concurrency);
+    let per_task = w.runs / concurrency as u64;
+    let barrier = tokio::sync::Barrier::new(concurrency);
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    let wall = Mutex::new(Duration::ZERO);
+    let deadline = Duration::from_secs_f64(w.max_ingest_seconds);
+    let writers = projects.iter().enumerate().map(|(i, project)| {
+        let (barrier, stop, failure, wall, make) = (&barrier, &stop, &failure, &wall, &make);
+        async move {
+            let mut pipeline = Pipeline::new(project, shape(w), w.seed);
+            let mut writer = make(i).map_err(|e| fail(failure, stop, e)).ok();
+            let (mut lat, mut flag_lat, mut sent, mut requests) = (Samples::default(), Samples::default(), 0u64, 0u64);
+            loop {
+                let todo = (per_task - sent).min(w.chunk);
+                let mut items = Vec::new();
+                if let Some(wr) = writer.as_mut() {
+                    items = prepare_chunk(&mut pipeline, |runs| wr.prepare(runs), todo, w.batch);
+                }
+                barrier.wait().await;
+                let started = Instant::now();
+                if !stop.load(Ordering::Acquire)
+                    && let Some(wr) = writer.as_mut()
+                {
+                    for (item, n, _) in items.iter_mut() {
+                        let t = Instant::now();
+                        if let Err(e) = wr.submit(item).await {
+                            fail(failure, stop, e);
+                            break;
+                        }
+                        lat.push(t.elapsed());
+                        sent += *n;
+                        requests += 1;
+                    }
+                }
+                if barrier.wait().await.is_leader() {
+                    let mut total = wall.lock().unwrap_or_else(|p| p.into_inner());
+                    *total += started.elapsed();
+                    if *total >= deadline {
+                        stop.store(true, Ordering::Release);
+                    }
+                }
+                // Flags are not runs: they are sent between the timed stretches, and their latency
+                // is reported on its own.
+                if let Some(wr) = writer.as_mut() {
+                    for (_, _, flags) in items.iter().filter(|(_, _, f)| !f.is_empty()) {
+                        let t = Instant::now();
+                        if let Err(e) = wr.flag(flags).await {
+                            fail(failure, stop, e);
+                            break;
+                        }
+                        flag_lat.push(t.elapsed());
+                    }
+                }
+                barrier.wait().await;
+                if stop.load(Ordering::Acquire) || sent >= per_task || todo == 0 {
+                    break;
+                }
+            }
+            (sent, requests, lat, flag_lat, pipeline.cycles())
+        }
+    });
+    let results: Vec<WriterResult> = runtime.block_on(futures_util::future::join_all(writers));
+    let seconds = wall.into_inner().unwrap_or_else(|p| p.into_inner()).as_secs_f64();
+    summarize(results, projects, seconds, failure)
+}
+
+/// What one writer did: runs and requests sent, their latencies, its flags' latencies, the cycles
+/// of its pipeline.
+type WriterResult = (u64, u64, Samples, Samples, u64);
+
+/// The report of an ingest from its writers' results (or the first failure).
+fn summarize(
+    results: Vec<WriterResult>,
+    projects: Vec<String>,
+    seconds: f64,
+    failure: Mutex<Option<String>>,
+) -> Result<Logged> {
     if let Some(why) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         bail!("ingest failed: {why}");
     }
-    let seconds = wall.into_inner().unwrap_or_else(|p| p.into_inner()).as_secs_f64();
     let (mut lat, mut flag_lat) = (Samples::default(), Samples::default());
     let (mut runs, mut requests) = (0, 0);
     let mut done = Vec::new();
@@ -388,7 +474,12 @@ fn fail(failure: &Mutex<Option<String>>, stop: &AtomicBool, e: anyhow::Error) {
 }
 
 /// Generates `todo` runs as requests of `batch` runs, each with the flags that follow it.
-fn prepare_chunk<W: Writer>(p: &mut Pipeline, w: &mut W, todo: u64, batch: usize) -> Vec<(W::Item, u64, Vec<String>)> {
+fn prepare_chunk<I>(
+    p: &mut Pipeline,
+    mut prepare: impl FnMut(&[RunSpec]) -> I,
+    todo: u64,
+    batch: usize,
+) -> Vec<(I, u64, Vec<String>)> {
     let mut items = Vec::new();
     let mut left = todo;
     let mut runs = Vec::with_capacity(batch);
@@ -402,7 +493,7 @@ fn prepare_chunk<W: Writer>(p: &mut Pipeline, w: &mut W, todo: u64, batch: usize
             }
         }
         left -= runs.len() as u64;
-        items.push((w.prepare(&runs), runs.len() as u64, flags));
+        items.push((prepare(&runs), runs.len() as u64, flags));
     }
     items
 }
@@ -772,7 +863,7 @@ fn open_report(dir: &Path, checkpoint: bool, merkle: bool) -> Result<Value> {
 // ---------------------------------------------------------------- HTTP
 
 struct HttpWriter {
-    conn: Conn,
+    conn: AsyncConn,
     single: bool,
     /// Send OpenLineage events (with the writer's index and a counter for unique run ids).
     openlineage: Option<(usize, u64)>,
@@ -797,9 +888,8 @@ fn openlineage_events(r: &RunSpec, run_id: &str) -> [Value; 2] {
     ]
 }
 
-impl Writer for HttpWriter {
-    type Item = Vec<Vec<u8>>;
-
+impl HttpWriter {
+    /// The request bodies of `runs`: one a run with `--batch 1`, else one.
     fn prepare(&mut self, runs: &[RunSpec]) -> Vec<Vec<u8>> {
         if let Some((writer, counter)) = &mut self.openlineage {
             let mut events = Vec::with_capacity(runs.len() * 2);
@@ -820,18 +910,18 @@ impl Writer for HttpWriter {
         }
     }
 
-    fn submit(&mut self, item: &mut Vec<Vec<u8>>) -> Result<()> {
+    async fn submit(&mut self, item: &mut Vec<Vec<u8>>) -> Result<()> {
         let path = if self.openlineage.is_some() { "/api/v1/lineage" } else { "/api/v1/runs" };
         for body in item {
-            let a = self.conn.post_json(path, body)?;
+            let a = self.conn.post_json(path, body).await?;
             check(&a, path)?;
         }
         Ok(())
     }
 
-    fn flag(&mut self, outputs: &[String]) -> Result<()> {
+    async fn flag(&mut self, outputs: &[String]) -> Result<()> {
         let body = serde_json::to_vec(&json!({"outputs": outputs, "reason": "bad predictions", "by": "loadgen"}))?;
-        let a = self.conn.post_json("/api/v1/flag", &body)?;
+        let a = self.conn.post_json("/api/v1/flag", &body).await?;
         check(&a, "POST /api/v1/flag")
     }
 }
@@ -925,9 +1015,18 @@ fn http(a: HttpArgs) -> Result<Value> {
         }
         (None, None) => bail!("give --addr of a running server or --server BIN to start one"),
     };
-    let logged = ingest(w, concurrency, |i| {
-        Ok(HttpWriter { conn: Conn::new(addr)?, single: w.batch <= 1, openlineage: a.openlineage.then_some((i, 0)) })
+    let fsyncs_before = fsyncs(addr)?;
+    let logged = ingest_http(w, concurrency, |i| {
+        Ok(HttpWriter {
+            conn: AsyncConn::new(addr)?,
+            single: w.batch <= 1,
+            openlineage: a.openlineage.then_some((i, 0)),
+        })
     })?;
+    let (fsync_count, fsync_seconds) = {
+        let ((n1, s1), (n0, s0)) = (fsyncs(addr)?, fsyncs_before);
+        (n1 - n0, s1 - s0)
+    };
     let queries = if w.no_queries { BTreeMap::new() } else { http_queries(addr, &logged, w)? };
     let mut conn = Conn::new(addr)?;
     let stats: Value = serde_json::from_slice(&conn.get("/api/v1/stats")?.body).unwrap_or(Value::Null);
@@ -938,6 +1037,10 @@ fn http(a: HttpArgs) -> Result<Value> {
         "fsync": a.fsync,
         "workload": workload_json(w, concurrency),
         "ingest": logged.report,
+        // The server's fsyncs during the ingest (flags included): how many requests shared one.
+        "fsyncs": fsync_count,
+        "fsync_seconds": round3(fsync_seconds),
+        "runs_per_fsync": round3(runs as f64 / fsync_count.max(1.0)),
         "queries": queries,
         "stats": stats,
         "disk": {"log_bytes": log_bytes, "bytes_per_run": log_bytes / runs},
@@ -961,6 +1064,19 @@ fn http(a: HttpArgs) -> Result<Value> {
         drop(again);
     }
     Ok(report)
+}
+
+/// The server's fsyncs so far and the seconds they took, from its `/metrics`.
+fn fsyncs(addr: SocketAddr) -> Result<(f64, f64)> {
+    let a = Conn::new(addr)?.get("/metrics")?;
+    check(&a, "GET /metrics")?;
+    let text = String::from_utf8_lossy(&a.body);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+            .with_context(|| format!("the server's /metrics has no {name}"))
+    };
+    Ok((value("mltrace_fsync_duration_seconds_count")?, value("mltrace_fsync_duration_seconds_sum")?))
 }
 
 fn http_queries(addr: SocketAddr, logged: &Logged, w: &Workload) -> Result<BTreeMap<String, Value>> {

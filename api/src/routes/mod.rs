@@ -1,6 +1,6 @@
 //! The API's routes. Every endpoint defined in `mltrace_client` (its `queries` and `commands`, see
 //! `docs/endpoints.md`) is served by one generic handler, `answer`, from the list in
-//! `endpoints!`; what is not one request and one answer (runs coalesced by the writer thread,
+//! `endpoints!`; what is not one request and one answer (runs coalesced by the writer threads,
 //! event streams and restores, OpenLineage) has a module of its own. Every handler
 //! does the same three steps: parse the request (errors name the field), ask the store on the
 //! blocking pool (reads touch the log's files, writes wait for an fsync), answer JSON.
@@ -72,7 +72,7 @@ endpoints!(
 );
 
 /// The routes with handlers of their own: health, the OpenAPI document, runs (coalesced by the
-/// writer thread), event streams and restores, and OpenLineage.
+/// writer threads), event streams and restores, and OpenLineage.
 const OWN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/openapi.json"),

@@ -1,4 +1,4 @@
-//! `POST /runs`: one run, a batch, or NDJSON, through the writer thread that coalesces requests.
+//! `POST /runs`: one run, a batch, or NDJSON, through the writer threads that coalesce requests.
 
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, MAX_BATCH_RUNS};
