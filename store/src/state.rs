@@ -330,7 +330,9 @@ fn insert_sorted(v: &mut Vec<RunId>, runs: &[RunRow], id: RunId) {
         v.push(id);
         return;
     }
-    let at = v.partition_point(|&x| key(x) < item);
+    // Out of order, a run is still nearly always among the latest starts (concurrent pipelines log
+    // within moments of each other): searched from the end, only the last few entries are touched.
+    let at = partition_point_from_end(v, |&x| key(x) < item);
     v.insert(at, id);
 }
 
