@@ -303,6 +303,24 @@ mod tests {
         assert!(Conn::new("127.0.0.1:80".parse().unwrap()).is_ok());
     }
 
+    /// Reads one request (head, then a `Content-Length` body) as the test servers see it: the body.
+    fn read_request(r: &mut BufReader<std::net::TcpStream>) -> Vec<u8> {
+        let mut len = 0;
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            if let Some(v) = l.strip_prefix("Content-Length: ") {
+                len = v.trim().parse().unwrap();
+            }
+            if l == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        body
+    }
+
     #[test]
     fn reads_length_and_chunked_bodies_over_one_connection() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -315,19 +333,7 @@ mod tests {
                 "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
                     .to_string(),
             ] {
-                let mut len = 0;
-                loop {
-                    let mut l = String::new();
-                    r.read_line(&mut l).unwrap();
-                    if let Some(v) = l.strip_prefix("Content-Length: ") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    if l == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                r.read_exact(&mut body).unwrap();
+                read_request(&mut r);
                 s.write_all(answer.as_bytes()).unwrap();
             }
         });
@@ -370,19 +376,7 @@ mod tests {
                 "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
                 "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n",
             ] {
-                let mut len = 0;
-                loop {
-                    let mut l = String::new();
-                    r.read_line(&mut l).unwrap();
-                    if let Some(v) = l.strip_prefix("Content-Length: ") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    if l == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                r.read_exact(&mut body).unwrap();
+                let body = read_request(&mut r);
                 bodies.push(body);
                 s.write_all(answer.as_bytes()).unwrap();
             }
