@@ -13,9 +13,10 @@
 //! fresh server) that does nothing but open the data directory, so the ingest's own garbage is not
 //! counted.
 
-// The allocator of the `mltrace` binary, so that in-process figures measure what the server runs.
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// The allocator of the `mltrace` binary (the same file), so that in-process figures measure what
+// the server runs.
+#[path = "../../cli/src/allocator.rs"]
+mod allocator;
 
 use anyhow::{Context, Result, bail};
 
@@ -195,7 +196,7 @@ struct HttpArgs {
 
 fn main() -> Result<()> {
     // What the `mltrace` binary does, so that an open here measures what the server holds.
-    mltrace_store::memory::release_after_open(return_freed_pages);
+    allocator::install();
     let cli = Cli::parse();
     let report = match cli.mode {
         Mode::Inproc(a) => inproc(a)?,
@@ -786,23 +787,6 @@ fn trace_loop(store: &Store, output: &str, stop: &AtomicBool) -> Result<Value> {
         samples.push(t.elapsed());
     }
     Ok(json!({"traces": samples.len(), "nodes": nodes, "latency": samples.summary()}))
-}
-
-/// Hands the pages every jemalloc arena holds freed back to the system, keeping its decay times
-/// (dirty, then muzzy): the `mltrace` binary's function of the same name, for the same allocator.
-fn return_freed_pages() {
-    use tikv_jemalloc_ctl::{Access, AsName, arenas};
-    let Ok(arenas) = arenas::narenas::read() else { return };
-    for key in [&b"arena.0.dirty_decay_ms\0"[..], b"arena.0.muzzy_decay_ms\0"] {
-        let Ok(mut mib) = key.name().mib::<[usize; 3]>() else { continue };
-        for arena in 0..arenas as usize {
-            mib[1] = arena;
-            let Ok(was) = Access::<isize>::read(&mib) else { continue };
-            if mib.write(0isize).is_ok() && mib.write(was).is_err() {
-                eprintln!("could not put back an allocator decay time of {was} ms");
-            }
-        }
-    }
 }
 
 /// Spawns this binary's `open` mode on `dir`: a fresh process, so its memory is the store's alone.
