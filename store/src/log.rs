@@ -355,11 +355,13 @@ fn sync_dir(storage: &dyn Storage, dir: &Path) -> Result<()> {
 /// The bytes of the log's segments, as far as they can be listed and sized (0 for what cannot):
 /// a hint to size the state before a replay, never trusted for anything else.
 pub(crate) fn segment_bytes(storage: &dyn Storage, dir: &Path) -> u64 {
-    let Ok(names) = storage.list(&dir.join("log")) else { return 0 };
-    names
+    list_segments(storage, dir).map_or(0, |numbers| bytes_of(storage, dir, &numbers))
+}
+
+fn bytes_of(storage: &dyn Storage, dir: &Path, numbers: &[u32]) -> u64 {
+    numbers
         .iter()
-        .filter(|name| name.ends_with(".seg"))
-        .filter_map(|name| storage.open(&dir.join("log").join(name), OpenMode::Read).ok()?.size().ok())
+        .map(|&n| storage.open(&segment_path(dir, n), OpenMode::Read).and_then(|f| f.size()).unwrap_or(0))
         .sum()
 }
 
@@ -1274,10 +1276,7 @@ pub fn verify_in(
         return Err(StoreError::not_found("data_dir", format!("{} holds no mltrace log", dir.display())));
     }
     let numbers = list_segments(storage, dir)?;
-    let total: u64 = numbers
-        .iter()
-        .map(|&n| storage.open(&segment_path(dir, n), OpenMode::Read).and_then(|f| f.size()).unwrap_or(0))
-        .sum();
+    let total = bytes_of(storage, dir, &numbers);
     let mut report = VerifyReport { segments: numbers.len(), ..VerifyReport::default() };
     let records = std::cell::Cell::new(0u64);
     let mut count = |event: &EventRef<'_>, loc: Loc, leaf: Option<&Hash>| {
