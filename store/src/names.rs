@@ -22,7 +22,9 @@ pub fn check_name(field: &str, what: &str, name: &str) -> Result<()> {
             format!("{field} is {} bytes long; a {what} name is at most {MAX_NAME_BYTES} bytes", name.len()),
         ));
     }
-    if let Some(c) = has_control(name).then(|| name.chars().find(|c| c.is_control())).flatten() {
+    if has_control(name)
+        && let Some(c) = name.chars().find(|c| c.is_control())
+    {
         return Err(StoreError::invalid(
             field,
             format!(

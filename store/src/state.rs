@@ -324,14 +324,10 @@ fn partition_point_from_end<T>(slice: &[T], mut pred: impl FnMut(&T) -> bool) ->
 fn insert_sorted(v: &mut Vec<RunId>, runs: &[RunRow], id: RunId) {
     let key = |r: RunId| (runs[r as usize - 1].start, r);
     let item = key(id);
-    // Runs mostly arrive in start order, so this is an append in the common case: checked first,
-    // because the binary search over millions of entries was ~10% of replay (perf, 300k runs).
-    if v.last().is_none_or(|&last| key(last) < item) {
-        v.push(id);
-        return;
-    }
-    // Out of order, a run is still nearly always among the latest starts (concurrent pipelines log
-    // within moments of each other): searched from the end, only the last few entries are touched.
+    // Runs mostly arrive in start order, and out of order still among the latest starts (concurrent
+    // pipelines log within moments of each other): searched from the end, the common case is one
+    // comparison with the last entry and an append, where a binary search over millions of entries
+    // was ~10% of replay (perf, 300k runs).
     let at = partition_point_from_end(v, |&x| key(x) < item);
     v.insert(at, id);
 }
